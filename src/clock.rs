@@ -1,0 +1,5 @@
+//! Wall-clock time in Unix seconds, the unit of ID token timestamps and of our cookies.
+
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

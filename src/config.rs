@@ -1,0 +1,323 @@
+//! Typed settings, read once at start-up from `Rocket.toml`, `ROCKET_*` variables and the
+//! familiar environment names (`ISSUER_BASE_URL`, `CLIENT_ID`, ...), then checked so that a
+//! mistake stops the app with one line that names the setting.
+
+use std::time::Duration;
+
+use base64::Engine;
+use hkdf::Hkdf;
+use rocket::figment::providers::{Env, Serialized};
+use rocket::figment::Figment;
+use serde::Deserialize;
+use sha2::Sha256;
+use url::Url;
+
+/// Environment names that users of other OpenID Connect middleware already know, mapped onto
+/// keys of the `[default.oidc]` table (or top-level Rocket keys).
+const ENV_ALIASES: &[(&str, &str)] = &[
+    ("ISSUER_BASE_URL", "oidc.issuer"),
+    ("CLIENT_ID", "oidc.client_id"),
+    ("CLIENT_SECRET", "oidc.client_secret"),
+    ("BASE_URL", "oidc.base_url"),
+    ("SCOPES", "oidc.scopes"),
+    ("CLOCK_SKEW_SECS", "oidc.clock_skew_secs"),
+    ("SESSION_IDLE_TIMEOUT_SECS", "oidc.session_idle_timeout_secs"),
+    ("SESSION_ABSOLUTE_LIFETIME_SECS", "oidc.session_absolute_lifetime_secs"),
+    ("HTTP_CONNECT_TIMEOUT_SECS", "oidc.http_connect_timeout_secs"),
+    ("HTTP_TIMEOUT_SECS", "oidc.http_timeout_secs"),
+];
+
+/// The shortest `SECRET` accepted: 32 bytes, as for a 256-bit key.
+const MIN_SECRET_LEN: usize = 32;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("{name} is not set: {hint}")]
+    Missing { name: &'static str, hint: &'static str },
+    #[error("{name} is invalid ({detail}): {hint}")]
+    Invalid {
+        name: &'static str,
+        detail: String,
+        hint: &'static str,
+    },
+}
+
+/// The `[oidc]` table as written by the user, before it is checked.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawSettings {
+    issuer: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    base_url: Option<String>,
+    scopes: Option<String>,
+    clock_skew_secs: Option<u64>,
+    session_idle_timeout_secs: Option<u64>,
+    session_absolute_lifetime_secs: Option<u64>,
+    http_connect_timeout_secs: Option<u64>,
+    http_timeout_secs: Option<u64>,
+}
+
+/// Checked settings: every field is usable as it is.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The issuer identifier, exactly as the IdP writes it in `iss` (no trailing-slash games).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    /// Where this app is reachable by the browser, without a trailing slash.
+    pub base_url: Url,
+    pub scopes: String,
+    pub clock_skew: Duration,
+    pub session_idle_timeout: Duration,
+    pub session_absolute_lifetime: Duration,
+    pub http_connect_timeout: Duration,
+    pub http_timeout: Duration,
+}
+
+impl Settings {
+    /// `<base_url>/callback`, the redirect URI to register at the IdP.
+    pub fn redirect_uri(&self) -> String {
+        self.url_for("/callback")
+    }
+
+    /// `<base_url>/`, the post-logout redirect URI to register at the IdP.
+    pub fn post_logout_redirect_uri(&self) -> String {
+        self.url_for("/")
+    }
+
+    fn url_for(&self, path: &str) -> String {
+        format!("{}{}", self.base_url.as_str().trim_end_matches('/'), path)
+    }
+
+    /// Cookies carry `Secure` except on plain-http loopback development, where browsers
+    /// would still accept them but tools like curl would not send them back.
+    pub fn cookies_secure(&self) -> bool {
+        !(self.base_url.scheme() == "http" && is_loopback_host(&self.base_url))
+    }
+}
+
+fn is_loopback_host(url: &Url) -> bool {
+    matches!(
+        url.host_str(),
+        Some("localhost") | Some("127.0.0.1") | Some("[::1]")
+    )
+}
+
+/// Rocket's figment with `.env`, the familiar variable names and `SECRET` merged in.
+pub fn figment() -> Figment {
+    // A missing .env file is normal; a malformed one is reported by the settings check.
+    let _ = dotenvy::dotenv();
+    with_env_aliases(rocket::Config::figment())
+}
+
+/// Adds the familiar environment names and `SECRET` on top of an existing figment.
+pub fn with_env_aliases(figment: Figment) -> Figment {
+    let aliases = Env::raw().filter_map(|key| {
+        ENV_ALIASES
+            .iter()
+            .find(|(name, _)| key == *name)
+            .map(|(_, path)| (*path).into())
+    });
+    let mut figment = figment.merge(aliases);
+    if let Ok(secret) = std::env::var("SECRET") {
+        figment = figment.merge(Serialized::default("oidc.secret", secret));
+    }
+    figment
+}
+
+/// Reads and checks the `oidc` settings and turns `oidc.secret` into Rocket's `secret_key`.
+pub fn load(figment: Figment) -> Result<(Figment, Settings), ConfigError> {
+    let raw: RawSettings = figment
+        .extract_inner::<RawSettings>("oidc")
+        .or_else(|err| match err.missing() {
+            true => Ok(RawSettings::default()),
+            false => Err(ConfigError::Invalid {
+                name: "[oidc] in Rocket.toml",
+                detail: err.to_string(),
+                hint: "see the configuration table in README.md",
+            }),
+        })?;
+    let settings = check(raw)?;
+    let figment = apply_secret(figment)?;
+    Ok((figment, settings))
+}
+
+fn check(raw: RawSettings) -> Result<Settings, ConfigError> {
+    let issuer = non_empty(raw.issuer).ok_or(ConfigError::Missing {
+        name: "ISSUER_BASE_URL (oidc.issuer)",
+        hint: "set it to your identity provider's issuer URL, e.g. https://example.eu.auth0.com/",
+    })?;
+    let issuer_url = Url::parse(&issuer).map_err(|e| ConfigError::Invalid {
+        name: "ISSUER_BASE_URL (oidc.issuer)",
+        detail: e.to_string(),
+        hint: "it must be an absolute http(s) URL such as https://login.example.com",
+    })?;
+    if !matches!(issuer_url.scheme(), "https" | "http")
+        || issuer_url.query().is_some()
+        || issuer_url.fragment().is_some()
+    {
+        return Err(ConfigError::Invalid {
+            name: "ISSUER_BASE_URL (oidc.issuer)",
+            detail: format!("`{issuer}`"),
+            hint: "it must be an http(s) URL without query or fragment",
+        });
+    }
+    let client_id = non_empty(raw.client_id).ok_or(ConfigError::Missing {
+        name: "CLIENT_ID (oidc.client_id)",
+        hint: "set it to the client id your identity provider gave this application",
+    })?;
+    let base_url_text = non_empty(raw.base_url).unwrap_or_else(|| "http://localhost:3000".into());
+    let base_url = Url::parse(&base_url_text).map_err(|e| ConfigError::Invalid {
+        name: "BASE_URL (oidc.base_url)",
+        detail: e.to_string(),
+        hint: "it must be the absolute URL the browser uses for this app, e.g. https://app.example.com",
+    })?;
+    let plain_http_ok = base_url.scheme() == "http" && is_loopback_host(&base_url);
+    if !(base_url.scheme() == "https" || plain_http_ok)
+        || base_url.query().is_some()
+        || base_url.fragment().is_some()
+        || base_url.path() != "/"
+    {
+        return Err(ConfigError::Invalid {
+            name: "BASE_URL (oidc.base_url)",
+            detail: format!("`{base_url_text}`"),
+            hint: "use https://host[:port] (plain http only for localhost / 127.0.0.1), without a path",
+        });
+    }
+    let scopes = non_empty(raw.scopes).unwrap_or_else(|| "openid profile email".into());
+    if !scopes.split_whitespace().any(|s| s == "openid") {
+        return Err(ConfigError::Invalid {
+            name: "SCOPES (oidc.scopes)",
+            detail: format!("`{scopes}`"),
+            hint: "the scopes must include `openid`, e.g. \"openid profile email\"",
+        });
+    }
+    let idle = raw.session_idle_timeout_secs.unwrap_or(24 * 3600);
+    let absolute = raw.session_absolute_lifetime_secs.unwrap_or(7 * 24 * 3600);
+    if idle == 0 || absolute == 0 {
+        return Err(ConfigError::Invalid {
+            name: "SESSION_IDLE_TIMEOUT_SECS / SESSION_ABSOLUTE_LIFETIME_SECS",
+            detail: "0".into(),
+            hint: "session lifetimes must be at least one second",
+        });
+    }
+    let secs = Duration::from_secs;
+    Ok(Settings {
+        issuer,
+        client_id,
+        client_secret: non_empty(raw.client_secret),
+        base_url,
+        scopes: scopes.split_whitespace().collect::<Vec<_>>().join(" "),
+        clock_skew: secs(raw.clock_skew_secs.unwrap_or(60)),
+        session_idle_timeout: secs(idle),
+        session_absolute_lifetime: secs(absolute),
+        http_connect_timeout: secs(raw.http_connect_timeout_secs.unwrap_or(5).max(1)),
+        http_timeout: secs(raw.http_timeout_secs.unwrap_or(10).max(1)),
+    })
+}
+
+/// `SECRET` (any length ≥ 32 bytes) is stretched with HKDF into Rocket's 512-bit key.
+/// Without it, debug builds get Rocket's random per-process key; release builds refuse to start.
+fn apply_secret(figment: Figment) -> Result<Figment, ConfigError> {
+    let secret: Option<String> = figment.extract_inner("oidc.secret").ok();
+    match non_empty(secret) {
+        Some(secret) if secret.len() < MIN_SECRET_LEN => Err(ConfigError::Invalid {
+            name: "SECRET (oidc.secret)",
+            detail: format!("{} bytes", secret.len()),
+            hint: "use at least 32 random bytes, e.g. the output of `openssl rand -hex 32`",
+        }),
+        Some(secret) => {
+            let mut key = [0u8; 64];
+            Hkdf::<Sha256>::new(Some(b"oidc-bff"), secret.as_bytes())
+                .expand(b"rocket secret_key", &mut key)
+                .map_err(|_| ConfigError::Invalid {
+                    name: "SECRET (oidc.secret)",
+                    detail: "key derivation failed".into(),
+                    hint: "use at least 32 random bytes",
+                })?;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(key);
+            Ok(figment.merge(("secret_key", encoded)))
+        }
+        None => {
+            let profile = figment.profile().as_str().to_string();
+            let has_rocket_key = figment.find_value("secret_key").is_ok();
+            if profile != "debug" && !has_rocket_key {
+                return Err(ConfigError::Missing {
+                    name: "SECRET",
+                    hint: "release builds need a cookie key: set SECRET to at least 32 random bytes (`openssl rand -hex 32`)",
+                });
+            }
+            Ok(figment)
+        }
+    }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(issuer: &str, base_url: &str) -> RawSettings {
+        RawSettings {
+            issuer: Some(issuer.into()),
+            client_id: Some("app".into()),
+            base_url: Some(base_url.into()),
+            ..RawSettings::default()
+        }
+    }
+
+    #[test]
+    fn missing_issuer_names_the_setting() {
+        let err = check(RawSettings::default()).unwrap_err();
+        assert!(err.to_string().starts_with("ISSUER_BASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn plain_http_base_url_is_only_allowed_on_loopback() {
+        assert!(check(raw("https://idp.example", "http://localhost:3000")).is_ok());
+        assert!(check(raw("https://idp.example", "http://127.0.0.1:3000")).is_ok());
+        let err = check(raw("https://idp.example", "http://app.example")).unwrap_err();
+        assert!(err.to_string().starts_with("BASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn base_url_with_a_path_is_refused() {
+        assert!(check(raw("https://idp.example", "https://app.example/sub")).is_err());
+    }
+
+    #[test]
+    fn scopes_without_openid_are_refused() {
+        let mut r = raw("https://idp.example", "https://app.example");
+        r.scopes = Some("profile email".into());
+        assert!(check(r).unwrap_err().to_string().starts_with("SCOPES"));
+    }
+
+    #[test]
+    fn loopback_http_cookies_are_not_secure_but_https_ones_are() {
+        let local = check(raw("https://idp.example", "http://localhost:3000")).unwrap();
+        assert!(!local.cookies_secure());
+        let public = check(raw("https://idp.example", "https://app.example")).unwrap();
+        assert!(public.cookies_secure());
+        assert_eq!(public.redirect_uri(), "https://app.example/callback");
+    }
+
+    #[test]
+    fn short_secret_is_refused() {
+        let figment = Figment::new().merge(("oidc.secret", "too short"));
+        let err = apply_secret(figment).unwrap_err();
+        assert!(err.to_string().starts_with("SECRET"), "{err}");
+    }
+
+    #[test]
+    fn release_profile_without_secret_is_refused() {
+        let figment = Figment::new().select("release");
+        assert!(matches!(
+            apply_secret(figment),
+            Err(ConfigError::Missing { name: "SECRET", .. })
+        ));
+    }
+}

@@ -1,0 +1,52 @@
+//! Security headers on every response, and `Cache-Control: no-store` wherever claims or API
+//! answers could otherwise be cached.
+
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::Header;
+use rocket::{Request, Response};
+
+/// No inline script or style anywhere; pictures may come from the IdP's CDN over https.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' https: data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+    frame-ancestors 'none'";
+
+pub struct SecurityHeaders {
+    /// Only sent when the app is served over https.
+    strict_transport_security: bool,
+}
+
+impl SecurityHeaders {
+    pub fn new(https: bool) -> Self {
+        Self {
+            strict_transport_security: https,
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl Fairing for SecurityHeaders {
+    fn info(&self) -> Info {
+        Info {
+            name: "security headers",
+            kind: Kind::Response,
+        }
+    }
+
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        res.set_header(Header::new("Content-Security-Policy", CONTENT_SECURITY_POLICY));
+        res.set_header(Header::new("X-Content-Type-Options", "nosniff"));
+        res.set_header(Header::new("Referrer-Policy", "no-referrer"));
+        res.set_header(Header::new("X-Frame-Options", "DENY"));
+        let path = req.uri().path();
+        if !path.starts_with("/static/") {
+            // Pages depend on who is logged in; API answers carry personal data.
+            res.set_header(Header::new("Cache-Control", "no-store"));
+        }
+        if self.strict_transport_security {
+            res.set_header(Header::new(
+                "Strict-Transport-Security",
+                "max-age=31536000; includeSubDomains",
+            ));
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! oidc-bff: an OpenID Connect backend-for-frontend. `build` assembles the whole app.
+
+pub mod clock;
+pub mod config;
+pub mod headers;
+pub mod oidc;
+pub mod routes;
+pub mod session;
+pub mod store;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use rocket::fairing::AdHoc;
+use rocket::figment::Figment;
+use rocket::fs::FileServer;
+use rocket::{Build, Rocket};
+use rocket_dyn_templates::Template;
+
+use config::ConfigError;
+use oidc::provider::Provider;
+use session::{SessionPolicy, Sessions};
+use store::MemoryStore;
+
+/// The app configured from `Rocket.toml`, the environment and `.env`.
+pub fn build() -> Result<Rocket<Build>, ConfigError> {
+    build_from(config::figment())
+}
+
+/// The app configured from the given figment (tests pass their own).
+pub fn build_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
+    telemetry::init();
+    let (figment, settings) = config::load(figment)?;
+    let provider = Provider::new(
+        &settings.issuer,
+        &settings.client_id,
+        settings.clock_skew,
+        settings.http_connect_timeout,
+        settings.http_timeout,
+    )
+    .map_err(|e| ConfigError::Invalid {
+        name: "HTTP client",
+        detail: e.to_string(),
+        hint: "check the TLS set-up of this machine",
+    })?;
+    let sessions = Sessions {
+        policy: SessionPolicy {
+            idle_timeout: settings.session_idle_timeout,
+            absolute_lifetime: settings.session_absolute_lifetime,
+            secure_cookies: settings.cookies_secure(),
+        },
+        store: Arc::new(MemoryStore::default()),
+    };
+    let https = settings.base_url.scheme() == "https";
+    let provider = Arc::new(provider);
+    let warm_up = provider.clone();
+
+    Ok(rocket::custom(figment)
+        .manage(settings)
+        .manage(provider)
+        .manage(sessions)
+        .attach(Template::fairing())
+        .attach(headers::SecurityHeaders::new(https))
+        .attach(AdHoc::on_liftoff("identity provider discovery", move |_| {
+            Box::pin(async move {
+                // Discover in the background so the first login is fast; a failure here only
+                // means /login will retry (and show a 503 while the IdP is unreachable).
+                tokio::spawn(async move {
+                    if let Err(error) = warm_up.snapshot().await {
+                        tracing::warn!(%error, "identity provider not reachable yet");
+                    }
+                });
+            })
+        }))
+        .mount("/", routes::auth::routes())
+        .mount("/", routes::pages::routes())
+        .mount("/api", routes::api::routes())
+        .mount("/static", FileServer::from("public"))
+        .register("/", routes::errors::catchers()))
+}

@@ -1,0 +1,38 @@
+//! The parts of the OpenID Provider's discovery document (OpenID Connect Discovery 1.0 §3)
+//! that this backend uses, parsed once into a typed value.
+
+use serde::Deserialize;
+use url::Url;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderMetadata {
+    pub issuer: String,
+    pub authorization_endpoint: Url,
+    pub jwks_uri: Url,
+    #[serde(default)]
+    pub token_endpoint: Option<Url>,
+    #[serde(default)]
+    pub userinfo_endpoint: Option<Url>,
+    #[serde(default)]
+    pub end_session_endpoint: Option<Url>,
+    #[serde(default)]
+    pub revocation_endpoint: Option<Url>,
+    /// When absent, Discovery §3 says RS256 is the only algorithm to expect.
+    #[serde(default = "default_signing_algs")]
+    pub id_token_signing_alg_values_supported: Vec<String>,
+    #[serde(default)]
+    pub response_modes_supported: Option<Vec<String>>,
+}
+
+fn default_signing_algs() -> Vec<String> {
+    vec!["RS256".to_string()]
+}
+
+impl ProviderMetadata {
+    /// Whether the IdP says it can POST the response back (absent list: assume it can).
+    pub fn supports_form_post(&self) -> bool {
+        self.response_modes_supported
+            .as_ref()
+            .is_none_or(|modes| modes.iter().any(|m| m == "form_post"))
+    }
+}

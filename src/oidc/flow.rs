@@ -1,0 +1,204 @@
+//! One login attempt: the values sent to the IdP that the callback must see again, and the
+//! authorization request that carries them.
+
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use url::Url;
+
+use super::discovery::ProviderMetadata;
+
+/// How long a login attempt may take, from `/login` to the IdP's POST to `/callback`.
+pub const LOGIN_ATTEMPT_LIFETIME_SECS: i64 = 600;
+
+/// The part of `state` that names an attempt's cookie; the whole value is still compared.
+const STATE_TAG_LEN: usize = 12;
+
+/// What the transient login cookie holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LoginAttempt {
+    pub state: String,
+    pub nonce: String,
+    pub return_to: String,
+    /// Unix seconds.
+    pub started_at: i64,
+}
+
+impl LoginAttempt {
+    /// A fresh attempt with 256-bit random `state` and `nonce`.
+    pub fn start(return_to: &str, now: i64) -> Self {
+        Self {
+            state: random_token(),
+            nonce: random_token(),
+            return_to: normalize_return_to(Some(return_to)),
+            started_at: now,
+        }
+    }
+
+    /// A short, cookie-name-safe tag for this attempt, derived from its state.
+    pub fn tag(&self) -> &str {
+        state_tag(&self.state).unwrap_or_default()
+    }
+
+    pub fn is_expired(&self, now: i64) -> bool {
+        now >= self.started_at + LOGIN_ATTEMPT_LIFETIME_SECS || now < self.started_at - 60
+    }
+
+    /// Constant-time comparison, so the state cannot be guessed byte by byte.
+    pub fn state_matches(&self, state: &str) -> bool {
+        self.state.as_bytes().ct_eq(state.as_bytes()).into()
+    }
+
+    /// The authentication request (Core 3.2.2.1) with `response_mode=form_post`.
+    pub fn authorization_url(
+        &self,
+        metadata: &ProviderMetadata,
+        client_id: &str,
+        redirect_uri: &str,
+        scopes: &str,
+    ) -> Url {
+        let mut url = metadata.authorization_endpoint.clone();
+        url.query_pairs_mut()
+            .append_pair("response_type", "id_token")
+            .append_pair("response_mode", "form_post")
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("scope", scopes)
+            .append_pair("state", &self.state)
+            .append_pair("nonce", &self.nonce);
+        url
+    }
+}
+
+/// The cookie-name tag of a `state` received at the callback; `None` if it cannot be ours.
+pub fn state_tag(state: &str) -> Option<&str> {
+    let tag = state.get(..STATE_TAG_LEN)?;
+    tag.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        .then_some(tag)
+}
+
+/// 256 random bits from the OS-seeded CSPRNG, base64url without padding.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Accepts only a same-origin absolute path (`/a/b?c#d`); anything that a browser could read
+/// as another origin (`//host`, `/\host`, `https:`, control characters, encoded tricks) is `/`.
+pub fn normalize_return_to(candidate: Option<&str>) -> String {
+    let Some(path) = candidate else {
+        return "/".into();
+    };
+    let safe = path.starts_with('/')
+        && !path.starts_with("//")
+        && path.len() <= 2048
+        && !path.contains('\\')
+        && !path.chars().any(|c| c.is_control() || c.is_whitespace())
+        && !decodes_to_dangerous(path);
+    if safe {
+        path.to_string()
+    } else {
+        "/".into()
+    }
+}
+
+/// Rejects paths whose percent-decoding (once or twice) would begin another origin or hide a
+/// backslash or control character, since some servers and browsers decode before routing.
+fn decodes_to_dangerous(path: &str) -> bool {
+    let mut current = path.to_string();
+    for _ in 0..2 {
+        let decoded = percent_decode(&current);
+        if decoded == current {
+            return false;
+        }
+        if decoded.starts_with("//")
+            || decoded.contains('\\')
+            || decoded.chars().any(|c| c.is_control())
+        {
+            return true;
+        }
+        current = decoded;
+    }
+    false
+}
+
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_origin_paths_are_kept() {
+        for path in ["/", "/profile", "/a/b?c=d&e=f#frag", "/api/hello?x=%20y"] {
+            assert_eq!(normalize_return_to(Some(path)), path);
+        }
+    }
+
+    #[test]
+    fn other_origins_fall_back_to_root() {
+        for attack in [
+            "//evil.example",
+            "///evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+            "/%2F%2Fevil.example",
+            "/%2fevil.example/..",
+            "%2F%2Fevil.example",
+            "/%5Cevil.example",
+            "/%252F%252Fevil.example",
+            "/\tevil",
+            "/ /evil",
+            "/%0d%0aSet-Cookie:x=y",
+        ] {
+            let normalized = normalize_return_to(Some(attack));
+            assert!(
+                normalized == "/" || (!normalized.contains("evil") && normalized.starts_with('/')),
+                "{attack:?} became {normalized:?}"
+            );
+        }
+        assert_eq!(normalize_return_to(None), "/");
+    }
+
+    #[test]
+    fn state_and_nonce_are_256_bit_and_distinct() {
+        let attempt = LoginAttempt::start("/", 0);
+        assert_eq!(attempt.state.len(), 43);
+        assert_ne!(attempt.state, attempt.nonce);
+        assert_ne!(attempt.state, LoginAttempt::start("/", 0).state);
+    }
+
+    #[test]
+    fn state_comparison_requires_the_whole_value() {
+        let attempt = LoginAttempt::start("/", 0);
+        assert!(attempt.state_matches(&attempt.state.clone()));
+        assert!(!attempt.state_matches(&attempt.state[..20]));
+        assert!(!attempt.state_matches(""));
+    }
+
+    #[test]
+    fn attempts_expire_after_ten_minutes() {
+        let attempt = LoginAttempt::start("/", 1000);
+        assert!(!attempt.is_expired(1000 + LOGIN_ATTEMPT_LIFETIME_SECS - 1));
+        assert!(attempt.is_expired(1000 + LOGIN_ATTEMPT_LIFETIME_SECS));
+    }
+
+    #[test]
+    fn state_tags_reject_cookie_unsafe_text() {
+        assert_eq!(state_tag("abcdefghijkl-rest"), Some("abcdefghijkl"));
+        assert_eq!(state_tag("short"), None);
+        assert_eq!(state_tag("abc;def=ghij;k"), None);
+    }
+}

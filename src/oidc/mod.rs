@@ -1,0 +1,7 @@
+//! Everything that speaks OpenID Connect: discovery, keys, the login attempt and ID token
+//! validation. Nothing here knows about Rocket routes or cookies.
+
+pub mod discovery;
+pub mod flow;
+pub mod provider;
+pub mod validate;

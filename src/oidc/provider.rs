@@ -1,0 +1,288 @@
+//! The identity provider as this app sees it: its discovery document and signing keys,
+//! fetched with timeouts, cached, and refetched when a token names a key we have not seen.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use openidconnect::core::CoreJsonWebKeySet;
+use openidconnect::reqwest;
+use tokio::sync::Mutex;
+use url::Url;
+
+use super::discovery::ProviderMetadata;
+use super::validate::{IdTokenError, IdTokenValidator, ValidationRules, VerifiedIdToken};
+
+/// Failed discovery is retried at most this often, so a down IdP is not hammered by `/login`.
+const DISCOVERY_RETRY_INTERVAL: Duration = Duration::from_secs(1);
+/// At most one key-set fetch per this interval, however many unknown `kid`s arrive.
+const KEY_FETCH_INTERVAL: Duration = Duration::from_secs(1);
+/// The same unknown `kid` triggers at most one fetch per this interval.
+const SAME_KID_INTERVAL: Duration = Duration::from_secs(60);
+/// Bound on the remembered unknown `kid`s; past it, unknown keys wait for the next interval.
+const MAX_REMEMBERED_KIDS: usize = 1024;
+/// Discovery documents and key sets larger than this are refused.
+const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ProviderError {
+    #[error("the identity provider could not be reached ({0})")]
+    Unreachable(String),
+    #[error("the identity provider answered with something unusable ({0})")]
+    BadResponse(String),
+    #[error("the identity provider's discovery document names issuer `{found}`, but this app is configured for `{configured}`: set ISSUER_BASE_URL to the issuer exactly")]
+    IssuerMismatch { configured: String, found: String },
+    #[error("the identity provider was contacted too recently; try again in a moment")]
+    RetryLater,
+}
+
+/// Why a callback's ID token was refused.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum LoginError {
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    IdToken(#[from] IdTokenError),
+}
+
+/// Everything known about the IdP at one moment. Replaced whole when keys change.
+pub struct Snapshot {
+    pub metadata: Arc<ProviderMetadata>,
+    validator: IdTokenValidator,
+    rules: ValidationRules,
+    key_generation: u64,
+}
+
+#[derive(Default)]
+struct KeyFetchState {
+    generation: u64,
+    last_fetch: Option<Instant>,
+    unknown_kids: HashMap<String, Instant>,
+}
+
+pub struct Provider {
+    http: reqwest::Client,
+    configured_issuer: String,
+    client_id: String,
+    clock_skew: Duration,
+    current: RwLock<Option<Arc<Snapshot>>>,
+    discovery_attempt: Mutex<Option<Instant>>,
+    key_fetch: Mutex<KeyFetchState>,
+}
+
+impl Provider {
+    pub fn new(
+        issuer: &str,
+        client_id: &str,
+        clock_skew: Duration,
+        connect_timeout: Duration,
+        timeout: Duration,
+    ) -> Result<Self, ProviderError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .timeout(timeout)
+            // Discovery and keys must come from the issuer's own URLs, not wherever it redirects.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ProviderError::Unreachable(e.to_string()))?;
+        Ok(Self {
+            http,
+            configured_issuer: issuer.to_string(),
+            client_id: client_id.to_string(),
+            clock_skew,
+            current: RwLock::new(None),
+            discovery_attempt: Mutex::new(None),
+            key_fetch: Mutex::new(KeyFetchState::default()),
+        })
+    }
+
+    /// The cached snapshot, discovering the IdP first if that has not succeeded yet.
+    pub async fn snapshot(&self) -> Result<Arc<Snapshot>, ProviderError> {
+        if let Some(snapshot) = self.cached() {
+            return Ok(snapshot);
+        }
+        let mut last_attempt = self.discovery_attempt.lock().await;
+        if let Some(snapshot) = self.cached() {
+            return Ok(snapshot);
+        }
+        if last_attempt.is_some_and(|at| at.elapsed() < DISCOVERY_RETRY_INTERVAL) {
+            return Err(ProviderError::RetryLater);
+        }
+        *last_attempt = Some(Instant::now());
+        let snapshot = Arc::new(self.discover().await?);
+        self.store(snapshot.clone());
+        tracing::info!(issuer = %snapshot.rules.issuer, "identity provider discovered");
+        Ok(snapshot)
+    }
+
+    fn cached(&self) -> Option<Arc<Snapshot>> {
+        self.current.read().ok().and_then(|guard| guard.clone())
+    }
+
+    fn store(&self, snapshot: Arc<Snapshot>) {
+        if let Ok(mut guard) = self.current.write() {
+            *guard = Some(snapshot);
+        }
+    }
+
+    async fn discover(&self) -> Result<Snapshot, ProviderError> {
+        let url = discovery_url(&self.configured_issuer)?;
+        let metadata: ProviderMetadata = self.get_json(url).await?;
+        if !same_issuer(&metadata.issuer, &self.configured_issuer) {
+            return Err(ProviderError::IssuerMismatch {
+                configured: self.configured_issuer.clone(),
+                found: metadata.issuer,
+            });
+        }
+        let algorithms =
+            ValidationRules::accepted_algorithms(&metadata.id_token_signing_alg_values_supported)
+                .ok_or_else(|| {
+                    ProviderError::BadResponse(format!(
+                        "it signs ID tokens only with {:?}, none of which this app accepts",
+                        metadata.id_token_signing_alg_values_supported
+                    ))
+                })?;
+        let rules = ValidationRules {
+            // The discovery document's spelling is the one `iss` must match exactly.
+            issuer: metadata.issuer.clone(),
+            client_id: self.client_id.clone(),
+            clock_skew: self.clock_skew,
+            algorithms,
+        };
+        let keys = self.fetch_keys(&metadata.jwks_uri).await?;
+        let validator = IdTokenValidator::new(&rules, keys).map_err(ProviderError::BadResponse)?;
+        let mut key_fetch = self.key_fetch.lock().await;
+        key_fetch.generation += 1;
+        key_fetch.last_fetch = Some(Instant::now());
+        Ok(Snapshot {
+            metadata: Arc::new(metadata),
+            validator,
+            rules,
+            key_generation: key_fetch.generation,
+        })
+    }
+
+    /// Validates an ID token, refetching the key set once if it names an unknown key.
+    pub async fn validate_id_token(
+        &self,
+        token: &str,
+        expected_nonce: &str,
+    ) -> Result<VerifiedIdToken, LoginError> {
+        let snapshot = self.snapshot().await?;
+        match snapshot.validator.validate(token, expected_nonce) {
+            Err(IdTokenError::UnknownKey { kid }) => {
+                let Some(fresh) = self.refresh_keys(&snapshot, kid.as_deref()).await? else {
+                    return Err(IdTokenError::UnknownKey { kid }.into());
+                };
+                Ok(fresh.validator.validate(token, expected_nonce)?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Fetches the key set again unless rate limits forbid it. Returns the snapshot to retry
+    /// with, or `None` when no newer keys can be had now.
+    async fn refresh_keys(
+        &self,
+        seen: &Snapshot,
+        kid: Option<&str>,
+    ) -> Result<Option<Arc<Snapshot>>, ProviderError> {
+        let mut state = self.key_fetch.lock().await;
+        if state.generation != seen.key_generation {
+            // Someone else fetched while we waited for the lock: retry with their keys.
+            return Ok(self.cached());
+        }
+        let now = Instant::now();
+        let kid_key = kid.unwrap_or_default().to_string();
+        if let Some(at) = state.unknown_kids.get(&kid_key) {
+            if now.duration_since(*at) < SAME_KID_INTERVAL {
+                return Ok(None);
+            }
+        }
+        state
+            .unknown_kids
+            .retain(|_, at| now.duration_since(*at) < SAME_KID_INTERVAL);
+        if state.unknown_kids.len() >= MAX_REMEMBERED_KIDS {
+            return Ok(None);
+        }
+        if let Some(last) = state.last_fetch {
+            // Wait out the global interval rather than refuse, so a key that really is new
+            // is accepted on first sight even during a flood of bogus ones.
+            let since = now.duration_since(last);
+            if since < KEY_FETCH_INTERVAL {
+                tokio::time::sleep(KEY_FETCH_INTERVAL - since).await;
+            }
+        }
+        state.unknown_kids.insert(kid_key, Instant::now());
+        state.last_fetch = Some(Instant::now());
+        let keys = self.fetch_keys(&seen.metadata.jwks_uri).await?;
+        let validator =
+            IdTokenValidator::new(&seen.rules, keys).map_err(ProviderError::BadResponse)?;
+        state.generation += 1;
+        let fresh = Arc::new(Snapshot {
+            metadata: seen.metadata.clone(),
+            validator,
+            rules: seen.rules.clone(),
+            key_generation: state.generation,
+        });
+        self.store(fresh.clone());
+        tracing::info!("identity provider signing keys refetched");
+        Ok(Some(fresh))
+    }
+
+    async fn fetch_keys(&self, jwks_uri: &Url) -> Result<CoreJsonWebKeySet, ProviderError> {
+        self.get_json(jwks_uri.clone()).await
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: Url) -> Result<T, ProviderError> {
+        let response = self
+            .http
+            .get(url.clone())
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| ProviderError::Unreachable(describe(&e, &url)))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(ProviderError::BadResponse(format!("{url} answered {status}")));
+        }
+        if response
+            .content_length()
+            .is_some_and(|len| len > MAX_DOCUMENT_BYTES as u64)
+        {
+            return Err(ProviderError::BadResponse(format!("{url} is too large")));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| ProviderError::Unreachable(describe(&e, &url)))?;
+        if body.len() > MAX_DOCUMENT_BYTES {
+            return Err(ProviderError::BadResponse(format!("{url} is too large")));
+        }
+        serde_json::from_slice(&body)
+            .map_err(|e| ProviderError::BadResponse(format!("{url} is not valid: {e}")))
+    }
+}
+
+fn describe(error: &reqwest::Error, url: &Url) -> String {
+    if error.is_timeout() {
+        format!("{url} timed out")
+    } else if error.is_connect() {
+        format!("cannot connect to {url}")
+    } else {
+        format!("{url}: {error}")
+    }
+}
+
+/// `<issuer>/.well-known/openid-configuration`, as Discovery §4 builds it.
+fn discovery_url(issuer: &str) -> Result<Url, ProviderError> {
+    let base = issuer.trim_end_matches('/');
+    Url::parse(&format!("{base}/.well-known/openid-configuration"))
+        .map_err(|e| ProviderError::BadResponse(format!("issuer URL: {e}")))
+}
+
+/// Issuers must match exactly, but a configured value that differs only by a trailing slash is
+/// a common typo that Discovery's URL construction already forgives.
+fn same_issuer(discovered: &str, configured: &str) -> bool {
+    discovered == configured || discovered.trim_end_matches('/') == configured.trim_end_matches('/')
+}

@@ -1,0 +1,227 @@
+//! ID token validation, OpenID Connect Core 3.2.2.11 (implicit / form_post) and 3.1.3.7.
+//!
+//! The `openidconnect` crate checks the signature, `iss`, `aud` (other audiences untrusted),
+//! `exp`, the nonce and the JOSE header. It has no clock skew and leaves `azp` alone, so both
+//! are added here. One validator is built per key set and reused for every login.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use base64::Engine;
+use chrono::{DateTime, TimeDelta, Utc};
+use openidconnect::core::{
+    CoreGenderClaim, CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+};
+use openidconnect::{
+    AdditionalClaims, ClaimsVerificationError, ClientId, IdToken, IdTokenClaims, IdTokenVerifier,
+    IssuerUrl, Nonce, SignatureVerificationError,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Claims beyond the standard ones (e.g. an IdP's namespaced claims), kept for the profile page.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OtherClaims {
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+impl AdditionalClaims for OtherClaims {}
+
+type Token = IdToken<
+    OtherClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+type Claims = IdTokenClaims<OtherClaims, CoreGenderClaim>;
+
+/// Asymmetric algorithms we verify. `none` and the HMAC family are never accepted: an HMAC
+/// "signature" keyed with a public value proves nothing.
+const ACCEPTED_ALGORITHMS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+/// Claims that only matter to validation and are not kept in the session.
+const VALIDATION_ONLY_CLAIMS: &[&str] = &["nonce", "at_hash", "c_hash"];
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum IdTokenError {
+    #[error("the ID token is malformed ({0})")]
+    Malformed(String),
+    #[error("the ID token is signed with a key the identity provider does not publish")]
+    UnknownKey { kid: Option<String> },
+    #[error("the ID token's signature is invalid")]
+    BadSignature,
+    #[error("the ID token's signing algorithm is not allowed ({0})")]
+    DisallowedAlgorithm(String),
+    #[error("the ID token was issued by another identity provider ({0})")]
+    WrongIssuer(String),
+    #[error("the ID token is meant for another application ({0})")]
+    WrongAudience(String),
+    #[error("the ID token was obtained by another application (azp)")]
+    WrongAuthorizedParty,
+    #[error("the ID token has expired")]
+    Expired,
+    #[error("the ID token is issued in the future: the clocks of this server and the identity provider disagree")]
+    IssuedInFuture,
+    #[error("the ID token does not belong to this login attempt (nonce mismatch)")]
+    NonceMismatch,
+    #[error("the ID token is not acceptable ({0})")]
+    Unacceptable(String),
+}
+
+/// What a successfully validated ID token tells us.
+#[derive(Debug, Clone)]
+pub struct VerifiedIdToken {
+    pub subject: String,
+    pub issuer: String,
+    /// The IdP's session id (`sid`), used for logout.
+    pub session_id: Option<String>,
+    /// Every claim but the validation-only ones, as JSON values for the profile page.
+    pub claims: Map<String, Value>,
+}
+
+/// The rules that do not change between logins.
+#[derive(Debug, Clone)]
+pub struct ValidationRules {
+    pub issuer: String,
+    pub client_id: String,
+    pub clock_skew: Duration,
+    /// Algorithms advertised by the IdP, already narrowed to `ACCEPTED_ALGORITHMS`.
+    pub algorithms: Vec<CoreJwsSigningAlgorithm>,
+}
+
+impl ValidationRules {
+    /// Keeps the advertised algorithms we accept; `None` when there is none left.
+    pub fn accepted_algorithms(advertised: &[String]) -> Option<Vec<CoreJwsSigningAlgorithm>> {
+        let algorithms: Vec<_> = advertised
+            .iter()
+            .filter(|alg| ACCEPTED_ALGORITHMS.contains(&alg.as_str()))
+            .filter_map(|alg| serde_json::from_value(Value::String(alg.clone())).ok())
+            .collect();
+        (!algorithms.is_empty()).then_some(algorithms)
+    }
+}
+
+pub struct IdTokenValidator {
+    verifier: IdTokenVerifier<'static, CoreJsonWebKey>,
+    client_id: String,
+}
+
+impl IdTokenValidator {
+    pub fn new(rules: &ValidationRules, keys: CoreJsonWebKeySet) -> Result<Self, String> {
+        let issuer = IssuerUrl::new(rules.issuer.clone()).map_err(|e| e.to_string())?;
+        let skew = TimeDelta::from_std(rules.clock_skew).map_err(|e| e.to_string())?;
+        let verifier =
+            IdTokenVerifier::new_public_client(ClientId::new(rules.client_id.clone()), issuer, keys)
+                .set_allowed_algs(rules.algorithms.iter().cloned())
+                // `exp` is compared with a clock set back by the skew: a token is accepted
+                // until `exp + skew`.
+                .set_time_fn(move || Utc::now() - skew)
+                .set_issue_time_verifier_fn(move |iat: DateTime<Utc>| {
+                    if iat > Utc::now() + skew {
+                        Err(ISSUED_IN_FUTURE.to_string())
+                    } else {
+                        Ok(())
+                    }
+                });
+        Ok(Self {
+            verifier,
+            client_id: rules.client_id.clone(),
+        })
+    }
+
+    /// Validates `token` for the login attempt that sent `expected_nonce`.
+    pub fn validate(
+        &self,
+        token: &str,
+        expected_nonce: &str,
+    ) -> Result<VerifiedIdToken, IdTokenError> {
+        let parsed = Token::from_str(token).map_err(|e| IdTokenError::Malformed(short(&e)))?;
+        let nonce = Nonce::new(expected_nonce.to_string());
+        let claims = parsed
+            .into_claims(&self.verifier, &nonce)
+            .map_err(|e| classify(e, token))?;
+        self.check_authorized_party(&claims)?;
+        Ok(verified(claims))
+    }
+
+    /// Core 3.1.3.7 steps 4-5: with several audiences `azp` must be present, and when present
+    /// it must be our client id.
+    fn check_authorized_party(&self, claims: &Claims) -> Result<(), IdTokenError> {
+        match claims.authorized_party() {
+            Some(azp) if azp.as_str() == self.client_id => Ok(()),
+            Some(_) => Err(IdTokenError::WrongAuthorizedParty),
+            None if claims.audiences().len() > 1 => Err(IdTokenError::WrongAuthorizedParty),
+            None => Ok(()),
+        }
+    }
+}
+
+const ISSUED_IN_FUTURE: &str = "issued in the future";
+
+fn classify(error: ClaimsVerificationError, token: &str) -> IdTokenError {
+    use ClaimsVerificationError as C;
+    use SignatureVerificationError as S;
+    match error {
+        C::Expired(msg) if msg == ISSUED_IN_FUTURE => IdTokenError::IssuedInFuture,
+        C::Expired(_) => IdTokenError::Expired,
+        C::InvalidIssuer(msg) => IdTokenError::WrongIssuer(msg),
+        C::InvalidAudience(msg) => IdTokenError::WrongAudience(msg),
+        C::InvalidNonce(_) => IdTokenError::NonceMismatch,
+        C::SignatureVerification(S::NoMatchingKey) => IdTokenError::UnknownKey {
+            kid: key_id(token),
+        },
+        C::SignatureVerification(S::DisallowedAlg(msg) | S::UnsupportedAlg(msg)) => {
+            IdTokenError::DisallowedAlgorithm(msg)
+        }
+        C::SignatureVerification(S::NoSignature) => {
+            IdTokenError::DisallowedAlgorithm("the token is not signed".into())
+        }
+        C::SignatureVerification(S::CryptoError(_)) => IdTokenError::BadSignature,
+        C::SignatureVerification(other) => IdTokenError::Unacceptable(other.to_string()),
+        other => IdTokenError::Unacceptable(other.to_string()),
+    }
+}
+
+/// The `kid` of a token's header, read only to rate-limit key refetches.
+fn key_id(token: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Header {
+        kid: Option<String>,
+    }
+    let header = token.split('.').next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()?;
+    serde_json::from_slice::<Header>(&bytes).ok()?.kid
+}
+
+fn verified(claims: Claims) -> VerifiedIdToken {
+    let subject = claims.subject().to_string();
+    let issuer = claims.issuer().to_string();
+    let mut all = match serde_json::to_value(&claims) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    for name in VALIDATION_ONLY_CLAIMS {
+        all.remove(*name);
+    }
+    let session_id = all.get("sid").and_then(Value::as_str).map(str::to_string);
+    VerifiedIdToken {
+        subject,
+        issuer,
+        session_id,
+        claims: all,
+    }
+}
+
+/// Parser messages can quote input; keep them short so a hostile token cannot flood the log.
+fn short(error: &impl std::fmt::Display) -> String {
+    let text = error.to_string();
+    match text.char_indices().nth(120) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}

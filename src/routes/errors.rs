@@ -1,0 +1,141 @@
+//! Error pages and catchers. Every error a person sees is a page with a plain reason, a way
+//! forward and a short request id that also appears in the log line; never a trace or a token.
+
+use rand::Rng;
+use rocket::http::{ContentType, Header, Status};
+use rocket::response::{self, Redirect, Responder};
+use rocket::serde::json::{json, Value};
+use rocket::Either;
+use rocket::{catch, catchers, Catcher, Request};
+use rocket_dyn_templates::{context, Template};
+
+use crate::session::LoginRequired;
+
+/// A short random id for one request, created when something worth logging happens.
+#[derive(Clone)]
+pub struct RequestId(pub String);
+
+pub fn request_id(req: &Request<'_>) -> String {
+    req.local_cache(|| RequestId(format!("{:012x}", rand::thread_rng().gen::<u64>() >> 16)))
+        .0
+        .clone()
+}
+
+/// An error page: status, a title, a sentence saying what happened, and a link to go on.
+#[derive(Debug)]
+pub struct ErrorPage {
+    pub status: Status,
+    pub title: &'static str,
+    pub message: String,
+    pub action: Option<(&'static str, String)>,
+}
+
+impl ErrorPage {
+    pub fn new(status: Status, title: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            title,
+            message: message.into(),
+            action: None,
+        }
+    }
+
+    pub fn with_action(mut self, label: &'static str, href: impl Into<String>) -> Self {
+        self.action = Some((label, href.into()));
+        self
+    }
+
+    pub fn try_login_again(self) -> Self {
+        self.with_action("Try logging in again", "/login")
+    }
+}
+
+impl<'r> Responder<'r, 'static> for ErrorPage {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let id = request_id(req);
+        let (action_label, action_href) = self.action.unwrap_or(("Back to the start page", "/".into()));
+        let page = Template::render(
+            "error",
+            context! {
+                status: self.status.code,
+                title: self.title,
+                message: self.message,
+                action_label,
+                action_href,
+                request_id: id,
+            },
+        );
+        response::Response::build_from(page.respond_to(req)?)
+            .status(self.status)
+            .header(Header::new("Cache-Control", "no-store"))
+            .ok()
+    }
+}
+
+/// 401 from a session guard: JSON for scripts, a redirect to log in for browser navigations.
+#[catch(401)]
+fn login_required(req: &Request<'_>) -> Either<Redirect, (ContentType, Value)> {
+    let required = req.local_cache(|| LoginRequired {
+        return_to: "/".into(),
+        redirect: false,
+    });
+    if required.redirect {
+        Either::Left(Redirect::found(required.login_url()))
+    } else {
+        Either::Right((
+            ContentType::JSON,
+            json!({ "error": "login_required", "login_url": required.login_url() }),
+        ))
+    }
+}
+
+#[catch(400)]
+fn bad_request(req: &Request<'_>) -> ErrorPage {
+    logged(req, ErrorPage::new(Status::BadRequest, "Bad request", "The request could not be understood."))
+}
+
+#[catch(403)]
+fn forbidden(req: &Request<'_>) -> ErrorPage {
+    logged(req, ErrorPage::new(Status::Forbidden, "Forbidden", "This request is not allowed."))
+}
+
+#[catch(404)]
+fn not_found(req: &Request<'_>) -> ErrorPage {
+    ErrorPage::new(Status::NotFound, "Not found", format!("There is nothing at {}.", req.uri().path()))
+}
+
+#[catch(413)]
+fn too_large(req: &Request<'_>) -> ErrorPage {
+    logged(req, ErrorPage::new(Status::PayloadTooLarge, "Request too large", "The request body is larger than this server accepts."))
+}
+
+#[catch(422)]
+fn unprocessable(req: &Request<'_>) -> ErrorPage {
+    logged(req, ErrorPage::new(Status::BadRequest, "Bad request", "The submitted form could not be read."))
+}
+
+#[catch(500)]
+fn internal(req: &Request<'_>) -> ErrorPage {
+    logged(req, ErrorPage::new(Status::InternalServerError, "Something went wrong", "The server could not complete this request."))
+}
+
+#[catch(default)]
+fn other(status: Status, req: &Request<'_>) -> ErrorPage {
+    logged(req, ErrorPage::new(status, "Request failed", status.reason().unwrap_or("The request failed.").to_string()))
+}
+
+fn logged(req: &Request<'_>, page: ErrorPage) -> ErrorPage {
+    tracing::info!(
+        request_id = %request_id(req),
+        status = page.status.code,
+        method = %req.method(),
+        path = %req.uri().path(),
+        "{}",
+        page.title
+    );
+    page
+}
+
+pub fn catchers() -> Vec<Catcher> {
+    catchers![login_required, bad_request, forbidden, not_found, too_large, unprocessable, internal, other]
+}

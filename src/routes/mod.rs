@@ -1,0 +1,6 @@
+//! HTTP: each module exports `routes()`; `errors` holds the error pages and catchers.
+
+pub mod api;
+pub mod auth;
+pub mod errors;
+pub mod pages;

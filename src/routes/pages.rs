@@ -1,0 +1,76 @@
+//! The browser pages: the start page (works logged in or out) and the profile.
+
+use rocket::{get, routes, Route};
+use rocket_dyn_templates::{context, Template};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::session::User;
+
+pub fn routes() -> Vec<Route> {
+    routes![index, profile]
+}
+
+#[get("/")]
+fn index(user: Option<User>) -> Template {
+    let name = user.as_ref().map(|User(session)| session.display_name().to_string());
+    Template::render("index", context! { user: name })
+}
+
+/// One row of the profile table.
+#[derive(Serialize)]
+struct ClaimRow {
+    name: String,
+    value: String,
+}
+
+#[get("/profile")]
+fn profile(user: User) -> Template {
+    let User(session) = user;
+    let rows: Vec<ClaimRow> = session
+        .claims
+        .iter()
+        .map(|(name, value)| ClaimRow {
+            name: name.clone(),
+            value: display_claim(name, value),
+        })
+        .collect();
+    let picture = session
+        .claims
+        .get("picture")
+        .and_then(Value::as_str)
+        .filter(|url| url.starts_with("https://") || url.starts_with("http://"))
+        .map(str::to_string);
+    Template::render(
+        "profile",
+        context! { user: session.display_name(), picture, claims: rows },
+    )
+}
+
+/// Timestamps become readable UTC times; strings are shown bare; the rest as JSON.
+fn display_claim(name: &str, value: &Value) -> String {
+    const TIME_CLAIMS: &[&str] = &["iat", "exp", "auth_time", "updated_at", "nbf"];
+    match value {
+        Value::Number(n) if TIME_CLAIMS.contains(&name) => n
+            .as_i64()
+            .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc2822).ok())
+            .map(|t| format!("{t} ({n})"))
+            .unwrap_or_else(|| n.to_string()),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_shown_as_readable_times() {
+        let shown = display_claim("iat", &Value::from(0));
+        assert!(shown.starts_with("Thu, 01 Jan 1970 00:00:00"), "{shown}");
+        assert_eq!(display_claim("name", &Value::from("Alice")), "Alice");
+        assert_eq!(display_claim("email_verified", &Value::from(true)), "true");
+    }
+}
