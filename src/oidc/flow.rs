@@ -21,18 +21,18 @@ pub struct LoginAttempt {
     pub state: String,
     pub nonce: String,
     pub return_to: String,
-    /// Unix seconds.
-    pub started_at: i64,
+    /// Unix milliseconds, fine enough to tell the oldest of several quick attempts.
+    pub started_at_ms: i64,
 }
 
 impl LoginAttempt {
     /// A fresh attempt with 256-bit random `state` and `nonce`.
-    pub fn start(return_to: &str, now: i64) -> Self {
+    pub fn start(return_to: &str, now_ms: i64) -> Self {
         Self {
             state: random_token(),
             nonce: random_token(),
             return_to: normalize_return_to(Some(return_to)),
-            started_at: now,
+            started_at_ms: now_ms,
         }
     }
 
@@ -41,8 +41,12 @@ impl LoginAttempt {
         state_tag(&self.state).unwrap_or_default()
     }
 
-    pub fn is_expired(&self, now: i64) -> bool {
-        now >= self.started_at + LOGIN_ATTEMPT_LIFETIME_SECS || now < self.started_at - 60
+    pub fn is_expired(&self, now_ms: i64) -> bool {
+        now_ms >= self.expires_at_ms() || now_ms < self.started_at_ms - 60_000
+    }
+
+    pub fn expires_at_ms(&self) -> i64 {
+        self.started_at_ms + LOGIN_ATTEMPT_LIFETIME_SECS * 1000
     }
 
     /// Constant-time comparison, so the state cannot be guessed byte by byte.
@@ -190,9 +194,9 @@ mod tests {
 
     #[test]
     fn attempts_expire_after_ten_minutes() {
-        let attempt = LoginAttempt::start("/", 1000);
-        assert!(!attempt.is_expired(1000 + LOGIN_ATTEMPT_LIFETIME_SECS - 1));
-        assert!(attempt.is_expired(1000 + LOGIN_ATTEMPT_LIFETIME_SECS));
+        let attempt = LoginAttempt::start("/", 1_000);
+        assert!(!attempt.is_expired(1_000 + LOGIN_ATTEMPT_LIFETIME_SECS * 1000 - 1));
+        assert!(attempt.is_expired(1_000 + LOGIN_ATTEMPT_LIFETIME_SECS * 1000));
     }
 
     #[test]

@@ -24,7 +24,7 @@ const MAX_REMEMBERED_KIDS: usize = 1024;
 /// Discovery documents and key sets larger than this are refused.
 const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
 
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum ProviderError {
     #[error("the identity provider could not be reached ({0})")]
     Unreachable(String),
@@ -32,8 +32,6 @@ pub enum ProviderError {
     BadResponse(String),
     #[error("the identity provider's discovery document names issuer `{found}`, but this app is configured for `{configured}`: set ISSUER_BASE_URL to the issuer exactly")]
     IssuerMismatch { configured: String, found: String },
-    #[error("the identity provider was contacted too recently; try again in a moment")]
-    RetryLater,
 }
 
 /// Why a callback's ID token was refused.
@@ -66,7 +64,8 @@ pub struct Provider {
     client_id: String,
     clock_skew: Duration,
     current: RwLock<Option<Arc<Snapshot>>>,
-    discovery_attempt: Mutex<Option<Instant>>,
+    /// When discovery last failed, and why: repeated until the retry interval has passed.
+    last_discovery_failure: Mutex<Option<(Instant, ProviderError)>>,
     key_fetch: Mutex<KeyFetchState>,
 }
 
@@ -91,7 +90,7 @@ impl Provider {
             client_id: client_id.to_string(),
             clock_skew,
             current: RwLock::new(None),
-            discovery_attempt: Mutex::new(None),
+            last_discovery_failure: Mutex::new(None),
             key_fetch: Mutex::new(KeyFetchState::default()),
         })
     }
@@ -101,15 +100,23 @@ impl Provider {
         if let Some(snapshot) = self.cached() {
             return Ok(snapshot);
         }
-        let mut last_attempt = self.discovery_attempt.lock().await;
+        let mut last_failure = self.last_discovery_failure.lock().await;
         if let Some(snapshot) = self.cached() {
             return Ok(snapshot);
         }
-        if last_attempt.is_some_and(|at| at.elapsed() < DISCOVERY_RETRY_INTERVAL) {
-            return Err(ProviderError::RetryLater);
+        if let Some((at, error)) = last_failure.as_ref() {
+            if at.elapsed() < DISCOVERY_RETRY_INTERVAL {
+                return Err(error.clone());
+            }
         }
-        *last_attempt = Some(Instant::now());
-        let snapshot = Arc::new(self.discover().await?);
+        let snapshot = match self.discover().await {
+            Ok(snapshot) => Arc::new(snapshot),
+            Err(error) => {
+                *last_failure = Some((Instant::now(), error.clone()));
+                return Err(error);
+            }
+        };
+        *last_failure = None;
         self.store(snapshot.clone());
         tracing::info!(issuer = %snapshot.rules.issuer, "identity provider discovered");
         Ok(snapshot)
@@ -243,6 +250,9 @@ impl Provider {
             .await
             .map_err(|e| ProviderError::Unreachable(describe(&e, &url)))?;
         let status = response.status();
+        if status.is_server_error() {
+            return Err(ProviderError::Unreachable(format!("{url} answered {status}")));
+        }
         if !status.is_success() {
             return Err(ProviderError::BadResponse(format!("{url} answered {status}")));
         }

@@ -35,9 +35,9 @@ async fn login(
     settings: &State<Settings>,
 ) -> Result<Redirect, ErrorPage> {
     let snapshot = provider.snapshot().await.map_err(unavailable)?;
-    let now = clock::now();
-    let attempt = LoginAttempt::start(returnTo.unwrap_or("/"), now);
-    drop_stale_attempts(jar, now);
+    let now_ms = clock::now_ms();
+    let attempt = LoginAttempt::start(returnTo.unwrap_or("/"), now_ms);
+    drop_stale_attempts(jar, now_ms);
     let value = serde_json::to_string(&attempt).map_err(|_| internal())?;
     jar.add_private(
         Cookie::build((format!("{LOGIN_COOKIE_PREFIX}{}", attempt.tag()), value))
@@ -60,7 +60,7 @@ async fn login(
 }
 
 /// Removes expired or unreadable attempts and, past the limit, the oldest ones.
-fn drop_stale_attempts(jar: &CookieJar<'_>, now: i64) {
+fn drop_stale_attempts(jar: &CookieJar<'_>, now_ms: i64) {
     let names: Vec<String> = jar
         .iter()
         .filter(|c| c.name().starts_with(LOGIN_COOKIE_PREFIX))
@@ -69,7 +69,7 @@ fn drop_stale_attempts(jar: &CookieJar<'_>, now: i64) {
     let mut live = Vec::new();
     for name in names {
         match read_attempt(jar, &name) {
-            Some(attempt) if !attempt.is_expired(now) => live.push((attempt.started_at, name)),
+            Some(attempt) if !attempt.is_expired(now_ms) => live.push((attempt.started_at_ms, name)),
             _ => remove_login_cookie(jar, name),
         }
     }
@@ -113,7 +113,7 @@ async fn callback(
     sessions: &State<Sessions>,
 ) -> Result<Redirect, ErrorPage> {
     let response = response.into_inner();
-    let now = clock::now();
+    let now_ms = clock::now_ms();
     let rejected = |reason: &str, page: ErrorPage| {
         tracing::warn!(request_id = %req_info.request_id, reason, "login rejected");
         page
@@ -134,11 +134,11 @@ async fn callback(
     if !attempt.state_matches(state) {
         return Err(rejected("state mismatch", no_login_in_progress()));
     }
-    if attempt.is_expired(now) {
+    if attempt.is_expired(now_ms) {
         return Err(rejected("login attempt expired", login_failed("The login took too long. Please try again.")));
     }
     // 3. Remember the state as consumed, so a replayed POST with a copied cookie fails.
-    let consumed_for = Duration::from_secs((attempt.started_at + LOGIN_ATTEMPT_LIFETIME_SECS - now).max(1) as u64);
+    let consumed_for = Duration::from_millis((attempt.expires_at_ms() - now_ms).max(1000) as u64);
     if !sessions.store.record_once(&format!("consumed-state:{state}"), consumed_for).await {
         return Err(rejected("state already used", login_failed("This login response was already used. Please log in again.")));
     }
@@ -167,7 +167,7 @@ async fn callback(
     };
     // 6. Issue the session and go back where the user started.
     let subject = verified.subject.clone();
-    session::issue(jar, &sessions.policy, verified, id_token, now).map_err(|e| rejected(&e.to_string(), login_failed("Your account's details are too large for a session.")))?;
+    session::issue(jar, &sessions.policy, verified, id_token, now_ms / 1000).map_err(|e| rejected(&e.to_string(), login_failed("Your account's details are too large for a session.")))?;
     tracing::info!(request_id = %req_info.request_id, sub = %subject, "login accepted");
     Ok(Redirect::to(attempt.return_to))
 }
