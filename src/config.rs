@@ -21,9 +21,18 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("BASE_URL", "oidc.base_url"),
     ("SCOPES", "oidc.scopes"),
     ("CLOCK_SKEW_SECS", "oidc.clock_skew_secs"),
-    ("SESSION_IDLE_TIMEOUT_SECS", "oidc.session_idle_timeout_secs"),
-    ("SESSION_ABSOLUTE_LIFETIME_SECS", "oidc.session_absolute_lifetime_secs"),
-    ("HTTP_CONNECT_TIMEOUT_SECS", "oidc.http_connect_timeout_secs"),
+    (
+        "SESSION_IDLE_TIMEOUT_SECS",
+        "oidc.session_idle_timeout_secs",
+    ),
+    (
+        "SESSION_ABSOLUTE_LIFETIME_SECS",
+        "oidc.session_absolute_lifetime_secs",
+    ),
+    (
+        "HTTP_CONNECT_TIMEOUT_SECS",
+        "oidc.http_connect_timeout_secs",
+    ),
     ("HTTP_TIMEOUT_SECS", "oidc.http_timeout_secs"),
 ];
 
@@ -33,7 +42,10 @@ const MIN_SECRET_LEN: usize = 32;
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
     #[error("{name} is not set: {hint}")]
-    Missing { name: &'static str, hint: &'static str },
+    Missing {
+        name: &'static str,
+        hint: &'static str,
+    },
     #[error("{name} is invalid ({detail}): {hint}")]
     Invalid {
         name: &'static str,
@@ -254,7 +266,9 @@ fn apply_secret(figment: Figment) -> Result<Figment, ConfigError> {
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
-    value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]

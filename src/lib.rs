@@ -61,17 +61,20 @@ pub fn build_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
         .manage(sessions)
         .attach(Template::fairing())
         .attach(headers::SecurityHeaders::new(https))
-        .attach(AdHoc::on_liftoff("identity provider discovery", move |_| {
-            Box::pin(async move {
-                // Discover in the background so the first login is fast; a failure here only
-                // means /login will retry (and show a 503 while the IdP is unreachable).
-                tokio::spawn(async move {
-                    if let Err(error) = warm_up.snapshot().await {
-                        tracing::warn!(%error, "identity provider not reachable yet");
-                    }
-                });
-            })
-        }))
+        .attach(AdHoc::on_liftoff(
+            "identity provider discovery",
+            move |_| {
+                Box::pin(async move {
+                    // Discover in the background so the first login is fast; a failure here only
+                    // means /login will retry (and show a 503 while the IdP is unreachable).
+                    tokio::spawn(async move {
+                        if let Err(error) = warm_up.snapshot().await {
+                            tracing::warn!(%error, "identity provider not reachable yet");
+                        }
+                    });
+                })
+            },
+        ))
         .mount("/", routes::auth::routes())
         .mount("/", routes::pages::routes())
         .mount("/api", routes::api::routes())

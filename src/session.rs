@@ -99,7 +99,9 @@ impl Session {
 
     /// How long records about this session must be kept (e.g. that it was logged out).
     pub fn remaining(&self, policy: &SessionPolicy, now: i64) -> Duration {
-        Duration::from_secs((self.created + policy.absolute_lifetime.as_secs() as i64 - now).max(1) as u64)
+        Duration::from_secs(
+            (self.created + policy.absolute_lifetime.as_secs() as i64 - now).max(1) as u64,
+        )
     }
 }
 
@@ -137,7 +139,8 @@ pub fn issue(
 fn fit_into_cookie(session: &mut Session) -> Result<String, SessionError> {
     let fits = |s: &Session| -> Option<String> {
         let json = serde_json::to_string(s).ok()?;
-        let cookie_len = SESSION_COOKIE.len() + 1 + (json.len() + ENCRYPTION_OVERHEAD).div_ceil(3) * 4;
+        let cookie_len =
+            SESSION_COOKIE.len() + 1 + (json.len() + ENCRYPTION_OVERHEAD).div_ceil(3) * 4;
         (cookie_len <= MAX_COOKIE_BYTES).then_some(json)
     };
     if let Some(json) = fits(session) {
@@ -184,7 +187,12 @@ fn session_cookie(
 
 /// Removes the session cookie and records the session as ended until it would have expired,
 /// so a copy of the cookie kept by someone is refused too.
-pub async fn end(jar: &CookieJar<'_>, policy: &SessionPolicy, store: &dyn Store, now: i64) -> Option<Session> {
+pub async fn end(
+    jar: &CookieJar<'_>,
+    policy: &SessionPolicy,
+    store: &dyn Store,
+    now: i64,
+) -> Option<Session> {
     let session = read_cookie(jar);
     if let Some(session) = &session {
         store
@@ -317,7 +325,10 @@ pub fn is_navigation(req: &Request<'_>) -> bool {
     if let Some(mode) = headers.get_one("Sec-Fetch-Mode") {
         let dest = headers.get_one("Sec-Fetch-Dest").unwrap_or("document");
         return mode.eq_ignore_ascii_case("navigate")
-            && matches!(dest.to_ascii_lowercase().as_str(), "document" | "iframe" | "frame");
+            && matches!(
+                dest.to_ascii_lowercase().as_str(),
+                "document" | "iframe" | "frame"
+            );
     }
     if headers.get_one("X-Requested-With").is_some() {
         return false;
@@ -367,8 +378,10 @@ mod tests {
     #[test]
     fn oversized_claims_are_trimmed_to_the_kept_list() {
         let mut s = session(0, 0);
-        s.claims.insert("name".into(), Value::String("Alice".into()));
-        s.claims.insert("huge".into(), Value::String("x".repeat(5000)));
+        s.claims
+            .insert("name".into(), Value::String("Alice".into()));
+        s.claims
+            .insert("huge".into(), Value::String("x".repeat(5000)));
         s.id_token = Some("t".repeat(500));
         let json = fit_into_cookie(&mut s).unwrap();
         assert!(json.contains("Alice"));

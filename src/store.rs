@@ -65,7 +65,9 @@ impl Store for MemoryStore {
             // A poisoned lock cannot tell; treat the record as present (fail closed).
             return true;
         };
-        entries.get(key).is_some_and(|expiry| *expiry > Instant::now())
+        entries
+            .get(key)
+            .is_some_and(|expiry| *expiry > Instant::now())
     }
 }
 

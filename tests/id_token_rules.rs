@@ -8,7 +8,10 @@ use support::idp::{self, b64_json, sign_hs256, sign_raw, sign_with, Key};
 use support::{app, app_with, app_with_idp, text, TestApp};
 
 /// Starts a login, lets `forge` build the token from valid claims, posts it.
-async fn post_forged(app: &TestApp, forge: impl FnOnce(&TestApp, Value) -> String) -> (u16, String) {
+async fn post_forged(
+    app: &TestApp,
+    forge: impl FnOnce(&TestApp, Value) -> String,
+) -> (u16, String) {
     let (status, body, _) = post_forged_session(app, forge).await;
     (status, body)
 }
@@ -28,10 +31,17 @@ async fn post_forged_session(
     (status, text(response).await, session_set)
 }
 
-async fn assert_refused(app: &TestApp, forge: impl FnOnce(&TestApp, Value) -> String, reason: &str) {
+async fn assert_refused(
+    app: &TestApp,
+    forge: impl FnOnce(&TestApp, Value) -> String,
+    reason: &str,
+) {
     let (status, body, session_set) = post_forged_session(app, forge).await;
     assert_eq!(status, 401, "refused with 401; page: {body}");
-    assert!(body.contains(reason), "page names the reason {reason:?}: {body}");
+    assert!(
+        body.contains(reason),
+        "page names the reason {reason:?}: {body}"
+    );
     assert!(!session_set, "no session cookie after a refused token");
 }
 
@@ -58,10 +68,18 @@ async fn a_valid_token_logs_in() {
 async fn signature_by_an_unpublished_key_with_a_known_kid_is_refused() {
     let app = app().await;
     let impostor = match Key::rsa("key-b", "rsa-b.pem") {
-        Key::Rsa { key, .. } => Key::Rsa { kid: "key-a".into(), key },
+        Key::Rsa { key, .. } => Key::Rsa {
+            kid: "key-a".into(),
+            key,
+        },
         other => other,
     };
-    assert_refused(&app, |_, claims| sign_with(&impostor, &claims), "signature is invalid").await;
+    assert_refused(
+        &app,
+        |_, claims| sign_with(&impostor, &claims),
+        "signature is invalid",
+    )
+    .await;
 }
 
 #[rocket::async_test]
@@ -85,7 +103,13 @@ async fn unsigned_alg_none_is_refused() {
     let app = app().await;
     assert_refused(
         &app,
-        |_, claims| format!("{}.{}.", b64_json(&json!({"alg": "none", "typ": "JWT"})), b64_json(&claims)),
+        |_, claims| {
+            format!(
+                "{}.{}.",
+                b64_json(&json!({"alg": "none", "typ": "JWT"})),
+                b64_json(&claims)
+            )
+        },
         "algorithm is not allowed",
     )
     .await;
@@ -98,7 +122,11 @@ async fn hmac_keyed_with_the_public_key_is_refused() {
         &app,
         |app, claims| {
             let public_jwk = serde_json::to_vec(&app.idp.key.jwk()).unwrap();
-            sign_hs256(&public_jwk, &json!({"alg": "HS256", "kid": "key-a", "typ": "JWT"}), &claims)
+            sign_hs256(
+                &public_jwk,
+                &json!({"alg": "HS256", "kid": "key-a", "typ": "JWT"}),
+                &claims,
+            )
         },
         "algorithm is not allowed",
     )
@@ -117,7 +145,12 @@ async fn an_algorithm_the_idp_does_not_advertise_is_refused() {
         |f| f,
     )
     .await;
-    assert_refused(&app, |_, claims| sign_with(&ec, &claims), "algorithm is not allowed").await;
+    assert_refused(
+        &app,
+        |_, claims| sign_with(&ec, &claims),
+        "algorithm is not allowed",
+    )
+    .await;
 }
 
 #[rocket::async_test]
@@ -134,7 +167,10 @@ async fn wrong_issuer_is_refused() {
     let app = app().await;
     assert_refused(
         &app,
-        |app, claims| app.idp.token(&with(claims, "iss", json!("https://evil.example"))),
+        |app, claims| {
+            app.idp
+                .token(&with(claims, "iss", json!("https://evil.example")))
+        },
         "another identity provider",
     )
     .await;
@@ -172,7 +208,8 @@ async fn an_additional_untrusted_audience_is_refused() {
         &app,
         |app, claims| {
             let claims = with(claims, "aud", json!([support::CLIENT_ID, "someone-else"]));
-            app.idp.token(&with(claims, "azp", json!(support::CLIENT_ID)))
+            app.idp
+                .token(&with(claims, "azp", json!(support::CLIENT_ID)))
         },
         "meant for another application",
     )
@@ -194,7 +231,8 @@ async fn azp_naming_another_client_is_refused_even_with_one_audience() {
 async fn azp_equal_to_our_client_id_is_accepted() {
     let app = app().await;
     let (status, body) = post_forged(&app, |app, claims| {
-        app.idp.token(&with(claims, "azp", json!(support::CLIENT_ID)))
+        app.idp
+            .token(&with(claims, "azp", json!(support::CLIENT_ID)))
     })
     .await;
     assert_eq!(status, 303, "{body}");
@@ -258,7 +296,10 @@ async fn nonce_of_another_login_is_refused() {
     let app = app().await;
     assert_refused(
         &app,
-        |app, claims| app.idp.token(&with(claims, "nonce", json!("another-nonce"))),
+        |app, claims| {
+            app.idp
+                .token(&with(claims, "nonce", json!("another-nonce")))
+        },
         "nonce mismatch",
     )
     .await;
@@ -267,20 +308,40 @@ async fn nonce_of_another_login_is_refused() {
 #[rocket::async_test]
 async fn missing_nonce_is_refused() {
     let app = app().await;
-    assert_refused(&app, |app, claims| app.idp.token(&without(claims, "nonce")), "nonce mismatch").await;
+    assert_refused(
+        &app,
+        |app, claims| app.idp.token(&without(claims, "nonce")),
+        "nonce mismatch",
+    )
+    .await;
 }
 
 #[rocket::async_test]
 async fn missing_sub_is_refused() {
     let app = app().await;
-    assert_refused(&app, |app, claims| app.idp.token(&without(claims, "sub")), "malformed").await;
+    assert_refused(
+        &app,
+        |app, claims| app.idp.token(&without(claims, "sub")),
+        "malformed",
+    )
+    .await;
 }
 
 #[rocket::async_test]
 async fn missing_exp_or_iat_is_refused() {
     let app = app().await;
-    assert_refused(&app, |app, claims| app.idp.token(&without(claims, "exp")), "malformed").await;
-    assert_refused(&app, |app, claims| app.idp.token(&without(claims, "iat")), "malformed").await;
+    assert_refused(
+        &app,
+        |app, claims| app.idp.token(&without(claims, "exp")),
+        "malformed",
+    )
+    .await;
+    assert_refused(
+        &app,
+        |app, claims| app.idp.token(&without(claims, "iat")),
+        "malformed",
+    )
+    .await;
 }
 
 #[rocket::async_test]
@@ -292,8 +353,16 @@ async fn malformed_tokens_are_refused_without_a_server_error() {
         "a.b.c.d",
         "!!!.@@@.###",
         "eyJhbGciOiJSUzI1NiJ9..",
-        &format!("{}.{}.sig", b64_json(&json!("just a string")), b64_json(&json!({}))),
-        &format!("{}.{}.", b64_json(&json!({"alg": "RS256", "kid": "x".repeat(10_000)})), b64_json(&json!({}))),
+        &format!(
+            "{}.{}.sig",
+            b64_json(&json!("just a string")),
+            b64_json(&json!({}))
+        ),
+        &format!(
+            "{}.{}.",
+            b64_json(&json!({"alg": "RS256", "kid": "x".repeat(10_000)})),
+            b64_json(&json!({}))
+        ),
     ] {
         let garbage = garbage.to_string();
         let (status, body) = post_forged(&app, |_, _| garbage.clone()).await;
@@ -331,17 +400,36 @@ async fn unknown_kid_triggers_one_key_refetch_and_a_rotated_key_is_accepted() {
 async fn a_kid_still_unknown_after_refetch_is_refused() {
     let app = app().await;
     let stranger = Key::rsa("key-c", "rsa-c.pem");
-    assert_refused(&app, |_, claims| sign_with(&stranger, &claims), "does not publish").await;
+    assert_refused(
+        &app,
+        |_, claims| sign_with(&stranger, &claims),
+        "does not publish",
+    )
+    .await;
 }
 
 #[rocket::async_test]
 async fn the_same_unknown_kid_does_not_refetch_again_within_a_minute() {
     let app = app().await;
     let stranger = Key::rsa("key-c", "rsa-c.pem");
-    assert_refused(&app, |_, claims| sign_with(&stranger, &claims), "does not publish").await;
+    assert_refused(
+        &app,
+        |_, claims| sign_with(&stranger, &claims),
+        "does not publish",
+    )
+    .await;
     let fetches = app.idp.jwks_fetches();
-    assert_refused(&app, |_, claims| sign_with(&stranger, &claims), "does not publish").await;
-    assert_eq!(app.idp.jwks_fetches(), fetches, "no second fetch for the same kid");
+    assert_refused(
+        &app,
+        |_, claims| sign_with(&stranger, &claims),
+        "does not publish",
+    )
+    .await;
+    assert_eq!(
+        app.idp.jwks_fetches(),
+        fetches,
+        "no second fetch for the same kid"
+    );
 }
 
 #[rocket::async_test]
@@ -354,5 +442,10 @@ async fn a_key_removed_from_the_idp_stops_being_accepted_after_refetch() {
     // A token with the new key makes the app refetch; the old key is gone from that set.
     let (status, _) = post_forged(&app, |_, claims| sign_with(&new, &claims)).await;
     assert_eq!(status, 303);
-    assert_refused(&app, |_, claims| sign_with(&old, &claims), "does not publish").await;
+    assert_refused(
+        &app,
+        |_, claims| sign_with(&old, &claims),
+        "does not publish",
+    )
+    .await;
 }

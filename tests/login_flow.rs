@@ -31,7 +31,13 @@ async fn the_transient_cookie_is_http_only_secure_samesite_none_and_short_lived(
         .iter()
         .find(|c| c.starts_with("bff_login_"))
         .expect("a transient login cookie");
-    for attribute in ["HttpOnly", "SameSite=None", "Secure", "Max-Age=600", "Path=/"] {
+    for attribute in [
+        "HttpOnly",
+        "SameSite=None",
+        "Secure",
+        "Max-Age=600",
+        "Path=/",
+    ] {
         assert!(login.contains(attribute), "{attribute} in {login}");
     }
 }
@@ -41,25 +47,48 @@ async fn a_successful_login_returns_to_the_start_path_with_a_lax_session_cookie(
     let app = app().await;
     let start = app.start_login("/profile?tab=claims").await;
     let token = app.idp.token(&app.idp.claims(&start.nonce));
-    let response = app.callback(&[("id_token", &token), ("state", &start.state)]).await;
+    let response = app
+        .callback(&[("id_token", &token), ("state", &start.state)])
+        .await;
     assert_eq!(response.status().code, 303);
-    assert_eq!(response.headers().get_one("Location"), Some("/profile?tab=claims"));
+    assert_eq!(
+        response.headers().get_one("Location"),
+        Some("/profile?tab=claims")
+    );
     let set_cookie: Vec<&str> = response.headers().get("Set-Cookie").collect();
-    let session = set_cookie.iter().find(|c| c.starts_with("bff_session=")).expect("session cookie");
-    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
-    assert!(!session.contains("Secure"), "plain-http localhost development: {session}");
+    let session = set_cookie
+        .iter()
+        .find(|c| c.starts_with("bff_session="))
+        .expect("session cookie");
     assert!(
-        set_cookie.iter().any(|c| c.starts_with("bff_login_") && c.contains("Max-Age=0")),
+        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+        "{session}"
+    );
+    assert!(
+        !session.contains("Secure"),
+        "plain-http localhost development: {session}"
+    );
+    assert!(
+        set_cookie
+            .iter()
+            .any(|c| c.starts_with("bff_login_") && c.contains("Max-Age=0")),
         "the transient cookie is deleted: {set_cookie:?}"
     );
 }
 
 #[rocket::async_test]
 async fn session_cookie_is_secure_when_the_base_url_is_https() {
-    let app = app_with_idp(|_| {}, |f| f.merge(("oidc.base_url", "https://app.example"))).await;
+    let app = app_with_idp(
+        |_| {},
+        |f| f.merge(("oidc.base_url", "https://app.example")),
+    )
+    .await;
     let response = app.login().await;
     let set_cookie: Vec<&str> = response.headers().get("Set-Cookie").collect();
-    let session = set_cookie.iter().find(|c| c.starts_with("bff_session=")).expect("session cookie");
+    let session = set_cookie
+        .iter()
+        .find(|c| c.starts_with("bff_session="))
+        .expect("session cookie");
     assert!(session.contains("Secure"), "{session}");
 }
 
@@ -101,7 +130,9 @@ async fn a_state_that_differs_after_the_cookie_tag_is_refused() {
     let token = app.idp.token(&app.idp.claims(&start.nonce));
     let mut forged = start.state.clone();
     forged.replace_range(20..21, if &forged[20..21] == "A" { "B" } else { "A" });
-    let response = app.callback(&[("id_token", &token), ("state", &forged)]).await;
+    let response = app
+        .callback(&[("id_token", &token), ("state", &forged)])
+        .await;
     assert_eq!(response.status().code, 400);
     assert!(response.cookies().get("bff_session").is_none());
 }
@@ -111,7 +142,10 @@ async fn a_transient_cookie_is_single_use() {
     let app = app().await;
     let start = app.start_login("/").await;
     let token = app.idp.token(&app.idp.claims(&start.nonce));
-    let fields = [("id_token", token.as_str()), ("state", start.state.as_str())];
+    let fields = [
+        ("id_token", token.as_str()),
+        ("state", start.state.as_str()),
+    ];
     assert_eq!(app.callback(&fields).await.status().code, 303);
     assert_eq!(app.callback(&fields).await.status().code, 400);
 }
@@ -129,7 +163,13 @@ async fn replaying_a_captured_callback_with_a_copy_of_its_cookie_fails() {
         .collect();
     let token = app.idp.token(&app.idp.claims(&start.nonce));
     let body = format!("id_token={token}&state={}", start.state);
-    assert_eq!(app.callback(&[("id_token", &token), ("state", &start.state)]).await.status().code, 303);
+    assert_eq!(
+        app.callback(&[("id_token", &token), ("state", &start.state)])
+            .await
+            .status()
+            .code,
+        303
+    );
     let replay = app
         .client
         .post("/callback")
@@ -149,7 +189,9 @@ async fn two_logins_started_in_parallel_both_succeed() {
     let second = app.start_login("/second").await;
     for (start, path) in [(&second, "/second"), (&first, "/first")] {
         let token = app.idp.token(&app.idp.claims(&start.nonce));
-        let response = app.callback(&[("id_token", &token), ("state", &start.state)]).await;
+        let response = app
+            .callback(&[("id_token", &token), ("state", &start.state)])
+            .await;
         assert_eq!(response.status().code, 303);
         assert_eq!(response.headers().get_one("Location"), Some(path));
     }
@@ -170,8 +212,14 @@ async fn abandoned_attempts_are_capped_and_the_oldest_dropped() {
         .count();
     assert!(pending <= 4, "{pending} pending login cookies");
     let token = app.idp.token(&app.idp.claims(&oldest.nonce));
-    let response = app.callback(&[("id_token", &token), ("state", &oldest.state)]).await;
-    assert_eq!(response.status().code, 400, "the oldest attempt was dropped");
+    let response = app
+        .callback(&[("id_token", &token), ("state", &oldest.state)])
+        .await;
+    assert_eq!(
+        response.status().code,
+        400,
+        "the oldest attempt was dropped"
+    );
 }
 
 #[rocket::async_test]
@@ -243,7 +291,9 @@ async fn an_oversized_callback_body_is_refused_with_413() {
     let app = app().await;
     let start = app.start_login("/").await;
     let huge = "a".repeat(100 * 1024);
-    let response = app.callback(&[("id_token", &huge), ("state", &start.state)]).await;
+    let response = app
+        .callback(&[("id_token", &huge), ("state", &start.state)])
+        .await;
     assert_eq!(response.status().code, 413);
 }
 
@@ -253,7 +303,11 @@ async fn an_iss_parameter_naming_another_issuer_is_refused() {
     let start = app.start_login("/").await;
     let token = app.idp.token(&app.idp.claims(&start.nonce));
     let response = app
-        .callback(&[("id_token", &token), ("state", &start.state), ("iss", "https://evil.example")])
+        .callback(&[
+            ("id_token", &token),
+            ("state", &start.state),
+            ("iss", "https://evil.example"),
+        ])
         .await;
     assert_eq!(response.status().code, 400);
 }
@@ -272,9 +326,15 @@ async fn return_to_only_accepts_same_origin_paths() {
         let app = app().await;
         let start = app.start_login(attack).await;
         let token = app.idp.token(&app.idp.claims(&start.nonce));
-        let response = app.callback(&[("id_token", &token), ("state", &start.state)]).await;
+        let response = app
+            .callback(&[("id_token", &token), ("state", &start.state)])
+            .await;
         assert_eq!(response.status().code, 303);
-        assert_eq!(response.headers().get_one("Location"), Some(expected), "returnTo={attack}");
+        assert_eq!(
+            response.headers().get_one("Location"),
+            Some(expected),
+            "returnTo={attack}"
+        );
     }
 }
 
@@ -283,7 +343,9 @@ async fn error_pages_carry_a_request_id_and_no_token() {
     let app = app().await;
     let start = app.start_login("/").await;
     let token = app.idp.token(&app.idp.claims("wrong-nonce"));
-    let response = app.callback(&[("id_token", &token), ("state", &start.state)]).await;
+    let response = app
+        .callback(&[("id_token", &token), ("state", &start.state)])
+        .await;
     assert_eq!(response.status().code, 401);
     let body = text(response).await;
     assert!(body.contains("id=\"request-id\""));
@@ -326,7 +388,10 @@ async fn security_headers_are_on_every_page() {
             .await;
         let h = response.headers();
         let csp = h.get_one("Content-Security-Policy").expect("CSP");
-        assert!(!csp.contains("unsafe-inline") && csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(
+            !csp.contains("unsafe-inline") && csp.contains("frame-ancestors 'none'"),
+            "{path}: {csp}"
+        );
         assert_eq!(h.get_one("X-Content-Type-Options"), Some("nosniff"));
         assert_eq!(h.get_one("Referrer-Policy"), Some("no-referrer"));
         assert_eq!(h.get_one("Cache-Control"), Some("no-store"), "{path}");

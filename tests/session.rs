@@ -12,7 +12,10 @@ async fn the_api_answers_with_the_users_name_and_sub_when_logged_in() {
     app.login().await;
     let response = app.call_api().await;
     assert_eq!(response.status().code, 200);
-    assert_eq!(response.headers().get_one("Cache-Control"), Some("no-store"));
+    assert_eq!(
+        response.headers().get_one("Cache-Control"),
+        Some("no-store")
+    );
     let body: serde_json::Value = response.into_json().await.expect("json");
     assert_eq!(body["sub"], "user-123");
     assert_eq!(body["message"], "Hello, Alice Liddell!");
@@ -23,7 +26,10 @@ async fn a_script_without_a_session_gets_401_json_with_a_login_url() {
     let app = app().await;
     let response = app.call_api().await;
     assert_eq!(response.status().code, 401);
-    assert_eq!(response.headers().get_one("Cache-Control"), Some("no-store"));
+    assert_eq!(
+        response.headers().get_one("Cache-Control"),
+        Some("no-store")
+    );
     let body: serde_json::Value = response.into_json().await.expect("json");
     assert_eq!(body["error"], "login_required");
     assert_eq!(body["login_url"], "/login?returnTo=%2Fapi%2Fhello");
@@ -41,7 +47,10 @@ async fn api_with_cookie(app: &support::TestApp, value: &str) -> u16 {
         .code
 }
 
-async fn api_status(app: &support::TestApp, headers: &[(&'static str, &'static str)]) -> (u16, Option<String>) {
+async fn api_status(
+    app: &support::TestApp,
+    headers: &[(&'static str, &'static str)],
+) -> (u16, Option<String>) {
     let mut request = app.client.get("/api/hello");
     for (name, value) in headers {
         request = request.header(Header::new(*name, *value));
@@ -58,7 +67,11 @@ async fn a_browser_navigation_without_a_session_is_redirected_to_login() {
     let app = app().await;
     let (status, location) = api_status(
         &app,
-        &[("Sec-Fetch-Mode", "navigate"), ("Sec-Fetch-Dest", "document"), ("Accept", "text/html,*/*")],
+        &[
+            ("Sec-Fetch-Mode", "navigate"),
+            ("Sec-Fetch-Dest", "document"),
+            ("Accept", "text/html,*/*"),
+        ],
     )
     .await;
     assert_eq!(status, 302);
@@ -69,19 +82,40 @@ async fn a_browser_navigation_without_a_session_is_redirected_to_login() {
 async fn fetch_metadata_decides_before_accept() {
     let app = app().await;
     // A cors fetch is never redirected, even if it asks for HTML.
-    let (status, _) = api_status(&app, &[("Sec-Fetch-Mode", "cors"), ("Accept", "text/html")]).await;
+    let (status, _) =
+        api_status(&app, &[("Sec-Fetch-Mode", "cors"), ("Accept", "text/html")]).await;
     assert_eq!(status, 401);
-    let (status, _) = api_status(&app, &[("Sec-Fetch-Mode", "same-origin"), ("Accept", "text/html")]).await;
+    let (status, _) = api_status(
+        &app,
+        &[("Sec-Fetch-Mode", "same-origin"), ("Accept", "text/html")],
+    )
+    .await;
     assert_eq!(status, 401);
 }
 
 #[rocket::async_test]
 async fn without_fetch_metadata_accept_and_x_requested_with_decide() {
     let app = app().await;
-    assert_eq!(api_status(&app, &[("Accept", "*/*")]).await.0, 401, "plain fetch");
-    assert_eq!(api_status(&app, &[("Accept", "text/html")]).await.0, 302, "old browser navigation");
     assert_eq!(
-        api_status(&app, &[("Accept", "text/html"), ("X-Requested-With", "XMLHttpRequest")]).await.0,
+        api_status(&app, &[("Accept", "*/*")]).await.0,
+        401,
+        "plain fetch"
+    );
+    assert_eq!(
+        api_status(&app, &[("Accept", "text/html")]).await.0,
+        302,
+        "old browser navigation"
+    );
+    assert_eq!(
+        api_status(
+            &app,
+            &[
+                ("Accept", "text/html"),
+                ("X-Requested-With", "XMLHttpRequest")
+            ]
+        )
+        .await
+        .0,
         401,
         "XHR"
     );
@@ -93,7 +127,10 @@ async fn a_page_without_a_session_redirects_to_login_and_back() {
     let app = app().await;
     let response = app.client.get("/profile").dispatch().await;
     assert_eq!(response.status().code, 302);
-    assert_eq!(response.headers().get_one("Location"), Some("/login?returnTo=%2Fprofile"));
+    assert_eq!(
+        response.headers().get_one("Location"),
+        Some("/login?returnTo=%2Fprofile")
+    );
 }
 
 #[rocket::async_test]
@@ -102,21 +139,31 @@ async fn the_profile_shows_the_claims_with_readable_times() {
     app.login().await;
     let response = app.client.get("/profile").dispatch().await;
     assert_eq!(response.status().code, 200);
-    assert_eq!(response.headers().get_one("Cache-Control"), Some("no-store"));
+    assert_eq!(
+        response.headers().get_one("Cache-Control"),
+        Some("no-store")
+    );
     let body = text(response).await;
     let year = time::OffsetDateTime::now_utc().year().to_string();
     for expected in ["Alice Liddell", "alice@example.com", "user-123", &year] {
         assert!(body.contains(expected), "{expected} in profile");
     }
-    assert!(!body.contains("nonce"), "validation-only claims are not kept");
+    assert!(
+        !body.contains("nonce"),
+        "validation-only claims are not kept"
+    );
 }
 
 #[rocket::async_test]
 async fn the_start_page_shows_who_is_logged_in() {
     let app = app().await;
-    assert!(text(app.client.get("/").dispatch().await).await.contains("You are logged out"));
+    assert!(text(app.client.get("/").dispatch().await)
+        .await
+        .contains("You are logged out"));
     app.login().await;
-    assert!(text(app.client.get("/").dispatch().await).await.contains("Logged in as Alice Liddell"));
+    assert!(text(app.client.get("/").dispatch().await)
+        .await
+        .contains("Logged in as Alice Liddell"));
 }
 
 #[rocket::async_test]
@@ -136,7 +183,13 @@ async fn truncated_and_garbage_session_cookies_are_no_session() {
     let app = app().await;
     app.login().await;
     let value = app.session_cookie().unwrap();
-    for bad in [&value[..value.len() / 2], "", "%%%", "not base64 at all", &"A".repeat(5000)] {
+    for bad in [
+        &value[..value.len() / 2],
+        "",
+        "%%%",
+        "not base64 at all",
+        &"A".repeat(5000),
+    ] {
         assert_eq!(api_with_cookie(&app, bad).await, 401, "cookie {bad:.20}");
     }
 }
@@ -147,7 +200,10 @@ async fn a_session_cookie_from_an_app_with_another_key_is_no_session() {
     app.login().await;
     let foreign_value = app.session_cookie().unwrap();
     let other = Client::tracked(
-        oidc_bff::build_from(support::figment(&app.idp.issuer).merge(("secret_key", vec![9u8; 64]))).unwrap(),
+        oidc_bff::build_from(
+            support::figment(&app.idp.issuer).merge(("secret_key", vec![9u8; 64])),
+        )
+        .unwrap(),
     )
     .await
     .unwrap();
@@ -190,12 +246,19 @@ async fn ordinary_requests_do_not_reissue_the_cookie_until_renewal_is_due() {
     let app = app_with(|f| f.merge(("oidc.session_idle_timeout_secs", 40))).await;
     app.login().await;
     let response = app.call_api().await;
-    assert!(response.headers().get_one("Set-Cookie").is_none(), "no Set-Cookie right after login");
+    assert!(
+        response.headers().get_one("Set-Cookie").is_none(),
+        "no Set-Cookie right after login"
+    );
     drop(response);
     // 40 s idle → renewed once 2 s (1/20) have passed.
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let response = app.call_api().await;
-    let renewed = response.headers().get_one("Set-Cookie").unwrap_or_default().to_string();
+    let renewed = response
+        .headers()
+        .get_one("Set-Cookie")
+        .unwrap_or_default()
+        .to_string();
     assert!(renewed.starts_with("bff_session="), "renewed: {renewed}");
 }
 
@@ -204,7 +267,8 @@ async fn logout_clears_the_cookie_and_goes_to_the_idps_end_session_endpoint() {
     let app = app().await;
     let start = app.start_login("/").await;
     let token = app.idp.token(&app.idp.claims(&start.nonce));
-    app.callback(&[("id_token", &token), ("state", &start.state)]).await;
+    app.callback(&[("id_token", &token), ("state", &start.state)])
+        .await;
     let response = app.client.post("/logout").dispatch().await;
     assert_eq!(response.status().code, 303);
     let location = url::Url::parse(response.headers().get_one("Location").unwrap()).unwrap();
@@ -213,14 +277,22 @@ async fn logout_clears_the_cookie_and_goes_to_the_idps_end_session_endpoint() {
     assert_eq!(query["client_id"], support::CLIENT_ID);
     assert_eq!(query["post_logout_redirect_uri"], "http://localhost:3000/");
     assert_eq!(query["id_token_hint"], token);
-    let removal = response.headers().get("Set-Cookie").find(|c| c.starts_with("bff_session=")).map(str::to_string);
+    let removal = response
+        .headers()
+        .get("Set-Cookie")
+        .find(|c| c.starts_with("bff_session="))
+        .map(str::to_string);
     assert!(removal.is_some_and(|c| c.contains("Max-Age=0")));
     assert_eq!(app.call_api().await.status().code, 401);
 }
 
 #[rocket::async_test]
 async fn logout_without_an_end_session_endpoint_returns_home() {
-    let app = support::app_with_idp(|idp| idp.set_metadata(serde_json::json!({"end_session_endpoint": null})), |f| f).await;
+    let app = support::app_with_idp(
+        |idp| idp.set_metadata(serde_json::json!({"end_session_endpoint": null})),
+        |f| f,
+    )
+    .await;
     app.login().await;
     let response = app.client.post("/logout").dispatch().await;
     assert_eq!(response.status().code, 303);
@@ -272,9 +344,13 @@ async fn an_oversized_claim_set_still_fits_the_cookie() {
     let mut claims = app.idp.claims(&start.nonce);
     claims["groups"] = serde_json::json!(vec!["a-rather-long-group-name"; 300]);
     let token = app.idp.token(&claims);
-    let response = app.callback(&[("id_token", &token), ("state", &start.state)]).await;
+    let response = app
+        .callback(&[("id_token", &token), ("state", &start.state)])
+        .await;
     assert_eq!(response.status().code, 303);
     let cookie = app.session_cookie().unwrap();
     assert!(cookie.len() < 4000, "{} bytes", cookie.len());
-    assert!(text(app.client.get("/profile").dispatch().await).await.contains("Alice Liddell"));
+    assert!(text(app.client.get("/profile").dispatch().await)
+        .await
+        .contains("Alice Liddell"));
 }

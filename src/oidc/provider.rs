@@ -144,11 +144,11 @@ impl Provider {
         let algorithms =
             ValidationRules::accepted_algorithms(&metadata.id_token_signing_alg_values_supported)
                 .ok_or_else(|| {
-                    ProviderError::BadResponse(format!(
-                        "it signs ID tokens only with {:?}, none of which this app accepts",
-                        metadata.id_token_signing_alg_values_supported
-                    ))
-                })?;
+                ProviderError::BadResponse(format!(
+                    "it signs ID tokens only with {:?}, none of which this app accepts",
+                    metadata.id_token_signing_alg_values_supported
+                ))
+            })?;
         let rules = ValidationRules {
             // The discovery document's spelling is the one `iss` must match exactly.
             issuer: metadata.issuer.clone(),
@@ -251,10 +251,14 @@ impl Provider {
             .map_err(|e| ProviderError::Unreachable(describe(&e, &url)))?;
         let status = response.status();
         if status.is_server_error() {
-            return Err(ProviderError::Unreachable(format!("{url} answered {status}")));
+            return Err(ProviderError::Unreachable(format!(
+                "{url} answered {status}"
+            )));
         }
         if !status.is_success() {
-            return Err(ProviderError::BadResponse(format!("{url} answered {status}")));
+            return Err(ProviderError::BadResponse(format!(
+                "{url} answered {status}"
+            )));
         }
         if response
             .content_length()

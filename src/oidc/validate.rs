@@ -113,19 +113,22 @@ impl IdTokenValidator {
     pub fn new(rules: &ValidationRules, keys: CoreJsonWebKeySet) -> Result<Self, String> {
         let issuer = IssuerUrl::new(rules.issuer.clone()).map_err(|e| e.to_string())?;
         let skew = TimeDelta::from_std(rules.clock_skew).map_err(|e| e.to_string())?;
-        let verifier =
-            IdTokenVerifier::new_public_client(ClientId::new(rules.client_id.clone()), issuer, keys)
-                .set_allowed_algs(rules.algorithms.iter().cloned())
-                // `exp` is compared with a clock set back by the skew: a token is accepted
-                // until `exp + skew`.
-                .set_time_fn(move || Utc::now() - skew)
-                .set_issue_time_verifier_fn(move |iat: DateTime<Utc>| {
-                    if iat > Utc::now() + skew {
-                        Err(ISSUED_IN_FUTURE.to_string())
-                    } else {
-                        Ok(())
-                    }
-                });
+        let verifier = IdTokenVerifier::new_public_client(
+            ClientId::new(rules.client_id.clone()),
+            issuer,
+            keys,
+        )
+        .set_allowed_algs(rules.algorithms.iter().cloned())
+        // `exp` is compared with a clock set back by the skew: a token is accepted
+        // until `exp + skew`.
+        .set_time_fn(move || Utc::now() - skew)
+        .set_issue_time_verifier_fn(move |iat: DateTime<Utc>| {
+            if iat > Utc::now() + skew {
+                Err(ISSUED_IN_FUTURE.to_string())
+            } else {
+                Ok(())
+            }
+        });
         Ok(Self {
             verifier,
             client_id: rules.client_id.clone(),
@@ -170,9 +173,9 @@ fn classify(error: ClaimsVerificationError, token: &str) -> IdTokenError {
         C::InvalidIssuer(msg) => IdTokenError::WrongIssuer(msg),
         C::InvalidAudience(msg) => IdTokenError::WrongAudience(msg),
         C::InvalidNonce(_) => IdTokenError::NonceMismatch,
-        C::SignatureVerification(S::NoMatchingKey) => IdTokenError::UnknownKey {
-            kid: key_id(token),
-        },
+        C::SignatureVerification(S::NoMatchingKey) => {
+            IdTokenError::UnknownKey { kid: key_id(token) }
+        }
         C::SignatureVerification(S::DisallowedAlg(msg) | S::UnsupportedAlg(msg)) => {
             IdTokenError::DisallowedAlgorithm(msg)
         }

@@ -23,7 +23,13 @@ const LOGIN_COOKIE_PREFIX: &str = "bff_login_";
 const MAX_PENDING_LOGINS: usize = 4;
 
 pub fn routes() -> Vec<Route> {
-    routes![login, callback, callback_not_a_form, callback_via_get, logout]
+    routes![
+        login,
+        callback,
+        callback_not_a_form,
+        callback_via_get,
+        logout
+    ]
 }
 
 #[get("/login?<returnTo>")]
@@ -69,7 +75,9 @@ fn drop_stale_attempts(jar: &CookieJar<'_>, now_ms: i64) {
     let mut live = Vec::new();
     for name in names {
         match read_attempt(jar, &name) {
-            Some(attempt) if !attempt.is_expired(now_ms) => live.push((attempt.started_at_ms, name)),
+            Some(attempt) if !attempt.is_expired(now_ms) => {
+                live.push((attempt.started_at_ms, name))
+            }
             _ => remove_login_cookie(jar, name),
         }
     }
@@ -127,7 +135,10 @@ async fn callback(
         return Err(rejected("malformed state", no_login_in_progress()));
     };
     let Some(attempt) = read_attempt(jar, &name) else {
-        return Err(rejected("no transient cookie for this state", no_login_in_progress()));
+        return Err(rejected(
+            "no transient cookie for this state",
+            no_login_in_progress(),
+        ));
     };
     // 2. Single use: the attempt's cookie goes whatever happens next.
     remove_login_cookie(jar, name);
@@ -135,12 +146,22 @@ async fn callback(
         return Err(rejected("state mismatch", no_login_in_progress()));
     }
     if attempt.is_expired(now_ms) {
-        return Err(rejected("login attempt expired", login_failed("The login took too long. Please try again.")));
+        return Err(rejected(
+            "login attempt expired",
+            login_failed("The login took too long. Please try again."),
+        ));
     }
     // 3. Remember the state as consumed, so a replayed POST with a copied cookie fails.
     let consumed_for = Duration::from_millis((attempt.expires_at_ms() - now_ms).max(1000) as u64);
-    if !sessions.store.record_once(&format!("consumed-state:{state}"), consumed_for).await {
-        return Err(rejected("state already used", login_failed("This login response was already used. Please log in again.")));
+    if !sessions
+        .store
+        .record_once(&format!("consumed-state:{state}"), consumed_for)
+        .await
+    {
+        return Err(rejected(
+            "state already used",
+            login_failed("This login response was already used. Please log in again."),
+        ));
     }
     // 4. An error from the IdP ends the attempt with a page saying so.
     if let Some(error) = response.error.as_deref() {
@@ -150,11 +171,17 @@ async fn callback(
     let snapshot = provider.snapshot().await.map_err(unavailable)?;
     if let Some(iss) = response.iss.as_deref() {
         if iss != snapshot.metadata.issuer {
-            return Err(rejected("iss parameter names another issuer", login_failed("The response came from an unexpected identity provider.")));
+            return Err(rejected(
+                "iss parameter names another issuer",
+                login_failed("The response came from an unexpected identity provider."),
+            ));
         }
     }
     let Some(id_token) = response.id_token.as_deref().filter(|t| !t.is_empty()) else {
-        return Err(rejected("missing id_token", login_failed("The identity provider did not send an ID token.")));
+        return Err(rejected(
+            "missing id_token",
+            login_failed("The identity provider did not send an ID token."),
+        ));
     };
     // 5. Validate the ID token completely (signature, iss, aud, azp, exp, iat, nonce).
     let verified = match provider.validate_id_token(id_token, &attempt.nonce).await {
@@ -162,12 +189,25 @@ async fn callback(
         Err(LoginError::Provider(error)) => return Err(unavailable(error)),
         Err(LoginError::IdToken(error)) => {
             let reason = error.to_string();
-            return Err(rejected(&reason, ErrorPage::new(Status::Unauthorized, "Login failed", format!("The login could not be accepted: {reason}.")).try_login_again()));
+            return Err(rejected(
+                &reason,
+                ErrorPage::new(
+                    Status::Unauthorized,
+                    "Login failed",
+                    format!("The login could not be accepted: {reason}."),
+                )
+                .try_login_again(),
+            ));
         }
     };
     // 6. Issue the session and go back where the user started.
     let subject = verified.subject.clone();
-    session::issue(jar, &sessions.policy, verified, id_token, now_ms / 1000).map_err(|e| rejected(&e.to_string(), login_failed("Your account's details are too large for a session.")))?;
+    session::issue(jar, &sessions.policy, verified, id_token, now_ms / 1000).map_err(|e| {
+        rejected(
+            &e.to_string(),
+            login_failed("Your account's details are too large for a session."),
+        )
+    })?;
     tracing::info!(request_id = %req_info.request_id, sub = %subject, "login accepted");
     Ok(Redirect::to(attempt.return_to))
 }
@@ -175,7 +215,12 @@ async fn callback(
 /// A POST to /callback that is not a form (e.g. JSON): refuse clearly instead of a 404.
 #[post("/callback", rank = 2)]
 fn callback_not_a_form() -> ErrorPage {
-    ErrorPage::new(Status::BadRequest, "Login failed", "The login response must be posted as a form (response_mode=form_post).").try_login_again()
+    ErrorPage::new(
+        Status::BadRequest,
+        "Login failed",
+        "The login response must be posted as a form (response_mode=form_post).",
+    )
+    .try_login_again()
 }
 
 /// Tokens in a URL leak into histories, logs and referrers: only form_post is accepted.
@@ -206,7 +251,10 @@ async fn logout(
         let mut query = url.query_pairs_mut();
         query
             .append_pair("client_id", &settings.client_id)
-            .append_pair("post_logout_redirect_uri", &settings.post_logout_redirect_uri());
+            .append_pair(
+                "post_logout_redirect_uri",
+                &settings.post_logout_redirect_uri(),
+            );
         if let Some(hint) = ended.as_ref().and_then(|s| s.id_token.as_deref()) {
             query.append_pair("id_token_hint", hint);
         }
@@ -226,8 +274,13 @@ impl<'r> FromRequest<'r> for SameOrigin {
             .headers()
             .get_one("Sec-Fetch-Site")
             .is_some_and(|site| site.eq_ignore_ascii_case("cross-site"));
-        let foreign_origin = match (req.headers().get_one("Origin"), req.rocket().state::<Settings>()) {
-            (Some(origin), Some(settings)) => origin != settings.base_url.origin().ascii_serialization(),
+        let foreign_origin = match (
+            req.headers().get_one("Origin"),
+            req.rocket().state::<Settings>(),
+        ) {
+            (Some(origin), Some(settings)) => {
+                origin != settings.base_url.origin().ascii_serialization()
+            }
             _ => false,
         };
         if cross_site || foreign_origin {
@@ -269,15 +322,30 @@ fn login_failed(message: &str) -> ErrorPage {
 }
 
 fn idp_error(code: &str, description: Option<&str>) -> ErrorPage {
-    let cancelled = matches!(code, "access_denied" | "login_required" | "consent_required" | "interaction_required");
+    let cancelled = matches!(
+        code,
+        "access_denied" | "login_required" | "consent_required" | "interaction_required"
+    );
     let detail: String = description.unwrap_or_default().chars().take(300).collect();
     let code: String = code.chars().take(100).collect();
     let (status, title, message) = if cancelled {
-        (Status::Unauthorized, "Login cancelled", format!("The login was cancelled or not allowed at the identity provider ({code})."))
+        (
+            Status::Unauthorized,
+            "Login cancelled",
+            format!("The login was cancelled or not allowed at the identity provider ({code})."),
+        )
     } else {
-        (Status::BadRequest, "Login failed", format!("The identity provider reported an error: {code}."))
+        (
+            Status::BadRequest,
+            "Login failed",
+            format!("The identity provider reported an error: {code}."),
+        )
     };
-    let message = if detail.is_empty() { message } else { format!("{message} {detail}") };
+    let message = if detail.is_empty() {
+        message
+    } else {
+        format!("{message} {detail}")
+    };
     ErrorPage::new(status, title, message).try_login_again()
 }
 
@@ -287,10 +355,18 @@ fn unavailable(error: ProviderError) -> ErrorPage {
         ProviderError::IssuerMismatch { .. } | ProviderError::BadResponse(_) => Status::BadGateway,
         _ => Status::ServiceUnavailable,
     };
-    ErrorPage::new(status, "Login is unavailable", format!("Logging in is not possible right now: {error}."))
-        .with_action("Try again", "/login")
+    ErrorPage::new(
+        status,
+        "Login is unavailable",
+        format!("Logging in is not possible right now: {error}."),
+    )
+    .with_action("Try again", "/login")
 }
 
 fn internal() -> ErrorPage {
-    ErrorPage::new(Status::InternalServerError, "Something went wrong", "The login could not be started.")
+    ErrorPage::new(
+        Status::InternalServerError,
+        "Something went wrong",
+        "The login could not be started.",
+    )
 }

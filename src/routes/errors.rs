@@ -53,7 +53,9 @@ impl ErrorPage {
 impl<'r> Responder<'r, 'static> for ErrorPage {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let id = request_id(req);
-        let (action_label, action_href) = self.action.unwrap_or(("Back to the start page", "/".into()));
+        let (action_label, action_href) = self
+            .action
+            .unwrap_or(("Back to the start page", "/".into()));
         let page = Template::render(
             "error",
             context! {
@@ -91,37 +93,83 @@ fn login_required(req: &Request<'_>) -> Either<Redirect, (ContentType, Value)> {
 
 #[catch(400)]
 fn bad_request(req: &Request<'_>) -> ErrorPage {
-    logged(req, ErrorPage::new(Status::BadRequest, "Bad request", "The request could not be understood."))
+    logged(
+        req,
+        ErrorPage::new(
+            Status::BadRequest,
+            "Bad request",
+            "The request could not be understood.",
+        ),
+    )
 }
 
 #[catch(403)]
 fn forbidden(req: &Request<'_>) -> ErrorPage {
-    logged(req, ErrorPage::new(Status::Forbidden, "Forbidden", "This request is not allowed."))
+    logged(
+        req,
+        ErrorPage::new(
+            Status::Forbidden,
+            "Forbidden",
+            "This request is not allowed.",
+        ),
+    )
 }
 
 #[catch(404)]
 fn not_found(req: &Request<'_>) -> ErrorPage {
-    ErrorPage::new(Status::NotFound, "Not found", format!("There is nothing at {}.", req.uri().path()))
+    ErrorPage::new(
+        Status::NotFound,
+        "Not found",
+        format!("There is nothing at {}.", req.uri().path()),
+    )
 }
 
 #[catch(413)]
 fn too_large(req: &Request<'_>) -> ErrorPage {
-    logged(req, ErrorPage::new(Status::PayloadTooLarge, "Request too large", "The request body is larger than this server accepts."))
+    logged(
+        req,
+        ErrorPage::new(
+            Status::PayloadTooLarge,
+            "Request too large",
+            "The request body is larger than this server accepts.",
+        ),
+    )
 }
 
 #[catch(422)]
 fn unprocessable(req: &Request<'_>) -> ErrorPage {
-    logged(req, ErrorPage::new(Status::BadRequest, "Bad request", "The submitted form could not be read."))
+    logged(
+        req,
+        ErrorPage::new(
+            Status::BadRequest,
+            "Bad request",
+            "The submitted form could not be read.",
+        ),
+    )
 }
 
 #[catch(500)]
 fn internal(req: &Request<'_>) -> ErrorPage {
-    logged(req, ErrorPage::new(Status::InternalServerError, "Something went wrong", "The server could not complete this request."))
+    logged(
+        req,
+        ErrorPage::new(
+            Status::InternalServerError,
+            "Something went wrong",
+            "The server could not complete this request.",
+        ),
+    )
 }
 
 #[catch(default)]
 fn other(status: Status, req: &Request<'_>) -> ErrorPage {
-    logged(req, ErrorPage::new(status, "Request failed", status.reason().unwrap_or("The request failed.").to_string()))
+    logged(
+        req,
+        ErrorPage::new(
+            status,
+            "Request failed",
+            status.reason().unwrap_or("The request failed.").to_string(),
+        ),
+    )
 }
 
 fn logged(req: &Request<'_>, page: ErrorPage) -> ErrorPage {
@@ -137,5 +185,14 @@ fn logged(req: &Request<'_>, page: ErrorPage) -> ErrorPage {
 }
 
 pub fn catchers() -> Vec<Catcher> {
-    catchers![login_required, bad_request, forbidden, not_found, too_large, unprocessable, internal, other]
+    catchers![
+        login_required,
+        bad_request,
+        forbidden,
+        not_found,
+        too_large,
+        unprocessable,
+        internal,
+        other
+    ]
 }

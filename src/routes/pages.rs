@@ -13,7 +13,9 @@ pub fn routes() -> Vec<Route> {
 
 #[get("/")]
 fn index(user: Option<User>) -> Template {
-    let name = user.as_ref().map(|User(session)| session.display_name().to_string());
+    let name = user
+        .as_ref()
+        .map(|User(session)| session.display_name().to_string());
     Template::render("index", context! { user: name })
 }
 
@@ -54,7 +56,10 @@ fn display_claim(name: &str, value: &Value) -> String {
         Value::Number(n) if TIME_CLAIMS.contains(&name) => n
             .as_i64()
             .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc2822).ok())
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc2822)
+                    .ok()
+            })
             .map(|t| format!("{t} ({n})"))
             .unwrap_or_else(|| n.to_string()),
         Value::String(s) => s.clone(),

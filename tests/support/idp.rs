@@ -21,8 +21,14 @@ pub const CLIENT_ID: &str = "test-client";
 /// A signing key of the test IdP, loaded from `tests/support/keys`.
 #[derive(Clone)]
 pub enum Key {
-    Rsa { kid: String, key: rsa::RsaPrivateKey },
-    Ec { kid: String, key: p256::ecdsa::SigningKey },
+    Rsa {
+        kid: String,
+        key: rsa::RsaPrivateKey,
+    },
+    Ec {
+        kid: String,
+        key: p256::ecdsa::SigningKey,
+    },
 }
 
 impl Key {
@@ -150,7 +156,13 @@ async fn discovery(state: &State<Arc<IdpState>>) -> Result<Value, Status> {
 async fn jwks(state: &State<Arc<IdpState>>) -> Result<Value, Status> {
     state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
     wait_and_check(state).await?;
-    let keys: Vec<Value> = state.published.lock().unwrap().iter().map(Key::jwk).collect();
+    let keys: Vec<Value> = state
+        .published
+        .lock()
+        .unwrap()
+        .iter()
+        .map(Key::jwk)
+        .collect();
     Ok(json!({ "keys": keys }))
 }
 
@@ -264,7 +276,10 @@ pub fn sign_hs256(secret: &[u8], header: &Value, claims: &Value) -> String {
     let input = format!("{}.{}", b64_json(header), b64_json(claims));
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
     mac.update(input.as_bytes());
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
 }
 
 pub fn b64_json(value: &Value) -> String {
@@ -287,7 +302,10 @@ pub fn free_port() -> u16 {
 
 async fn wait_for_port(port: u16) {
     for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

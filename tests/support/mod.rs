@@ -64,7 +64,11 @@ impl TestApp {
         );
         let response = self.client.get(uri).dispatch().await;
         assert_eq!(response.status().code, 302, "login redirects to the IdP");
-        let location = response.headers().get_one("Location").expect("Location").to_string();
+        let location = response
+            .headers()
+            .get_one("Location")
+            .expect("Location")
+            .to_string();
         let url = url::Url::parse(&location).expect("absolute IdP URL");
         let params: HashMap<String, String> = url.query_pairs().into_owned().collect();
         LoginStart {
@@ -91,7 +95,8 @@ impl TestApp {
     pub async fn login(&self) -> LocalResponse<'_> {
         let start = self.start_login("/").await;
         let token = self.idp.token(&self.idp.claims(&start.nonce));
-        self.callback(&[("id_token", &token), ("state", &start.state)]).await
+        self.callback(&[("id_token", &token), ("state", &start.state)])
+            .await
     }
 
     /// `GET /api/hello` as a script's `fetch` would send it.
