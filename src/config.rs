@@ -253,7 +253,9 @@ fn apply_secret(figment: Figment) -> Result<Figment, ConfigError> {
         }
         None => {
             let profile = figment.profile().as_str().to_string();
-            let has_rocket_key = figment.find_value("secret_key").is_ok();
+            let has_rocket_key = figment
+                .extract_inner::<rocket::config::SecretKey>("secret_key")
+                .is_ok_and(|key| !key.is_zero());
             if profile != "debug" && !has_rocket_key {
                 return Err(ConfigError::Missing {
                     name: "SECRET",

@@ -63,7 +63,9 @@ pub fn build_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
         .attach(headers::SecurityHeaders::new(https))
         .attach(AdHoc::on_liftoff(
             "identity provider discovery",
-            move |_| {
+            move |rocket| {
+                let config = rocket.config();
+                tracing::info!("oidc-bff listening on http://{}:{}", config.address, config.port);
                 Box::pin(async move {
                     // Discover in the background so the first login is fast; a failure here only
                     // means /login will retry (and show a 503 while the IdP is unreachable).
