@@ -15,6 +15,10 @@ use super::validate::{IdTokenError, IdTokenValidator, ValidationRules, VerifiedI
 
 /// Failed discovery is retried at most this often, so a down IdP is not hammered by `/login`.
 const DISCOVERY_RETRY_INTERVAL: Duration = Duration::from_secs(1);
+/// A successful discovery is refreshed after this long (endpoints, algorithms, clock drift).
+const DISCOVERY_REFRESH_INTERVAL: Duration = Duration::from_secs(3600);
+/// A failed refresh keeps the previous discovery and is retried after this long.
+const DISCOVERY_REFRESH_RETRY: Duration = Duration::from_secs(60);
 /// At most one key-set fetch per this interval, however many unknown `kid`s arrive.
 const KEY_FETCH_INTERVAL: Duration = Duration::from_secs(1);
 /// The same unknown `kid` triggers at most one fetch per this interval.
@@ -49,6 +53,8 @@ pub struct Snapshot {
     validator: IdTokenValidator,
     rules: ValidationRules,
     key_generation: u64,
+    /// When discovery should run again.
+    refresh_due: Instant,
 }
 
 #[derive(Default)]
@@ -98,6 +104,9 @@ impl Provider {
     /// The cached snapshot, discovering the IdP first if that has not succeeded yet.
     pub async fn snapshot(&self) -> Result<Arc<Snapshot>, ProviderError> {
         if let Some(snapshot) = self.cached() {
+            if Instant::now() >= snapshot.refresh_due {
+                return Ok(self.refresh_discovery(snapshot).await);
+            }
             return Ok(snapshot);
         }
         let mut last_failure = self.last_discovery_failure.lock().await;
@@ -122,6 +131,33 @@ impl Provider {
         Ok(snapshot)
     }
 
+    /// Rediscovers a stale snapshot. One caller does it while the others keep the old one; a
+    /// failure keeps the old one too (existing logins must not break because the IdP blinked).
+    async fn refresh_discovery(&self, stale: Arc<Snapshot>) -> Arc<Snapshot> {
+        let Ok(_refreshing) = self.last_discovery_failure.try_lock() else {
+            return stale;
+        };
+        match self.discover().await {
+            Ok(fresh) => {
+                let fresh = Arc::new(fresh);
+                self.store(fresh.clone());
+                fresh
+            }
+            Err(error) => {
+                tracing::warn!(%error, "identity provider rediscovery failed; keeping the previous discovery");
+                let retry_later = Arc::new(Snapshot {
+                    metadata: stale.metadata.clone(),
+                    validator: stale.validator.clone(),
+                    rules: stale.rules.clone(),
+                    key_generation: stale.key_generation,
+                    refresh_due: Instant::now() + DISCOVERY_REFRESH_RETRY,
+                });
+                self.store(retry_later.clone());
+                retry_later
+            }
+        }
+    }
+
     fn cached(&self) -> Option<Arc<Snapshot>> {
         self.current.read().ok().and_then(|guard| guard.clone())
     }
@@ -134,7 +170,8 @@ impl Provider {
 
     async fn discover(&self) -> Result<Snapshot, ProviderError> {
         let url = discovery_url(&self.configured_issuer)?;
-        let metadata: ProviderMetadata = self.get_json(url).await?;
+        let (metadata, idp_date): (ProviderMetadata, _) = self.fetch_json(url).await?;
+        warn_on_clock_drift(idp_date, self.clock_skew);
         if !same_issuer(&metadata.issuer, &self.configured_issuer) {
             return Err(ProviderError::IssuerMismatch {
                 configured: self.configured_issuer.clone(),
@@ -166,6 +203,7 @@ impl Provider {
             validator,
             rules,
             key_generation: key_fetch.generation,
+            refresh_due: Instant::now() + DISCOVERY_REFRESH_INTERVAL,
         })
     }
 
@@ -231,6 +269,7 @@ impl Provider {
             validator,
             rules: seen.rules.clone(),
             key_generation: state.generation,
+            refresh_due: seen.refresh_due,
         });
         self.store(fresh.clone());
         tracing::info!("identity provider signing keys refetched");
@@ -242,6 +281,14 @@ impl Provider {
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: Url) -> Result<T, ProviderError> {
+        Ok(self.fetch_json(url).await?.0)
+    }
+
+    /// GETs a JSON document; also returns the server's `Date` (Unix seconds) when it sent one.
+    async fn fetch_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+    ) -> Result<(T, Option<i64>), ProviderError> {
         let response = self
             .http
             .get(url.clone())
@@ -266,6 +313,11 @@ impl Provider {
         {
             return Err(ProviderError::BadResponse(format!("{url} is too large")));
         }
+        let date = response
+            .headers()
+            .get("date")
+            .and_then(|value| value.to_str().ok())
+            .and_then(parse_http_date);
         let body = response
             .bytes()
             .await
@@ -273,9 +325,31 @@ impl Provider {
         if body.len() > MAX_DOCUMENT_BYTES {
             return Err(ProviderError::BadResponse(format!("{url} is too large")));
         }
-        serde_json::from_slice(&body)
-            .map_err(|e| ProviderError::BadResponse(format!("{url} is not valid: {e}")))
+        let value = serde_json::from_slice(&body)
+            .map_err(|e| ProviderError::BadResponse(format!("{url} is not valid: {e}")))?;
+        Ok((value, date))
     }
+}
+
+/// An HTTP `Date` (RFC 9110 IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`) in Unix seconds.
+fn parse_http_date(text: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc2822)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
+/// Logs a warning when the IdP's clock and ours differ by more than the allowed skew: tokens
+/// would then look expired or issued in the future.
+fn warn_on_clock_drift(idp_date: Option<i64>, skew: Duration) -> Option<i64> {
+    let drift = idp_date? - crate::clock::now();
+    if drift.unsigned_abs() > skew.as_secs() {
+        tracing::warn!(
+            drift_secs = drift,
+            allowed_skew_secs = skew.as_secs(),
+            "the identity provider's clock differs from ours by {drift} s, more than the allowed skew: check NTP on both sides"
+        );
+    }
+    Some(drift)
 }
 
 fn describe(error: &reqwest::Error, url: &Url) -> String {
@@ -299,4 +373,36 @@ fn discovery_url(issuer: &str) -> Result<Url, ProviderError> {
 /// a common typo that Discovery's URL construction already forgives.
 fn same_issuer(discovered: &str, configured: &str) -> bool {
     discovered == configured || discovered.trim_end_matches('/') == configured.trim_end_matches('/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates_are_parsed() {
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(parse_http_date("yesterday"), None);
+    }
+
+    #[test]
+    fn clock_drift_is_measured_against_the_local_clock() {
+        let skew = Duration::from_secs(60);
+        let drift = warn_on_clock_drift(Some(crate::clock::now() + 300), skew).unwrap();
+        assert!((299..=301).contains(&drift), "{drift}");
+        assert_eq!(warn_on_clock_drift(None, skew), None);
+    }
+
+    #[test]
+    fn issuers_match_exactly_or_up_to_a_trailing_slash_of_the_configured_value() {
+        assert!(same_issuer("https://idp.example/", "https://idp.example"));
+        assert!(same_issuer("https://idp.example", "https://idp.example/"));
+        assert!(!same_issuer(
+            "https://idp.example/tenant",
+            "https://idp.example"
+        ));
+    }
 }

@@ -104,6 +104,7 @@ impl ValidationRules {
     }
 }
 
+#[derive(Clone)]
 pub struct IdTokenValidator {
     verifier: IdTokenVerifier<'static, CoreJsonWebKey>,
     client_id: String,
