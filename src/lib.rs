@@ -1,5 +1,8 @@
 //! oidc-bff: an OpenID Connect backend-for-frontend. `build` assembles the whole app.
 
+// Request paths must not panic: no unwrap/expect outside tests.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod clock;
 pub mod config;
 pub mod headers;

@@ -1,3 +1,6 @@
+// Request paths must not panic: no unwrap/expect outside tests.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 use std::process::ExitCode;
 
 #[rocket::main]

@@ -19,6 +19,7 @@ use sha2::Sha256;
 pub const CLIENT_ID: &str = "test-client";
 
 /// A signing key of the test IdP, loaded from `tests/support/keys`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 pub enum Key {
     Rsa {
