@@ -12,6 +12,8 @@ use serde::Deserialize;
 use sha2::Sha256;
 use url::Url;
 
+pub use crate::oidc::flow::ResponseType;
+
 /// Environment names that users of other OpenID Connect middleware already know, mapped onto
 /// keys of the `[default.oidc]` table (or top-level Rocket keys).
 const ENV_ALIASES: &[(&str, &str)] = &[
@@ -20,6 +22,9 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("CLIENT_SECRET", "oidc.client_secret"),
     ("BASE_URL", "oidc.base_url"),
     ("SCOPES", "oidc.scopes"),
+    ("RESPONSE_TYPE", "oidc.response_type"),
+    ("UPSTREAM_API_URL", "oidc.upstream_api_url"),
+    ("REFRESH_MARGIN_SECS", "oidc.refresh_margin_secs"),
     ("CLOCK_SKEW_SECS", "oidc.clock_skew_secs"),
     (
         "SESSION_IDLE_TIMEOUT_SECS",
@@ -63,6 +68,9 @@ struct RawSettings {
     client_secret: Option<String>,
     base_url: Option<String>,
     scopes: Option<String>,
+    response_type: Option<String>,
+    upstream_api_url: Option<String>,
+    refresh_margin_secs: Option<u64>,
     clock_skew_secs: Option<u64>,
     session_idle_timeout_secs: Option<u64>,
     session_absolute_lifetime_secs: Option<u64>,
@@ -80,6 +88,11 @@ pub struct Settings {
     /// Where this app is reachable by the browser, without a trailing slash.
     pub base_url: Url,
     pub scopes: String,
+    pub response_type: ResponseType,
+    /// The API `/api/upstream` calls with the access token; the IdP's userinfo when unset.
+    pub upstream_api_url: Option<Url>,
+    /// Access tokens are refreshed this long before they expire.
+    pub refresh_margin: Duration,
     pub clock_skew: Duration,
     pub session_idle_timeout: Duration,
     pub session_absolute_lifetime: Duration,
@@ -205,6 +218,34 @@ fn check(raw: RawSettings) -> Result<Settings, ConfigError> {
             hint: "the scopes must include `openid`, e.g. \"openid profile email\"",
         });
     }
+    let response_type = match non_empty(raw.response_type) {
+        None => ResponseType::IdToken,
+        Some(text) => ResponseType::parse(&text).ok_or(ConfigError::Invalid {
+            name: "RESPONSE_TYPE (oidc.response_type)",
+            detail: format!("`{text}`"),
+            hint: "use `id_token`, `code` or `code id_token`",
+        })?,
+    };
+    let client_secret = non_empty(raw.client_secret);
+    if response_type.uses_code() && client_secret.is_none() {
+        return Err(ConfigError::Missing {
+            name: "CLIENT_SECRET (oidc.client_secret)",
+            hint: "response types with `code` authenticate at the token endpoint: set the client secret the IdP gave this application",
+        });
+    }
+    let upstream_api_url = match non_empty(raw.upstream_api_url) {
+        None => None,
+        Some(text) => Some(
+            Url::parse(&text)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "https" | "http"))
+                .ok_or(ConfigError::Invalid {
+                    name: "UPSTREAM_API_URL (oidc.upstream_api_url)",
+                    detail: format!("`{text}`"),
+                    hint: "it must be an absolute http(s) URL",
+                })?,
+        ),
+    };
     let idle = raw.session_idle_timeout_secs.unwrap_or(24 * 3600);
     let absolute = raw.session_absolute_lifetime_secs.unwrap_or(7 * 24 * 3600);
     if idle == 0 || absolute == 0 {
@@ -218,9 +259,12 @@ fn check(raw: RawSettings) -> Result<Settings, ConfigError> {
     Ok(Settings {
         issuer,
         client_id,
-        client_secret: non_empty(raw.client_secret),
+        client_secret,
         base_url,
         scopes: scopes.split_whitespace().collect::<Vec<_>>().join(" "),
+        response_type,
+        upstream_api_url,
+        refresh_margin: secs(raw.refresh_margin_secs.unwrap_or(60)),
         clock_skew: secs(raw.clock_skew_secs.unwrap_or(60)),
         session_idle_timeout: secs(idle),
         session_absolute_lifetime: secs(absolute),
@@ -319,6 +363,26 @@ mod tests {
         let public = check(raw("https://idp.example", "https://app.example")).unwrap();
         assert!(public.cookies_secure());
         assert_eq!(public.redirect_uri(), "https://app.example/callback");
+    }
+
+    #[test]
+    fn code_response_types_need_a_client_secret() {
+        let mut r = raw("https://idp.example", "https://app.example");
+        r.response_type = Some("code".into());
+        assert!(check(r)
+            .unwrap_err()
+            .to_string()
+            .starts_with("CLIENT_SECRET"));
+        let mut r = raw("https://idp.example", "https://app.example");
+        r.response_type = Some("code id_token".into());
+        r.client_secret = Some("s".into());
+        assert_eq!(check(r).unwrap().response_type, ResponseType::CodeIdToken);
+        let mut r = raw("https://idp.example", "https://app.example");
+        r.response_type = Some("token".into());
+        assert!(check(r)
+            .unwrap_err()
+            .to_string()
+            .starts_with("RESPONSE_TYPE"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Short-lived server-side records: consumed login `state`s and ended sessions. The trait is
-//! what a shared store (Redis) implements so that several instances see the same records.
+//! Server-side records with an expiry: consumed login `state`s, ended sessions, and the tokens
+//! of code-flow sessions. The trait is what a shared store (Redis) implements so that several
+//! instances see the same records.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,11 +16,25 @@ pub trait Store: Send + Sync {
 
     /// Whether `key` is recorded and not yet expired.
     async fn contains(&self, key: &str) -> bool;
+
+    /// Stores `value` under `key` until `ttl` has passed, replacing any previous value.
+    /// Returns `false` if it could not be stored.
+    async fn put(&self, key: &str, value: String, ttl: Duration) -> bool;
+
+    /// The value under `key`, unless absent or expired.
+    async fn get(&self, key: &str) -> Option<String>;
+
+    async fn remove(&self, key: &str);
+}
+
+struct Entry {
+    expiry: Instant,
+    value: Option<String>,
 }
 
 /// The embedded default: process memory, bounded, expired entries swept as it fills.
 pub struct MemoryStore {
-    entries: Mutex<HashMap<String, Instant>>,
+    entries: Mutex<HashMap<String, Entry>>,
     capacity: usize,
 }
 
@@ -38,26 +53,38 @@ impl Default for MemoryStore {
     }
 }
 
-#[async_trait]
-impl Store for MemoryStore {
-    async fn record_once(&self, key: &str, ttl: Duration) -> bool {
+impl MemoryStore {
+    /// Inserts unless the store is full of live entries (then refuses: safe for the callers,
+    /// which reject, while forgetting a record would not be).
+    fn insert(&self, key: &str, entry: Entry, only_if_absent: bool) -> bool {
         let now = Instant::now();
         let Ok(mut entries) = self.entries.lock() else {
             return false;
         };
-        if entries.get(key).is_some_and(|expiry| *expiry > now) {
+        let present = entries.get(key).is_some_and(|e| e.expiry > now);
+        if present && only_if_absent {
             return false;
         }
-        if entries.len() >= self.capacity {
-            entries.retain(|_, expiry| *expiry > now);
+        if !present && entries.len() >= self.capacity {
+            entries.retain(|_, e| e.expiry > now);
             if entries.len() >= self.capacity {
-                // Full of live records: refusing is safe (the caller rejects), forgetting is not.
                 tracing::warn!("memory store is full; refusing to record");
                 return false;
             }
         }
-        entries.insert(key.to_string(), now + ttl);
+        entries.insert(key.to_string(), entry);
         true
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn record_once(&self, key: &str, ttl: Duration) -> bool {
+        let entry = Entry {
+            expiry: Instant::now() + ttl,
+            value: None,
+        };
+        self.insert(key, entry, true)
     }
 
     async fn contains(&self, key: &str) -> bool {
@@ -65,9 +92,29 @@ impl Store for MemoryStore {
             // A poisoned lock cannot tell; treat the record as present (fail closed).
             return true;
         };
+        entries.get(key).is_some_and(|e| e.expiry > Instant::now())
+    }
+
+    async fn put(&self, key: &str, value: String, ttl: Duration) -> bool {
+        let entry = Entry {
+            expiry: Instant::now() + ttl,
+            value: Some(value),
+        };
+        self.insert(key, entry, false)
+    }
+
+    async fn get(&self, key: &str) -> Option<String> {
+        let entries = self.entries.lock().ok()?;
         entries
             .get(key)
-            .is_some_and(|expiry| *expiry > Instant::now())
+            .filter(|e| e.expiry > Instant::now())
+            .and_then(|e| e.value.clone())
+    }
+
+    async fn remove(&self, key: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(key);
+        }
     }
 }
 
@@ -84,6 +131,23 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert!(!store.contains("a").await);
         assert!(store.record_once("a", Duration::from_secs(1)).await);
+    }
+
+    #[rocket::async_test]
+    async fn values_can_be_stored_replaced_and_removed() {
+        let store = MemoryStore::new(10);
+        assert!(store.put("k", "one".into(), Duration::from_secs(60)).await);
+        assert!(store.put("k", "two".into(), Duration::from_secs(60)).await);
+        assert_eq!(store.get("k").await.as_deref(), Some("two"));
+        store.remove("k").await;
+        assert_eq!(store.get("k").await, None);
+        assert!(
+            store
+                .put("short", "v".into(), Duration::from_millis(10))
+                .await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(store.get("short").await, None);
     }
 
     #[rocket::async_test]

@@ -15,23 +15,68 @@ pub const LOGIN_ATTEMPT_LIFETIME_SECS: i64 = 600;
 /// The part of `state` that names an attempt's cookie; the whole value is still compared.
 const STATE_TAG_LEN: usize = 12;
 
+/// The `response_type` this app asks for; always with `response_mode=form_post`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseType {
+    /// Implicit: the ID token comes back through the browser; no access token.
+    IdToken,
+    /// Authorization code (with PKCE): every token comes from the token endpoint.
+    Code,
+    /// Hybrid: an ID token through the browser (with `c_hash`) plus a code.
+    CodeIdToken,
+}
+
+impl ResponseType {
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut words: Vec<&str> = text.split_whitespace().collect();
+        words.sort_unstable();
+        match words.as_slice() {
+            ["id_token"] => Some(Self::IdToken),
+            ["code"] => Some(Self::Code),
+            ["code", "id_token"] => Some(Self::CodeIdToken),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IdToken => "id_token",
+            Self::Code => "code",
+            Self::CodeIdToken => "code id_token",
+        }
+    }
+
+    pub fn uses_code(self) -> bool {
+        self != Self::IdToken
+    }
+
+    /// Whether an ID token arrives with the authorization response itself.
+    pub fn front_channel_id_token(self) -> bool {
+        self != Self::Code
+    }
+}
+
 /// What the transient login cookie holds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LoginAttempt {
     pub state: String,
     pub nonce: String,
     pub return_to: String,
+    /// PKCE (RFC 7636) verifier, for response types with a code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_verifier: Option<String>,
     /// Unix milliseconds, fine enough to tell the oldest of several quick attempts.
     pub started_at_ms: i64,
 }
 
 impl LoginAttempt {
-    /// A fresh attempt with 256-bit random `state` and `nonce`.
-    pub fn start(return_to: &str, now_ms: i64) -> Self {
+    /// A fresh attempt with 256-bit random `state` and `nonce` (and PKCE verifier if needed).
+    pub fn start(return_to: &str, response_type: ResponseType, now_ms: i64) -> Self {
         Self {
             state: random_token(),
             nonce: random_token(),
             return_to: normalize_return_to(Some(return_to)),
+            code_verifier: response_type.uses_code().then(random_token),
             started_at_ms: now_ms,
         }
     }
@@ -54,23 +99,33 @@ impl LoginAttempt {
         self.state.as_bytes().ct_eq(state.as_bytes()).into()
     }
 
-    /// The authentication request (Core 3.2.2.1) with `response_mode=form_post`.
+    /// The authentication request (Core 3.1.2.1 / 3.2.2.1 / 3.3.2.1) with
+    /// `response_mode=form_post`, and PKCE S256 when a code is asked for.
     pub fn authorization_url(
         &self,
         metadata: &ProviderMetadata,
         client_id: &str,
         redirect_uri: &str,
         scopes: &str,
+        response_type: ResponseType,
     ) -> Url {
         let mut url = metadata.authorization_endpoint.clone();
-        url.query_pairs_mut()
-            .append_pair("response_type", "id_token")
-            .append_pair("response_mode", "form_post")
-            .append_pair("client_id", client_id)
-            .append_pair("redirect_uri", redirect_uri)
-            .append_pair("scope", scopes)
-            .append_pair("state", &self.state)
-            .append_pair("nonce", &self.nonce);
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("response_type", response_type.as_str())
+                .append_pair("response_mode", "form_post")
+                .append_pair("client_id", client_id)
+                .append_pair("redirect_uri", redirect_uri)
+                .append_pair("scope", scopes)
+                .append_pair("state", &self.state)
+                .append_pair("nonce", &self.nonce);
+            if let Some(verifier) = &self.code_verifier {
+                query
+                    .append_pair("code_challenge", &pkce_challenge(verifier))
+                    .append_pair("code_challenge_method", "S256");
+            }
+        }
         url
     }
 }
@@ -81,6 +136,12 @@ pub fn state_tag(state: &str) -> Option<&str> {
     tag.bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         .then_some(tag)
+}
+
+/// RFC 7636 §4.2: `BASE64URL(SHA256(ASCII(code_verifier)))`.
+pub fn pkce_challenge(verifier: &str) -> String {
+    use sha2::{Digest, Sha256};
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 /// 256 random bits from the OS-seeded CSPRNG, base64url without padding.
@@ -178,15 +239,18 @@ mod tests {
 
     #[test]
     fn state_and_nonce_are_256_bit_and_distinct() {
-        let attempt = LoginAttempt::start("/", 0);
+        let attempt = LoginAttempt::start("/", ResponseType::IdToken, 0);
         assert_eq!(attempt.state.len(), 43);
         assert_ne!(attempt.state, attempt.nonce);
-        assert_ne!(attempt.state, LoginAttempt::start("/", 0).state);
+        assert_ne!(
+            attempt.state,
+            LoginAttempt::start("/", ResponseType::IdToken, 0).state
+        );
     }
 
     #[test]
     fn state_comparison_requires_the_whole_value() {
-        let attempt = LoginAttempt::start("/", 0);
+        let attempt = LoginAttempt::start("/", ResponseType::IdToken, 0);
         assert!(attempt.state_matches(&attempt.state.clone()));
         assert!(!attempt.state_matches(&attempt.state[..20]));
         assert!(!attempt.state_matches(""));
@@ -194,9 +258,27 @@ mod tests {
 
     #[test]
     fn attempts_expire_after_ten_minutes() {
-        let attempt = LoginAttempt::start("/", 1_000);
+        let attempt = LoginAttempt::start("/", ResponseType::IdToken, 1_000);
         assert!(!attempt.is_expired(1_000 + LOGIN_ATTEMPT_LIFETIME_SECS * 1000 - 1));
         assert!(attempt.is_expired(1_000 + LOGIN_ATTEMPT_LIFETIME_SECS * 1000));
+    }
+
+    #[test]
+    fn pkce_challenge_matches_rfc_7636_appendix_b() {
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn response_types_parse_in_any_order() {
+        assert_eq!(
+            ResponseType::parse("id_token code"),
+            Some(ResponseType::CodeIdToken)
+        );
+        assert_eq!(ResponseType::parse("code"), Some(ResponseType::Code));
+        assert_eq!(ResponseType::parse("token"), None);
     }
 
     #[test]

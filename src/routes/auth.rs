@@ -42,7 +42,7 @@ async fn login(
 ) -> Result<Redirect, ErrorPage> {
     let snapshot = provider.snapshot().await.map_err(unavailable)?;
     let now_ms = clock::now_ms();
-    let attempt = LoginAttempt::start(returnTo.unwrap_or("/"), now_ms);
+    let attempt = LoginAttempt::start(returnTo.unwrap_or("/"), settings.response_type, now_ms);
     drop_stale_attempts(jar, now_ms);
     let value = serde_json::to_string(&attempt).map_err(|_| internal())?;
     jar.add_private(
@@ -61,6 +61,7 @@ async fn login(
         &settings.client_id,
         &settings.redirect_uri(),
         &settings.scopes,
+        settings.response_type,
     );
     Ok(Redirect::found(url.to_string()))
 }
