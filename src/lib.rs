@@ -11,6 +11,7 @@ pub mod routes;
 pub mod session;
 pub mod store;
 pub mod telemetry;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -23,7 +24,8 @@ use rocket_dyn_templates::Template;
 use config::ConfigError;
 use oidc::provider::Provider;
 use session::{SessionPolicy, Sessions};
-use store::MemoryStore;
+use store::{MemoryStore, Store};
+use tokens::TokenKeeper;
 
 /// The app configured from `Rocket.toml`, the environment and `.env`.
 pub fn build() -> Result<Rocket<Build>, ConfigError> {
@@ -45,30 +47,38 @@ pub fn build_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
         name: "HTTP client",
         detail: e.to_string(),
         hint: "check the TLS set-up of this machine",
-    })?;
+    })?
+    .with_client_secret(settings.client_secret.clone());
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
     let sessions = Sessions {
         policy: SessionPolicy {
             idle_timeout: settings.session_idle_timeout,
             absolute_lifetime: settings.session_absolute_lifetime,
             secure_cookies: settings.cookies_secure(),
         },
-        store: Arc::new(MemoryStore::default()),
+        store: store.clone(),
     };
     let https = settings.base_url.scheme() == "https";
     let provider = Arc::new(provider);
     let warm_up = provider.clone();
+    let keeper = TokenKeeper::new(store, provider.clone(), settings.refresh_margin);
 
     Ok(rocket::custom(figment)
         .manage(settings)
         .manage(provider)
         .manage(sessions)
+        .manage(keeper)
         .attach(Template::fairing())
         .attach(headers::SecurityHeaders::new(https))
         .attach(AdHoc::on_liftoff(
             "identity provider discovery",
             move |rocket| {
                 let config = rocket.config();
-                tracing::info!("oidc-bff listening on http://{}:{}", config.address, config.port);
+                tracing::info!(
+                    "oidc-bff listening on http://{}:{}",
+                    config.address,
+                    config.port
+                );
                 Box::pin(async move {
                     // Discover in the background so the first login is fast; a failure here only
                     // means /login will retry (and show a 503 while the IdP is unreachable).

@@ -22,6 +22,9 @@ pub struct ProviderMetadata {
     pub id_token_signing_alg_values_supported: Vec<String>,
     #[serde(default)]
     pub response_modes_supported: Option<Vec<String>>,
+    /// When absent, `client_secret_basic` (Discovery §3).
+    #[serde(default)]
+    pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
 }
 
 fn default_signing_algs() -> Vec<String> {
@@ -29,6 +32,16 @@ fn default_signing_algs() -> Vec<String> {
 }
 
 impl ProviderMetadata {
+    /// `client_secret_basic` unless the IdP supports only `client_secret_post`.
+    pub fn prefers_client_secret_post(&self) -> bool {
+        self.token_endpoint_auth_methods_supported
+            .as_ref()
+            .is_some_and(|methods| {
+                methods.iter().any(|m| m == "client_secret_post")
+                    && !methods.iter().any(|m| m == "client_secret_basic")
+            })
+    }
+
     /// Whether the IdP says it can POST the response back (absent list: assume it can).
     pub fn supports_form_post(&self) -> bool {
         self.response_modes_supported

@@ -3,5 +3,7 @@
 
 pub mod discovery;
 pub mod flow;
+pub mod login;
 pub mod provider;
+pub mod tokens;
 pub mod validate;

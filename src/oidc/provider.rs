@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 use url::Url;
 
 use super::discovery::ProviderMetadata;
-use super::validate::{IdTokenError, IdTokenValidator, ValidationRules, VerifiedIdToken};
+use super::validate::{Expected, IdTokenError, IdTokenValidator, ValidationRules, VerifiedIdToken};
 
 /// Failed discovery is retried at most this often, so a down IdP is not hammered by `/login`.
 const DISCOVERY_RETRY_INTERVAL: Duration = Duration::from_secs(1);
@@ -38,13 +38,19 @@ pub enum ProviderError {
     IssuerMismatch { configured: String, found: String },
 }
 
-/// Why a callback's ID token was refused.
+/// Why a callback could not complete the login.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum LoginError {
     #[error(transparent)]
     Provider(#[from] ProviderError),
     #[error(transparent)]
     IdToken(#[from] IdTokenError),
+    #[error("the identity provider did not send {0}")]
+    Missing(&'static str),
+    #[error("the code exchange failed: {0}")]
+    Token(super::tokens::TokenError),
+    #[error("the token endpoint's ID token names another user or issuer than the first one")]
+    SubjectMismatch,
 }
 
 /// Everything known about the IdP at one moment. Replaced whole when keys change.
@@ -65,9 +71,10 @@ struct KeyFetchState {
 }
 
 pub struct Provider {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     configured_issuer: String,
-    client_id: String,
+    pub(super) client_id: String,
+    pub(super) client_secret: Option<String>,
     clock_skew: Duration,
     current: RwLock<Option<Arc<Snapshot>>>,
     /// When discovery last failed, and why: repeated until the retry interval has passed.
@@ -94,11 +101,18 @@ impl Provider {
             http,
             configured_issuer: issuer.to_string(),
             client_id: client_id.to_string(),
+            client_secret: None,
             clock_skew,
             current: RwLock::new(None),
             last_discovery_failure: Mutex::new(None),
             key_fetch: Mutex::new(KeyFetchState::default()),
         })
+    }
+
+    /// For confidential clients: the secret used at the token and revocation endpoints.
+    pub fn with_client_secret(mut self, secret: Option<String>) -> Self {
+        self.client_secret = secret;
+        self
     }
 
     /// The cached snapshot, discovering the IdP first if that has not succeeded yet.
@@ -211,15 +225,15 @@ impl Provider {
     pub async fn validate_id_token(
         &self,
         token: &str,
-        expected_nonce: &str,
+        expected: &Expected<'_>,
     ) -> Result<VerifiedIdToken, LoginError> {
         let snapshot = self.snapshot().await?;
-        match snapshot.validator.validate(token, expected_nonce) {
+        match snapshot.validator.validate(token, expected) {
             Err(IdTokenError::UnknownKey { kid }) => {
                 let Some(fresh) = self.refresh_keys(&snapshot, kid.as_deref()).await? else {
                     return Err(IdTokenError::UnknownKey { kid }.into());
                 };
-                Ok(fresh.validator.validate(token, expected_nonce)?)
+                Ok(fresh.validator.validate(token, expected)?)
             }
             other => Ok(other?),
         }

@@ -67,8 +67,25 @@ pub enum IdTokenError {
     IssuedInFuture,
     #[error("the ID token does not belong to this login attempt (nonce mismatch)")]
     NonceMismatch,
+    #[error("the ID token does not match its access token (at_hash)")]
+    AccessTokenHashMismatch,
+    #[error("the ID token does not match its authorization code (c_hash)")]
+    CodeHashMismatch,
     #[error("the ID token is not acceptable ({0})")]
     Unacceptable(String),
+}
+
+/// What this particular ID token must match besides the fixed rules.
+#[derive(Debug, Default)]
+pub struct Expected<'a> {
+    pub nonce: &'a str,
+    /// The access token issued with it: `at_hash`, when present, must match it.
+    pub access_token: Option<&'a str>,
+    /// The authorization code issued with it: `c_hash` must match it.
+    pub code: Option<&'a str>,
+    /// Core 3.3.2.11: an ID token from the authorization endpoint of the hybrid flow must carry
+    /// `c_hash`.
+    pub require_code_hash: bool,
 }
 
 /// What a successfully validated ID token tells us.
@@ -140,14 +157,19 @@ impl IdTokenValidator {
     pub fn validate(
         &self,
         token: &str,
-        expected_nonce: &str,
+        expected: &Expected<'_>,
     ) -> Result<VerifiedIdToken, IdTokenError> {
         let parsed = Token::from_str(token).map_err(|e| IdTokenError::Malformed(short(&e)))?;
-        let nonce = Nonce::new(expected_nonce.to_string());
+        let alg = parsed
+            .signing_alg()
+            .map_err(|e| IdTokenError::DisallowedAlgorithm(e.to_string()))?
+            .clone();
+        let nonce = Nonce::new(expected.nonce.to_string());
         let claims = parsed
             .into_claims(&self.verifier, &nonce)
             .map_err(|e| classify(e, token))?;
         self.check_authorized_party(&claims)?;
+        check_hashes(&claims, &alg, expected)?;
         Ok(verified(claims))
     }
 
@@ -164,6 +186,45 @@ impl IdTokenValidator {
 }
 
 const ISSUED_IN_FUTURE: &str = "issued in the future";
+
+/// Core 3.1.3.8 / 3.3.2.10 / 3.3.2.11: `at_hash` and `c_hash` are the left half of the hash
+/// (of the JOSE algorithm's size) of the token or code, base64url-encoded.
+fn check_hashes(
+    claims: &Claims,
+    alg: &CoreJwsSigningAlgorithm,
+    expected: &Expected<'_>,
+) -> Result<(), IdTokenError> {
+    if let (Some(at_hash), Some(access_token)) = (claims.access_token_hash(), expected.access_token)
+    {
+        if !hash_matches(alg, access_token, at_hash.as_str()) {
+            return Err(IdTokenError::AccessTokenHashMismatch);
+        }
+    }
+    match (claims.code_hash(), expected.code) {
+        (Some(c_hash), Some(code)) if !hash_matches(alg, code, c_hash.as_str()) => {
+            Err(IdTokenError::CodeHashMismatch)
+        }
+        (None, Some(_)) if expected.require_code_hash => Err(IdTokenError::CodeHashMismatch),
+        _ => Ok(()),
+    }
+}
+
+fn hash_matches(alg: &CoreJwsSigningAlgorithm, value: &str, claimed: &str) -> bool {
+    use sha2::{Digest, Sha256, Sha384, Sha512};
+    use CoreJwsSigningAlgorithm as A;
+    let digest: Vec<u8> = match alg {
+        A::RsaSsaPkcs1V15Sha256 | A::RsaSsaPssSha256 | A::EcdsaP256Sha256 => {
+            Sha256::digest(value.as_bytes()).to_vec()
+        }
+        A::RsaSsaPkcs1V15Sha384 | A::RsaSsaPssSha384 | A::EcdsaP384Sha384 => {
+            Sha384::digest(value.as_bytes()).to_vec()
+        }
+        // Ed25519 hashes with SHA-512 (OpenID Connect Core errata for EdDSA).
+        _ => Sha512::digest(value.as_bytes()).to_vec(),
+    };
+    let half = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2]);
+    subtle::ConstantTimeEq::ct_eq(half.as_bytes(), claimed.as_bytes()).into()
+}
 
 fn classify(error: ClaimsVerificationError, token: &str) -> IdTokenError {
     use ClaimsVerificationError as C;

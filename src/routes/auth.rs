@@ -14,8 +14,10 @@ use super::errors::{request_id, ErrorPage};
 use crate::clock;
 use crate::config::Settings;
 use crate::oidc::flow::{self, LoginAttempt, LOGIN_ATTEMPT_LIFETIME_SECS};
+use crate::oidc::login::{AuthorizationResult, CompletedLogin};
 use crate::oidc::provider::{LoginError, Provider, ProviderError};
 use crate::session::{self, Sessions};
+use crate::tokens::TokenKeeper;
 
 /// Transient cookies are named `bff_login_<tag>`, one per login attempt.
 const LOGIN_COOKIE_PREFIX: &str = "bff_login_";
@@ -107,6 +109,7 @@ fn remove_login_cookie(jar: &CookieJar<'_>, name: String) {
 struct AuthorizationResponse {
     state: Option<String>,
     id_token: Option<String>,
+    code: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
     /// RFC 9207: when the IdP names itself, it must be the one we sent the user to.
@@ -119,7 +122,9 @@ async fn callback(
     req_info: RequestInfo,
     jar: &CookieJar<'_>,
     provider: &State<Arc<Provider>>,
+    settings: &State<Settings>,
     sessions: &State<Sessions>,
+    keeper: &State<TokenKeeper>,
 ) -> Result<Redirect, ErrorPage> {
     let response = response.into_inner();
     let now_ms = clock::now_ms();
@@ -178,17 +183,24 @@ async fn callback(
             ));
         }
     }
-    let Some(id_token) = response.id_token.as_deref().filter(|t| !t.is_empty()) else {
-        return Err(rejected(
-            "missing id_token",
-            login_failed("The identity provider did not send an ID token."),
-        ));
+    // 5. Validate the ID token completely (signature, iss, aud, azp, exp, iat, nonce, and
+    //    c_hash / at_hash), redeeming the code first when the response type has one.
+    let result = AuthorizationResult {
+        code: response.code.as_deref(),
+        id_token: response.id_token.as_deref(),
     };
-    // 5. Validate the ID token completely (signature, iss, aud, azp, exp, iat, nonce).
-    let verified = match provider.validate_id_token(id_token, &attempt.nonce).await {
-        Ok(verified) => verified,
+    let completed = match provider
+        .complete_login(
+            settings.response_type,
+            result,
+            &attempt,
+            &settings.redirect_uri(),
+        )
+        .await
+    {
+        Ok(completed) => completed,
         Err(LoginError::Provider(error)) => return Err(unavailable(error)),
-        Err(LoginError::IdToken(error)) => {
+        Err(error) => {
             let reason = error.to_string();
             return Err(rejected(
                 &reason,
@@ -201,14 +213,31 @@ async fn callback(
             ));
         }
     };
-    // 6. Issue the session and go back where the user started.
-    let subject = verified.subject.clone();
-    session::issue(jar, &sessions.policy, verified, id_token, now_ms / 1000).map_err(|e| {
-        rejected(
-            &e.to_string(),
-            login_failed("Your account's details are too large for a session."),
-        )
-    })?;
+    // 6. Issue the session (tokens stay on the server) and go back where the user started.
+    let CompletedLogin {
+        identity,
+        id_token,
+        tokens,
+    } = completed;
+    let subject = identity.subject.clone();
+    let session = session::issue(jar, &sessions.policy, identity, &id_token, now_ms / 1000)
+        .map_err(|e| {
+            rejected(
+                &e.to_string(),
+                login_failed("Your account's details are too large for a session."),
+            )
+        })?;
+    if let Some(tokens) = tokens {
+        if !keeper
+            .keep(&session.id, &tokens, sessions.policy.absolute_lifetime)
+            .await
+        {
+            jar.remove_private(rocket::http::Cookie::build(session::SESSION_COOKIE).path("/"));
+            return Err(unavailable(ProviderError::Unreachable(
+                "the session store is full".into(),
+            )));
+        }
+    }
     tracing::info!(request_id = %req_info.request_id, sub = %subject, "login accepted");
     Ok(Redirect::to(attempt.return_to))
 }
@@ -238,8 +267,13 @@ async fn logout(
     provider: &State<Arc<Provider>>,
     settings: &State<Settings>,
     sessions: &State<Sessions>,
+    keeper: &State<TokenKeeper>,
 ) -> Redirect {
     let ended = session::end(jar, &sessions.policy, sessions.store.as_ref(), clock::now()).await;
+    // RFC 7009: the refresh token dies with the session.
+    if let Some(session) = &ended {
+        keeper.revoke_and_forget(&session.id).await;
+    }
     let end_session = match provider.snapshot().await {
         Ok(snapshot) => snapshot.metadata.end_session_endpoint.clone(),
         Err(_) => None,

@@ -1,11 +1,15 @@
 //! The browser pages: the start page (works logged in or out) and the profile.
 
-use rocket::{get, routes, Route};
+use std::sync::Arc;
+
+use rocket::{get, routes, Route, State};
 use rocket_dyn_templates::{context, Template};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use crate::session::User;
+use crate::oidc::provider::Provider;
+use crate::session::{Sessions, User};
+use crate::tokens::TokenKeeper;
 
 pub fn routes() -> Vec<Route> {
     routes![index, profile]
@@ -27,16 +31,26 @@ struct ClaimRow {
 }
 
 #[get("/profile")]
-fn profile(user: User) -> Template {
+async fn profile(
+    user: User,
+    keeper: &State<TokenKeeper>,
+    sessions: &State<Sessions>,
+    provider: &State<Arc<Provider>>,
+) -> Template {
     let User(session) = user;
-    let rows: Vec<ClaimRow> = session
-        .claims
-        .iter()
-        .map(|(name, value)| ClaimRow {
-            name: name.clone(),
-            value: display_claim(name, value),
-        })
-        .collect();
+    let rows = claim_rows(&session.claims);
+    // With an access token, the IdP's UserInfo is shown next to the ID token's claims.
+    let userinfo = match keeper
+        .access_token(&session.id, sessions.policy.absolute_lifetime)
+        .await
+    {
+        Ok(token) => provider
+            .userinfo(&token)
+            .await
+            .ok()
+            .map(|claims| claim_rows(&claims)),
+        Err(_) => None,
+    };
     let picture = session
         .claims
         .get("picture")
@@ -45,8 +59,18 @@ fn profile(user: User) -> Template {
         .map(str::to_string);
     Template::render(
         "profile",
-        context! { user: session.display_name(), picture, claims: rows },
+        context! { user: session.display_name(), picture, claims: rows, userinfo },
     )
+}
+
+fn claim_rows(claims: &Map<String, Value>) -> Vec<ClaimRow> {
+    claims
+        .iter()
+        .map(|(name, value)| ClaimRow {
+            name: name.clone(),
+            value: display_claim(name, value),
+        })
+        .collect()
 }
 
 /// Timestamps become readable UTC times; strings are shown bare; the rest as JSON.
