@@ -16,6 +16,8 @@ use rocket::{get, routes, State};
 use rsa::traits::PublicKeyParts;
 use sha2::Sha256;
 
+use super::back_channel::BackChannel;
+
 pub const CLIENT_ID: &str = "test-client";
 
 /// A signing key of the test IdP, loaded from `tests/support/keys`.
@@ -116,6 +118,8 @@ pub struct TestIdp {
     pub state: Arc<IdpState>,
     /// The key that signs tokens by default (published at start).
     pub key: Key,
+    /// Token endpoint, revocation and UserInfo.
+    pub back: Arc<BackChannel>,
     _shutdown: rocket::Shutdown,
 }
 
@@ -135,6 +139,8 @@ async fn discovery(state: &State<Arc<IdpState>>) -> Result<Value, Status> {
         "token_endpoint": format!("{}/token", state.issuer),
         "jwks_uri": format!("{}/jwks", state.issuer),
         "end_session_endpoint": format!("{}/logout", state.issuer),
+        "userinfo_endpoint": format!("{}/userinfo", state.issuer),
+        "revocation_endpoint": format!("{}/revoke", state.issuer),
         "response_types_supported": ["id_token", "code"],
         "response_modes_supported": ["form_post", "query", "fragment"],
         "subject_types_supported": ["public"],
@@ -200,9 +206,12 @@ impl TestIdp {
             log_level: rocket::config::LogLevel::Off,
             ..rocket::Config::debug_default()
         };
+        let back = Arc::new(BackChannel::new(&issuer, key.clone()));
         let rocket = rocket::custom(config)
             .manage(state.clone())
+            .manage(back.clone())
             .mount("/", routes![discovery, jwks])
+            .mount("/", super::back_channel::routes())
             .ignite()
             .await
             .expect("test IdP ignites");
@@ -213,6 +222,7 @@ impl TestIdp {
             issuer,
             state,
             key,
+            back,
             _shutdown: shutdown,
         }
     }
