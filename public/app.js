@@ -23,10 +23,10 @@ function currentLoginUrl() {
   return "/login?returnTo=" + encodeURIComponent(here);
 }
 
-async function callApi() {
+async function callApi(path) {
   const result = document.getElementById("api-result");
   try {
-    const response = await fetch("/api/hello", {
+    const response = await fetch(path, {
       credentials: "same-origin",
       redirect: "manual",
       headers: { Accept: "application/json" },
@@ -41,7 +41,8 @@ async function callApi() {
     } else {
       const p = document.createElement("p");
       p.id = "api-error";
-      p.textContent = "The API answered " + response.status + ".";
+      const body = await response.json().catch(() => ({}));
+      p.textContent = "The API answered " + response.status + (body.message ? ": " + body.message : ".");
       show(result, p);
     }
   } catch (error) {
@@ -53,8 +54,11 @@ async function callApi() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  const button = document.getElementById("call-api");
-  if (button) {
-    button.addEventListener("click", callApi);
+  const buttons = { "call-api": "/api/hello", "call-upstream": "/api/upstream" };
+  for (const [id, path] of Object.entries(buttons)) {
+    const button = document.getElementById(id);
+    if (button) {
+      button.addEventListener("click", () => callApi(path));
+    }
   }
 });
