@@ -393,7 +393,7 @@ async fn security_headers_are_on_every_page() {
             "{path}: {csp}"
         );
         assert_eq!(h.get_one("X-Content-Type-Options"), Some("nosniff"));
-        assert_eq!(h.get_one("Referrer-Policy"), Some("no-referrer"));
+        assert_eq!(h.get_one("Referrer-Policy"), Some("strict-origin"));
         assert_eq!(h.get_one("Cache-Control"), Some("no-store"), "{path}");
     }
 }

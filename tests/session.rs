@@ -326,11 +326,25 @@ async fn cross_site_logout_is_refused() {
         .dispatch()
         .await;
     assert_eq!(response.status().code, 403);
+    let response = app
+        .client
+        .post("/logout")
+        .header(Header::new("Origin", "null"))
+        .dispatch()
+        .await;
+    assert_eq!(response.status().code, 403, "an opaque origin without fetch metadata");
+    let response = app
+        .client
+        .post("/logout")
+        .header(Header::new("Sec-Fetch-Site", "same-site"))
+        .dispatch()
+        .await;
+    assert_eq!(response.status().code, 403, "a sibling subdomain");
     assert_eq!(app.call_api().await.status().code, 200, "still logged in");
     let response = app
         .client
         .post("/logout")
-        .header(Header::new("Origin", "http://localhost:3000"))
+        .header(Header::new("Origin", "null"))
         .header(Header::new("Sec-Fetch-Site", "same-origin"))
         .dispatch()
         .await;

@@ -305,24 +305,23 @@ impl<'r> FromRequest<'r> for SameOrigin {
     type Error = ();
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
-        let cross_site = req
-            .headers()
-            .get_one("Sec-Fetch-Site")
-            .is_some_and(|site| site.eq_ignore_ascii_case("cross-site"));
-        let foreign_origin = match (
-            req.headers().get_one("Origin"),
-            req.rocket().state::<Settings>(),
-        ) {
-            (Some(origin), Some(settings)) => {
-                origin != settings.base_url.origin().ascii_serialization()
-            }
-            _ => false,
+        let headers = req.headers();
+        // Fetch Metadata is the browser's own verdict: only `same-origin` passes (`same-site`
+        // would let a sibling subdomain log users out). Without it, fall back to `Origin`.
+        let allowed = match headers.get_one("Sec-Fetch-Site") {
+            Some(site) => site.eq_ignore_ascii_case("same-origin"),
+            None => match (headers.get_one("Origin"), req.rocket().state::<Settings>()) {
+                (Some(origin), Some(settings)) => {
+                    origin == settings.base_url.origin().ascii_serialization()
+                }
+                _ => true,
+            },
         };
-        if cross_site || foreign_origin {
+        if allowed {
+            Outcome::Success(SameOrigin)
+        } else {
             tracing::warn!(request_id = %request_id(req), "cross-site request refused");
             Outcome::Error((Status::Forbidden, ()))
-        } else {
-            Outcome::Success(SameOrigin)
         }
     }
 }

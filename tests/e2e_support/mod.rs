@@ -1,0 +1,372 @@
+//! Processes, ports, temporary directories and browser sessions for the browser end-to-end
+//! tests (`tests/e2e_browser.rs`). Nothing here knows about the app's pages.
+//!
+//! Clean-up rules: every child process is owned by a [`ChildProcess`] that stops it by PID when
+//! dropped (also while a panic unwinds); every Chromium started through ChromeDriver is owned by
+//! a [`BrowserSession`] that closes the WebDriver session and, should the browser outlive it,
+//! terminates the browser's own PID (checked against its private profile directory first).
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{json, Value};
+
+extern "C" {
+    // From the C library that std already links on Unix; avoids a dependency on `libc`.
+    fn kill(pid: i32, sig: i32) -> i32;
+}
+
+const SIGTERM: i32 = 15;
+
+/// Sends SIGTERM to one process id.
+fn terminate(pid: i32) {
+    if pid > 0 {
+        // SAFETY: kill(2) has no memory-safety preconditions; a positive pid names one process.
+        unsafe {
+            kill(pid, SIGTERM);
+        }
+    }
+}
+
+/// The package root (`cargo test` also runs tests with it as the working directory).
+pub fn package_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `target/<name>` under the package root, created if missing.
+pub fn target_subdir(name: &str) -> PathBuf {
+    let dir = package_root().join("target").join(name);
+    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
+}
+
+/// Panics with a clear message when something is already listening on a fixed port.
+pub fn assert_port_free(port: u16, what: &str) {
+    if let Err(error) = TcpListener::bind(("127.0.0.1", port)) {
+        panic!(
+            "port {port} (needed for {what}) is not free on 127.0.0.1: {error}. \
+             Stop whatever listens there (a `cargo run` of the app or a test IdP?) and retry."
+        );
+    }
+}
+
+/// A port that was free a moment ago (for ChromeDriver, whose port is not fixed).
+pub fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free local port")
+}
+
+/// A plain HTTP/1.1 GET without any client library: returns the status and the raw body.
+pub fn http_get(port: u16, host: &str, path: &str) -> io::Result<(u16, String)> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+    stream.set_read_timeout(Some(Duration::from_secs(3)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(3)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    )?;
+    // Not every server closes the connection after answering (ChromeDriver keeps it open), so
+    // read until the body announced by Content-Length (or a chunked body's end) is complete.
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk)?;
+        raw.extend_from_slice(&chunk[..n]);
+        if n == 0 || response_complete(&raw) {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&raw);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no HTTP status line"))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+fn response_complete(raw: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(raw);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let head = head.to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    match length {
+        Some(length) => body.len() >= length,
+        None if head.contains("transfer-encoding: chunked") => body.ends_with("0\r\n\r\n"),
+        None => false,
+    }
+}
+
+/// A child process whose stdout and stderr go to a log file, stopped when dropped.
+pub struct ChildProcess {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl ChildProcess {
+    pub fn spawn(name: &str, mut command: Command, log: PathBuf) -> Self {
+        let out =
+            File::create(&log).unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
+        let err = out.try_clone().expect("cannot duplicate log file handle");
+        command.stdin(Stdio::null()).stdout(out).stderr(err);
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({:?}): {e}", command.get_program()));
+        Self {
+            name: name.to_string(),
+            child,
+            log,
+        }
+    }
+
+    /// `Err` with the end of the log when the process has already exited.
+    pub fn check_running(&mut self) -> Result<(), String> {
+        match self.child.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(status)) => Err(format!(
+                "{} exited early ({status}); last lines of {}:\n{}",
+                self.name,
+                self.log.display(),
+                self.log_tail(30)
+            )),
+            Err(e) => Err(format!("cannot check on {}: {e}", self.name)),
+        }
+    }
+
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Polls `GET http://127.0.0.1:<port><path>` until `ready(status, body)` holds, failing
+    /// early (with the log) if the process exits and after `timeout` otherwise.
+    pub async fn wait_until_serving(
+        &mut self,
+        port: u16,
+        path: &str,
+        timeout: Duration,
+        ready: impl Fn(u16, &str) -> bool,
+    ) -> Result<(), String> {
+        let start = Instant::now();
+        loop {
+            self.check_running()?;
+            let last = match http_get(port, &format!("127.0.0.1:{port}"), path) {
+                Ok((status, body)) if ready(status, &body) => return Ok(()),
+                Ok((status, _)) => format!("HTTP {status}"),
+                Err(e) => e.to_string(),
+            };
+            if start.elapsed() > timeout {
+                return Err(format!(
+                    "{} did not answer GET {path} on port {port} within {timeout:?} (last: {last}); \
+                     last lines of {}:\n{}",
+                    self.name,
+                    self.log.display(),
+                    self.log_tail(30)
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        // Holding the un-waited `Child` keeps its PID from being reused, so this signals only
+        // the process that was started here.
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        terminate(self.child.id() as i32);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory under the system temp dir, removed when dropped.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(prefix: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!(
+            "{prefix}-{}-{}-{nanos:08x}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        Self { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // A browser that is still shutting down may write a last file; try a few times.
+        for _ in 0..5 {
+            if fs::remove_dir_all(&self.path).is_ok() || !self.path.exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// Arguments for the headless Chromium; the profile directory is added per session.
+const CHROMIUM_ARGS: &[&str] = &[
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--window-size=1280,900",
+];
+
+pub const CHROMIUM_BINARY: &str = "/usr/bin/chromium";
+
+/// One Chromium with a fresh profile (so no cookie survives from another session), driven
+/// through ChromeDriver.
+pub struct BrowserSession {
+    pub client: Client,
+    browser_pid: Option<i32>,
+    profile: TempDir,
+    closed: bool,
+}
+
+impl BrowserSession {
+    pub async fn start(webdriver_url: &str) -> Result<Self, String> {
+        let profile = TempDir::new("oidc-bff-e2e-chromium");
+        let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|a| a.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        let capabilities = json!({
+            "browserName": "chrome",
+            "pageLoadStrategy": "normal",
+            "timeouts": { "pageLoad": 30_000, "script": 10_000, "implicit": 0 },
+            "goog:chromeOptions": {
+                "binary": CHROMIUM_BINARY,
+                "args": args,
+            },
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
+        install_crypto_provider();
+        let client = ClientBuilder::rustls()
+            .map_err(|e| format!("TLS set-up for the WebDriver client failed: {e}"))?
+            .capabilities(capabilities)
+            .connect(webdriver_url)
+            .await
+            .map_err(|e| {
+                format!("cannot start Chromium through ChromeDriver at {webdriver_url}: {e}")
+            })?;
+        let browser_pid = client
+            .capabilities()
+            .and_then(|c| c.get("goog:processID"))
+            .and_then(Value::as_i64)
+            .map(|pid| pid as i32);
+        Ok(Self {
+            client,
+            browser_pid,
+            profile,
+            closed: false,
+        })
+    }
+
+    /// Ends the WebDriver session (ChromeDriver quits the browser) and makes sure the browser
+    /// process is gone before its profile directory is removed.
+    pub async fn close(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(15), self.client.clone().close()).await;
+        if let Some(pid) = self.browser_pid {
+            if !wait_until_gone(pid, self.profile.path(), Duration::from_secs(5)).await {
+                terminate(pid);
+                wait_until_gone(pid, self.profile.path(), Duration::from_secs(5)).await;
+            }
+        }
+        self.closed = true;
+    }
+}
+
+impl Drop for BrowserSession {
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        if let Some(pid) = self.browser_pid {
+            if is_browser_with_profile(pid, self.profile.path()) {
+                terminate(pid);
+            }
+        }
+    }
+}
+
+/// fantoccini's rustls connector asks rustls for the process-wide crypto provider. This
+/// package's dependency graph enables both of rustls's providers (`ring` through reqwest,
+/// `aws-lc-rs` through fantoccini's hyper-rustls), so rustls cannot pick one by itself and
+/// panics; choose `ring`, which the app's own HTTP client uses too.
+fn install_crypto_provider() {
+    // An `Err` only means a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Whether `pid` is still a live process started with this profile directory (a zombie or a
+/// reused PID has another, or an empty, command line).
+fn is_browser_with_profile(pid: i32, profile: &Path) -> bool {
+    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let needle = format!("--user-data-dir={}", profile.display());
+    cmdline
+        .split(|b| *b == 0)
+        .any(|arg| arg == needle.as_bytes())
+}
+
+async fn wait_until_gone(pid: i32, profile: &Path, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while is_browser_with_profile(pid, profile) {
+        if start.elapsed() > timeout {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    true
+}
