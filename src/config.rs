@@ -39,6 +39,8 @@ const ENV_ALIASES: &[(&str, &str)] = &[
         "oidc.http_connect_timeout_secs",
     ),
     ("HTTP_TIMEOUT_SECS", "oidc.http_timeout_secs"),
+    // The built-in development IdP's port (feature `dev-idp`, debug builds, no issuer set).
+    ("DEV_IDP_PORT", "oidc.dev_idp_port"),
 ];
 
 /// The shortest `SECRET` accepted: 32 bytes, as for a 256-bit key.

@@ -5,6 +5,8 @@
 
 pub mod clock;
 pub mod config;
+#[cfg(feature = "dev-idp")]
+pub mod dev_idp;
 pub mod headers;
 pub mod oidc;
 pub mod routes;
@@ -35,6 +37,9 @@ pub fn build() -> Result<Rocket<Build>, ConfigError> {
 /// The app configured from the given figment (tests pass their own).
 pub fn build_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
     telemetry::init();
+    // dev-idp (issue 3): no issuer configured in a debug build → the built-in development IdP.
+    #[cfg(feature = "dev-idp")]
+    let (figment, dev_idp) = dev_idp::configure(figment, cfg!(debug_assertions))?;
     let (figment, settings) = config::load(figment)?;
     let provider = Provider::new(
         &settings.issuer,
@@ -63,7 +68,7 @@ pub fn build_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
     let warm_up = provider.clone();
     let keeper = TokenKeeper::new(store, provider.clone(), settings.refresh_margin);
 
-    Ok(rocket::custom(figment)
+    let app = rocket::custom(figment)
         .manage(settings)
         .manage(provider)
         .manage(sessions)
@@ -94,5 +99,9 @@ pub fn build_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
         .mount("/", routes::pages::routes())
         .mount("/api", routes::api::routes())
         .mount("/static", FileServer::from("public"))
-        .register("/", routes::errors::catchers()))
+        .register("/", routes::errors::catchers());
+    // dev-idp (issue 3): starts it while the app ignites, when `configure` chose it.
+    #[cfg(feature = "dev-idp")]
+    let app = dev_idp::attach(app, dev_idp);
+    Ok(app)
 }

@@ -1,0 +1,383 @@
+//! The authentication request (OpenID Connect Core 3.1.2.1 / 3.2.2.1) as the development IdP
+//! reads it, and the errors it answers with. Pure: no Rocket, no HTML.
+//!
+//! Error handling follows RFC 6749 4.1.2.1 and Core 3.1.2.6: as long as the client and its
+//! redirect URI are not verified, the error is shown at the IdP and the browser is never sent
+//! anywhere; once they are, errors go back to the redirect URI (form_post) with `state`.
+
+use std::collections::HashMap;
+
+/// The one client this IdP knows: the app it was started for.
+#[derive(Debug, Clone)]
+pub struct RegisteredClient {
+    pub client_id: String,
+    /// `<app base_url>/callback`, compared exactly.
+    pub redirect_uri: String,
+    /// `<app base_url>/`, compared exactly.
+    pub post_logout_redirect_uri: String,
+}
+
+/// The response types this IdP can answer. Issue 6 adds `code` (and a token endpoint).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ResponseType {
+    IdToken,
+}
+
+impl ResponseType {
+    fn parse(value: &str) -> Option<Self> {
+        let mut parts: Vec<&str> = value.split(' ').filter(|p| !p.is_empty()).collect();
+        parts.sort_unstable();
+        match parts.as_slice() {
+            ["id_token"] => Some(Self::IdToken),
+            _ => None,
+        }
+    }
+}
+
+/// `prompt` (Core 3.1.2.1), the values this IdP acts on.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Prompt {
+    /// `none`: answer without showing anything, or `login_required`.
+    pub none: bool,
+    /// `login` (or `select_account`): ask for the password even within an IdP session.
+    pub login: bool,
+}
+
+/// A checked authentication request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub response_type: ResponseType,
+    pub scopes: Vec<String>,
+    pub state: Option<String>,
+    pub nonce: String,
+    pub prompt: Prompt,
+    pub max_age: Option<u64>,
+    pub login_hint: Option<String>,
+}
+
+impl AuthorizationRequest {
+    pub fn scope(&self) -> String {
+        self.scopes.join(" ")
+    }
+
+    /// The fields the sign-in form carries so that its POST is the same request again.
+    pub fn form_fields(&self) -> Vec<(&'static str, String)> {
+        let mut fields = vec![
+            ("client_id", self.client_id.clone()),
+            ("redirect_uri", self.redirect_uri.clone()),
+            ("response_type", "id_token".to_string()),
+            ("response_mode", "form_post".to_string()),
+            ("scope", self.scope()),
+            ("nonce", self.nonce.clone()),
+        ];
+        if let Some(state) = &self.state {
+            fields.push(("state", state.clone()));
+        }
+        fields
+    }
+}
+
+/// Why a request is refused, and where the answer goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rejection {
+    /// The client or its redirect URI cannot be trusted: an error page at the IdP.
+    AtIdp { message: String },
+    /// An error response POSTed back to the verified redirect URI.
+    ToClient(ErrorResponse),
+}
+
+/// An OAuth 2.0 error response (RFC 6749 4.1.2.1), sent by form_post.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorResponse {
+    pub redirect_uri: String,
+    pub error: &'static str,
+    pub description: String,
+    pub state: Option<String>,
+}
+
+impl ErrorResponse {
+    pub fn new(
+        redirect_uri: &str,
+        state: Option<&str>,
+        error: &'static str,
+        description: impl Into<String>,
+    ) -> Self {
+        Self {
+            redirect_uri: redirect_uri.to_string(),
+            error,
+            description: description.into(),
+            state: state.map(str::to_string),
+        }
+    }
+}
+
+/// Request parameters by name, each with every value it was given.
+pub struct Params(HashMap<String, Vec<String>>);
+
+impl Params {
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (name, value) in pairs {
+            map.entry(name).or_default().push(value);
+        }
+        Self(map)
+    }
+
+    /// `application/x-www-form-urlencoded` text, as in a query string or a form body.
+    pub fn parse(encoded: &str) -> Self {
+        Self::from_pairs(url::form_urlencoded::parse(encoded.as_bytes()).into_owned())
+    }
+
+    /// The value of a parameter given once; an empty value counts as absent (RFC 6749 3.1).
+    pub fn one(&self, name: &str) -> Result<Option<&str>, Duplicate> {
+        match self.0.get(name).map(Vec::as_slice) {
+            None => Ok(None),
+            Some([value]) => Ok(Some(value.as_str()).filter(|v| !v.is_empty())),
+            Some(_) => Err(Duplicate(name.to_string())),
+        }
+    }
+}
+
+/// A parameter sent more than once (RFC 6749 3.1 forbids it).
+#[derive(Debug)]
+pub struct Duplicate(pub String);
+
+/// Checks an authentication request against the registered client.
+pub fn check(
+    params: &Params,
+    client: &RegisteredClient,
+) -> Result<AuthorizationRequest, Rejection> {
+    let at_idp = |message: String| Rejection::AtIdp { message };
+    // 1. The client and its redirect URI: until both are verified, nothing is redirected.
+    let client_id = params
+        .one("client_id")
+        .map_err(|d| at_idp(format!("The parameter `{}` was sent more than once.", d.0)))?
+        .ok_or_else(|| at_idp("The request has no client_id.".into()))?;
+    if client_id != client.client_id {
+        return Err(at_idp(format!(
+            "Unknown client_id `{client_id}`: this development IdP only knows `{}`.",
+            client.client_id
+        )));
+    }
+    let redirect_uri = params
+        .one("redirect_uri")
+        .map_err(|d| at_idp(format!("The parameter `{}` was sent more than once.", d.0)))?
+        .ok_or_else(|| at_idp("The request has no redirect_uri.".into()))?;
+    if redirect_uri != client.redirect_uri {
+        return Err(at_idp(format!(
+            "The redirect_uri `{redirect_uri}` is not registered for this client: only `{}` is.",
+            client.redirect_uri
+        )));
+    }
+    // 2. From here on, errors go back to the client, with its state.
+    let state = params.one("state").ok().flatten();
+    let back = |error: &'static str, description: String| {
+        Rejection::ToClient(ErrorResponse::new(redirect_uri, state, error, description))
+    };
+    let invalid = |description: String| back("invalid_request", description);
+    let one = |name: &str| {
+        params
+            .one(name)
+            .map_err(|d| invalid(format!("The parameter `{}` was sent more than once.", d.0)))
+    };
+    one("state")?;
+    for (name, error) in [
+        ("request", "request_not_supported"),
+        ("request_uri", "request_uri_not_supported"),
+        ("registration", "registration_not_supported"),
+    ] {
+        if one(name)?.is_some() {
+            return Err(back(error, format!("`{name}` is not supported.")));
+        }
+    }
+    let response_type =
+        one("response_type")?.ok_or_else(|| invalid("The request has no response_type.".into()))?;
+    let response_type = ResponseType::parse(response_type).ok_or_else(|| {
+        back(
+            "unsupported_response_type",
+            format!("response_type `{response_type}` is not supported: use `id_token`."),
+        )
+    })?;
+    match one("response_mode")? {
+        Some("form_post") => {}
+        Some(other) => {
+            return Err(invalid(format!(
+                "response_mode `{other}` is not supported: use `form_post`."
+            )))
+        }
+        None => return Err(invalid("response_mode=form_post is required.".into())),
+    }
+    let scopes: Vec<String> = one("scope")?
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(back(
+            "invalid_scope",
+            "The scope must include `openid`.".into(),
+        ));
+    }
+    let nonce = one("nonce")?
+        .ok_or_else(|| invalid("A nonce is required with response_type=id_token.".into()))?
+        .to_string();
+    let prompt = parse_prompt(one("prompt")?).map_err(invalid)?;
+    let max_age = one("max_age")?
+        .map(|v| v.parse::<u64>())
+        .transpose()
+        .map_err(|_| invalid("max_age must be a number of seconds.".into()))?;
+    Ok(AuthorizationRequest {
+        client_id: client_id.to_string(),
+        redirect_uri: redirect_uri.to_string(),
+        response_type,
+        scopes,
+        state: state.map(str::to_string),
+        nonce,
+        prompt,
+        max_age,
+        login_hint: one("login_hint")?.map(str::to_string),
+    })
+}
+
+fn parse_prompt(value: Option<&str>) -> Result<Prompt, String> {
+    let values: Vec<&str> = value
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|v| !v.is_empty())
+        .collect();
+    let none = values.contains(&"none");
+    if none && values.len() > 1 {
+        return Err("prompt=none cannot be combined with other values.".into());
+    }
+    Ok(Prompt {
+        none,
+        login: values.contains(&"login") || values.contains(&"select_account"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> RegisteredClient {
+        RegisteredClient {
+            client_id: "oidc-bff-dev".into(),
+            redirect_uri: "http://localhost:3000/callback".into(),
+            post_logout_redirect_uri: "http://localhost:3000/".into(),
+        }
+    }
+
+    fn valid() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("client_id", "oidc-bff-dev"),
+            ("redirect_uri", "http://localhost:3000/callback"),
+            ("response_type", "id_token"),
+            ("response_mode", "form_post"),
+            ("scope", "openid profile email"),
+            ("state", "s1"),
+            ("nonce", "n1"),
+        ]
+    }
+
+    fn with(changes: &[(&'static str, Option<&'static str>)]) -> Params {
+        let mut pairs = valid();
+        for (name, value) in changes {
+            pairs.retain(|(n, _)| n != name);
+            if let Some(value) = value {
+                pairs.push((name, value));
+            }
+        }
+        Params::from_pairs(pairs.into_iter().map(|(n, v)| (n.into(), v.into())))
+    }
+
+    fn error_code(result: Result<AuthorizationRequest, Rejection>) -> &'static str {
+        match result {
+            Err(Rejection::ToClient(response)) => {
+                assert_eq!(response.state.as_deref(), Some("s1"));
+                assert_eq!(response.redirect_uri, "http://localhost:3000/callback");
+                response.error
+            }
+            other => panic!("expected an error for the client, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_request_is_accepted() {
+        let request = check(&with(&[]), &client()).unwrap();
+        assert_eq!(request.response_type, ResponseType::IdToken);
+        assert_eq!(request.scope(), "openid profile email");
+        assert_eq!(request.state.as_deref(), Some("s1"));
+        assert_eq!(request.prompt, Prompt::default());
+    }
+
+    #[test]
+    fn an_untrusted_client_or_redirect_uri_is_answered_at_the_idp() {
+        for changes in [
+            vec![("client_id", Some("other"))],
+            vec![("client_id", None)],
+            vec![("redirect_uri", Some("https://evil.example/callback"))],
+            vec![("redirect_uri", Some("http://localhost:3000/callback/"))],
+            vec![("redirect_uri", Some("http://LOCALHOST:3000/callback"))],
+            vec![("redirect_uri", None)],
+            // Both wrong and an unsupported response type: still never redirected.
+            vec![
+                ("redirect_uri", Some("https://evil.example/")),
+                ("response_type", Some("code")),
+            ],
+        ] {
+            assert!(
+                matches!(
+                    check(&with(&changes), &client()),
+                    Err(Rejection::AtIdp { .. })
+                ),
+                "{changes:?}"
+            );
+        }
+        let mut pairs = valid();
+        pairs.push(("redirect_uri", "https://evil.example/callback"));
+        let params = Params::from_pairs(pairs.into_iter().map(|(n, v)| (n.into(), v.into())));
+        assert!(matches!(
+            check(&params, &client()),
+            Err(Rejection::AtIdp { .. })
+        ));
+    }
+
+    #[test]
+    fn other_errors_go_back_to_the_client_with_their_code() {
+        let cases: [(&[(&'static str, Option<&'static str>)], &str); 9] = [
+            (
+                &[("response_type", Some("code"))],
+                "unsupported_response_type",
+            ),
+            (
+                &[("response_type", Some("id_token token"))],
+                "unsupported_response_type",
+            ),
+            (&[("response_type", None)], "invalid_request"),
+            (&[("response_mode", Some("query"))], "invalid_request"),
+            (&[("response_mode", None)], "invalid_request"),
+            (&[("scope", Some("profile email"))], "invalid_scope"),
+            (&[("nonce", None)], "invalid_request"),
+            (&[("prompt", Some("none login"))], "invalid_request"),
+            (&[("request", Some("eyJ..."))], "request_not_supported"),
+        ];
+        for (changes, expected) in cases {
+            assert_eq!(
+                error_code(check(&with(changes), &client())),
+                expected,
+                "{changes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn prompt_login_and_none_are_understood() {
+        let login = check(&with(&[("prompt", Some("login"))]), &client()).unwrap();
+        assert!(login.prompt.login && !login.prompt.none);
+        let none = check(&with(&[("prompt", Some("none"))]), &client()).unwrap();
+        assert!(none.prompt.none && !none.prompt.login);
+    }
+}

@@ -1,0 +1,299 @@
+//! A development identity provider, so that `cargo run` works with no configuration.
+//!
+//! When no issuer is configured, a debug build (with the Cargo feature `dev-idp`, on by default)
+//! starts this OpenID Provider on `http://127.0.0.1:4000` (`DEV_IDP_PORT` /
+//! `oidc.dev_idp_port` to change it) and points the app at it, with client id `oidc-bff-dev`
+//! unless `CLIENT_ID` is set. It is a second, small Rocket instance in the same process,
+//! launched while the app ignites: discovery, JWKS, an authorization endpoint
+//! (`response_type=id_token`, `response_mode=form_post`) with a sign-in page for demo accounts,
+//! and RP-initiated logout. Its RSA key is generated at start-up and never stored.
+//!
+//! The IdP is on `127.0.0.1` and the app on `localhost` on purpose: browsers treat them as two
+//! sites, so its POST to `/callback` is cross-site, as with a real IdP.
+//!
+//! Not for production: release builds never start it, and builds without the feature contain
+//! none of this module.
+
+mod accounts;
+mod authorize;
+mod discovery;
+mod pages;
+mod routes;
+mod sessions;
+mod tokens;
+
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+
+use rocket::fairing::{self, AdHoc, Fairing, Info, Kind};
+use rocket::figment::providers::Serialized;
+use rocket::figment::value::Value;
+use rocket::figment::Figment;
+use rocket::{Build, Orbit, Rocket};
+
+use crate::config::{ConfigError, Settings};
+use authorize::RegisteredClient;
+use tokens::SigningKey;
+
+pub use pages::BANNER;
+
+/// Where the development IdP listens unless `DEV_IDP_PORT` (`oidc.dev_idp_port`) says otherwise.
+pub const DEFAULT_PORT: u16 = 4000;
+/// The app's client id at the development IdP unless `CLIENT_ID` (`oidc.client_id`) is set.
+pub const DEFAULT_CLIENT_ID: &str = "oidc-bff-dev";
+/// The setting that moves the development IdP to another port.
+pub const PORT_SETTING: &str = "oidc.dev_idp_port";
+
+/// The decision, made before the settings are read, to run the development IdP on `port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DevIdp {
+    port: u16,
+}
+
+impl DevIdp {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:<port>`: the issuer, exactly as in its tokens.
+    pub fn issuer(&self) -> String {
+        format!("http://{}:{}", Ipv4Addr::LOCALHOST, self.port)
+    }
+}
+
+/// With no issuer configured and `debug_build`, points the figment at the development IdP
+/// (issuer, and the client id when none is set) and says where it will run. Otherwise the
+/// figment is returned unchanged, so a missing issuer stops start-up as usual.
+pub fn configure(
+    figment: Figment,
+    debug_build: bool,
+) -> Result<(Figment, Option<DevIdp>), ConfigError> {
+    if !debug_build || is_set(&figment, "oidc.issuer") {
+        return Ok((figment, None));
+    }
+    let port = match figment.extract_inner::<u16>(PORT_SETTING) {
+        Ok(0) => None,
+        Ok(port) => Some(port),
+        Err(error) if error.missing() => Some(DEFAULT_PORT),
+        Err(_) => None,
+    }
+    .ok_or_else(|| ConfigError::Invalid {
+        name: "DEV_IDP_PORT (oidc.dev_idp_port)",
+        detail: figment
+            .find_value(PORT_SETTING)
+            .ok()
+            .and_then(|value| serde_json::to_string(&value).ok())
+            .unwrap_or_default(),
+        hint: "it must be a TCP port number from 1 to 65535",
+    })?;
+    let idp = DevIdp { port };
+    // Global: these must win over any profile, since the issuer was found missing in all.
+    let mut figment = figment.merge(Serialized::global("oidc.issuer", idp.issuer()));
+    if !is_set(&figment, "oidc.client_id") {
+        figment = figment.merge(Serialized::global("oidc.client_id", DEFAULT_CLIENT_ID));
+    }
+    Ok((figment, Some(idp)))
+}
+
+/// Whether `key` holds something other than an empty string.
+fn is_set(figment: &Figment, key: &str) -> bool {
+    match figment.find_value(key) {
+        Ok(Value::String(_, text)) => !text.trim().is_empty(),
+        Ok(_) => true,
+        Err(_) => false,
+    }
+}
+
+/// Adds the fairing that starts the development IdP while the app ignites (also for the
+/// in-process `rocket::local` clients of the tests), when `configure` decided on one.
+pub fn attach(app: Rocket<Build>, idp: Option<DevIdp>) -> Rocket<Build> {
+    match idp {
+        Some(idp) => app.attach(Launcher {
+            idp,
+            running: Mutex::new(None),
+        }),
+        None => app,
+    }
+}
+
+struct Launcher {
+    idp: DevIdp,
+    running: Mutex<Option<rocket::Shutdown>>,
+}
+
+#[rocket::async_trait]
+impl Fairing for Launcher {
+    fn info(&self) -> Info {
+        Info {
+            name: "development identity provider",
+            kind: Kind::Ignite | Kind::Shutdown,
+        }
+    }
+
+    async fn on_ignite(&self, app: Rocket<Build>) -> fairing::Result {
+        let Some(settings) = app.state::<Settings>() else {
+            tracing::error!("the development identity provider needs the app's settings");
+            return Err(app);
+        };
+        let client = RegisteredClient {
+            client_id: settings.client_id.clone(),
+            redirect_uri: settings.redirect_uri(),
+            post_logout_redirect_uri: settings.post_logout_redirect_uri(),
+        };
+        let app_origin = settings.base_url.origin().ascii_serialization();
+        match start(self.idp, client.clone(), &app_origin).await {
+            Ok(shutdown) => {
+                if let Ok(mut running) = self.running.lock() {
+                    *running = Some(shutdown);
+                }
+                tracing::warn!(
+                    "no issuer configured: using the built-in DEVELOPMENT identity provider at {} \
+                     (client id {}, demo accounts alice/alice, bob/bob, carol/carol) - not for \
+                     production; set ISSUER_BASE_URL and CLIENT_ID for a real one",
+                    self.idp.issuer(),
+                    client.client_id,
+                );
+                Ok(app)
+            }
+            Err(error) => {
+                tracing::error!(
+                    "the development identity provider could not start on {}: {error} \
+                     (set DEV_IDP_PORT to another port, or ISSUER_BASE_URL to a real IdP)",
+                    self.idp.issuer()
+                );
+                Err(app)
+            }
+        }
+    }
+
+    async fn on_shutdown(&self, _app: &Rocket<Orbit>) {
+        if let Some(shutdown) = self.running.lock().ok().and_then(|mut r| r.take()) {
+            shutdown.notify();
+        }
+    }
+}
+
+/// Generates the key, then launches the IdP and waits until it listens (or failed to).
+async fn start(
+    idp: DevIdp,
+    client: RegisteredClient,
+    app_origin: &str,
+) -> Result<rocket::Shutdown, String> {
+    let key = tokio::task::spawn_blocking(SigningKey::generate)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let state = routes::IdpState::new(&idp.issuer(), client, key)?;
+    let config = rocket::Config {
+        address: Ipv4Addr::LOCALHOST.into(),
+        port: idp.port,
+        // The app's log says what this is, in one line; Rocket's banner would say it again.
+        log_level: rocket::config::LogLevel::Off,
+        // The app's shutdown ends this instance too (see `on_shutdown`).
+        shutdown: rocket::config::Shutdown {
+            ctrlc: false,
+            #[cfg(unix)]
+            signals: Default::default(),
+            ..Default::default()
+        },
+        ..rocket::Config::debug_default()
+    };
+    let (ready, is_ready) = tokio::sync::oneshot::channel::<()>();
+    let rocket = rocket::custom(config)
+        .manage(Arc::new(state))
+        .attach(routes::SecurityHeaders::new(app_origin))
+        .attach(AdHoc::on_liftoff("development IdP ready", move |_| {
+            Box::pin(async move {
+                let _ = ready.send(());
+            })
+        }))
+        .mount("/", routes::routes())
+        .register("/", routes::catchers())
+        .ignite()
+        .await
+        .map_err(|e| e.to_string())?;
+    let shutdown = rocket.shutdown();
+    let mut running = tokio::spawn(rocket.launch());
+    let ended = tokio::select! {
+        listening = is_ready => match listening {
+            Ok(()) => return Ok(shutdown),
+            Err(_) => (&mut running).await,
+        },
+        ended = &mut running => ended,
+    };
+    Err(match ended {
+        Ok(Ok(_)) => "it stopped at once".to_string(),
+        Ok(Err(error)) => error.to_string(),
+        Err(error) => error.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn without_issuer() -> Figment {
+        Figment::new()
+            .merge(("oidc.base_url", "http://localhost:3000"))
+            .select("debug")
+    }
+
+    #[test]
+    fn no_issuer_in_a_debug_build_means_the_dev_idp_on_port_4000() {
+        let (figment, idp) = configure(without_issuer(), true).unwrap();
+        assert_eq!(idp.map(|i| i.port()), Some(DEFAULT_PORT));
+        let (_, settings) = crate::config::load(figment).unwrap();
+        assert_eq!(settings.issuer, "http://127.0.0.1:4000");
+        assert_eq!(settings.client_id, DEFAULT_CLIENT_ID);
+    }
+
+    #[test]
+    fn a_release_build_without_issuer_refuses_to_start_with_the_usual_message() {
+        let (figment, idp) = configure(without_issuer().select("release"), false).unwrap();
+        assert_eq!(idp, None);
+        let error = crate::config::load(figment).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("ISSUER_BASE_URL (oidc.issuer) is not set: "),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_configured_issuer_is_never_replaced() {
+        let figment = without_issuer().merge(("oidc.issuer", "https://idp.example"));
+        let (figment, idp) = configure(figment, true).unwrap();
+        assert_eq!(idp, None);
+        assert_eq!(
+            figment.extract_inner::<String>("oidc.issuer").unwrap(),
+            "https://idp.example"
+        );
+    }
+
+    #[test]
+    fn the_port_and_client_id_can_be_chosen() {
+        let figment = without_issuer()
+            .merge((PORT_SETTING, 4100))
+            .merge(("oidc.client_id", "mine"));
+        let (figment, idp) = configure(figment, true).unwrap();
+        assert_eq!(
+            idp.map(|i| i.issuer()).as_deref(),
+            Some("http://127.0.0.1:4100")
+        );
+        assert_eq!(
+            figment.extract_inner::<String>("oidc.client_id").unwrap(),
+            "mine"
+        );
+        for bad in [Value::from(0), Value::from("four thousand")] {
+            let figment = without_issuer().merge((PORT_SETTING, bad));
+            assert!(matches!(
+                configure(figment, true),
+                Err(ConfigError::Invalid {
+                    name: "DEV_IDP_PORT (oidc.dev_idp_port)",
+                    ..
+                })
+            ));
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The development IdP's signing key and the ID tokens it mints, with the same crate the app
+//! verifies them with (`openidconnect`). The key is generated at start-up and lives in memory
+//! only: no private key is in the repository.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use openidconnect::core::{
+    CoreGenderClaim, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
+    CoreRsaPrivateSigningKey,
+};
+use openidconnect::{
+    AdditionalClaims, Audience, ClientId, EndUserEmail, EndUserFamilyName, EndUserGivenName,
+    EndUserName, EndUserPictureUrl, EndUserUsername, IdToken, IdTokenClaims, IdTokenVerifier,
+    IssuerUrl, JsonWebKeyId, Nonce, PrivateSigningKey, StandardClaims, SubjectIdentifier,
+};
+use rsa::pkcs1::{EncodeRsaPrivateKey, LineEnding};
+use serde::{Deserialize, Serialize};
+
+use super::accounts::Account;
+
+/// RSA modulus size. 2048 bits takes well under a second with the optimised `rsa` crate of the
+/// dev profile (see `[profile.dev.package.rsa]` in Cargo.toml).
+const KEY_BITS: usize = 2048;
+/// ID tokens are short-lived: they only carry the login to the app.
+pub const ID_TOKEN_LIFETIME: TimeDelta = TimeDelta::minutes(5);
+const ALGORITHM: CoreJwsSigningAlgorithm = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
+
+/// `sid` (OpenID Connect Front-Channel/Back-Channel Logout), beyond the standard claims.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionClaims {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+impl AdditionalClaims for SessionClaims {}
+
+pub type DevIdToken = IdToken<
+    SessionClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+pub type DevIdTokenClaims = IdTokenClaims<SessionClaims, CoreGenderClaim>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the signing key could not be generated ({0})")]
+    KeyGeneration(String),
+    #[error("the ID token could not be signed ({0})")]
+    Signing(String),
+    #[error("the ID token was not issued by this identity provider ({0})")]
+    NotOurs(String),
+}
+
+/// What a sign-in grants: who, to which client, within which IdP session.
+pub struct Grant<'a> {
+    pub account: &'a Account,
+    pub client_id: &'a str,
+    pub nonce: &'a str,
+    pub scopes: &'a [String],
+    pub auth_time: DateTime<Utc>,
+    pub sid: &'a str,
+    /// Where the account's avatar is served (the `picture` claim).
+    pub picture_url: String,
+}
+
+pub struct SigningKey {
+    key: CoreRsaPrivateSigningKey,
+    jwks: CoreJsonWebKeySet,
+}
+
+impl SigningKey {
+    /// A fresh RSA key with a random `kid`. Slow-ish (CPU-bound): call it off the async runtime.
+    pub fn generate() -> Result<Self, TokenError> {
+        let failed = |e: &dyn std::fmt::Display| TokenError::KeyGeneration(e.to_string());
+        let private =
+            rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, KEY_BITS).map_err(|e| failed(&e))?;
+        // `openidconnect` takes its signing key as PKCS#1 PEM; the PEM never leaves memory.
+        let pem = private
+            .to_pkcs1_pem(LineEnding::LF)
+            .map_err(|e| failed(&e))?;
+        let kid = JsonWebKeyId::new(format!("dev-{}", &crate::oidc::flow::random_token()[..12]));
+        let key = CoreRsaPrivateSigningKey::from_pem(&pem, Some(kid)).map_err(|e| failed(&e))?;
+        let jwks = CoreJsonWebKeySet::new(vec![key.as_verification_key()]);
+        Ok(Self { key, jwks })
+    }
+
+    /// The public half, as served at the JWKS endpoint.
+    pub fn jwks(&self) -> &CoreJsonWebKeySet {
+        &self.jwks
+    }
+
+    /// An ID token for `grant`: `iss sub aud exp iat nonce auth_time sid` and the account's
+    /// claims for the granted `profile` and `email` scopes.
+    pub fn id_token(&self, issuer: &IssuerUrl, grant: &Grant<'_>) -> Result<String, TokenError> {
+        let account = grant.account;
+        let granted = |scope: &str| grant.scopes.iter().any(|s| s == scope);
+        let mut standard = StandardClaims::new(SubjectIdentifier::new(account.subject.into()));
+        if granted("profile") {
+            standard = standard
+                .set_name(Some(EndUserName::new(account.name()).into()))
+                .set_given_name(Some(
+                    EndUserGivenName::new(account.given_name.into()).into(),
+                ))
+                .set_family_name(Some(
+                    EndUserFamilyName::new(account.family_name.into()).into(),
+                ))
+                .set_preferred_username(Some(EndUserUsername::new(account.username.into())))
+                .set_picture(Some(
+                    EndUserPictureUrl::new(grant.picture_url.clone()).into(),
+                ));
+        }
+        if granted("email") {
+            standard = standard
+                .set_email(Some(EndUserEmail::new(account.email.into())))
+                .set_email_verified(Some(true));
+        }
+        let now = Utc::now();
+        let claims = DevIdTokenClaims::new(
+            issuer.clone(),
+            vec![Audience::new(grant.client_id.into())],
+            now + ID_TOKEN_LIFETIME,
+            now,
+            standard,
+            SessionClaims {
+                sid: Some(grant.sid.into()),
+            },
+        )
+        .set_nonce(Some(Nonce::new(grant.nonce.into())))
+        .set_auth_time(Some(grant.auth_time));
+        let token = DevIdToken::new(claims, &self.key, ALGORITHM, None, None)
+            .map_err(|e| TokenError::Signing(e.to_string()))?;
+        Ok(token.to_string())
+    }
+
+    /// Checks an `id_token_hint` (RP-Initiated Logout 1.0 §2): signed by us, issued by us, for
+    /// `client_id`. An expired hint is still a good hint, so `exp` is not checked.
+    pub fn verify_hint(
+        &self,
+        token: &str,
+        issuer: &IssuerUrl,
+        client_id: &str,
+    ) -> Result<DevIdTokenClaims, TokenError> {
+        let not_ours = |e: &dyn std::fmt::Display| TokenError::NotOurs(e.to_string());
+        let token = DevIdToken::from_str(token).map_err(|e| not_ours(&e))?;
+        let verifier = IdTokenVerifier::new_public_client(
+            ClientId::new(client_id.into()),
+            issuer.clone(),
+            self.jwks.clone(),
+        )
+        .set_allowed_algs([ALGORITHM])
+        .set_time_fn(|| DateTime::UNIX_EPOCH);
+        token
+            .into_claims(&verifier, |_: Option<&Nonce>| Ok(()))
+            .map_err(|e| not_ours(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::accounts::ACCOUNTS;
+    use super::*;
+
+    fn issuer() -> IssuerUrl {
+        IssuerUrl::new("http://127.0.0.1:4000".into()).unwrap()
+    }
+
+    fn grant<'a>(scopes: &'a [String]) -> Grant<'a> {
+        Grant {
+            account: &ACCOUNTS[0],
+            client_id: "oidc-bff-dev",
+            nonce: "n-0S6_WzA2Mj",
+            scopes,
+            auth_time: Utc::now() - TimeDelta::seconds(30),
+            sid: "session-1",
+            picture_url: "http://127.0.0.1:4000/avatars/alice.svg".into(),
+        }
+    }
+
+    #[test]
+    fn minted_tokens_verify_as_hints_and_foreign_ones_do_not() {
+        let started = std::time::Instant::now();
+        let key = SigningKey::generate().unwrap();
+        eprintln!("2048-bit RSA key generated in {:?}", started.elapsed());
+        let scopes = vec!["openid".to_string(), "profile".into(), "email".into()];
+        let token = key.id_token(&issuer(), &grant(&scopes)).unwrap();
+        let claims = key.verify_hint(&token, &issuer(), "oidc-bff-dev").unwrap();
+        assert_eq!(claims.subject().as_str(), ACCOUNTS[0].subject);
+        assert_eq!(claims.additional_claims().sid.as_deref(), Some("session-1"));
+        assert_eq!(claims.expiration() - claims.issue_time(), ID_TOKEN_LIFETIME);
+        assert!(key.verify_hint(&token, &issuer(), "other-client").is_err());
+        let other = SigningKey::generate().unwrap();
+        assert!(other
+            .verify_hint(&token, &issuer(), "oidc-bff-dev")
+            .is_err());
+        assert!(key
+            .verify_hint("not.a.token", &issuer(), "oidc-bff-dev")
+            .is_err());
+    }
+
+    #[test]
+    fn scopes_decide_which_claims_are_in_the_token() {
+        let key = SigningKey::generate().unwrap();
+        let scopes = vec!["openid".to_string()];
+        let token = key.id_token(&issuer(), &grant(&scopes)).unwrap();
+        let claims = key.verify_hint(&token, &issuer(), "oidc-bff-dev").unwrap();
+        assert!(claims.name().is_none());
+        assert!(claims.email().is_none());
+    }
+}
