@@ -5,19 +5,30 @@ use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Header;
 use rocket::{Request, Response};
 
-/// No inline script or style anywhere; pictures may come from the IdP's CDN over https.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-    img-src 'self' https: data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
-    frame-ancestors 'none'";
-
 pub struct SecurityHeaders {
+    /// Built once per app and leaked, so each response borrows it instead of copying it.
+    content_security_policy: &'static str,
     /// Only sent when the app is served over https.
     strict_transport_security: bool,
 }
 
 impl SecurityHeaders {
-    pub fn new(https: bool) -> Self {
+    /// No inline script or style anywhere; profile pictures may come over https or from the
+    /// IdP's own origin (a development IdP on plain http).
+    pub fn new(https: bool, issuer_origin: Option<&str>) -> Self {
+        let idp_images = issuer_origin
+            .filter(|origin| origin.starts_with("http"))
+            .map(|origin| format!(" {origin}"))
+            .unwrap_or_default();
         Self {
+            content_security_policy: Box::leak(
+                format!(
+                    "default-src 'self'; script-src 'self'; style-src 'self'; \
+                 img-src 'self' https: data:{idp_images}; connect-src 'self'; object-src 'none'; \
+                 base-uri 'none'; frame-ancestors 'none'"
+                )
+                .into_boxed_str(),
+            ),
             strict_transport_security: https,
         }
     }
@@ -35,7 +46,7 @@ impl Fairing for SecurityHeaders {
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
         res.set_header(Header::new(
             "Content-Security-Policy",
-            CONTENT_SECURITY_POLICY,
+            self.content_security_policy,
         ));
         res.set_header(Header::new("X-Content-Type-Options", "nosniff"));
         // Not `no-referrer`: with it, browsers send `Origin: null` on same-origin form POSTs.

@@ -36,6 +36,15 @@ pub fn build() -> Result<Rocket<Build>, ConfigError> {
 
 /// The app configured from the given figment (tests pass their own).
 pub fn build_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
+    build_with_store(figment, Arc::new(MemoryStore::default()))
+}
+
+/// The app with the given store for consumed states, ended sessions and tokens: the seam for
+/// a shared store, and for tests that look inside.
+pub fn build_with_store(
+    figment: Figment,
+    store: Arc<dyn Store>,
+) -> Result<Rocket<Build>, ConfigError> {
     telemetry::init();
     // dev-idp (issue 3): no issuer configured in a debug build → the built-in development IdP.
     #[cfg(feature = "dev-idp")]
@@ -54,7 +63,6 @@ pub fn build_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
         hint: "check the TLS set-up of this machine",
     })?
     .with_client_secret(settings.client_secret.clone());
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
     let sessions = Sessions {
         policy: SessionPolicy {
             idle_timeout: settings.session_idle_timeout,
@@ -64,6 +72,9 @@ pub fn build_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
         store: store.clone(),
     };
     let https = settings.base_url.scheme() == "https";
+    let issuer_origin = url::Url::parse(&settings.issuer)
+        .map(|u| u.origin().ascii_serialization())
+        .ok();
     let provider = Arc::new(provider);
     let warm_up = provider.clone();
     let keeper = TokenKeeper::new(store, provider.clone(), settings.refresh_margin);
@@ -74,7 +85,10 @@ pub fn build_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
         .manage(sessions)
         .manage(keeper)
         .attach(Template::fairing())
-        .attach(headers::SecurityHeaders::new(https))
+        .attach(headers::SecurityHeaders::new(
+            https,
+            issuer_origin.as_deref(),
+        ))
         .attach(AdHoc::on_liftoff(
             "identity provider discovery",
             move |rocket| {

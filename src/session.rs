@@ -182,6 +182,8 @@ fn session_cookie(
         .secure(policy.secure_cookies)
         .path("/")
         .max_age(rocket::time::Duration::seconds(max_age))
+        // Rocket would otherwise add `Expires` a week ahead; keep both in step.
+        .expires(rocket::time::OffsetDateTime::now_utc() + rocket::time::Duration::seconds(max_age))
         .build()
 }
 

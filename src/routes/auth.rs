@@ -56,6 +56,11 @@ async fn login(
             .secure(true)
             .path("/")
             .max_age(rocket::time::Duration::seconds(LOGIN_ATTEMPT_LIFETIME_SECS))
+            // Rocket would otherwise add `Expires` a week ahead; keep both in step.
+            .expires(
+                rocket::time::OffsetDateTime::now_utc()
+                    + rocket::time::Duration::seconds(LOGIN_ATTEMPT_LIFETIME_SECS),
+            )
             .build(),
     );
     let url = attempt.authorization_url(
