@@ -332,7 +332,11 @@ async fn cross_site_logout_is_refused() {
         .header(Header::new("Origin", "null"))
         .dispatch()
         .await;
-    assert_eq!(response.status().code, 403, "an opaque origin without fetch metadata");
+    assert_eq!(
+        response.status().code,
+        403,
+        "an opaque origin without fetch metadata"
+    );
     let response = app
         .client
         .post("/logout")
