@@ -43,7 +43,7 @@ const ACCEPTED_ALGORITHMS: &[&str] = &[
 ];
 
 /// Claims that only matter to validation and are not kept in the session.
-const VALIDATION_ONLY_CLAIMS: &[&str] = &["nonce", "at_hash", "c_hash"];
+const VALIDATION_ONLY_CLAIMS: &[&str] = &["nonce", "at_hash", "c_hash", "s_hash"];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum IdTokenError {
