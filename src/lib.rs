@@ -111,6 +111,7 @@ pub fn build_with_store(
         ))
         .mount("/", routes::auth::routes())
         .mount("/", routes::pages::routes())
+        .mount("/", routes::health::routes())
         .mount("/api", routes::api::routes())
         .mount("/static", FileServer::from("public"))
         .register("/", routes::errors::catchers());
