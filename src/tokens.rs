@@ -88,10 +88,6 @@ impl TokenKeeper {
             .is_none_or(|at| clock::now() + (self.refresh_margin.as_secs() as i64) < at)
     }
 
-    pub async fn has_tokens(&self, session_id: &str) -> bool {
-        self.load(session_id).await.is_some()
-    }
-
     /// A usable access token, refreshed first if it expires within the margin. A refused
     /// refresh forgets the tokens: the caller ends the session.
     pub async fn access_token(
