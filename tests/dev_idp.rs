@@ -1,19 +1,31 @@
 //! The built-in development identity provider (feature `dev-idp`, debug builds): the app built
 //! without an issuer starts it on a free port; the app runs in process (`rocket::local`) and
-//! the IdP is driven over real HTTP, as a browser would.
+//! the IdP is driven over real HTTP, as a browser would (and as the app's server does for the
+//! token endpoint, UserInfo and revocation).
 #![cfg(all(feature = "dev-idp", debug_assertions))]
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::Engine;
+use oidc_bff::dev_idp::DEFAULT_CLIENT_SECRET;
+use oidc_bff::store::{MemoryStore, Store};
 use openidconnect::reqwest;
 use rocket::figment::Figment;
 use rocket::http::{ContentType, Header};
 use rocket::local::asynchronous::{Client, LocalResponse};
-use serde_json::Value;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 const APP: &str = "http://localhost:3000";
 const BANNER: &str = "Development identity provider — not for production";
+const CLIENT_ID: &str = "oidc-bff-dev";
+const REDIRECT_URI: &str = "http://localhost:3000/callback";
+const ALICE: &str = "dev-7f3a1c2e-alice";
+/// A PKCE pair (RFC 7636 Appendix B) for requests the tests make themselves.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 /// The app with no issuer configured, and the development IdP it started.
 struct DevApp {
@@ -21,6 +33,65 @@ struct DevApp {
     /// `http://127.0.0.1:<port>`
     idp: String,
     http: reqwest::Client,
+    /// The app's store, to read the tokens it keeps for a session.
+    store: Arc<RecordingStore>,
+}
+
+/// The app's `MemoryStore`, remembering which keys were written (it cannot be listed).
+#[derive(Default)]
+struct RecordingStore {
+    inner: MemoryStore,
+    keys: Mutex<Vec<String>>,
+}
+
+#[rocket::async_trait]
+impl Store for RecordingStore {
+    async fn record_once(&self, key: &str, ttl: Duration) -> bool {
+        self.inner.record_once(key, ttl).await
+    }
+
+    async fn contains(&self, key: &str) -> bool {
+        self.inner.contains(key).await
+    }
+
+    async fn put(&self, key: &str, value: String, ttl: Duration) -> bool {
+        self.keys.lock().unwrap().push(key.to_string());
+        self.inner.put(key, value, ttl).await
+    }
+
+    async fn get(&self, key: &str) -> Option<String> {
+        self.inner.get(key).await
+    }
+
+    async fn remove(&self, key: &str) {
+        self.inner.remove(key).await
+    }
+}
+
+impl RecordingStore {
+    /// The tokens the app keeps for its (only) code-flow session, as JSON.
+    async fn session_tokens(&self) -> Option<Value> {
+        let keys = self.keys.lock().unwrap().clone();
+        let key = keys.iter().rev().find(|k| k.starts_with("tokens:"))?;
+        serde_json::from_str(&self.inner.get(key).await?).ok()
+    }
+}
+
+/// What a client posts to the token or revocation endpoint to authenticate.
+#[derive(Clone, Copy)]
+enum Auth<'a> {
+    Basic(&'a str, &'a str),
+    Post(&'a str, &'a str),
+    None,
+}
+
+/// A back-channel answer: status, the headers that matter, JSON body (`Null` when empty).
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    cache_control: Option<String>,
+    www_authenticate: Option<String>,
+    json: Value,
 }
 
 /// A page of the IdP as the browser gets it.
@@ -42,8 +113,15 @@ fn figment_without_issuer(port: u16) -> Figment {
 }
 
 async fn start() -> DevApp {
+    start_with(|f| f).await
+}
+
+/// The app (and its IdP) with some settings changed, e.g. `oidc.response_type`.
+async fn start_with(customize: impl FnOnce(Figment) -> Figment) -> DevApp {
     let port = free_port();
-    let rocket = oidc_bff::build_from(figment_without_issuer(port)).expect("config without issuer");
+    let store = Arc::new(RecordingStore::default());
+    let rocket = oidc_bff::build_with_store(customize(figment_without_issuer(port)), store.clone())
+        .expect("config without issuer");
     let app = Client::tracked(rocket)
         .await
         .expect("the app ignites and starts the development IdP");
@@ -55,7 +133,13 @@ async fn start() -> DevApp {
         app,
         idp: format!("http://127.0.0.1:{port}"),
         http,
+        store,
     }
+}
+
+/// The app logging in with `response_type`, and no client secret configured.
+async fn start_code(response_type: &'static str) -> DevApp {
+    start_with(|f| f.merge(("oidc.response_type", response_type))).await
 }
 
 fn free_port() -> u16 {
@@ -162,13 +246,135 @@ impl DevApp {
     }
 
     async fn call_api(&self) -> LocalResponse<'_> {
+        self.call("/api/hello").await
+    }
+
+    /// An API route of the app, as the page's script fetches it.
+    async fn call(&self, path: &'static str) -> LocalResponse<'_> {
         self.app
-            .get("/api/hello")
+            .get(path)
             .header(Header::new("Sec-Fetch-Mode", "cors"))
             .header(Header::new("Sec-Fetch-Dest", "empty"))
             .dispatch()
             .await
     }
+
+    /// A code flow through the app: `/login`, sign-in as alice, then the browser posts the
+    /// IdP's form_post to `/callback`. Returns the form_post page the IdP answered with.
+    async fn code_login_as_alice(&self) -> IdpPage {
+        let sign_in = self.get(&self.login_url().await, None).await;
+        let form_post = self
+            .submit_sign_in(&sign_in, &[("username", "alice"), ("password", "alice")])
+            .await;
+        assert_eq!(form_post.status, 200);
+        let callback = self.post_callback(&form_post).await;
+        assert_eq!(callback.status().code, 303, "the app accepts the login");
+        form_post
+    }
+
+    /// A fresh code for the tests' own PKCE pair, issued to alice (signing in if `cookie`
+    /// holds no IdP session); returns the code and the IdP session cookie.
+    async fn code_for_alice(&self, cookie: Option<&str>) -> (String, String) {
+        let url = self.authorize_url(&[
+            ("response_type", Some("code")),
+            ("code_challenge", Some(CHALLENGE)),
+            ("code_challenge_method", Some("S256")),
+        ]);
+        let mut page = self.get(&url, cookie).await;
+        let mut cookie = cookie.map(str::to_string);
+        if page.body.contains(r#"id="password""#) {
+            page = self
+                .submit_sign_in(&page, &[("username", "alice"), ("password", "alice")])
+                .await;
+            cookie = idp_cookie(&page);
+        }
+        assert!(field(&page.body, "id_token").is_none(), "code flow");
+        let code = field(&page.body, "code").expect("code in the form_post");
+        (code, cookie.expect("IdP session"))
+    }
+
+    /// A form POST to one of the IdP's back-channel endpoints.
+    async fn back_channel(&self, path: &str, auth: Auth<'_>, form: &[(&str, &str)]) -> Answer {
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        let mut request = self.http.post(format!("{}{path}", self.idp));
+        match auth {
+            Auth::Basic(id, secret) => request = request.basic_auth(id, Some(secret)),
+            Auth::Post(id, secret) => {
+                fields.push(("client_id", id));
+                fields.push(("client_secret", secret));
+            }
+            Auth::None => {}
+        }
+        answer(request.form(&fields).send().await.expect("IdP reachable")).await
+    }
+
+    async fn token(&self, form: &[(&str, &str)]) -> Answer {
+        self.back_channel(
+            "/token",
+            Auth::Basic(CLIENT_ID, DEFAULT_CLIENT_SECRET),
+            form,
+        )
+        .await
+    }
+
+    async fn redeem(&self, code: &str, verifier: &str) -> Answer {
+        self.token(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", verifier),
+        ])
+        .await
+    }
+
+    async fn refresh(&self, refresh_token: &str) -> Answer {
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ])
+        .await
+    }
+
+    async fn userinfo(&self, access_token: &str) -> Answer {
+        let request = self
+            .http
+            .get(format!("{}/userinfo", self.idp))
+            .bearer_auth(access_token);
+        answer(request.send().await.expect("IdP reachable")).await
+    }
+}
+
+async fn answer(response: reqwest::Response) -> Answer {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let cache_control = header("cache-control");
+    let www_authenticate = header("www-authenticate");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    Answer {
+        status,
+        cache_control,
+        www_authenticate,
+        json: serde_json::from_str(&text).unwrap_or(Value::Null),
+    }
+}
+
+/// `at_hash` / `c_hash` for RS256: the left half of SHA-256, base64url.
+fn half_hash(value: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&Sha256::digest(value.as_bytes())[..16])
+}
+
+/// The string field `name` of a JSON answer.
+fn text_of(json: &Value, name: &str) -> String {
+    json[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name} in {json}"))
+        .to_string()
 }
 
 async fn page(response: reqwest::Response) -> IdpPage {
@@ -270,7 +476,7 @@ async fn app_without_issuer_in_a_debug_build_logs_in_at_the_dev_idp() {
 }
 
 #[rocket::async_test]
-async fn discovery_and_keys_describe_an_id_token_form_post_provider() {
+async fn discovery_and_keys_describe_a_form_post_provider_with_code_and_id_token() {
     let dev = start().await;
     let response = dev
         .http
@@ -292,8 +498,22 @@ async fn discovery_and_keys_describe_an_id_token_form_post_provider() {
     );
     assert_eq!(
         doc["response_types_supported"],
-        serde_json::json!(["id_token"])
+        json!(["id_token", "code", "code id_token"])
     );
+    assert_eq!(doc["token_endpoint"], format!("{}/token", dev.idp));
+    assert_eq!(doc["userinfo_endpoint"], format!("{}/userinfo", dev.idp));
+    assert_eq!(doc["revocation_endpoint"], format!("{}/revoke", dev.idp));
+    let auth_methods = json!(["client_secret_basic", "client_secret_post"]);
+    assert_eq!(doc["token_endpoint_auth_methods_supported"], auth_methods);
+    assert_eq!(
+        doc["revocation_endpoint_auth_methods_supported"],
+        auth_methods
+    );
+    assert_eq!(
+        doc["grant_types_supported"],
+        json!(["authorization_code", "implicit", "refresh_token"])
+    );
+    assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(
         doc["response_modes_supported"],
         serde_json::json!(["form_post"])
@@ -314,7 +534,6 @@ async fn discovery_and_keys_describe_an_id_token_form_post_provider() {
         .as_array()
         .unwrap()
         .contains(&"email".into()));
-    assert!(doc.get("token_endpoint").is_none());
 
     let jwks = dev.get(&format!("{}/jwks", dev.idp), None).await;
     let jwks: Value = serde_json::from_str(&jwks.body).unwrap();
@@ -378,7 +597,10 @@ async fn an_unregistered_redirect_uri_gets_an_error_page_at_the_idp_and_no_redir
 async fn an_unsupported_response_type_is_posted_back_to_the_app_with_the_state() {
     let dev = start().await;
     let page = dev
-        .get(&dev.authorize_url(&[("response_type", Some("code"))]), None)
+        .get(
+            &dev.authorize_url(&[("response_type", Some("token"))]),
+            None,
+        )
         .await;
     assert_eq!(page.status, 200);
     assert_eq!(
@@ -395,12 +617,22 @@ async fn an_unsupported_response_type_is_posted_back_to_the_app_with_the_state()
 }
 
 #[rocket::async_test]
-async fn a_missing_nonce_or_openid_scope_is_posted_back_as_an_error() {
+async fn a_missing_nonce_openid_scope_or_pkce_challenge_is_posted_back_as_an_error() {
     let dev = start().await;
     for (changes, expected) in [
         (vec![("nonce", None)], "invalid_request"),
         (vec![("scope", Some("profile email"))], "invalid_scope"),
         (vec![("response_mode", Some("fragment"))], "invalid_request"),
+        // A code needs PKCE with S256.
+        (vec![("response_type", Some("code"))], "invalid_request"),
+        (
+            vec![
+                ("response_type", Some("code id_token")),
+                ("code_challenge", Some(CHALLENGE)),
+                ("code_challenge_method", Some("plain")),
+            ],
+            "invalid_request",
+        ),
     ] {
         let page = dev.get(&dev.authorize_url(&changes), None).await;
         assert_eq!(
@@ -617,4 +849,416 @@ async fn end_session_redirects_only_to_the_registered_uri() {
     // The IdP session is over: the next login asks for the password again.
     let next = dev.get(&dev.authorize_url(&[]), Some(&cookie)).await;
     assert!(next.body.contains(r#"id="password""#));
+}
+
+#[rocket::async_test]
+async fn a_code_login_ends_with_a_session_whose_upstream_api_is_the_dev_idps_userinfo() {
+    assert_eq!(
+        DEFAULT_CLIENT_SECRET, "oidc-bff-dev-secret",
+        "as documented"
+    );
+    let dev = start_code("code").await;
+    let login = query(&dev.login_url().await);
+    assert_eq!(login["response_type"], "code");
+    assert_eq!(login["code_challenge_method"], "S256");
+    let form_post = dev.code_login_as_alice().await;
+    // The browser carried a code and the state, never a token.
+    assert!(field(&form_post.body, "code").is_some_and(|c| c.len() >= 43));
+    assert!(field(&form_post.body, "id_token").is_none());
+    assert_eq!(field(&form_post.body, "iss"), Some(dev.idp.clone()));
+    // The app keeps the tokens the token endpoint issued, on the server.
+    let tokens = dev.store.session_tokens().await.expect("tokens kept");
+    assert!(tokens["refresh_token"].is_string(), "{tokens}");
+    let expires_in = tokens["expires_at"].as_i64().unwrap() - oidc_bff::clock::now();
+    assert!((295..=300).contains(&expires_in), "{expires_in}");
+
+    let hello = dev.call_api().await;
+    assert_eq!(hello.status().code, 200);
+    let hello: Value = hello.into_json().await.unwrap();
+    assert_eq!(hello["message"], "Hello, Alice Liddell!");
+    let upstream = dev.call("/api/upstream").await;
+    assert_eq!(upstream.status().code, 200);
+    let userinfo: Value = upstream.into_json().await.unwrap();
+    assert_eq!(
+        userinfo,
+        json!({
+            "sub": ALICE,
+            "name": "Alice Liddell",
+            "given_name": "Alice",
+            "family_name": "Liddell",
+            "preferred_username": "alice",
+            "picture": format!("{}/avatars/alice.svg", dev.idp),
+            "email": "alice@example.com",
+            "email_verified": true,
+        })
+    );
+}
+
+#[rocket::async_test]
+async fn a_hybrid_login_carries_an_id_token_bound_to_the_code() {
+    let dev = start_code("code id_token").await;
+    let login = dev.login_url().await;
+    assert_eq!(query(&login)["response_type"], "code id_token");
+    let sign_in = dev.get(&login, None).await;
+    let form_post = dev
+        .submit_sign_in(&sign_in, &[("username", "alice"), ("password", "alice")])
+        .await;
+    let code = field(&form_post.body, "code").expect("code");
+    let claims = claims(&field(&form_post.body, "id_token").expect("id_token"));
+    assert_eq!(claims["c_hash"], half_hash(&code));
+    assert_eq!(claims["nonce"], query(&login)["nonce"].as_str());
+    assert_eq!(claims["sub"], ALICE);
+    assert_eq!(dev.post_callback(&form_post).await.status().code, 303);
+    let upstream = dev.call("/api/upstream").await;
+    assert_eq!(upstream.status().code, 200);
+    let userinfo: Value = upstream.into_json().await.unwrap();
+    assert_eq!(userinfo["email"], "alice@example.com");
+}
+
+#[rocket::async_test]
+async fn the_token_endpoint_redeems_a_code_once_with_its_verifier_for_tokens() {
+    let dev = start().await;
+    let (code, _) = dev.code_for_alice(None).await;
+    let answer = dev.redeem(&code, VERIFIER).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.cache_control.as_deref(), Some("no-store"));
+    let tokens = answer.json;
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 300);
+    assert_eq!(tokens["scope"], "openid profile email");
+    let access_token = text_of(&tokens, "access_token");
+    assert!(access_token.len() >= 43);
+    assert_ne!(text_of(&tokens, "refresh_token"), access_token);
+    let claims = claims(&text_of(&tokens, "id_token"));
+    assert_eq!(claims["at_hash"], half_hash(&access_token));
+    assert_eq!(claims["nonce"], "nonce-456");
+    assert_eq!(claims["iss"], dev.idp);
+    assert_eq!(claims["aud"], json!([CLIENT_ID]));
+    assert_eq!(claims["name"], "Alice Liddell");
+    assert_eq!(claims["email"], "alice@example.com");
+    let userinfo = dev.userinfo(&access_token).await;
+    assert_eq!(userinfo.status, 200);
+    assert_eq!(userinfo.json["sub"], ALICE);
+}
+
+#[rocket::async_test]
+async fn client_secret_post_authenticates_too() {
+    let dev = start().await;
+    let (code, _) = dev.code_for_alice(None).await;
+    let answer = dev
+        .back_channel(
+            "/token",
+            Auth::Post(CLIENT_ID, DEFAULT_CLIENT_SECRET),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(answer.json["access_token"].is_string());
+}
+
+#[rocket::async_test]
+async fn a_wrong_secret_or_no_client_authentication_is_an_invalid_client() {
+    let dev = start().await;
+    let (code, _) = dev.code_for_alice(None).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("code_verifier", VERIFIER),
+    ];
+    for auth in [
+        Auth::Basic(CLIENT_ID, "wrong"),
+        Auth::Basic("someone-else", DEFAULT_CLIENT_SECRET),
+        Auth::Post(CLIENT_ID, "wrong"),
+        Auth::None,
+    ] {
+        let answer = dev.back_channel("/token", auth, &form).await;
+        assert_eq!(answer.status, 401);
+        assert_eq!(answer.json["error"], "invalid_client");
+        assert!(answer
+            .www_authenticate
+            .as_deref()
+            .is_some_and(|w| w.starts_with("Basic ")));
+        assert_eq!(answer.cache_control.as_deref(), Some("no-store"));
+    }
+    // An unauthenticated attempt does not spend the code.
+    assert_eq!(dev.redeem(&code, VERIFIER).await.status, 200);
+}
+
+#[rocket::async_test]
+async fn a_wrong_verifier_or_redirect_uri_is_an_invalid_grant_and_spends_the_code() {
+    let dev = start().await;
+    let (code, cookie) = dev.code_for_alice(None).await;
+    let other_verifier = "a-verifier-that-is-long-enough-but-not-the-right-one-0123";
+    let answer = dev.redeem(&code, other_verifier).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.json["error"], "invalid_grant");
+    assert!(answer.json["error_description"].is_string());
+    assert_eq!(
+        dev.redeem(&code, VERIFIER).await.json["error"],
+        "invalid_grant"
+    );
+
+    let (code, _) = dev.code_for_alice(Some(&cookie)).await;
+    let answer = dev
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://localhost:3000/elsewhere"),
+            ("code_verifier", VERIFIER),
+        ])
+        .await;
+    assert_eq!(answer.json["error"], "invalid_grant");
+
+    let (code, _) = dev.code_for_alice(Some(&cookie)).await;
+    let answer = dev
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT_URI),
+        ])
+        .await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.json["error"], "invalid_request", "no code_verifier");
+}
+
+#[rocket::async_test]
+async fn a_reused_code_is_refused_and_revokes_the_tokens_of_its_first_use() {
+    let dev = start().await;
+    let (code, _) = dev.code_for_alice(None).await;
+    let first = dev.redeem(&code, VERIFIER).await.json;
+    let access_token = text_of(&first, "access_token");
+    assert_eq!(dev.userinfo(&access_token).await.status, 200);
+    let again = dev.redeem(&code, VERIFIER).await;
+    assert_eq!(again.status, 400);
+    assert_eq!(again.json["error"], "invalid_grant");
+    assert_eq!(dev.userinfo(&access_token).await.status, 401);
+    let refresh = dev.refresh(&text_of(&first, "refresh_token")).await;
+    assert_eq!(refresh.json["error"], "invalid_grant");
+}
+
+#[rocket::async_test]
+async fn other_grant_types_and_malformed_requests_are_refused() {
+    let dev = start().await;
+    let other = dev.token(&[("grant_type", "client_credentials")]).await;
+    assert_eq!(other.status, 400);
+    assert_eq!(other.json["error"], "unsupported_grant_type");
+    for form in [
+        vec![],
+        vec![("grant_type", "authorization_code")],
+        vec![("grant_type", "refresh_token")],
+        vec![
+            ("grant_type", "refresh_token"),
+            ("grant_type", "refresh_token"),
+        ],
+    ] {
+        let refused = dev.token(&form).await;
+        assert_eq!(refused.status, 400, "{form:?}");
+        assert_eq!(refused.json["error"], "invalid_request", "{form:?}");
+    }
+    let guessed = dev
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", "guess")])
+        .await;
+    assert_eq!(guessed.json["error"], "invalid_grant");
+    // Basic and client_secret at once: two authentication methods.
+    let twice = dev
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_secret", DEFAULT_CLIENT_SECRET),
+        ])
+        .await;
+    assert_eq!(twice.json["error"], "invalid_request");
+    // A JSON body is not a token request.
+    let response = dev
+        .http
+        .post(format!("{}/token", dev.idp))
+        .basic_auth(CLIENT_ID, Some(DEFAULT_CLIENT_SECRET))
+        .header("content-type", "application/json")
+        .body(json!({"grant_type": "refresh_token"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer(response).await.json["error"], "invalid_request");
+}
+
+#[rocket::async_test]
+async fn refresh_rotates_the_refresh_token_and_issues_a_new_access_token() {
+    let dev = start().await;
+    let (code, _) = dev.code_for_alice(None).await;
+    let first = dev.redeem(&code, VERIFIER).await.json;
+    let refreshed = dev.refresh(&text_of(&first, "refresh_token")).await;
+    assert_eq!(refreshed.status, 200, "{refreshed:?}");
+    assert_eq!(refreshed.cache_control.as_deref(), Some("no-store"));
+    let second = refreshed.json;
+    assert_eq!(second["token_type"], "Bearer");
+    assert_ne!(second["access_token"], first["access_token"]);
+    assert_ne!(second["refresh_token"], first["refresh_token"]);
+    let userinfo = dev.userinfo(&text_of(&second, "access_token")).await;
+    assert_eq!(userinfo.json["sub"], ALICE);
+    // The old refresh token is spent; the new one works once.
+    let old = dev.refresh(&text_of(&first, "refresh_token")).await;
+    assert_eq!(old.status, 400);
+    assert_eq!(old.json["error"], "invalid_grant");
+    let third = dev.refresh(&text_of(&second, "refresh_token")).await.json;
+    assert!(third["refresh_token"].is_string());
+    let again = dev.refresh(&text_of(&second, "refresh_token")).await;
+    assert_eq!(again.json["error"], "invalid_grant");
+    // A narrower scope is allowed for the access token, a wider one is not.
+    let wider = dev
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &text_of(&third, "refresh_token")),
+            ("scope", "openid phone"),
+        ])
+        .await;
+    assert_eq!(wider.status, 400);
+    assert_eq!(wider.json["error"], "invalid_scope");
+    let narrower = dev
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &text_of(&third, "refresh_token")),
+            ("scope", "openid"),
+        ])
+        .await;
+    assert_eq!(narrower.json["scope"], "openid");
+    let userinfo = dev.userinfo(&text_of(&narrower.json, "access_token")).await;
+    assert_eq!(userinfo.json, json!({"sub": ALICE}));
+}
+
+#[rocket::async_test]
+async fn userinfo_needs_a_valid_bearer_token_and_answers_per_scope() {
+    let dev = start_with(|f| f.merge(("oidc.dev_idp_access_token_ttl", 1))).await;
+    let url = dev.authorize_url(&[
+        ("response_type", Some("code")),
+        ("scope", Some("openid email")),
+        ("code_challenge", Some(CHALLENGE)),
+        ("code_challenge_method", Some("S256")),
+    ]);
+    let sign_in = dev.get(&url, None).await;
+    let form_post = dev
+        .submit_sign_in(&sign_in, &[("username", "bob"), ("password", "bob")])
+        .await;
+    let code = field(&form_post.body, "code").unwrap();
+    let tokens = dev.redeem(&code, VERIFIER).await.json;
+    assert_eq!(tokens["expires_in"], 1, "DEV_IDP_ACCESS_TOKEN_TTL");
+    let access_token = text_of(&tokens, "access_token");
+    let userinfo = dev.userinfo(&access_token).await;
+    assert_eq!(
+        userinfo.json,
+        json!({"sub": "dev-5b9e0d41-bob", "email": "bob@example.com", "email_verified": true})
+    );
+    // By POST, with the token in the body (RFC 6750 §2.2).
+    let response = dev
+        .http
+        .post(format!("{}/userinfo", dev.idp))
+        .form(&[("access_token", access_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer(response).await.json["sub"], "dev-5b9e0d41-bob");
+
+    let missing = answer(
+        dev.http
+            .get(format!("{}/userinfo", dev.idp))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(missing.status, 401);
+    let challenge = missing.www_authenticate.unwrap();
+    assert!(challenge.starts_with("Bearer") && !challenge.contains("error="));
+    for token in ["guess", text_of(&tokens, "refresh_token").as_str()] {
+        let refused = dev.userinfo(token).await;
+        assert_eq!(refused.status, 401);
+        assert!(refused
+            .www_authenticate
+            .unwrap()
+            .starts_with(r#"Bearer error="invalid_token""#));
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let expired = dev.userinfo(&access_token).await;
+    assert_eq!(expired.status, 401, "expired after 1 s");
+}
+
+#[rocket::async_test]
+async fn revocation_needs_the_client_and_a_refresh_token_takes_its_access_tokens_along() {
+    let dev = start().await;
+    let (code, _) = dev.code_for_alice(None).await;
+    let tokens = dev.redeem(&code, VERIFIER).await.json;
+    let access_token = text_of(&tokens, "access_token");
+    let refresh_token = text_of(&tokens, "refresh_token");
+    let unauthenticated = dev
+        .back_channel("/revoke", Auth::None, &[("token", &refresh_token)])
+        .await;
+    assert_eq!(unauthenticated.status, 401);
+    assert_eq!(unauthenticated.json["error"], "invalid_client");
+    let basic = Auth::Basic(CLIENT_ID, DEFAULT_CLIENT_SECRET);
+    let unknown = dev
+        .back_channel("/revoke", basic, &[("token", "never-issued")])
+        .await;
+    assert_eq!(unknown.status, 200, "unknown tokens are fine (RFC 7009)");
+    let missing = dev.back_channel("/revoke", basic, &[]).await;
+    assert_eq!(missing.json["error"], "invalid_request");
+    assert_eq!(dev.userinfo(&access_token).await.status, 200);
+    let revoked = dev
+        .back_channel(
+            "/revoke",
+            Auth::Post(CLIENT_ID, DEFAULT_CLIENT_SECRET),
+            &[
+                ("token", &refresh_token),
+                ("token_type_hint", "refresh_token"),
+            ],
+        )
+        .await;
+    assert_eq!(revoked.status, 200);
+    assert_eq!(dev.userinfo(&access_token).await.status, 401);
+    assert_eq!(
+        dev.refresh(&refresh_token).await.json["error"],
+        "invalid_grant"
+    );
+}
+
+#[rocket::async_test]
+async fn the_app_refreshes_at_the_dev_idp_and_keeps_the_rotated_refresh_token() {
+    // 30 s is within the app's 60 s refresh margin: every API call refreshes first.
+    let dev = start_with(|f| {
+        f.merge(("oidc.response_type", "code"))
+            .merge(("oidc.dev_idp_access_token_ttl", 30))
+    })
+    .await;
+    dev.code_login_as_alice().await;
+    let before = dev.store.session_tokens().await.unwrap();
+    let upstream = dev.call("/api/upstream").await;
+    assert_eq!(upstream.status().code, 200);
+    let after = dev.store.session_tokens().await.unwrap();
+    assert_ne!(after["refresh_token"], before["refresh_token"]);
+    assert_ne!(after["access_token"], before["access_token"]);
+    let old = dev.refresh(&text_of(&before, "refresh_token")).await;
+    assert_eq!(old.json["error"], "invalid_grant", "rotated");
+}
+
+#[rocket::async_test]
+async fn the_apps_logout_revokes_the_refresh_token_at_the_dev_idp() {
+    let dev = start_code("code").await;
+    dev.code_login_as_alice().await;
+    let tokens = dev.store.session_tokens().await.expect("tokens kept");
+    let access_token = text_of(&tokens, "access_token");
+    let refresh_token = text_of(&tokens, "refresh_token");
+    assert_eq!(dev.userinfo(&access_token).await.status, 200);
+    let logout = dev.app.post("/logout").dispatch().await;
+    assert_eq!(logout.status().code, 303);
+    let refused = dev.refresh(&refresh_token).await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.json["error"], "invalid_grant");
+    assert_eq!(
+        dev.userinfo(&access_token).await.status,
+        401,
+        "its access tokens went with it"
+    );
 }

@@ -3,6 +3,7 @@
 
 use subtle::ConstantTimeEq;
 
+#[derive(Debug)]
 pub struct Account {
     pub username: &'static str,
     pub password: &'static str,

@@ -7,30 +7,58 @@
 
 use std::collections::HashMap;
 
+use super::client_auth::ClientSecret;
+
 /// The one client this IdP knows: the app it was started for.
 #[derive(Debug, Clone)]
 pub struct RegisteredClient {
     pub client_id: String,
+    /// Its secret at the token and revocation endpoints (a confidential client).
+    pub client_secret: ClientSecret,
     /// `<app base_url>/callback`, compared exactly.
     pub redirect_uri: String,
     /// `<app base_url>/`, compared exactly.
     pub post_logout_redirect_uri: String,
 }
 
-/// The response types this IdP can answer. Issue 6 adds `code` (and a token endpoint).
+/// The response types this IdP can answer: implicit, authorization code, and the hybrid of
+/// the two (Core 3.1, 3.2, 3.3; OAuth 2.0 Multiple Response Type Encoding Practices).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ResponseType {
     IdToken,
+    Code,
+    CodeIdToken,
 }
 
 impl ResponseType {
+    /// The value in any order of its words (`id_token code` is `code id_token`).
     fn parse(value: &str) -> Option<Self> {
         let mut parts: Vec<&str> = value.split(' ').filter(|p| !p.is_empty()).collect();
         parts.sort_unstable();
         match parts.as_slice() {
             ["id_token"] => Some(Self::IdToken),
+            ["code"] => Some(Self::Code),
+            ["code", "id_token"] => Some(Self::CodeIdToken),
             _ => None,
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IdToken => "id_token",
+            Self::Code => "code",
+            Self::CodeIdToken => "code id_token",
+        }
+    }
+
+    /// Whether the response carries an authorization code (and PKCE is required).
+    pub fn has_code(self) -> bool {
+        self != Self::IdToken
+    }
+
+    /// Whether the response carries an ID token (and a nonce is required, Core 3.2.2.1).
+    pub fn has_id_token(self) -> bool {
+        self != Self::Code
     }
 }
 
@@ -51,7 +79,10 @@ pub struct AuthorizationRequest {
     pub response_type: ResponseType,
     pub scopes: Vec<String>,
     pub state: Option<String>,
-    pub nonce: String,
+    /// Required when an ID token comes back through the browser; optional with `code`.
+    pub nonce: Option<String>,
+    /// PKCE (RFC 7636) S256 challenge, present exactly when the response has a code.
+    pub code_challenge: Option<String>,
     pub prompt: Prompt,
     pub max_age: Option<u64>,
     pub login_hint: Option<String>,
@@ -67,11 +98,17 @@ impl AuthorizationRequest {
         let mut fields = vec![
             ("client_id", self.client_id.clone()),
             ("redirect_uri", self.redirect_uri.clone()),
-            ("response_type", "id_token".to_string()),
+            ("response_type", self.response_type.as_str().to_string()),
             ("response_mode", "form_post".to_string()),
             ("scope", self.scope()),
-            ("nonce", self.nonce.clone()),
         ];
+        if let Some(nonce) = &self.nonce {
+            fields.push(("nonce", nonce.clone()));
+        }
+        if let Some(challenge) = &self.code_challenge {
+            fields.push(("code_challenge", challenge.clone()));
+            fields.push(("code_challenge_method", S256.to_string()));
+        }
         if let Some(state) = &self.state {
             fields.push(("state", state.clone()));
         }
@@ -197,7 +234,10 @@ pub fn check(
     let response_type = ResponseType::parse(response_type).ok_or_else(|| {
         back(
             "unsupported_response_type",
-            format!("response_type `{response_type}` is not supported: use `id_token`."),
+            format!(
+                "response_type `{response_type}` is not supported: use `id_token`, `code` or \
+                 `code id_token`."
+            ),
         )
     })?;
     match one("response_mode")? {
@@ -221,9 +261,18 @@ pub fn check(
             "The scope must include `openid`.".into(),
         ));
     }
-    let nonce = one("nonce")?
-        .ok_or_else(|| invalid("A nonce is required with response_type=id_token.".into()))?
-        .to_string();
+    let nonce = one("nonce")?.map(str::to_string);
+    if nonce.is_none() && response_type.has_id_token() {
+        return Err(invalid(format!(
+            "A nonce is required with response_type={}.",
+            response_type.as_str()
+        )));
+    }
+    let code_challenge = if response_type.has_code() {
+        Some(check_pkce(one("code_challenge")?, one("code_challenge_method")?).map_err(invalid)?)
+    } else {
+        None
+    };
     let prompt = parse_prompt(one("prompt")?).map_err(invalid)?;
     let max_age = one("max_age")?
         .map(|v| v.parse::<u64>())
@@ -236,10 +285,44 @@ pub fn check(
         scopes,
         state: state.map(str::to_string),
         nonce,
+        code_challenge,
         prompt,
         max_age,
         login_hint: one("login_hint")?.map(str::to_string),
     })
+}
+
+/// The only PKCE method this IdP accepts: `plain` would let a stolen challenge redeem the code.
+pub const S256: &str = "S256";
+
+/// RFC 7636 4.3: a code needs `code_challenge` with `code_challenge_method=S256`. An S256
+/// challenge is a SHA-256 digest in base64url without padding, so exactly 43 characters.
+fn check_pkce(challenge: Option<&str>, method: Option<&str>) -> Result<String, String> {
+    let challenge = challenge.ok_or(
+        "PKCE is required for a code: send code_challenge with code_challenge_method=S256.",
+    )?;
+    match method {
+        Some(S256) => {}
+        Some(other) => {
+            return Err(format!(
+                "code_challenge_method `{other}` is not supported: use `S256`."
+            ))
+        }
+        None => {
+            return Err(
+                "code_challenge_method=S256 is required (the default, `plain`, is not supported)."
+                    .into(),
+            )
+        }
+    }
+    let well_formed = challenge.len() == 43
+        && challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !well_formed {
+        return Err("code_challenge is not a base64url SHA-256 digest (43 characters).".into());
+    }
+    Ok(challenge.to_string())
 }
 
 fn parse_prompt(value: Option<&str>) -> Result<Prompt, String> {
@@ -265,6 +348,7 @@ mod tests {
     fn client() -> RegisteredClient {
         RegisteredClient {
             client_id: "oidc-bff-dev".into(),
+            client_secret: ClientSecret::new("s3cret"),
             redirect_uri: "http://localhost:3000/callback".into(),
             post_logout_redirect_uri: "http://localhost:3000/".into(),
         }
@@ -347,9 +431,14 @@ mod tests {
 
     #[test]
     fn other_errors_go_back_to_the_client_with_their_code() {
-        let cases: [(&[(&'static str, Option<&'static str>)], &str); 9] = [
+        type Changes = &'static [(&'static str, Option<&'static str>)];
+        let cases: [(Changes, &str); 10] = [
             (
-                &[("response_type", Some("code"))],
+                &[("response_type", Some("token"))],
+                "unsupported_response_type",
+            ),
+            (
+                &[("response_type", Some("code token"))],
                 "unsupported_response_type",
             ),
             (
@@ -368,6 +457,86 @@ mod tests {
             assert_eq!(
                 error_code(check(&with(changes), &client())),
                 expected,
+                "{changes:?}"
+            );
+        }
+    }
+
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    #[test]
+    fn code_requests_carry_an_s256_challenge_and_need_a_nonce_only_with_an_id_token() {
+        for (response_type, expected) in [
+            ("code", ResponseType::Code),
+            ("code id_token", ResponseType::CodeIdToken),
+            ("id_token code", ResponseType::CodeIdToken),
+        ] {
+            let request = check(
+                &with(&[
+                    ("response_type", Some(response_type)),
+                    ("code_challenge", Some(CHALLENGE)),
+                    ("code_challenge_method", Some("S256")),
+                ]),
+                &client(),
+            )
+            .unwrap();
+            assert_eq!(request.response_type, expected);
+            assert_eq!(request.code_challenge.as_deref(), Some(CHALLENGE));
+            let fields = request.form_fields();
+            assert!(fields.contains(&("response_type", expected.as_str().to_string())));
+            assert!(fields.contains(&("code_challenge", CHALLENGE.to_string())));
+            assert!(fields.contains(&("code_challenge_method", "S256".to_string())));
+        }
+        let pkce = [
+            ("code_challenge", Some(CHALLENGE)),
+            ("code_challenge_method", Some("S256")),
+        ];
+        let code_without_nonce = [
+            &pkce[..],
+            &[("response_type", Some("code")), ("nonce", None)],
+        ];
+        let request = check(&with(&code_without_nonce.concat()), &client()).unwrap();
+        assert_eq!(request.nonce, None);
+        assert!(!request.form_fields().iter().any(|(n, _)| *n == "nonce"));
+        let hybrid_without_nonce = [
+            &pkce[..],
+            &[("response_type", Some("code id_token")), ("nonce", None)],
+        ];
+        assert_eq!(
+            error_code(check(&with(&hybrid_without_nonce.concat()), &client())),
+            "invalid_request"
+        );
+        // An implicit request ignores PKCE parameters.
+        let implicit = check(&with(&pkce), &client()).unwrap();
+        assert_eq!(implicit.code_challenge, None);
+    }
+
+    #[test]
+    fn a_code_without_an_s256_challenge_is_an_invalid_request() {
+        let too_short = &CHALLENGE[..42];
+        let not_base64url = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM";
+        for changes in [
+            vec![],
+            vec![("code_challenge", Some(CHALLENGE))],
+            vec![
+                ("code_challenge", Some(CHALLENGE)),
+                ("code_challenge_method", Some("plain")),
+            ],
+            vec![("code_challenge_method", Some("S256"))],
+            vec![
+                ("code_challenge", Some(too_short)),
+                ("code_challenge_method", Some("S256")),
+            ],
+            vec![
+                ("code_challenge", Some(not_base64url)),
+                ("code_challenge_method", Some("S256")),
+            ],
+        ] {
+            let mut changes = changes;
+            changes.push(("response_type", Some("code")));
+            assert_eq!(
+                error_code(check(&with(&changes), &client())),
+                "invalid_request",
                 "{changes:?}"
             );
         }

@@ -8,15 +8,17 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AdditionalProviderMetadata, AuthUrl, IssuerUrl, JsonWebKeySetUrl, ProviderMetadata,
-    ResponseTypes, Scope,
+    ResponseTypes, Scope, TokenUrl, UserInfoUrl,
 };
 use serde::{Deserialize, Serialize};
 
-/// The endpoints' paths. A token endpoint (issue 6, `response_type=code`) goes here, in
-/// `metadata` below and in `routes`.
+/// The endpoints' paths, as mounted by `routes` and `back_channel`.
 pub const AUTHORIZE_PATH: &str = "/authorize";
 pub const JWKS_PATH: &str = "/jwks";
 pub const END_SESSION_PATH: &str = "/end_session";
+pub const TOKEN_PATH: &str = "/token";
+pub const USERINFO_PATH: &str = "/userinfo";
+pub const REVOCATION_PATH: &str = "/revoke";
 
 pub const SCOPES: &[&str] = &["openid", "profile", "email"];
 pub const CLAIMS: &[&str] = &[
@@ -37,16 +39,20 @@ pub const CLAIMS: &[&str] = &[
     "email_verified",
 ];
 
-/// Metadata beyond Discovery 1.0: RP-Initiated Logout 1.0 and RFC 9207.
+/// Metadata beyond Discovery 1.0: RP-Initiated Logout 1.0, RFC 9207, and from RFC 8414 the
+/// revocation endpoint (RFC 7009) and PKCE methods (RFC 7636).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LogoutMetadata {
+pub struct ExtraMetadata {
     pub end_session_endpoint: String,
     pub authorization_response_iss_parameter_supported: bool,
+    pub revocation_endpoint: String,
+    pub revocation_endpoint_auth_methods_supported: Vec<CoreClientAuthMethod>,
+    pub code_challenge_methods_supported: Vec<String>,
 }
-impl AdditionalProviderMetadata for LogoutMetadata {}
+impl AdditionalProviderMetadata for ExtraMetadata {}
 
 pub type DevProviderMetadata = ProviderMetadata<
-    LogoutMetadata,
+    ExtraMetadata,
     CoreAuthDisplay,
     CoreClientAuthMethod,
     CoreClaimName,
@@ -63,20 +69,42 @@ pub type DevProviderMetadata = ProviderMetadata<
 pub fn metadata(issuer: &IssuerUrl) -> Result<DevProviderMetadata, String> {
     let base = issuer.as_str().trim_end_matches('/');
     let at = |path: &str| format!("{base}{path}");
+    let auth_methods = vec![
+        CoreClientAuthMethod::ClientSecretBasic,
+        CoreClientAuthMethod::ClientSecretPost,
+    ];
     Ok(DevProviderMetadata::new(
         issuer.clone(),
         AuthUrl::new(at(AUTHORIZE_PATH)).map_err(|e| e.to_string())?,
         JsonWebKeySetUrl::new(at(JWKS_PATH)).map_err(|e| e.to_string())?,
-        vec![ResponseTypes::new(vec![CoreResponseType::IdToken])],
+        vec![
+            ResponseTypes::new(vec![CoreResponseType::IdToken]),
+            ResponseTypes::new(vec![CoreResponseType::Code]),
+            ResponseTypes::new(vec![CoreResponseType::Code, CoreResponseType::IdToken]),
+        ],
         vec![CoreSubjectIdentifierType::Public],
         vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256],
-        LogoutMetadata {
+        ExtraMetadata {
             end_session_endpoint: at(END_SESSION_PATH),
             authorization_response_iss_parameter_supported: true,
+            revocation_endpoint: at(REVOCATION_PATH),
+            revocation_endpoint_auth_methods_supported: auth_methods.clone(),
+            code_challenge_methods_supported: vec![super::authorize::S256.to_string()],
         },
     )
+    .set_token_endpoint(Some(
+        TokenUrl::new(at(TOKEN_PATH)).map_err(|e| e.to_string())?,
+    ))
+    .set_userinfo_endpoint(Some(
+        UserInfoUrl::new(at(USERINFO_PATH)).map_err(|e| e.to_string())?,
+    ))
+    .set_token_endpoint_auth_methods_supported(Some(auth_methods))
     .set_response_modes_supported(Some(vec![CoreResponseMode::FormPost]))
-    .set_grant_types_supported(Some(vec![CoreGrantType::Implicit]))
+    .set_grant_types_supported(Some(vec![
+        CoreGrantType::AuthorizationCode,
+        CoreGrantType::Implicit,
+        CoreGrantType::RefreshToken,
+    ]))
     .set_scopes_supported(Some(
         SCOPES.iter().map(|s| Scope::new(s.to_string())).collect(),
     ))

@@ -5,8 +5,14 @@
 //! `oidc.dev_idp_port` to change it) and points the app at it, with client id `oidc-bff-dev`
 //! unless `CLIENT_ID` is set. It is a second, small Rocket instance in the same process,
 //! launched while the app ignites: discovery, JWKS, an authorization endpoint
-//! (`response_type=id_token`, `response_mode=form_post`) with a sign-in page for demo accounts,
-//! and RP-initiated logout. Its RSA key is generated at start-up and never stored.
+//! (`response_type` `id_token`, `code` or `code id_token`, always `response_mode=form_post`,
+//! PKCE S256 for codes) with a sign-in page for demo accounts, a token endpoint (codes and
+//! refresh tokens, `client_secret_basic` or `client_secret_post`), UserInfo, revocation and
+//! RP-initiated logout. Its RSA key is generated at start-up and never stored; codes and tokens
+//! live in memory.
+//!
+//! The client's secret is `CLIENT_SECRET` when set, else [`DEFAULT_CLIENT_SECRET`], which the
+//! app then uses too, so `RESPONSE_TYPE=code cargo run` needs nothing else.
 //!
 //! The IdP is on `127.0.0.1` and the app on `localhost` on purpose: browsers treat them as two
 //! sites, so its POST to `/callback` is cross-site, as with a real IdP.
@@ -16,7 +22,10 @@
 
 mod accounts;
 mod authorize;
+mod back_channel;
+mod client_auth;
 mod discovery;
+mod grants;
 mod pages;
 mod routes;
 mod sessions;
@@ -24,6 +33,7 @@ mod tokens;
 
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rocket::fairing::{self, AdHoc, Fairing, Info, Kind};
 use rocket::figment::providers::Serialized;
@@ -33,6 +43,8 @@ use rocket::{Build, Orbit, Rocket};
 
 use crate::config::{ConfigError, Settings};
 use authorize::RegisteredClient;
+use client_auth::ClientSecret;
+use grants::{Lifetimes, DEFAULT_ACCESS_TOKEN_TTL};
 use tokens::SigningKey;
 
 pub use pages::BANNER;
@@ -41,18 +53,31 @@ pub use pages::BANNER;
 pub const DEFAULT_PORT: u16 = 4000;
 /// The app's client id at the development IdP unless `CLIENT_ID` (`oidc.client_id`) is set.
 pub const DEFAULT_CLIENT_ID: &str = "oidc-bff-dev";
+/// The app's client secret at the development IdP unless `CLIENT_SECRET` (`oidc.client_secret`)
+/// is set. Public on purpose: it protects nothing but a development IdP on the loopback address.
+pub const DEFAULT_CLIENT_SECRET: &str = "oidc-bff-dev-secret";
 /// The setting that moves the development IdP to another port.
 pub const PORT_SETTING: &str = "oidc.dev_idp_port";
+/// The setting for the lifetime of its access tokens, in seconds (default 300); the
+/// environment variable [`ACCESS_TOKEN_TTL_ENV`] takes precedence.
+pub const ACCESS_TOKEN_TTL_SETTING: &str = "oidc.dev_idp_access_token_ttl";
+pub const ACCESS_TOKEN_TTL_ENV: &str = "DEV_IDP_ACCESS_TOKEN_TTL";
 
 /// The decision, made before the settings are read, to run the development IdP on `port`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DevIdp {
     port: u16,
+    access_token_ttl: Duration,
 }
 
 impl DevIdp {
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `expires_in` of the access tokens it issues.
+    pub fn access_token_ttl(&self) -> Duration {
+        self.access_token_ttl
     }
 
     /// `http://127.0.0.1:<port>`: the issuer, exactly as in its tokens.
@@ -62,8 +87,8 @@ impl DevIdp {
 }
 
 /// With no issuer configured and `debug_build`, points the figment at the development IdP
-/// (issuer, and the client id when none is set) and says where it will run. Otherwise the
-/// figment is returned unchanged, so a missing issuer stops start-up as usual.
+/// (issuer, and the client id and secret when none are set) and says where it will run.
+/// Otherwise the figment is returned unchanged, so a missing issuer stops start-up as usual.
 pub fn configure(
     figment: Figment,
     debug_build: bool,
@@ -86,13 +111,52 @@ pub fn configure(
             .unwrap_or_default(),
         hint: "it must be a TCP port number from 1 to 65535",
     })?;
-    let idp = DevIdp { port };
+    let access_token_ttl = access_token_ttl(&figment, std::env::var(ACCESS_TOKEN_TTL_ENV).ok())?;
+    let idp = DevIdp {
+        port,
+        access_token_ttl,
+    };
     // Global: these must win over any profile, since the issuer was found missing in all.
     let mut figment = figment.merge(Serialized::global("oidc.issuer", idp.issuer()));
     if !is_set(&figment, "oidc.client_id") {
         figment = figment.merge(Serialized::global("oidc.client_id", DEFAULT_CLIENT_ID));
     }
+    if !is_set(&figment, "oidc.client_secret") {
+        figment = figment.merge(Serialized::global(
+            "oidc.client_secret",
+            DEFAULT_CLIENT_SECRET,
+        ));
+    }
     Ok((figment, Some(idp)))
+}
+
+/// `DEV_IDP_ACCESS_TOKEN_TTL` (from `env`), else `oidc.dev_idp_access_token_ttl`, else 300 s.
+fn access_token_ttl(figment: &Figment, env: Option<String>) -> Result<Duration, ConfigError> {
+    let invalid = |detail: String| ConfigError::Invalid {
+        name: "DEV_IDP_ACCESS_TOKEN_TTL (oidc.dev_idp_access_token_ttl)",
+        detail,
+        hint: "it must be a number of seconds from 1 to 86400",
+    };
+    let seconds = match env.filter(|v| !v.trim().is_empty()) {
+        Some(text) => text.trim().parse::<u64>().map_err(|_| invalid(text))?,
+        None => match figment.extract_inner::<u64>(ACCESS_TOKEN_TTL_SETTING) {
+            Ok(seconds) => seconds,
+            Err(error) if error.missing() => return Ok(DEFAULT_ACCESS_TOKEN_TTL),
+            Err(_) => {
+                return Err(invalid(
+                    figment
+                        .find_value(ACCESS_TOKEN_TTL_SETTING)
+                        .ok()
+                        .and_then(|value| serde_json::to_string(&value).ok())
+                        .unwrap_or_default(),
+                ))
+            }
+        },
+    };
+    if !(1..=86_400).contains(&seconds) {
+        return Err(invalid(seconds.to_string()));
+    }
+    Ok(Duration::from_secs(seconds))
 }
 
 /// Whether `key` holds something other than an empty string.
@@ -135,8 +199,17 @@ impl Fairing for Launcher {
             tracing::error!("the development identity provider needs the app's settings");
             return Err(app);
         };
+        // `configure` made sure there is a secret; the fallback only keeps this total.
+        let secret = settings.client_secret.as_deref();
+        let secret_note = match secret {
+            None | Some(DEFAULT_CLIENT_SECRET) => {
+                format!("client secret {DEFAULT_CLIENT_SECRET}")
+            }
+            Some(_) => "the configured CLIENT_SECRET".to_string(),
+        };
         let client = RegisteredClient {
             client_id: settings.client_id.clone(),
+            client_secret: ClientSecret::new(secret.unwrap_or(DEFAULT_CLIENT_SECRET)),
             redirect_uri: settings.redirect_uri(),
             post_logout_redirect_uri: settings.post_logout_redirect_uri(),
         };
@@ -148,8 +221,9 @@ impl Fairing for Launcher {
                 }
                 tracing::warn!(
                     "no issuer configured: using the built-in DEVELOPMENT identity provider at {} \
-                     (client id {}, demo accounts alice/alice, bob/bob, carol/carol) - not for \
-                     production; set ISSUER_BASE_URL and CLIENT_ID for a real one",
+                     (client id {}, {secret_note}, demo accounts alice/alice, bob/bob, \
+                     carol/carol) - not for production; set ISSUER_BASE_URL and CLIENT_ID for a \
+                     real one",
                     self.idp.issuer(),
                     client.client_id,
                 );
@@ -183,7 +257,8 @@ async fn start(
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    let state = routes::IdpState::new(&idp.issuer(), client, key)?;
+    let lifetimes = Lifetimes::with_access_token_ttl(idp.access_token_ttl);
+    let state = routes::IdpState::new(&idp.issuer(), client, key, lifetimes)?;
     let config = rocket::Config {
         address: Ipv4Addr::LOCALHOST.into(),
         port: idp.port,
@@ -208,6 +283,7 @@ async fn start(
             })
         }))
         .mount("/", routes::routes())
+        .mount("/", back_channel::routes())
         .register("/", routes::catchers())
         .ignite()
         .await
@@ -245,6 +321,56 @@ mod tests {
         let (_, settings) = crate::config::load(figment).unwrap();
         assert_eq!(settings.issuer, "http://127.0.0.1:4000");
         assert_eq!(settings.client_id, DEFAULT_CLIENT_ID);
+        assert_eq!(
+            settings.client_secret.as_deref(),
+            Some(DEFAULT_CLIENT_SECRET)
+        );
+    }
+
+    #[test]
+    fn a_code_response_type_works_with_the_dev_client_secret_or_a_configured_one() {
+        let code = without_issuer().merge(("oidc.response_type", "code"));
+        let (figment, _) = configure(code.clone(), true).unwrap();
+        let (_, settings) = crate::config::load(figment).unwrap();
+        assert_eq!(
+            settings.client_secret.as_deref(),
+            Some(DEFAULT_CLIENT_SECRET)
+        );
+        for (configured, expected) in [("mine", "mine"), ("", DEFAULT_CLIENT_SECRET)] {
+            let figment = code.clone().merge(("oidc.client_secret", configured));
+            let (figment, _) = configure(figment, true).unwrap();
+            let (_, settings) = crate::config::load(figment).unwrap();
+            assert_eq!(settings.client_secret.as_deref(), Some(expected));
+        }
+        // A configured issuer gets no development secret.
+        let real = code.merge(("oidc.issuer", "https://idp.example"));
+        let (figment, _) = configure(real, true).unwrap();
+        assert!(figment
+            .extract_inner::<String>("oidc.client_secret")
+            .is_err());
+    }
+
+    #[test]
+    fn the_access_token_lifetime_comes_from_the_environment_or_the_setting() {
+        let ttl = |figment: Figment, env: Option<&str>| {
+            access_token_ttl(&figment, env.map(str::to_string))
+        };
+        assert_eq!(ttl(without_issuer(), None), Ok(DEFAULT_ACCESS_TOKEN_TTL));
+        let set = without_issuer().merge((ACCESS_TOKEN_TTL_SETTING, 30));
+        assert_eq!(ttl(set.clone(), None), Ok(Duration::from_secs(30)));
+        assert_eq!(ttl(set.clone(), Some("90")), Ok(Duration::from_secs(90)));
+        assert_eq!(ttl(set, Some(" ")), Ok(Duration::from_secs(30)));
+        for bad in ["0", "-5", "five", "86401"] {
+            assert!(ttl(without_issuer(), Some(bad)).is_err(), "{bad}");
+        }
+        let bad = without_issuer().merge((ACCESS_TOKEN_TTL_SETTING, "soon"));
+        assert!(matches!(
+            ttl(bad, None),
+            Err(ConfigError::Invalid {
+                name: "DEV_IDP_ACCESS_TOKEN_TTL (oidc.dev_idp_access_token_ttl)",
+                ..
+            })
+        ));
     }
 
     #[test]

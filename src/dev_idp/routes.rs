@@ -1,5 +1,6 @@
-//! The development IdP's HTTP side: discovery, keys, the authorization endpoint with its
-//! sign-in form, RP-initiated logout, and the files its pages use.
+//! The development IdP's front channel: discovery, keys, the authorization endpoint with its
+//! sign-in form, RP-initiated logout, and the files its pages use. The back channel (token,
+//! UserInfo, revocation) is in `back_channel`.
 
 use std::sync::Arc;
 
@@ -17,13 +18,12 @@ use rocket::{
 use serde_json::Value;
 
 use super::accounts::{self, Account, ACCOUNTS};
-use super::authorize::{
-    self, AuthorizationRequest, ErrorResponse, Params, Rejection, ResponseType,
-};
+use super::authorize::{self, AuthorizationRequest, ErrorResponse, Params, Rejection};
 use super::discovery;
+use super::grants::{Grants, Lifetimes};
 use super::pages;
 use super::sessions::{self, IdpSession, IdpSessions};
-use super::tokens::{Grant, SigningKey};
+use super::tokens::{Grant, IssuedWith, SigningKey};
 
 /// Everything the IdP's routes share.
 pub struct IdpState {
@@ -31,6 +31,8 @@ pub struct IdpState {
     pub client: authorize::RegisteredClient,
     pub key: SigningKey,
     pub sessions: IdpSessions,
+    /// Authorization codes and the tokens issued for them.
+    pub grants: Grants,
     discovery: Value,
     jwks: Value,
 }
@@ -40,6 +42,7 @@ impl IdpState {
         issuer: &str,
         client: authorize::RegisteredClient,
         key: SigningKey,
+        lifetimes: Lifetimes,
     ) -> Result<Self, String> {
         let issuer = IssuerUrl::new(issuer.to_string()).map_err(|e| e.to_string())?;
         let metadata = discovery::metadata(&issuer)?;
@@ -50,6 +53,7 @@ impl IdpState {
             client,
             key,
             sessions: IdpSessions::default(),
+            grants: Grants::new(lifetimes),
             discovery,
             jwks,
         })
@@ -204,23 +208,40 @@ fn recent_enough(session: &IdpSession, max_age: Option<u64>) -> bool {
     })
 }
 
-/// The successful authentication response (form_post), for the session's account.
+/// The successful authentication response (form_post), for the session's account: an ID
+/// token, a one-time code, or both (the ID token then carries the code's `c_hash`).
 fn respond(idp: &IdpState, request: &AuthorizationRequest, session: &IdpSession) -> Page {
     let Some(account) = session.account() else {
         return Page(Status::Ok, pages::sign_in(request, "", None));
     };
     let grant = Grant {
         account,
-        client_id: &request.client_id,
-        nonce: &request.nonce,
-        scopes: &request.scopes,
+        client_id: request.client_id.clone(),
+        nonce: request.nonce.clone(),
+        scopes: request.scopes.clone(),
         auth_time: session.auth_time,
-        sid: &session.sid,
+        sid: session.sid.clone(),
         picture_url: idp.picture_url(account),
     };
-    let mut fields = match request.response_type {
-        ResponseType::IdToken => match idp.key.id_token(&idp.issuer, &grant) {
-            Ok(id_token) => vec![("id_token", id_token)],
+    let mut fields = Vec::new();
+    let code = match &request.code_challenge {
+        Some(challenge) if request.response_type.has_code() => Some(idp.grants.issue_code(
+            grant.clone(),
+            &request.redirect_uri,
+            challenge,
+        )),
+        _ => None,
+    };
+    if let Some(code) = &code {
+        fields.push(("code", code.clone()));
+    }
+    if request.response_type.has_id_token() {
+        let with = IssuedWith {
+            code: code.as_deref(),
+            ..IssuedWith::default()
+        };
+        match idp.key.id_token(&idp.issuer, &grant, with) {
+            Ok(id_token) => fields.push(("id_token", id_token)),
             Err(error) => {
                 tracing::error!(%error, "development IdP could not mint an ID token");
                 return rejected(
@@ -233,8 +254,8 @@ fn respond(idp: &IdpState, request: &AuthorizationRequest, session: &IdpSession)
                     )),
                 );
             }
-        },
-    };
+        }
+    }
     if let Some(state) = &request.state {
         fields.push(("state", state.clone()));
     }

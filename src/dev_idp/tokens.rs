@@ -7,12 +7,13 @@ use std::str::FromStr;
 use chrono::{DateTime, TimeDelta, Utc};
 use openidconnect::core::{
     CoreGenderClaim, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
-    CoreRsaPrivateSigningKey,
+    CoreRsaPrivateSigningKey, CoreUserInfoClaims,
 };
 use openidconnect::{
-    AdditionalClaims, Audience, ClientId, EndUserEmail, EndUserFamilyName, EndUserGivenName,
-    EndUserName, EndUserPictureUrl, EndUserUsername, IdToken, IdTokenClaims, IdTokenVerifier,
-    IssuerUrl, JsonWebKeyId, Nonce, PrivateSigningKey, StandardClaims, SubjectIdentifier,
+    AccessToken, AdditionalClaims, Audience, AuthorizationCode, ClientId, EmptyAdditionalClaims,
+    EndUserEmail, EndUserFamilyName, EndUserGivenName, EndUserName, EndUserPictureUrl,
+    EndUserUsername, IdToken, IdTokenClaims, IdTokenVerifier, IssuerUrl, JsonWebKeyId, Nonce,
+    PrivateSigningKey, StandardClaims, SubjectIdentifier,
 };
 use rsa::pkcs1::{EncodeRsaPrivateKey, LineEnding};
 use serde::{Deserialize, Serialize};
@@ -52,16 +53,63 @@ pub enum TokenError {
     NotOurs(String),
 }
 
-/// What a sign-in grants: who, to which client, within which IdP session.
-pub struct Grant<'a> {
-    pub account: &'a Account,
-    pub client_id: &'a str,
-    pub nonce: &'a str,
-    pub scopes: &'a [String],
+/// What a sign-in grants: who, to which client, within which IdP session. Kept with an
+/// authorization code and its tokens, so the token endpoint and UserInfo answer for it.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub account: &'static Account,
+    pub client_id: String,
+    /// The authentication request's nonce, repeated in every ID token of this grant.
+    pub nonce: Option<String>,
+    pub scopes: Vec<String>,
     pub auth_time: DateTime<Utc>,
-    pub sid: &'a str,
+    pub sid: String,
     /// Where the account's avatar is served (the `picture` claim).
     pub picture_url: String,
+}
+
+impl Grant {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// `sub` and the account's claims for the granted `profile` and `email` scopes (Core 5.4).
+    pub fn standard_claims(&self) -> StandardClaims<CoreGenderClaim> {
+        let account = self.account;
+        let mut standard = StandardClaims::new(SubjectIdentifier::new(account.subject.into()));
+        if self.has_scope("profile") {
+            standard = standard
+                .set_name(Some(EndUserName::new(account.name()).into()))
+                .set_given_name(Some(
+                    EndUserGivenName::new(account.given_name.into()).into(),
+                ))
+                .set_family_name(Some(
+                    EndUserFamilyName::new(account.family_name.into()).into(),
+                ))
+                .set_preferred_username(Some(EndUserUsername::new(account.username.into())))
+                .set_picture(Some(
+                    EndUserPictureUrl::new(self.picture_url.clone()).into(),
+                ));
+        }
+        if self.has_scope("email") {
+            standard = standard
+                .set_email(Some(EndUserEmail::new(account.email.into())))
+                .set_email_verified(Some(true));
+        }
+        standard
+    }
+
+    /// The UserInfo response (Core 5.3.2): the same claims as in the ID token.
+    pub fn userinfo(&self) -> CoreUserInfoClaims {
+        CoreUserInfoClaims::new(self.standard_claims(), EmptyAdditionalClaims {})
+    }
+}
+
+/// What an ID token is issued with, for its `at_hash` and `c_hash` (Core 3.3.2.11, 3.1.3.6).
+#[derive(Default)]
+pub struct IssuedWith<'a> {
+    pub access_token: Option<&'a str>,
+    pub code: Option<&'a str>,
 }
 
 pub struct SigningKey {
@@ -90,46 +138,38 @@ impl SigningKey {
         &self.jwks
     }
 
-    /// An ID token for `grant`: `iss sub aud exp iat nonce auth_time sid` and the account's
-    /// claims for the granted `profile` and `email` scopes.
-    pub fn id_token(&self, issuer: &IssuerUrl, grant: &Grant<'_>) -> Result<String, TokenError> {
-        let account = grant.account;
-        let granted = |scope: &str| grant.scopes.iter().any(|s| s == scope);
-        let mut standard = StandardClaims::new(SubjectIdentifier::new(account.subject.into()));
-        if granted("profile") {
-            standard = standard
-                .set_name(Some(EndUserName::new(account.name()).into()))
-                .set_given_name(Some(
-                    EndUserGivenName::new(account.given_name.into()).into(),
-                ))
-                .set_family_name(Some(
-                    EndUserFamilyName::new(account.family_name.into()).into(),
-                ))
-                .set_preferred_username(Some(EndUserUsername::new(account.username.into())))
-                .set_picture(Some(
-                    EndUserPictureUrl::new(grant.picture_url.clone()).into(),
-                ));
-        }
-        if granted("email") {
-            standard = standard
-                .set_email(Some(EndUserEmail::new(account.email.into())))
-                .set_email_verified(Some(true));
-        }
+    /// An ID token for `grant`: `iss sub aud exp iat auth_time sid`, `nonce` when the request
+    /// had one, the account's claims for the granted `profile` and `email` scopes, and
+    /// `at_hash` / `c_hash` for the access token or code it is issued with.
+    pub fn id_token(
+        &self,
+        issuer: &IssuerUrl,
+        grant: &Grant,
+        with: IssuedWith<'_>,
+    ) -> Result<String, TokenError> {
         let now = Utc::now();
         let claims = DevIdTokenClaims::new(
             issuer.clone(),
-            vec![Audience::new(grant.client_id.into())],
+            vec![Audience::new(grant.client_id.clone())],
             now + ID_TOKEN_LIFETIME,
             now,
-            standard,
+            grant.standard_claims(),
             SessionClaims {
-                sid: Some(grant.sid.into()),
+                sid: Some(grant.sid.clone()),
             },
         )
-        .set_nonce(Some(Nonce::new(grant.nonce.into())))
+        .set_nonce(grant.nonce.clone().map(Nonce::new))
         .set_auth_time(Some(grant.auth_time));
-        let token = DevIdToken::new(claims, &self.key, ALGORITHM, None, None)
-            .map_err(|e| TokenError::Signing(e.to_string()))?;
+        let access_token = with.access_token.map(|t| AccessToken::new(t.into()));
+        let code = with.code.map(|c| AuthorizationCode::new(c.into()));
+        let token = DevIdToken::new(
+            claims,
+            &self.key,
+            ALGORITHM,
+            access_token.as_ref(),
+            code.as_ref(),
+        )
+        .map_err(|e| TokenError::Signing(e.to_string()))?;
         Ok(token.to_string())
     }
 
@@ -165,14 +205,14 @@ mod tests {
         IssuerUrl::new("http://127.0.0.1:4000".into()).unwrap()
     }
 
-    fn grant<'a>(scopes: &'a [String]) -> Grant<'a> {
+    fn grant(scopes: &[&str]) -> Grant {
         Grant {
             account: &ACCOUNTS[0],
-            client_id: "oidc-bff-dev",
-            nonce: "n-0S6_WzA2Mj",
-            scopes,
+            client_id: "oidc-bff-dev".into(),
+            nonce: Some("n-0S6_WzA2Mj".into()),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
             auth_time: Utc::now() - TimeDelta::seconds(30),
-            sid: "session-1",
+            sid: "session-1".into(),
             picture_url: "http://127.0.0.1:4000/avatars/alice.svg".into(),
         }
     }
@@ -182,8 +222,10 @@ mod tests {
         let started = std::time::Instant::now();
         let key = SigningKey::generate().unwrap();
         eprintln!("2048-bit RSA key generated in {:?}", started.elapsed());
-        let scopes = vec!["openid".to_string(), "profile".into(), "email".into()];
-        let token = key.id_token(&issuer(), &grant(&scopes)).unwrap();
+        let grant = grant(&["openid", "profile", "email"]);
+        let token = key
+            .id_token(&issuer(), &grant, IssuedWith::default())
+            .unwrap();
         let claims = key.verify_hint(&token, &issuer(), "oidc-bff-dev").unwrap();
         assert_eq!(claims.subject().as_str(), ACCOUNTS[0].subject);
         assert_eq!(claims.additional_claims().sid.as_deref(), Some("session-1"));
@@ -201,10 +243,60 @@ mod tests {
     #[test]
     fn scopes_decide_which_claims_are_in_the_token() {
         let key = SigningKey::generate().unwrap();
-        let scopes = vec!["openid".to_string()];
-        let token = key.id_token(&issuer(), &grant(&scopes)).unwrap();
+        let grant = grant(&["openid"]);
+        let token = key
+            .id_token(&issuer(), &grant, IssuedWith::default())
+            .unwrap();
         let claims = key.verify_hint(&token, &issuer(), "oidc-bff-dev").unwrap();
         assert!(claims.name().is_none());
         assert!(claims.email().is_none());
+        let userinfo = serde_json::to_value(grant.userinfo()).unwrap();
+        assert_eq!(userinfo, serde_json::json!({"sub": ACCOUNTS[0].subject}));
+    }
+
+    #[test]
+    fn userinfo_has_the_claims_of_the_granted_scopes() {
+        let userinfo = serde_json::to_value(grant(&["openid", "email"]).userinfo()).unwrap();
+        assert_eq!(
+            userinfo,
+            serde_json::json!({
+                "sub": ACCOUNTS[0].subject,
+                "email": "alice@example.com",
+                "email_verified": true,
+            })
+        );
+        let userinfo = serde_json::to_value(grant(&["openid", "profile"]).userinfo()).unwrap();
+        assert_eq!(userinfo["name"], "Alice Liddell");
+        assert_eq!(userinfo["preferred_username"], "alice");
+        assert!(userinfo.get("email").is_none());
+    }
+
+    #[test]
+    fn hashes_bind_the_token_to_its_access_token_and_code() {
+        use base64::Engine;
+        use sha2::{Digest, Sha256};
+        let half = |value: &str| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(&Sha256::digest(value.as_bytes())[..16])
+        };
+        let key = SigningKey::generate().unwrap();
+        let with = IssuedWith {
+            access_token: Some("an-access-token"),
+            code: Some("a-code"),
+        };
+        let token = key.id_token(&issuer(), &grant(&["openid"]), with).unwrap();
+        let claims = key.verify_hint(&token, &issuer(), "oidc-bff-dev").unwrap();
+        assert_eq!(
+            claims.access_token_hash().map(|h| h.as_str().to_string()),
+            Some(half("an-access-token"))
+        );
+        assert_eq!(
+            claims.code_hash().map(|h| h.as_str().to_string()),
+            Some(half("a-code"))
+        );
+        assert_eq!(
+            claims.nonce().map(|n| n.secret().as_str()),
+            Some("n-0S6_WzA2Mj")
+        );
     }
 }
