@@ -180,7 +180,9 @@ impl Provider {
         let mut request = self.http.post(url).header("accept", "application/json");
         if in_body {
             fields.push(("client_id", &self.client_id));
-            fields.push(("client_secret", secret));
+            if self.client_secret.is_some() {
+                fields.push(("client_secret", secret));
+            }
         } else if self.client_secret.is_some() {
             let encode = |text: &str| {
                 url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>()
