@@ -22,45 +22,8 @@ pub struct RegisteredClient {
 }
 
 /// The response types this IdP can answer: implicit, authorization code, and the hybrid of
-/// the two (Core 3.1, 3.2, 3.3; OAuth 2.0 Multiple Response Type Encoding Practices).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ResponseType {
-    IdToken,
-    Code,
-    CodeIdToken,
-}
-
-impl ResponseType {
-    /// The value in any order of its words (`id_token code` is `code id_token`).
-    fn parse(value: &str) -> Option<Self> {
-        let mut parts: Vec<&str> = value.split(' ').filter(|p| !p.is_empty()).collect();
-        parts.sort_unstable();
-        match parts.as_slice() {
-            ["id_token"] => Some(Self::IdToken),
-            ["code"] => Some(Self::Code),
-            ["code", "id_token"] => Some(Self::CodeIdToken),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::IdToken => "id_token",
-            Self::Code => "code",
-            Self::CodeIdToken => "code id_token",
-        }
-    }
-
-    /// Whether the response carries an authorization code (and PKCE is required).
-    pub fn has_code(self) -> bool {
-        self != Self::IdToken
-    }
-
-    /// Whether the response carries an ID token (and a nonce is required, Core 3.2.2.1).
-    pub fn has_id_token(self) -> bool {
-        self != Self::Code
-    }
-}
+/// the two (Core 3.1, 3.2, 3.3) — the same set, and the same parsing, as the app's.
+pub use crate::oidc::flow::ResponseType;
 
 /// `prompt` (Core 3.1.2.1), the values this IdP acts on.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -262,13 +225,13 @@ pub fn check(
         ));
     }
     let nonce = one("nonce")?.map(str::to_string);
-    if nonce.is_none() && response_type.has_id_token() {
+    if nonce.is_none() && response_type.front_channel_id_token() {
         return Err(invalid(format!(
             "A nonce is required with response_type={}.",
             response_type.as_str()
         )));
     }
-    let code_challenge = if response_type.has_code() {
+    let code_challenge = if response_type.uses_code() {
         Some(check_pkce(one("code_challenge")?, one("code_challenge_method")?).map_err(invalid)?)
     } else {
         None

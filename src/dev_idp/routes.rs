@@ -225,7 +225,7 @@ fn respond(idp: &IdpState, request: &AuthorizationRequest, session: &IdpSession)
     };
     let mut fields = Vec::new();
     let code = match &request.code_challenge {
-        Some(challenge) if request.response_type.has_code() => Some(idp.grants.issue_code(
+        Some(challenge) if request.response_type.uses_code() => Some(idp.grants.issue_code(
             grant.clone(),
             &request.redirect_uri,
             challenge,
@@ -235,7 +235,7 @@ fn respond(idp: &IdpState, request: &AuthorizationRequest, session: &IdpSession)
     if let Some(code) = &code {
         fields.push(("code", code.clone()));
     }
-    if request.response_type.has_id_token() {
+    if request.response_type.front_channel_id_token() {
         let with = IssuedWith {
             code: code.as_deref(),
             ..IssuedWith::default()
