@@ -397,3 +397,24 @@ async fn security_headers_are_on_every_page() {
         assert_eq!(h.get_one("Cache-Control"), Some("no-store"), "{path}");
     }
 }
+
+#[rocket::async_test]
+async fn strict_transport_security_is_sent_only_for_an_https_base_url() {
+    let local = app().await;
+    let response = local.client.get("/").dispatch().await;
+    assert!(response
+        .headers()
+        .get_one("Strict-Transport-Security")
+        .is_none());
+    let public = app_with_idp(
+        |_| {},
+        |f| f.merge(("oidc.base_url", "https://app.example")),
+    )
+    .await;
+    let response = public.client.get("/").dispatch().await;
+    let hsts = response
+        .headers()
+        .get_one("Strict-Transport-Security")
+        .unwrap_or_default();
+    assert!(hsts.starts_with("max-age="), "{hsts}");
+}
