@@ -1,0 +1,134 @@
+# Helpers shared by bench/run.sh and bench/soak.sh (sourced, not run).
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH="$ROOT/bench"
+LOADGEN="$BENCH/loadgen/target/release/bff-loadgen"
+KEY="$ROOT/tests/support/keys/rsa-a.pem"
+# Away from 3000/4000, which the end-to-end tests of the same checkout use.
+IDP_PORT=${BENCH_IDP_PORT:-4410}
+ISSUER="http://127.0.0.1:$IDP_PORT"
+CLIENT_ID=bench-client
+# Fixed so that a session cookie stays valid across the app's restarts within one run.
+SECRET=${BENCH_SECRET:-bench-only-secret-0123456789abcdef0123456789abcdef}
+SERVER_CORE=${BENCH_SERVER_CORE:-0}
+LOAD_CORE=${BENCH_LOAD_CORE:-1}
+
+# How the server and the load generators are scheduled. `rt` (default as root): SCHED_RR, so
+# that builds and tests of others on a shared machine cannot take their cores (the kernel's RT
+# throttling still leaves 5% of each second to everything else). `nice`: nice -20. `normal`.
+PRIORITY=${BENCH_PRIORITY:-rt}
+case $PRIORITY in
+  rt) PRIO=(chrt -r 10) ;;
+  nice) PRIO=(nice -n -20) ;;
+  normal) PRIO=() ;;
+  *) echo "BENCH_PRIORITY must be rt, nice or normal" >&2; exit 2 ;;
+esac
+if [[ $PRIORITY != normal && $(id -u) != 0 ]]; then PRIORITY=normal PRIO=(); fi
+
+# on_core CORE COMMAND...: runs COMMAND pinned to CORE at the chosen priority.
+on_core() { local core=$1; shift; "${PRIO[@]}" taskset -c "$core" "$@"; }
+
+STARTED_PIDS=()
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Stops every process this script started, by pid.
+stop_all() {
+  local pid
+  for pid in "${STARTED_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${STARTED_PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  STARTED_PIDS=()
+}
+
+stop_pid() {
+  local pid=$1 keep=() p
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  for p in "${STARTED_PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
+  STARTED_PIDS=("${keep[@]}")
+}
+
+ensure_wrk() {
+  command -v wrk >/dev/null && return
+  log "installing wrk (apt-get)"
+  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+  command -v wrk >/dev/null || die "wrk could not be installed"
+}
+
+build_app() {
+  log "building the app: cargo build --release (repo root)"
+  (cd "$ROOT" && cargo build --release --quiet) || die "app build failed"
+  APP_BIN="$ROOT/target/release/oidc-bff"
+}
+
+build_loadgen() {
+  log "building the load generator (bench/loadgen)"
+  (cd "$BENCH/loadgen" && cargo build --release --quiet) || die "loadgen build failed"
+}
+
+# CPU ticks (1/100 s, user + system, all threads) used so far by a process.
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# "busy total" jiffies of one core (cpu0, cpu1) or of the machine (cpu).
+core_jiffies() {
+  awk -v c="$1" '$1 == c { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat
+}
+
+# /proc/<pid>/status field in MiB (VmRSS, VmHWM).
+status_mib() { awk -v f="$2:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null; }
+
+# Machine-wide busy share over one second, in percent: what others are using before we start.
+machine_busy_pct() {
+  local a b
+  a=($(core_jiffies cpu)); sleep 1; b=($(core_jiffies cpu))
+  awk -v b0="${a[0]}" -v t0="${a[1]}" -v b1="${b[0]}" -v t1="${b[1]}" \
+    'BEGIN { if (t1 > t0) printf "%.0f", 100 * (b1 - b0) / (t1 - t0); else print 0 }'
+}
+
+# Refuses to go on when something already listens on the port (another app would be measured).
+port_free() {
+  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    die "port $1 is in use by another process; set BENCH_PORT_BASE / BENCH_IDP_PORT"
+  fi
+}
+
+start_idp() {
+  port_free "$IDP_PORT"
+  "$LOADGEN" idp --port "$IDP_PORT" --key "$KEY" --kid key-a --max-secs "${1:-3600}" \
+    >"$OUT/idp.log" 2>&1 &
+  STARTED_PIDS+=($!)
+  for _ in $(seq 200); do
+    curl -fs "$ISSUER/.well-known/openid-configuration" >/dev/null 2>&1 && return
+    sleep 0.05
+  done
+  die "bench IdP did not start (see $OUT/idp.log)"
+}
+
+# start_server NAME URL_TO_POLL COMMAND...: spawns the server on the server core, records
+# NAME.startup_ms, sets SPID.
+start_server() {
+  local name=$1 url=$2; shift 2
+  local info
+  port_free "$(sed -E 's#^http://[^:/]+:([0-9]+).*#\1#' <<<"$url")"
+  info=$(on_core "$LOAD_CORE" "$LOADGEN" startup --url "$url" --log "$OUT/$name.log" \
+    -- "${PRIO[@]}" taskset -c "$SERVER_CORE" "$@") || die "$name did not start (see $OUT/$name.log)"
+  SPID=$(sed -n 's/^pid=//p' <<<"$info")
+  STARTED_PIDS+=("$SPID")
+  echo "$name.startup_ms=$(sed -n 's/^startup_ms=//p' <<<"$info")" >>"$RES"
+  log "$name started in $(sed -n 's/^startup_ms=//p' <<<"$info") ms (pid $SPID)"
+}
+
+# A status code for one request (curl), to check a workload before measuring it.
+status_of() {
+  local url=$1; shift
+  local args=() h
+  for h in "$@"; do args+=(-H "$h"); done
+  curl -s -o /dev/null -w '%{http_code}' "${args[@]}" "$url"
+}

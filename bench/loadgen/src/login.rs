@@ -1,0 +1,308 @@
+//! The login workload: `GET /login` (keep its cookies, read `state` and `nonce` from the
+//! redirect), mint an ID token for that nonce, `POST /callback` with the cookies, and expect
+//! the redirect that sets the session cookie.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::args::Args;
+use crate::http::{cookie_header, Conn, COOKIE_HEADER};
+use crate::stats::{status_mib, CpuMeter, Latencies};
+use crate::token::{SignerPool, SigningKey, TokenTemplate};
+
+/// How one app's login looks from outside.
+#[derive(Clone)]
+pub struct Target {
+    pub base: String,
+    pub login_path: String,
+    pub callback_path: String,
+    pub callback_status: u16,
+    pub session_cookie: String,
+}
+
+impl Target {
+    /// `--app-kind bff` (oidc-bff) or `--app-kind express` (express-openid-connect).
+    pub fn from_args(args: &Args) -> Result<Self, String> {
+        let base = args.text("app")?;
+        let kind = args.or("app-kind", "bff".to_string())?;
+        let (login_path, callback_status, session_cookie) = match kind.as_str() {
+            "bff" => ("/login?returnTo=%2F", 303, "bff_session"),
+            "express" => ("/login", 302, "appSession"),
+            other => return Err(format!("--app-kind {other}: use bff or express")),
+        };
+        Ok(Self {
+            base,
+            login_path: args.or("login-path", login_path.to_string())?,
+            callback_path: args.or("callback-path", "/callback".to_string())?,
+            callback_status: args.or("callback-status", callback_status)?,
+            session_cookie: args.or("session-cookie", session_cookie.to_string())?,
+        })
+    }
+}
+
+/// What the load generator needs to log in.
+#[derive(Clone)]
+pub struct Minter {
+    pub signer: SignerPool,
+    pub template: TokenTemplate,
+}
+
+impl Minter {
+    pub fn from_args(args: &Args) -> Result<Self, String> {
+        let key = SigningKey::load(&args.text("key")?, &args.or("kid", "key-a".to_string())?)?;
+        let threads: usize = args.or("signers", 1)?;
+        Ok(Self {
+            signer: SignerPool::start(Arc::new(key), threads),
+            template: TokenTemplate {
+                issuer: args.text("issuer")?,
+                client_id: args.text("client-id")?,
+            },
+        })
+    }
+}
+
+pub struct Login {
+    /// The `Cookie` header value that carries the new session.
+    pub session: String,
+    /// The two round trips (`/login` + `/callback`), without the time spent minting.
+    pub pair: Duration,
+}
+
+/// The first step of a login: the redirect to the IdP, its `state` and `nonce`, and the
+/// transient cookies to send back with the callback.
+pub struct Started {
+    pub state: String,
+    pub nonce: String,
+    pub cookies: String,
+    pub elapsed: Duration,
+}
+
+pub async fn start(conn: &mut Conn, target: &Target) -> Result<Started, String> {
+    let reply = conn.get(&target.login_path, &[]).await?;
+    if !matches!(reply.status, 302 | 303) {
+        return Err(format!("/login answered {}", reply.status));
+    }
+    let location = reply.location.as_deref().ok_or("/login without Location")?;
+    let url = url::Url::parse(location).map_err(|e| format!("Location: {e}"))?;
+    let mut state = None;
+    let mut nonce = None;
+    for (name, value) in url.query_pairs() {
+        match name.as_ref() {
+            "state" => state = Some(value.into_owned()),
+            "nonce" => nonce = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    Ok(Started {
+        state: state.ok_or("no state in the redirect")?,
+        nonce: nonce.ok_or("no nonce in the redirect")?,
+        cookies: cookie_header(&reply.set_cookies),
+        elapsed: reply.elapsed,
+    })
+}
+
+pub async fn login(
+    conn: &mut Conn,
+    target: &Target,
+    minter: &Minter,
+    user: u64,
+) -> Result<Login, String> {
+    let started = start(conn, target).await?;
+    let token = minter
+        .signer
+        .sign(minter.template.claims(&started.nonce, user))
+        .await
+        .ok_or("signer stopped")?;
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("id_token", &token)
+        .append_pair("state", &started.state)
+        .finish();
+    let reply = conn
+        .post_form(
+            &target.callback_path,
+            &[(COOKIE_HEADER, &started.cookies)],
+            body,
+        )
+        .await?;
+    if reply.status != target.callback_status {
+        let text = String::from_utf8_lossy(&reply.body);
+        let snippet: String = text.chars().take(200).collect();
+        return Err(format!("/callback answered {}: {snippet}", reply.status));
+    }
+    // express-openid-connect splits large sessions into `appSession.0`, `.1`, ...
+    let prefix = format!("{}.", target.session_cookie);
+    let session: Vec<(String, String)> = reply
+        .set_cookies
+        .iter()
+        .filter(|(n, v)| (*n == target.session_cookie || n.starts_with(&prefix)) && !v.is_empty())
+        .cloned()
+        .collect();
+    if session.is_empty() {
+        return Err(format!("/callback set no {} cookie", target.session_cookie));
+    }
+    Ok(Login {
+        session: cookie_header(&session),
+        pair: started.elapsed + reply.elapsed,
+    })
+}
+
+/// `loadgen login`: a warm-up, then logins from `--concurrency` connections until `--n`
+/// logins or `--secs` seconds, whichever comes first.
+pub async fn run(args: &Args) -> Result<(), String> {
+    let target = Target::from_args(args)?;
+    let minter = Minter::from_args(args)?;
+    let concurrency: usize = args.or("concurrency", 32)?;
+    let max_logins: u64 = args.or("n", 1_000_000)?;
+    let secs: f64 = args.or("secs", 10.0)?;
+    let warmup_secs: f64 = args.or("warmup-secs", 2.0)?;
+    let server_pid = args.opt("server-pid");
+    let prefix = args.or("prefix", "login".to_string())?;
+
+    // One login first: proves the set-up and gives a session cookie for other tools.
+    let mut conn = Conn::new(&target.base)?;
+    let first = login(&mut conn, &target, &minter, 0).await?;
+    if let Some(path) = args.opt("session-out") {
+        std::fs::write(&path, &first.session).map_err(|e| format!("{path}: {e}"))?;
+    }
+    if secs <= 0.0 {
+        println!("one login done; session cookie written");
+        return Ok(());
+    }
+
+    if warmup_secs > 0.0 {
+        phase(&target, &minter, concurrency, u64::MAX, warmup_secs).await;
+    }
+    let server_cpu = server_pid.as_deref().map(CpuMeter::start);
+    let own_cpu = CpuMeter::start("self");
+    let started = Instant::now();
+    let result = phase(&target, &minter, concurrency, max_logins, secs).await;
+    let wall = started.elapsed().as_secs_f64();
+    let PhaseResult {
+        ok,
+        failed,
+        mut latencies,
+        first_error,
+        connects,
+    } = result;
+    let rate = ok as f64 / wall;
+    let mut lines = vec![
+        format!("{prefix}.ok={ok}"),
+        format!("{prefix}.failed={failed}"),
+        format!("{prefix}.secs={wall:.2}"),
+        format!("{prefix}.rps={rate:.1}"),
+        format!("{prefix}.p50_ms={:.2}", latencies.percentile_ms(50.0)),
+        format!("{prefix}.p99_ms={:.2}", latencies.percentile_ms(99.0)),
+        format!("{prefix}.connects={connects}"),
+    ];
+    if let Some((used, share)) = own_cpu.read() {
+        lines.push(format!("{prefix}.loadgen_cpu={:.0}", share * 100.0));
+        lines.push(format!(
+            "{prefix}.loadgen_cpu_us_per_login={:.0}",
+            used * 1e6 / ok.max(1) as f64
+        ));
+    }
+    if let Some((used, share)) = server_cpu.as_ref().and_then(CpuMeter::read) {
+        lines.push(format!("{prefix}.server_cpu={:.0}", share * 100.0));
+        lines.push(format!(
+            "{prefix}.server_cpu_us_per_login={:.0}",
+            used * 1e6 / ok.max(1) as f64
+        ));
+    }
+    if let Some(pid) = server_pid.as_deref() {
+        if let Some(rss) = status_mib(pid, "VmRSS") {
+            lines.push(format!("{prefix}.server_rss_mib={rss:.1}"));
+        }
+    }
+    for line in &lines {
+        println!("{line}");
+    }
+    if let Some(error) = first_error {
+        println!("# first failure: {error}");
+    }
+    if let Some(path) = args.opt("out") {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| format!("{path}: {e}"))?;
+        for line in &lines {
+            writeln!(file, "{line}").map_err(|e| e.to_string())?;
+        }
+    }
+    if ok == 0 {
+        return Err("no login succeeded".into());
+    }
+    Ok(())
+}
+
+struct PhaseResult {
+    ok: u64,
+    failed: u64,
+    latencies: Latencies,
+    first_error: Option<String>,
+    connects: u64,
+}
+
+async fn phase(
+    target: &Target,
+    minter: &Minter,
+    concurrency: usize,
+    max_logins: u64,
+    secs: f64,
+) -> PhaseResult {
+    let claimed = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let target = target.clone();
+        let minter = minter.clone();
+        let claimed = claimed.clone();
+        workers.push(tokio::spawn(async move {
+            let mut conn = match Conn::new(&target.base) {
+                Ok(conn) => conn,
+                Err(e) => return (0, 1, Latencies::default(), Some(e), 0),
+            };
+            let (mut ok, mut failed, mut lat, mut first_error) = (0, 0, Latencies::default(), None);
+            while Instant::now() < deadline {
+                let n = claimed.fetch_add(1, Ordering::Relaxed);
+                if n >= max_logins {
+                    break;
+                }
+                match login(&mut conn, &target, &minter, n % 1000).await {
+                    Ok(done) => {
+                        ok += 1;
+                        lat.push(done.pair);
+                    }
+                    Err(error) => {
+                        failed += 1;
+                        first_error.get_or_insert(error);
+                        // Do not spin on a dead server.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+            (ok, failed, lat, first_error, conn.connects)
+        }));
+    }
+    let mut result = PhaseResult {
+        ok: 0,
+        failed: 0,
+        latencies: Latencies::default(),
+        first_error: None,
+        connects: 0,
+    };
+    for worker in workers {
+        if let Ok((ok, failed, lat, error, connects)) = worker.await {
+            result.ok += ok;
+            result.failed += failed;
+            result.latencies.extend(lat);
+            result.connects += connects;
+            if result.first_error.is_none() {
+                result.first_error = error;
+            }
+        }
+    }
+    result
+}
