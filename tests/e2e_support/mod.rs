@@ -1,10 +1,15 @@
-//! Processes, ports, temporary directories and browser sessions for the browser end-to-end
-//! tests (`tests/e2e_browser.rs`). Nothing here knows about the app's pages.
+//! Support for the browser end-to-end tests (`tests/e2e_browser.rs`): processes, ports,
+//! temporary directories, browser sessions and a bare HTTP client here; the IdP drivers in
+//! `idp`, the page helpers in `page`, the app's recording store in `store`.
 //!
 //! Clean-up rules: every child process is owned by a [`ChildProcess`] that stops it by PID when
 //! dropped (also while a panic unwinds); every Chromium started through ChromeDriver is owned by
 //! a [`BrowserSession`] that closes the WebDriver session and, should the browser outlive it,
 //! terminates the browser's own PID (checked against its private profile directory first).
+
+pub mod idp;
+pub mod page;
+pub mod store;
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -23,6 +28,12 @@ extern "C" {
 }
 
 const SIGTERM: i32 = 15;
+
+/// The app, browsed as `localhost`, and the IdP (either one) on `127.0.0.1`: two sites.
+pub const APP: &str = "http://localhost:3000";
+pub const APP_PORT: u16 = 3000;
+pub const IDP: &str = "http://127.0.0.1:4000";
+pub const IDP_PORT: u16 = 4000;
 
 /// Sends SIGTERM to one process id.
 fn terminate(pid: i32) {
@@ -46,13 +57,33 @@ pub fn target_subdir(name: &str) -> PathBuf {
     dir
 }
 
+/// Whether something accepts connections on `127.0.0.1:<port>`. (A connection attempt rather
+/// than a trial `bind`: sockets of closed connections in `TIME_WAIT` make a plain `bind` fail
+/// for a minute, though the servers here, which set `SO_REUSEADDR`, can listen again at once.)
+pub fn port_in_use(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+}
+
 /// Panics with a clear message when something is already listening on a fixed port.
 pub fn assert_port_free(port: u16, what: &str) {
-    if let Err(error) = TcpListener::bind(("127.0.0.1", port)) {
+    if port_in_use(port) {
         panic!(
-            "port {port} (needed for {what}) is not free on 127.0.0.1: {error}. \
-             Stop whatever listens there (a `cargo run` of the app or a test IdP?) and retry."
+            "port {port} (needed for {what}) is not free: something listens on 127.0.0.1:{port}. \
+             Stop it (a `cargo run` of the app, a benchmark or a test IdP?) and retry."
         );
+    }
+}
+
+/// Waits until nothing listens on `port` any more (a server that was just told to stop), and
+/// panics after `timeout`.
+pub async fn wait_port_free(port: u16, what: &str, timeout: Duration) {
+    let start = Instant::now();
+    while port_in_use(port) {
+        if start.elapsed() > timeout {
+            panic!("{what} still listens on port {port} {timeout:?} after it was stopped");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -64,16 +95,64 @@ pub fn free_port() -> u16 {
         .expect("no free local port")
 }
 
-/// A plain HTTP/1.1 GET without any client library: returns the status and the raw body.
+/// A plain HTTP/1.1 GET without any client library: returns the status and the body.
 pub fn http_get(port: u16, host: &str, path: &str) -> io::Result<(u16, String)> {
+    http_request(port, host, "GET", path, &[("Accept", "*/*")], "")
+}
+
+/// A POST of an `application/x-www-form-urlencoded` body, with HTTP Basic authentication
+/// when `basic` (user, password) is given.
+pub fn http_post_form(
+    port: u16,
+    host: &str,
+    path: &str,
+    basic: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> io::Result<(u16, String)> {
+    use base64::Engine;
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let authorization = basic.map(|(user, password)| {
+        let pair = format!("{user}:{password}");
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    });
+    let mut headers = vec![
+        ("Accept", "application/json"),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    if let Some(authorization) = authorization.as_deref() {
+        headers.push(("Authorization", authorization));
+    }
+    http_request(port, host, "POST", path, &headers, &body)
+}
+
+/// One HTTP/1.1 request on a fresh connection to `127.0.0.1:<port>`.
+pub fn http_request(
+    port: u16,
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> io::Result<(u16, String)> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
-    stream.set_read_timeout(Some(Duration::from_secs(3)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(3)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-    )?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if method != "GET" {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes())?;
     // Not every server closes the connection after answering (ChromeDriver keeps it open), so
     // read until the body announced by Content-Length (or a chunked body's end) is complete.
     let mut raw = Vec::new();
@@ -85,34 +164,65 @@ pub fn http_get(port: u16, host: &str, path: &str) -> io::Result<(u16, String)> 
             break;
         }
     }
-    let text = String::from_utf8_lossy(&raw);
-    let status = text
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
+    let body = raw.get(head_end + 4..).unwrap_or_default();
+    let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no HTTP status line"))?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
+    let body = if is_chunked(&head) {
+        dechunk(body)
+    } else {
+        body.to_vec()
+    };
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+fn is_chunked(head_lowercase: &str) -> bool {
+    head_lowercase
+        .lines()
+        .any(|line| line.starts_with("transfer-encoding:") && line.contains("chunked"))
 }
 
 fn response_complete(raw: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(raw);
-    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+    let Some(head_end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
         return false;
     };
-    let head = head.to_ascii_lowercase();
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
+    let body = &raw[head_end + 4..];
     let length = head
         .lines()
         .find_map(|line| line.strip_prefix("content-length:"))
         .and_then(|v| v.trim().parse::<usize>().ok());
     match length {
         Some(length) => body.len() >= length,
-        None if head.contains("transfer-encoding: chunked") => body.ends_with("0\r\n\r\n"),
+        None if is_chunked(&head) => body.ends_with(b"0\r\n\r\n"),
         None => false,
     }
+}
+
+/// The payload of a `Transfer-Encoding: chunked` body (extensions and trailers ignored).
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line_end) = body.windows(2).position(|w| w == b"\r\n") {
+        let size_line = String::from_utf8_lossy(&body[..line_end]);
+        let size = size_line.split(';').next().unwrap_or_default().trim();
+        let Ok(size) = usize::from_str_radix(size, 16) else {
+            break;
+        };
+        let rest = &body[line_end + 2..];
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.extend_from_slice(&rest[..size]);
+        body = rest[size..].strip_prefix(b"\r\n").unwrap_or(&rest[size..]);
+    }
+    out
 }
 
 /// A child process whose stdout and stderr go to a log file, stopped when dropped.
@@ -369,4 +479,49 @@ async fn wait_until_gone(pid: i32, profile: &Path, timeout: Duration) -> bool {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     true
+}
+
+/// A Chrome DevTools Protocol command sent through ChromeDriver's `goog/cdp/execute`.
+#[derive(Debug)]
+struct CdpCommand {
+    method: &'static str,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for CdpCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(
+        &self,
+        _request_url: &url::Url,
+    ) -> (openidconnect::http::Method, Option<String>) {
+        let body = json!({ "cmd": self.method, "params": self.params });
+        (openidconnect::http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// Every cookie the browser holds, for every site (WebDriver's own cookie command sees only
+/// the current page's), as the DevTools Protocol describes them (`name`, `value`, `domain`, …).
+pub async fn all_browser_cookies(client: &Client) -> Result<Vec<Value>, String> {
+    let answer = client
+        .issue_cmd(CdpCommand {
+            method: "Network.getAllCookies",
+            params: json!({}),
+        })
+        .await
+        .map_err(|e| format!("Network.getAllCookies failed: {e}"))?;
+    answer
+        .get("cookies")
+        .and_then(Value::as_array)
+        .cloned()
+        .ok_or_else(|| format!("Network.getAllCookies answered {answer}"))
 }

@@ -1,0 +1,260 @@
+//! The two identity providers the browser stories run against, described as data (an "IdP
+//! driver": where its sign-in page is, its element ids, its accounts, how it logs out), and the
+//! few back-channel calls a test makes to an IdP itself (discovery, introspection, a refresh).
+
+use serde_json::Value;
+use url::Url;
+
+use super::{http_get, http_post_form};
+
+/// A demo account at an IdP.
+pub struct Account {
+    pub username: &'static str,
+    pub password: &'static str,
+    /// The `name` claim, which the app shows.
+    pub name: &'static str,
+    pub email: &'static str,
+    pub sub: &'static str,
+}
+
+/// An IdP's logout confirmation page (RP-Initiated Logout lets the IdP ask first).
+pub struct LogoutConfirmation {
+    /// Path of the page at the IdP.
+    pub path: &'static str,
+    /// The button that confirms, and its text.
+    pub button: &'static str,
+    pub text: &'static str,
+}
+
+/// How a browser story deals with one IdP.
+pub struct IdpDriver {
+    /// Prefix of screenshots and scenario names: `<name>-<scenario>`.
+    pub name: &'static str,
+    /// Started by the app itself (no issuer configured) rather than as a process of its own.
+    pub built_in: bool,
+    /// The app's client at this IdP (the code-flow stories call the IdP with it).
+    pub client_id: &'static str,
+    pub client_secret: &'static str,
+    /// Path prefix of the sign-in page (also of the page shown again after a wrong password).
+    pub sign_in_path: &'static str,
+    pub sign_in_title: &'static str,
+    pub username_field: &'static str,
+    pub password_field: &'static str,
+    pub submit: &'static str,
+    pub cancel: &'static str,
+    /// The element showing a failed sign-in, and what it says.
+    pub sign_in_error: &'static str,
+    pub wrong_password_message: &'static str,
+    /// `None`: the IdP logs out and returns to the app without asking. The stories accept
+    /// either way, but this says which one to expect.
+    pub logout_confirmation: Option<LogoutConfirmation>,
+    pub alice: Account,
+    pub bob: Account,
+}
+
+/// `oidc-provider` from `tests/e2e/idp/server.js` (see its README).
+pub const OIDC_PROVIDER: IdpDriver = IdpDriver {
+    name: "oidc-provider",
+    built_in: false,
+    client_id: "oidc-bff",
+    client_secret: "oidc-bff-secret",
+    sign_in_path: "/interaction/",
+    sign_in_title: "Sign in - Test IdP",
+    username_field: "#login",
+    password_field: "#password",
+    submit: "#submit",
+    cancel: "#cancel",
+    sign_in_error: "#error",
+    wrong_password_message: "Invalid username or password.",
+    logout_confirmation: Some(LogoutConfirmation {
+        path: "/session/end",
+        button: "#logout-confirm",
+        text: "Yes, sign me out",
+    }),
+    alice: Account {
+        username: "alice",
+        password: "alice-password",
+        name: "Alice Liddell",
+        email: "alice@example.com",
+        sub: "alice",
+    },
+    bob: Account {
+        username: "bob",
+        password: "bob-password",
+        name: "Bob Builder",
+        email: "bob@example.com",
+        sub: "bob",
+    },
+};
+
+/// The app's built-in development IdP (`src/dev_idp/`, started when no issuer is configured).
+pub const DEV_IDP: IdpDriver = IdpDriver {
+    name: "dev-idp",
+    built_in: true,
+    // Its default client id (`oidc_bff::dev_idp::DEFAULT_CLIENT_ID`): the stories leave the
+    // app's client id unset, as `cargo run` does.
+    client_id: "oidc-bff-dev",
+    // Set as the app's `oidc.client_secret` for the code flow; the development IdP registers
+    // the app with the app's own settings.
+    client_secret: "oidc-bff-secret",
+    sign_in_path: "/authorize",
+    sign_in_title: "Sign in · Development IdP",
+    username_field: "#username",
+    password_field: "#password",
+    submit: "#sign-in",
+    cancel: "#cancel",
+    sign_in_error: "#error",
+    wrong_password_message: "Wrong username or password.",
+    logout_confirmation: None,
+    alice: Account {
+        username: "alice",
+        password: "alice",
+        name: "Alice Liddell",
+        email: "alice@example.com",
+        sub: "dev-7f3a1c2e-alice",
+    },
+    bob: Account {
+        username: "bob",
+        password: "bob",
+        name: "Bob Builder",
+        email: "bob@example.com",
+        sub: "dev-5b9e0d41-bob",
+    },
+};
+
+/// An IdP's discovery document, fetched by the test (not by the app).
+#[derive(Clone, Debug)]
+pub struct Discovery {
+    pub document: Value,
+}
+
+impl Discovery {
+    pub fn fetch(port: u16) -> Result<Self, String> {
+        let path = "/.well-known/openid-configuration";
+        let (status, body) = http_get(port, &format!("127.0.0.1:{port}"), path)
+            .map_err(|e| format!("GET {path} on port {port}: {e}"))?;
+        if status != 200 {
+            return Err(format!("GET {path} on port {port} answered {status}"));
+        }
+        let document =
+            serde_json::from_str(&body).map_err(|e| format!("discovery is not JSON: {e}"))?;
+        Ok(Self { document })
+    }
+
+    pub fn endpoint(&self, name: &str) -> Option<Url> {
+        self.document
+            .get(name)
+            .and_then(Value::as_str)
+            .and_then(|u| Url::parse(u).ok())
+    }
+
+    fn lists(&self, field: &str, value: &str) -> bool {
+        self.document
+            .get(field)
+            .and_then(Value::as_array)
+            .is_some_and(|items| items.iter().any(|i| i.as_str() == Some(value)))
+    }
+
+    /// Whether the IdP can do what the code-flow story needs: `response_type=code`, a token
+    /// endpoint and refresh tokens (RFC 8414 defaults `grant_types_supported` to
+    /// `authorization_code` and `implicit` only).
+    pub fn supports_code_flow_with_refresh(&self) -> Result<(), String> {
+        let mut missing = Vec::new();
+        if self.endpoint("token_endpoint").is_none() {
+            missing.push("no token_endpoint");
+        }
+        if !self.lists("response_types_supported", "code") {
+            missing.push("no \"code\" in response_types_supported");
+        }
+        if !self.lists("grant_types_supported", "refresh_token") {
+            missing.push("no \"refresh_token\" in grant_types_supported");
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(missing.join(", "))
+        }
+    }
+
+    /// POSTs a form to the endpoint named `name` in discovery, authenticated as the client
+    /// (`client_secret_basic`), and returns the status and the JSON answer.
+    pub fn post_as_client(
+        &self,
+        name: &str,
+        idp: &IdpDriver,
+        form: &[(&str, &str)],
+    ) -> Result<(u16, Value), String> {
+        let url = self
+            .endpoint(name)
+            .ok_or_else(|| format!("discovery has no {name}"))?;
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| format!("{name} {url} has no port"))?;
+        let host = match url.port() {
+            Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_string(),
+        };
+        let path = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_string(),
+        };
+        let (status, body) = http_post_form(
+            port,
+            &host,
+            &path,
+            Some((idp.client_id, idp.client_secret)),
+            form,
+        )
+        .map_err(|e| format!("POST {url}: {e}"))?;
+        let json = serde_json::from_str(&body).unwrap_or(Value::String(body));
+        Ok((status, json))
+    }
+
+    /// RFC 7662 introspection: `Some(active)`, or `None` when the IdP has no such endpoint.
+    pub fn token_is_active(
+        &self,
+        idp: &IdpDriver,
+        token: &str,
+        hint: &str,
+    ) -> Option<Result<bool, String>> {
+        self.endpoint("introspection_endpoint")?;
+        let answer = self.post_as_client(
+            "introspection_endpoint",
+            idp,
+            &[("token", token), ("token_type_hint", hint)],
+        );
+        Some(answer.and_then(|(status, json)| match json.get("active") {
+            Some(Value::Bool(active)) if status == 200 => Ok(*active),
+            _ => Err(format!("introspection answered {status}: {json}")),
+        }))
+    }
+
+    /// A `refresh_token` grant at the token endpoint: the status and the JSON answer (which,
+    /// on success, holds new tokens).
+    pub fn refresh_grant(
+        &self,
+        idp: &IdpDriver,
+        refresh_token: &str,
+    ) -> Result<(u16, Value), String> {
+        self.post_as_client(
+            "token_endpoint",
+            idp,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ],
+        )
+    }
+
+    /// RFC 7009 revocation, behind the app's back; `Err` unless the IdP answers 200.
+    pub fn revoke(&self, idp: &IdpDriver, token: &str, hint: &str) -> Result<(), String> {
+        match self.post_as_client(
+            "revocation_endpoint",
+            idp,
+            &[("token", token), ("token_type_hint", hint)],
+        )? {
+            (200, _) => Ok(()),
+            (status, answer) => Err(format!("revocation answered {status}: {answer}")),
+        }
+    }
+}
