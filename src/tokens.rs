@@ -102,10 +102,30 @@ impl TokenKeeper {
         if self.is_fresh(&tokens) {
             return Ok(tokens.access_token);
         }
+        self.refresh(session_id, None, lifetime).await
+    }
+
+    /// A new access token after an API refused `rejected` (revoked before its expiry).
+    pub async fn replace_rejected(
+        &self,
+        session_id: &str,
+        rejected: &str,
+        lifetime: Duration,
+    ) -> Result<String, TokenUnavailable> {
+        self.refresh(session_id, Some(rejected), lifetime).await
+    }
+
+    /// Refreshes under the session's lock, so concurrent requests share one refresh.
+    async fn refresh(
+        &self,
+        session_id: &str,
+        rejected: Option<&str>,
+        lifetime: Duration,
+    ) -> Result<String, TokenUnavailable> {
         let lock = self.refresh_lock(session_id);
         let result = {
             let _refreshing = lock.lock().await;
-            self.refresh_locked(session_id, lifetime).await
+            self.refresh_locked(session_id, rejected, lifetime).await
         };
         self.release_refresh_lock(session_id, lock);
         result
@@ -114,6 +134,7 @@ impl TokenKeeper {
     async fn refresh_locked(
         &self,
         session_id: &str,
+        rejected: Option<&str>,
         lifetime: Duration,
     ) -> Result<String, TokenUnavailable> {
         // Another request may have refreshed while this one waited for the lock.
@@ -121,7 +142,8 @@ impl TokenKeeper {
             .load(session_id)
             .await
             .ok_or(TokenUnavailable::NoTokens)?;
-        if self.is_fresh(&tokens) {
+        let replaced = rejected.is_some_and(|r| r != tokens.access_token);
+        if replaced || (rejected.is_none() && self.is_fresh(&tokens)) {
             return Ok(tokens.access_token);
         }
         let Some(refresh_token) = tokens.refresh_token.clone() else {
@@ -138,7 +160,13 @@ impl TokenKeeper {
                     refresh_token: response.refresh_token.or(Some(refresh_token)),
                     expires_at: response.expires_in.map(|secs| clock::now() + secs as i64),
                 };
-                self.save(session_id, &renewed, lifetime).await;
+                if !self.save(session_id, &renewed, lifetime).await {
+                    // The rotated refresh token would be lost and the old one is spent.
+                    self.store.remove(&key(session_id)).await;
+                    return Err(TokenUnavailable::RefreshFailed(
+                        "the refreshed tokens could not be stored".into(),
+                    ));
+                }
                 tracing::info!("access token refreshed");
                 Ok(renewed.access_token)
             }

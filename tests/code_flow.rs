@@ -328,3 +328,33 @@ async fn an_id_token_session_has_no_access_token_for_the_upstream_api() {
     assert_eq!(response.status().code, 409);
     assert!(app.idp.back.requests.lock().unwrap().is_empty());
 }
+
+#[rocket::async_test]
+async fn an_access_token_the_api_rejects_early_is_refreshed_once_and_the_call_retried() {
+    let app = code_app("code").await;
+    login_with_code(&app).await;
+    // The IdP forgets the access token before its expiry (as after a revocation).
+    app.idp.back.access_tokens.lock().unwrap().clear();
+    let response = app.client.get("/api/upstream").dispatch().await;
+    assert_eq!(response.status().code, 200);
+    assert_eq!(app.idp.back.refresh_count.load(Ordering::SeqCst), 1);
+}
+
+#[rocket::async_test]
+async fn the_profile_after_a_refused_refresh_ends_the_session_and_asks_for_login() {
+    let app = code_app("code").await;
+    app.idp.back.access_ttl.store(30, Ordering::SeqCst);
+    login_with_code(&app).await;
+    app.idp.back.refresh_fails.store(true, Ordering::SeqCst);
+    let response = app.client.get("/profile").dispatch().await;
+    assert_eq!(response.status().code, 303);
+    assert_eq!(
+        response.headers().get_one("Location"),
+        Some("/login?returnTo=%2Fprofile")
+    );
+    assert_eq!(
+        app.call_api().await.status().code,
+        401,
+        "the session is over"
+    );
+}

@@ -52,32 +52,43 @@ async fn upstream(
             json!({"error": "no_upstream", "message": "no UPSTREAM_API_URL is configured and the identity provider has no userinfo endpoint"}),
         );
     };
-    let access_token = match keeper
-        .access_token(&session.id, sessions.policy.absolute_lifetime)
-        .await
-    {
+    let lifetime = sessions.policy.absolute_lifetime;
+    let ended = || async {
+        // The tokens are gone: end the session so the page prompts for a new login.
+        session::end(jar, &sessions.policy, sessions.store.as_ref(), clock::now()).await;
+        login_required()
+    };
+    let access_token = match keeper.access_token(&session.id, lifetime).await {
         Ok(token) => token,
+        // With a code response type every session has tokens: missing ones were lost (e.g. a
+        // restart with the memory store), so a new login is the way forward.
+        Err(TokenUnavailable::NoTokens) if settings.response_type.uses_code() => {
+            return ended().await
+        }
         Err(TokenUnavailable::NoTokens) => {
             return (
                 Status::Conflict,
                 json!({"error": "no_access_token", "message": "this session has no access token: the app logs in with response_type=id_token (set RESPONSE_TYPE=code to call APIs)"}),
             );
         }
-        Err(TokenUnavailable::RefreshFailed(_)) => {
-            // The tokens are gone: end the session so the page prompts for a new login.
-            session::end(jar, &sessions.policy, sessions.store.as_ref(), clock::now()).await;
-            let login = LoginRequired {
-                return_to: "/".into(),
-                redirect: false,
-            };
-            return (
-                Status::Unauthorized,
-                json!({"error": "login_required", "login_url": login.login_url()}),
-            );
-        }
+        Err(TokenUnavailable::RefreshFailed(_)) => return ended().await,
         Err(TokenUnavailable::Provider(error)) => return unavailable(&error),
     };
-    match provider.get_with_bearer(target, &access_token).await {
+    let mut answer = provider
+        .get_with_bearer(target.clone(), &access_token)
+        .await;
+    if matches!(answer, Ok((401, _))) {
+        // RFC 6750 §3.1: the token was refused before its expiry (revoked): refresh once.
+        answer = match keeper
+            .replace_rejected(&session.id, &access_token, lifetime)
+            .await
+        {
+            Ok(token) => provider.get_with_bearer(target, &token).await,
+            Err(TokenUnavailable::Provider(error)) => return unavailable(&error),
+            Err(_) => return ended().await,
+        };
+    }
+    match answer {
         Ok((status, body)) if (200..300).contains(&status) => (Status::Ok, body),
         Ok((status, _)) => (
             Status::BadGateway,
@@ -85,6 +96,17 @@ async fn upstream(
         ),
         Err(error) => unavailable(&error),
     }
+}
+
+fn login_required() -> JsonAnswer {
+    let login = LoginRequired {
+        return_to: "/".into(),
+        redirect: false,
+    };
+    (
+        Status::Unauthorized,
+        json!({"error": "login_required", "login_url": login.login_url()}),
+    )
 }
 
 fn unavailable(error: &TokenError) -> JsonAnswer {

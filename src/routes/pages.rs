@@ -2,14 +2,17 @@
 
 use std::sync::Arc;
 
+use rocket::http::CookieJar;
+use rocket::response::Redirect;
 use rocket::{get, routes, Route, State};
 use rocket_dyn_templates::{context, Template};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::clock;
 use crate::oidc::provider::Provider;
-use crate::session::{Sessions, User};
-use crate::tokens::TokenKeeper;
+use crate::session::{self, Sessions, User};
+use crate::tokens::{TokenKeeper, TokenUnavailable};
 
 pub fn routes() -> Vec<Route> {
     routes![index, profile]
@@ -33,10 +36,11 @@ struct ClaimRow {
 #[get("/profile")]
 async fn profile(
     user: User,
+    jar: &CookieJar<'_>,
     keeper: &State<TokenKeeper>,
     sessions: &State<Sessions>,
     provider: &State<Arc<Provider>>,
-) -> Template {
+) -> Result<Template, Redirect> {
     let User(session) = user;
     let rows = claim_rows(&session.claims);
     // With an access token, the IdP's UserInfo is shown next to the ID token's claims.
@@ -49,6 +53,11 @@ async fn profile(
             .await
             .ok()
             .map(|claims| claim_rows(&claims)),
+        Err(TokenUnavailable::RefreshFailed(_)) => {
+            // The IdP ended the grant: so ends the session, and the user logs in again.
+            session::end(jar, &sessions.policy, sessions.store.as_ref(), clock::now()).await;
+            return Err(Redirect::to("/login?returnTo=%2Fprofile"));
+        }
         Err(_) => None,
     };
     let picture = session
@@ -57,10 +66,10 @@ async fn profile(
         .and_then(Value::as_str)
         .filter(|url| url.starts_with("https://") || url.starts_with("http://"))
         .map(str::to_string);
-    Template::render(
+    Ok(Template::render(
         "profile",
         context! { user: session.display_name(), picture, claims: rows, userinfo },
-    )
+    ))
 }
 
 fn claim_rows(claims: &Map<String, Value>) -> Vec<ClaimRow> {
