@@ -24,6 +24,8 @@ RES="$OUT/results.env"
 mkdir -p "$OUT"
 : >"$RES"
 trap stop_all EXIT
+# The source that is about to be built (HEAD may move while this runs: others commit too).
+COMMIT="$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock templates Rocket.toml || echo ' + uncommitted changes')"
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- build (not timed) ----------
@@ -36,16 +38,20 @@ elif [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
 else
   APP_BIN="$ROOT/target/release/oidc-bff"
 fi
+# The floor binary is only needed while the app has no `GET /healthz` of its own.
+NEED_FLOOR_BIN=$(grep -rqs 'get("/healthz")' "$ROOT/src" || echo 1)
 if [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
   build_loadgen
-  log "building the floor binary (bench/floor: the app plus GET /healthz)"
-  (cd "$BENCH/floor" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --quiet) \
-    || die "floor build failed"
+  if [[ -n $NEED_FLOOR_BIN ]]; then
+    log "building the floor binary (bench/floor: the app plus GET /healthz)"
+    (cd "$BENCH/floor" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --quiet) \
+      || die "floor build failed"
+  fi
 fi
 FLOOR_BIN="$ROOT/target/release/bff-floor"
 # Copies, so that another build in the checkout cannot swap a binary mid-run.
 cp "$APP_BIN" "$OUT/oidc-bff" && APP_BIN="$OUT/oidc-bff"
-cp "$FLOOR_BIN" "$OUT/bff-floor" && FLOOR_BIN="$OUT/bff-floor"
+if [[ -x $FLOOR_BIN ]]; then cp "$FLOOR_BIN" "$OUT/bff-floor" && FLOOR_BIN="$OUT/bff-floor"; fi
 
 PEER=1
 if [[ -n ${BENCH_SKIP_PEER:-} ]] || ! command -v node >/dev/null; then
@@ -60,7 +66,7 @@ fi
 BUSY_BEFORE=$(machine_busy_pct)
 {
   echo "meta.date=$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-  echo "meta.commit=$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock templates Rocket.toml || echo '+uncommitted changes')"
+  echo "meta.commit=$COMMIT"
   echo "meta.nproc=$(nproc)"
   echo "meta.cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
   echo "meta.kernel=$(uname -r)"
@@ -153,6 +159,7 @@ stop_pid "$SPID"
 
 # ---- floor: the same app plus GET /healthz (until the app has its own) ----
 if [[ -z $APP_HAS_HEALTHZ ]]; then
+  [[ -x $FLOOR_BIN ]] || die "the app has no GET /healthz and bench/floor is not built"
   log "floor (bench/floor: oidc_bff::build() plus GET /healthz)"
   echo "note.floor=floor: GET /healthz (plain 'ok', no guard) mounted on oidc_bff::build() by bench/floor; the app has no auth-free route of its own" >>"$RES"
   BASE_URL="http://localhost:$FLOOR_PORT" ROCKET_PORT=$FLOOR_PORT \
