@@ -4,7 +4,8 @@
 //! loadgen idp     --port 4400 --key rsa-a.pem [--kid key-a] [--max-secs 3600]
 //! loadgen login   --app http://localhost:3000 --app-kind bff|express --issuer URL
 //!                 --client-id ID --key rsa-a.pem [--concurrency 32] [--secs 10] [--n N]
-//!                 [--warmup-secs 2] [--signers 2] [--session-out FILE] [--server-pid PID]
+//!                 [--warmup-secs 2] [--signers 1] [--threads 1] [--session-out FILE]
+//!                 [--server-pid PID]
 //!                 [--prefix ours.login] [--out results.env]
 //! loadgen soak    (login's options) [--secs 600] [--warmup-secs 30] [--idle-secs 20]
 //!                 [--rate OPS_PER_SEC] [--oversize-kib 100] [--max-growth-pct 10]
