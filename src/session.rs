@@ -71,9 +71,6 @@ pub struct Session {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     pub claims: Map<String, Value>,
-    /// Kept for `id_token_hint` at logout when it fits.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
     /// Unix seconds of login and of the last renewal of the idle window.
     pub created: i64,
     pub seen: i64,
@@ -116,7 +113,6 @@ pub fn issue(
     jar: &CookieJar<'_>,
     policy: &SessionPolicy,
     token: VerifiedIdToken,
-    raw_id_token: &str,
     now: i64,
 ) -> Result<Session, SessionError> {
     let mut session = Session {
@@ -125,7 +121,6 @@ pub fn issue(
         iss: token.issuer,
         sid: token.session_id,
         claims: token.claims,
-        id_token: Some(raw_id_token.to_string()),
         created: now,
         seen: now,
     };
@@ -154,11 +149,6 @@ fn fit_into_cookie(session: &mut Session) -> Result<String, SessionError> {
         dropped = before - session.claims.len(),
         "ID token claims left out of the session cookie to keep it under 4 KB"
     );
-    if let Some(json) = fits(session) {
-        return Ok(json);
-    }
-    session.id_token = None;
-    tracing::warn!("ID token not kept in the session: logout will not send id_token_hint");
     if let Some(json) = fits(session) {
         return Ok(json);
     }
@@ -203,6 +193,37 @@ pub async fn end(
     }
     jar.remove_private(Cookie::build(SESSION_COOKIE).path("/"));
     session
+}
+
+/// The raw ID token is kept server-side for `id_token_hint` at logout: in the cookie it would
+/// double the bytes every request carries, decrypts and parses.
+fn id_token_key(session_id: &str) -> String {
+    format!("id-token:{session_id}")
+}
+
+/// Keeps the ID token for logout; if the store refuses, logout just goes without the hint.
+pub async fn keep_id_token(
+    store: &dyn Store,
+    session: &Session,
+    policy: &SessionPolicy,
+    id_token: &str,
+    now: i64,
+) {
+    store
+        .put(
+            &id_token_key(&session.id),
+            id_token.to_string(),
+            session.remaining(policy, now),
+        )
+        .await;
+}
+
+/// The ID token kept for a session that is ending, removed from the store.
+pub async fn take_id_token(store: &dyn Store, session_id: &str) -> Option<String> {
+    let key = id_token_key(session_id);
+    let token = store.get(&key).await;
+    store.remove(&key).await;
+    token
 }
 
 fn ended_key(session_id: &str) -> String {
@@ -359,7 +380,6 @@ mod tests {
             iss: "https://idp".into(),
             sid: None,
             claims: Map::new(),
-            id_token: None,
             created,
             seen,
         }
@@ -384,11 +404,9 @@ mod tests {
             .insert("name".into(), Value::String("Alice".into()));
         s.claims
             .insert("huge".into(), Value::String("x".repeat(5000)));
-        s.id_token = Some("t".repeat(500));
         let json = fit_into_cookie(&mut s).unwrap();
         assert!(json.contains("Alice"));
         assert!(!s.claims.contains_key("huge"));
-        assert!(s.id_token.is_some());
     }
 
     #[test]

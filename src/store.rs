@@ -36,13 +36,18 @@ struct Entry {
 pub struct MemoryStore {
     entries: Mutex<HashMap<String, Entry>>,
     capacity: usize,
+    /// Expired entries are swept at most this often on insert, not only when the map is full.
+    last_sweep: Mutex<Instant>,
 }
+
+const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
 
 impl MemoryStore {
     pub fn new(capacity: usize) -> Self {
         Self {
             entries: Mutex::new(HashMap::new()),
             capacity,
+            last_sweep: Mutex::new(Instant::now()),
         }
     }
 }
@@ -61,6 +66,12 @@ impl MemoryStore {
         let Ok(mut entries) = self.entries.lock() else {
             return false;
         };
+        if let Ok(mut last_sweep) = self.last_sweep.lock() {
+            if now.duration_since(*last_sweep) >= SWEEP_INTERVAL {
+                entries.retain(|_, e| e.expiry > now);
+                *last_sweep = now;
+            }
+        }
         let present = entries.get(key).is_some_and(|e| e.expiry > now);
         if present && only_if_absent {
             return false;

@@ -162,19 +162,7 @@ async fn callback(
             login_failed("The login took too long. Please try again."),
         ));
     }
-    // 3. Remember the state as consumed, so a replayed POST with a copied cookie fails.
-    let consumed_for = Duration::from_millis((attempt.expires_at_ms() - now_ms).max(1000) as u64);
-    if !sessions
-        .store
-        .record_once(&format!("consumed-state:{state}"), consumed_for)
-        .await
-    {
-        return Err(rejected(
-            "state already used",
-            login_failed("This login response was already used. Please log in again."),
-        ));
-    }
-    // 4. An error from the IdP ends the attempt with a page saying so.
+    // 3. An error from the IdP ends the attempt with a page saying so.
     if let Some(error) = response.error.as_deref() {
         tracing::info!(request_id = %req_info.request_id, error, "identity provider returned an error");
         return Err(idp_error(error, response.error_description.as_deref()));
@@ -188,7 +176,7 @@ async fn callback(
             ));
         }
     }
-    // 5. Validate the ID token completely (signature, iss, aud, azp, exp, iat, nonce, and
+    // 4. Validate the ID token completely (signature, iss, aud, azp, exp, iat, nonce, and
     //    c_hash / at_hash), redeeming the code first when the response type has one.
     let result = AuthorizationResult {
         code: response.code.as_deref(),
@@ -218,6 +206,19 @@ async fn callback(
             ));
         }
     };
+    // 5. Remember the state as consumed, so a replayed POST with a copied cookie fails.
+    //    Only now: a response that failed validation costs no memory.
+    let consumed_for = Duration::from_millis((attempt.expires_at_ms() - now_ms).max(1000) as u64);
+    if !sessions
+        .store
+        .record_once(&format!("consumed-state:{state}"), consumed_for)
+        .await
+    {
+        return Err(rejected(
+            "state already used",
+            login_failed("This login response was already used. Please log in again."),
+        ));
+    }
     // 6. Issue the session (tokens stay on the server) and go back where the user started.
     let CompletedLogin {
         identity,
@@ -225,13 +226,21 @@ async fn callback(
         tokens,
     } = completed;
     let subject = identity.subject.clone();
-    let session = session::issue(jar, &sessions.policy, identity, &id_token, now_ms / 1000)
-        .map_err(|e| {
-            rejected(
-                &e.to_string(),
-                login_failed("Your account's details are too large for a session."),
-            )
-        })?;
+    let now = now_ms / 1000;
+    let session = session::issue(jar, &sessions.policy, identity, now).map_err(|e| {
+        rejected(
+            &e.to_string(),
+            login_failed("Your account's details are too large for a session."),
+        )
+    })?;
+    session::keep_id_token(
+        sessions.store.as_ref(),
+        &session,
+        &sessions.policy,
+        &id_token,
+        now,
+    )
+    .await;
     if let Some(tokens) = tokens {
         if !keeper
             .keep(&session.id, &tokens, sessions.policy.absolute_lifetime)
@@ -275,8 +284,10 @@ async fn logout(
     keeper: &State<TokenKeeper>,
 ) -> Redirect {
     let ended = session::end(jar, &sessions.policy, sessions.store.as_ref(), clock::now()).await;
-    // RFC 7009: the refresh token dies with the session.
+    let mut id_token_hint = None;
     if let Some(session) = &ended {
+        id_token_hint = session::take_id_token(sessions.store.as_ref(), &session.id).await;
+        // RFC 7009: the refresh token dies with the session.
         keeper.revoke_and_forget(&session.id).await;
     }
     let end_session = match provider.snapshot().await {
@@ -295,7 +306,7 @@ async fn logout(
                 "post_logout_redirect_uri",
                 &settings.post_logout_redirect_uri(),
             );
-        if let Some(hint) = ended.as_ref().and_then(|s| s.id_token.as_deref()) {
+        if let Some(hint) = &id_token_hint {
             query.append_pair("id_token_hint", hint);
         }
     }
