@@ -193,6 +193,7 @@ if [[ -n $PEER ]]; then
 fi
 
 stop_all
+rm -f "$OUT/oidc-bff" "$OUT/bff-floor" # copies made for the run only
 echo "meta.run_secs=$(($(date +%s) - RUN_START))" >>"$RES"
 echo "meta.loadavg_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RES"
 

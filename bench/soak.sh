@@ -65,5 +65,6 @@ if ! kill -0 "$SPID" 2>/dev/null; then
 fi
 ((PANICS == 0)) || VERDICT=1
 stop_all
+rm -f "$OUT/oidc-bff"
 log "raw output in $OUT"
 exit "$VERDICT"
