@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use openidconnect::core::CoreJsonWebKeySet;
 use openidconnect::reqwest;
 use tokio::sync::Mutex;
 use url::Url;
@@ -290,7 +289,7 @@ impl Provider {
         Ok(Some(fresh))
     }
 
-    async fn fetch_keys(&self, jwks_uri: &Url) -> Result<CoreJsonWebKeySet, ProviderError> {
+    async fn fetch_keys(&self, jwks_uri: &Url) -> Result<super::validate::KeySet, ProviderError> {
         self.get_json(jwks_uri.clone()).await
     }
 
