@@ -322,6 +322,7 @@ async fn return_to_only_accepts_same_origin_paths() {
         ("/%5Cevil.example", "/"),
         ("javascript:alert(1)", "/"),
         ("/profile", "/profile"),
+        ("/café?q=<x>", "/caf%C3%A9?q=%3Cx%3E"),
     ] {
         let app = app().await;
         let start = app.start_login(attack).await;

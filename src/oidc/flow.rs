@@ -164,10 +164,41 @@ pub fn normalize_return_to(candidate: Option<&str>) -> String {
         && !path.chars().any(|c| c.is_control() || c.is_whitespace())
         && !decodes_to_dangerous(path);
     if safe {
-        path.to_string()
+        encode_for_uri(path)
     } else {
         "/".into()
     }
+}
+
+/// Percent-encodes what a URI reference may not hold (non-ASCII, `"<>[]^`{|}`, a second `#`,
+/// a `%` without two hex digits), so the redirect after login can always be built: `/café`
+/// becomes `/caf%C3%A9`, as a browser would send it.
+fn encode_for_uri(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut seen_fragment = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        let keep = match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => true,
+            b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+'
+            | b',' | b';' | b'=' | b':' | b'@' | b'/' | b'?' => true,
+            b'%' => {
+                bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                    && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+            }
+            b'#' if !seen_fragment => {
+                seen_fragment = true;
+                true
+            }
+            _ => false,
+        };
+        if keep {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Rejects paths whose percent-decoding (once or twice) would begin another origin or hide a
@@ -190,11 +221,29 @@ fn decodes_to_dangerous(path: &str) -> bool {
     false
 }
 
+/// Decodes every `%XX` of the whole text, bytewise (`&` and `+` are plain characters here).
 fn percent_decode(text: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, value)| value.into_owned())
-        .unwrap_or_default()
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let pair = (
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        );
+        match (bytes[i], pair) {
+            (b'%', (Some(high), Some(low))) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -261,6 +310,34 @@ mod tests {
         let attempt = LoginAttempt::start("/", ResponseType::IdToken, 1_000);
         assert!(!attempt.is_expired(1_000 + LOGIN_ATTEMPT_LIFETIME_SECS * 1000 - 1));
         assert!(attempt.is_expired(1_000 + LOGIN_ATTEMPT_LIFETIME_SECS * 1000));
+    }
+
+    #[test]
+    fn encoded_attacks_behind_an_ampersand_are_caught() {
+        for attack in ["/&%5C", "/&%0a", "/%26%255C", "/x?a=b&c=%2F%2Fevil"] {
+            let normalized = normalize_return_to(Some(attack));
+            assert!(
+                normalized == "/" || !percent_decode(&percent_decode(&normalized)).contains('\\'),
+                "{attack:?} became {normalized:?}"
+            );
+        }
+        assert_eq!(normalize_return_to(Some("/&%5C")), "/");
+        assert_eq!(normalize_return_to(Some("/&%0a")), "/");
+    }
+
+    #[test]
+    fn characters_a_uri_may_not_hold_are_percent_encoded() {
+        assert_eq!(normalize_return_to(Some("/café")), "/caf%C3%A9");
+        let odd = normalize_return_to(Some("/a\"b<c>{d}|e^f`g"));
+        assert!(
+            !odd.contains(['"', '<', '>', '{', '}', '|', '^', '`']),
+            "{odd}"
+        );
+        assert_eq!(normalize_return_to(Some("/a#b#c")), "/a#b%23c");
+        assert_eq!(normalize_return_to(Some("/100%")), "/100%25");
+        for kept in ["/a/b?c=d&e=f#frag", "/api/hello?x=%20y", "/caf%C3%A9"] {
+            assert_eq!(normalize_return_to(Some(kept)), kept);
+        }
     }
 
     #[test]
