@@ -129,8 +129,8 @@ pub fn issue(
     Ok(session)
 }
 
-/// Serializes the session, shedding what it must (claims outside the kept list, then the ID
-/// token, then all but the names) to stay under the browser's cookie limit.
+/// Serializes the session, shedding what it must (claims outside the kept list, then all but
+/// the names) to stay under the browser's cookie limit.
 fn fit_into_cookie(session: &mut Session) -> Result<String, SessionError> {
     let fits = |s: &Session| -> Option<String> {
         let json = serde_json::to_string(s).ok()?;
