@@ -20,64 +20,36 @@ fuzz_target!(|data: &[u8]| {
         !result.chars().any(|c| c.is_control() || c.is_whitespace()),
         "{candidate:?} -> {result:?}"
     );
-    // Kept unchanged or replaced by the root, never rewritten into something else.
+    // Kept (percent-encoding what a URI may not hold, which changes nothing once decoded) or
+    // replaced by the root.
     assert!(
-        result == candidate || result == "/",
-        "{candidate:?} -> {result:?}"
+        result == "/"
+            || (result.is_ascii()
+                && percent_decode(result.as_bytes()) == percent_decode(candidate.as_bytes())),
+        "{candidate:?} -> {result:?} means something else"
     );
 
-    if let Some(problem) = decoding_problem(result.as_bytes(), Decoder::Bytes) {
-        // Known issues (see README, Fuzzing), both in how the app decodes: with a form parser,
-        // which stops at the first `&` (also one that a first decoding produced from `%26`),
-        // and into text, so invalid UTF-8 becomes U+FFFD before the second decoding and
-        // `%25C2%8F` never shows U+008F.
-        let issue = if decoding_problem(result.as_bytes(), Decoder::AppLike).is_some() {
-            None
-        } else if decoding_problem(result.as_bytes(), Decoder::Text).is_none() {
-            Some("mixed encoding levels hide C1 control characters")
-        } else {
-            Some("`&` (or `%26`) hides what follows from the decoded checks")
-        };
-        if !issue.is_some_and(|issue| tolerate_known_issue(issue, &result)) {
-            panic!("{candidate:?} -> {result:?} {problem}");
-        }
+    if let Some(problem) = decoding_problem(result.as_bytes()) {
+        panic!("{candidate:?} -> {result:?} {problem}");
     }
 
-    // Idempotent: a kept path is kept again (the callback normalizes what /login stored).
-    assert_eq!(normalize_return_to(Some(&result)), result);
+    // Idempotent: a kept path is kept again (the callback redirects to what /login stored).
+    assert_eq!(normalize_return_to(Some(&result)), result, "{candidate:?}");
 
     // The callback's `Redirect::to` needs a URI reference Rocket can parse; otherwise a
-    // successful login answers 500 (known issue 2, see the callback target).
-    if rocket::http::uri::Reference::parse(&result).is_err()
-        && !tolerate_known_issue("not a URI reference", &result)
-    {
-        panic!("{candidate:?} -> {result:?} is not a URI reference: the callback answers 500");
-    }
+    // successful login answers 500 (issue 2, fixed).
+    assert!(
+        rocket::http::uri::Reference::parse(&result).is_ok(),
+        "{candidate:?} -> {result:?} is not a URI reference: the callback would answer 500"
+    );
 });
 
-#[derive(Clone, Copy, PartialEq)]
-enum Decoder {
-    /// Bytewise, as a server decoding raw bytes would.
-    Bytes,
-    /// Bytewise, but the first result is made UTF-8 text (invalid sequences replaced).
-    Text,
-    /// Like `Text`, and only up to the first `&` (what a form parser's first value holds).
-    AppLike,
-}
-
-/// What percent-decoding `path` once or twice reveals that must not be there.
-fn decoding_problem(path: &[u8], decoder: Decoder) -> Option<String> {
+/// What percent-decoding `path` once or twice (bytewise, as a server decoding raw bytes
+/// would) reveals that must not be there.
+fn decoding_problem(path: &[u8]) -> Option<String> {
     let mut current = path.to_vec();
     for _ in 0..2 {
-        let input = match decoder {
-            Decoder::AppLike => current.split(|&b| b == b'&').next().unwrap_or_default(),
-            _ => &current[..],
-        };
-        let decoded = percent_decode(input);
-        let decoded = match decoder {
-            Decoder::Bytes => decoded,
-            _ => String::from_utf8_lossy(&decoded).into_owned().into_bytes(),
-        };
+        let decoded = percent_decode(&current);
         let text = String::from_utf8_lossy(&decoded);
         if decoded.starts_with(b"//") {
             return Some(format!("decodes to {text:?}, another origin"));
@@ -91,23 +63,6 @@ fn decoding_problem(path: &[u8], decoder: Decoder) -> Option<String> {
         current = decoded;
     }
     None
-}
-
-/// With `FUZZ_KNOWN_ISSUES=tolerate`, issues already reported are noted once and skipped, so
-/// a run can look for new ones; by default they fail the target.
-fn tolerate_known_issue(issue: &str, example: &str) -> bool {
-    static TOLERATE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let tolerate =
-        *TOLERATE.get_or_init(|| std::env::var("FUZZ_KNOWN_ISSUES").is_ok_and(|v| v == "tolerate"));
-    if tolerate {
-        static NOTED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-        let mut noted = NOTED.lock().unwrap_or_else(|e| e.into_inner());
-        if !noted.iter().any(|n| n == issue) {
-            eprintln!("NOTE: known issue tolerated: {issue}, e.g. {example:?}");
-            noted.push(issue.to_string());
-        }
-    }
-    tolerate
 }
 
 /// RFC 3986 percent-decoding, bytewise: `%XY` with two hex digits becomes one byte, anything

@@ -159,16 +159,20 @@ pub fn normalize_return_to(candidate: Option<&str>) -> String {
     };
     let safe = path.starts_with('/')
         && !path.starts_with("//")
-        && path.len() <= 2048
         && !path.contains('\\')
         && !path.chars().any(|c| c.is_control() || c.is_whitespace())
-        && !decodes_to_dangerous(path);
-    if safe {
-        encode_for_uri(path)
+        && !decodes_to_dangerous(path.as_bytes());
+    let encoded = encode_for_uri(path);
+    // The limit applies to what is stored and redirected to, so it is checked after encoding.
+    if safe && encoded.len() <= MAX_RETURN_TO_LEN {
+        encoded
     } else {
         "/".into()
     }
 }
+
+/// Longest `returnTo` kept (after percent-encoding); longer ones fall back to the root.
+const MAX_RETURN_TO_LEN: usize = 2048;
 
 /// Percent-encodes what a URI reference may not hold (non-ASCII, `"<>[]^`{|}`, a second `#`,
 /// a `%` without two hex digits), so the redirect after login can always be built: `/café`
@@ -203,16 +207,20 @@ fn encode_for_uri(path: &str) -> String {
 
 /// Rejects paths whose percent-decoding (once or twice) would begin another origin or hide a
 /// backslash or control character, since some servers and browsers decode before routing.
-fn decodes_to_dangerous(path: &str) -> bool {
-    let mut current = path.to_string();
+/// Each level decodes the previous level's bytes, not its text: a first decoding may leave half
+/// of a UTF-8 sequence (`/%25C2%8F` → `/%C2` + 0x8F) that only the second completes (U+008F).
+fn decodes_to_dangerous(path: &[u8]) -> bool {
+    let mut current = path.to_vec();
     for _ in 0..2 {
         let decoded = percent_decode(&current);
         if decoded == current {
             return false;
         }
-        if decoded.starts_with("//")
-            || decoded.contains('\\')
-            || decoded.chars().any(|c| c.is_control())
+        if decoded.starts_with(b"//")
+            || decoded.contains(&b'\\')
+            || String::from_utf8_lossy(&decoded)
+                .chars()
+                .any(|c| c.is_control())
         {
             return true;
         }
@@ -221,10 +229,9 @@ fn decodes_to_dangerous(path: &str) -> bool {
     false
 }
 
-/// Decodes every `%XX` of the whole text, bytewise (`&` and `+` are plain characters here).
-fn percent_decode(text: &str) -> String {
+/// Decodes every `%XX` of the whole input, bytewise (`&` and `+` are plain characters here).
+fn percent_decode(bytes: &[u8]) -> Vec<u8> {
     let hex = |b: u8| char::from(b).to_digit(16);
-    let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -243,7 +250,7 @@ fn percent_decode(text: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 #[cfg(test)]
@@ -317,7 +324,8 @@ mod tests {
         for attack in ["/&%5C", "/&%0a", "/%26%255C", "/x?a=b&c=%2F%2Fevil"] {
             let normalized = normalize_return_to(Some(attack));
             assert!(
-                normalized == "/" || !percent_decode(&percent_decode(&normalized)).contains('\\'),
+                normalized == "/"
+                    || !percent_decode(&percent_decode(normalized.as_bytes())).contains(&b'\\'),
                 "{attack:?} became {normalized:?}"
             );
         }
@@ -338,6 +346,26 @@ mod tests {
         for kept in ["/a/b?c=d&e=f#frag", "/api/hello?x=%20y", "/caf%C3%A9"] {
             assert_eq!(normalize_return_to(Some(kept)), kept);
         }
+    }
+
+    #[test]
+    fn control_characters_split_across_two_decodings_are_caught() {
+        // First decoding: `/%C2` + byte 0x8F; second: U+008F, a C1 control character.
+        assert_eq!(normalize_return_to(Some("/%25C2%8F")), "/");
+        assert_eq!(normalize_return_to(Some("/%25C2%2585")), "/");
+        // The same bytes forming a printable character are kept.
+        assert_eq!(normalize_return_to(Some("/%25C3%A9")), "/%25C3%A9");
+    }
+
+    #[test]
+    fn the_length_limit_applies_to_the_encoded_path() {
+        let short_enough = format!("/{}", "a".repeat(MAX_RETURN_TO_LEN - 1));
+        assert_eq!(normalize_return_to(Some(&short_enough)), short_enough);
+        // 700 × "é" is 1,401 bytes as text but 4,201 once percent-encoded.
+        let grows = format!("/{}", "é".repeat(700));
+        assert_eq!(normalize_return_to(Some(&grows)), "/");
+        let kept = normalize_return_to(Some(&format!("/{}", "é".repeat(300))));
+        assert_eq!(normalize_return_to(Some(&kept)), kept, "normalising is idempotent");
     }
 
     #[test]
