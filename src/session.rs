@@ -195,35 +195,53 @@ pub async fn end(
     session
 }
 
-/// The raw ID token is kept server-side for `id_token_hint` at logout: in the cookie it would
-/// double the bytes every request carries, decrypts and parses.
-fn id_token_key(session_id: &str) -> String {
-    format!("id-token:{session_id}")
-}
+/// The raw ID token, kept for `id_token_hint` at logout in its own encrypted cookie that the
+/// browser sends to `/logout` only: in the session cookie it would double the bytes every
+/// request carries and decrypts, and on the server it would cost memory per session (and a
+/// shared store for several instances).
+pub const LOGOUT_HINT_COOKIE: &str = "bff_logout_hint";
+const LOGOUT_PATH: &str = "/logout";
 
-/// Keeps the ID token for logout; if the store refuses, logout just goes without the hint.
-pub async fn keep_id_token(
-    store: &dyn Store,
-    session: &Session,
+/// Keeps the ID token for logout, bound to the session; a token too large for a cookie is left
+/// out, and logout then goes without the hint (`client_id` still names the client).
+pub fn keep_id_token(
+    jar: &CookieJar<'_>,
     policy: &SessionPolicy,
+    session: &Session,
     id_token: &str,
     now: i64,
 ) {
-    store
-        .put(
-            &id_token_key(&session.id),
-            id_token.to_string(),
-            session.remaining(policy, now),
-        )
-        .await;
+    let value = format!("{} {id_token}", session.id);
+    let cookie_len =
+        LOGOUT_HINT_COOKIE.len() + 1 + (value.len() + ENCRYPTION_OVERHEAD).div_ceil(3) * 4;
+    if cookie_len > MAX_COOKIE_BYTES {
+        tracing::debug!("ID token too large to keep for logout; logout will go without the hint");
+        jar.remove_private(Cookie::build(LOGOUT_HINT_COOKIE).path(LOGOUT_PATH));
+        return;
+    }
+    let max_age = session.remaining(policy, now).as_secs() as i64;
+    jar.add_private(
+        Cookie::build((LOGOUT_HINT_COOKIE, value))
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(policy.secure_cookies)
+            .path(LOGOUT_PATH)
+            .max_age(rocket::time::Duration::seconds(max_age))
+            .expires(
+                rocket::time::OffsetDateTime::now_utc() + rocket::time::Duration::seconds(max_age),
+            )
+            .build(),
+    );
 }
 
-/// The ID token kept for a session that is ending, removed from the store.
-pub async fn take_id_token(store: &dyn Store, session_id: &str) -> Option<String> {
-    let key = id_token_key(session_id);
-    let token = store.get(&key).await;
-    store.remove(&key).await;
-    token
+/// The ID token kept for the session that is ending (none if it belongs to another session);
+/// the cookie is removed either way.
+pub fn take_id_token(jar: &CookieJar<'_>, session_id: &str) -> Option<String> {
+    let cookie = jar.get_private(LOGOUT_HINT_COOKIE);
+    jar.remove_private(Cookie::build(LOGOUT_HINT_COOKIE).path(LOGOUT_PATH));
+    let cookie = cookie?;
+    let (owner, token) = cookie.value().split_once(' ')?;
+    (owner == session_id).then(|| token.to_string())
 }
 
 fn ended_key(session_id: &str) -> String {

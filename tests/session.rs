@@ -287,6 +287,63 @@ async fn logout_clears_the_cookie_and_goes_to_the_idps_end_session_endpoint() {
 }
 
 #[rocket::async_test]
+async fn the_id_token_for_logout_is_encrypted_and_only_sent_to_logout() {
+    let app = app().await;
+    let start = app.start_login("/").await;
+    let token = app.idp.token(&app.idp.claims(&start.nonce));
+    let response = app
+        .callback(&[("id_token", &token), ("state", &start.state)])
+        .await;
+    let hint = response
+        .headers()
+        .get("Set-Cookie")
+        .find(|c| c.starts_with("bff_logout_hint="))
+        .map(str::to_string)
+        .expect("a logout hint cookie");
+    assert!(hint.contains("Path=/logout"), "{hint}");
+    assert!(hint.contains("HttpOnly"), "{hint}");
+    let payload = token.split('.').nth(1).unwrap();
+    assert!(
+        !hint.contains(payload),
+        "the ID token is readable in {hint}"
+    );
+}
+
+#[rocket::async_test]
+async fn a_logout_hint_from_another_session_is_not_sent() {
+    let app = app().await;
+    let first = app.start_login("/").await;
+    let first_token = app.idp.token(&app.idp.claims(&first.nonce));
+    app.callback(&[("id_token", &first_token), ("state", &first.state)])
+        .await;
+    let first_hint = app.client.cookies().get_private("bff_logout_hint").unwrap();
+    app.client.post("/logout").dispatch().await;
+
+    app.login().await;
+    // A copy of the first session's hint cookie, presented with the second session (it
+    // replaces the tracked one of the same name).
+    let response = app
+        .client
+        .post("/logout")
+        .private_cookie(first_hint)
+        .dispatch()
+        .await;
+    let location = url::Url::parse(response.headers().get_one("Location").unwrap()).unwrap();
+    assert!(
+        !location
+            .query_pairs()
+            .any(|(name, _)| name == "id_token_hint"),
+        "{location}"
+    );
+    let removal = response
+        .headers()
+        .get("Set-Cookie")
+        .find(|c| c.starts_with("bff_logout_hint="))
+        .map(str::to_string);
+    assert!(removal.is_some_and(|c| c.contains("Max-Age=0")));
+}
+
+#[rocket::async_test]
 async fn logout_without_an_end_session_endpoint_returns_home() {
     let app = support::app_with_idp(
         |idp| idp.set_metadata(serde_json::json!({"end_session_endpoint": null})),

@@ -365,7 +365,11 @@ mod tests {
         let grows = format!("/{}", "é".repeat(700));
         assert_eq!(normalize_return_to(Some(&grows)), "/");
         let kept = normalize_return_to(Some(&format!("/{}", "é".repeat(300))));
-        assert_eq!(normalize_return_to(Some(&kept)), kept, "normalising is idempotent");
+        assert_eq!(
+            normalize_return_to(Some(&kept)),
+            kept,
+            "normalising is idempotent"
+        );
     }
 
     #[test]

@@ -233,14 +233,7 @@ async fn callback(
             login_failed("Your account's details are too large for a session."),
         )
     })?;
-    session::keep_id_token(
-        sessions.store.as_ref(),
-        &session,
-        &sessions.policy,
-        &id_token,
-        now,
-    )
-    .await;
+    session::keep_id_token(jar, &sessions.policy, &session, &id_token, now);
     if let Some(tokens) = tokens {
         if !keeper
             .keep(&session.id, &tokens, sessions.policy.absolute_lifetime)
@@ -286,7 +279,7 @@ async fn logout(
     let ended = session::end(jar, &sessions.policy, sessions.store.as_ref(), clock::now()).await;
     let mut id_token_hint = None;
     if let Some(session) = &ended {
-        id_token_hint = session::take_id_token(sessions.store.as_ref(), &session.id).await;
+        id_token_hint = session::take_id_token(jar, &session.id);
         // RFC 7009: the refresh token dies with the session.
         keeper.revoke_and_forget(&session.id).await;
     }
