@@ -41,6 +41,43 @@ pub struct TokenKeeper {
     refreshing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
+/// A session's refresh lock, removed from the map when the last request holding it is done,
+/// also when a request is dropped while it waits (a client going away).
+struct RefreshLock<'a> {
+    keeper: &'a TokenKeeper,
+    session_id: &'a str,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<'a> RefreshLock<'a> {
+    fn take(keeper: &'a TokenKeeper, session_id: &'a str) -> Self {
+        let mut locks = keeper
+            .refreshing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let lock = locks.entry(session_id.to_string()).or_default().clone();
+        Self {
+            keeper,
+            session_id,
+            lock,
+        }
+    }
+}
+
+impl Drop for RefreshLock<'_> {
+    fn drop(&mut self) {
+        let mut locks = self
+            .keeper
+            .refreshing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Two references: the map's and ours. More means another request still waits on it.
+        if Arc::strong_count(&self.lock) <= 2 {
+            locks.remove(self.session_id);
+        }
+    }
+}
+
 fn key(session_id: &str) -> String {
     format!("tokens:{session_id}")
 }
@@ -122,13 +159,9 @@ impl TokenKeeper {
         rejected: Option<&str>,
         lifetime: Duration,
     ) -> Result<String, TokenUnavailable> {
-        let lock = self.refresh_lock(session_id);
-        let result = {
-            let _refreshing = lock.lock().await;
-            self.refresh_locked(session_id, rejected, lifetime).await
-        };
-        self.release_refresh_lock(session_id, lock);
-        result
+        let lock = RefreshLock::take(self, session_id);
+        let _refreshing = lock.lock.lock().await;
+        self.refresh_locked(session_id, rejected, lifetime).await
     }
 
     async fn refresh_locked(
@@ -178,25 +211,6 @@ impl TokenKeeper {
                 self.store.remove(&key(session_id)).await;
                 Err(TokenUnavailable::RefreshFailed(error.to_string()))
             }
-        }
-    }
-
-    fn refresh_lock(&self, session_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .refreshing
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        locks.entry(session_id.to_string()).or_default().clone()
-    }
-
-    fn release_refresh_lock(&self, session_id: &str, lock: Arc<tokio::sync::Mutex<()>>) {
-        let mut locks = self
-            .refreshing
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Two references: the map's and ours. More means another request still waits on it.
-        if Arc::strong_count(&lock) <= 2 {
-            locks.remove(session_id);
         }
     }
 
