@@ -85,6 +85,9 @@ pub fn build_with_store(
         .manage(sessions)
         .manage(keeper)
         .attach(Template::fairing())
+        // An empty Shield replaces Rocket's default one, which would set `nosniff` and
+        // `X-Frame-Options` a second time on every response: `SecurityHeaders` sets them all.
+        .attach(rocket::shield::Shield::new())
         .attach(headers::SecurityHeaders::new(
             https,
             issuer_origin.as_deref(),

@@ -8,7 +8,9 @@ use std::time::Duration;
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 use crate::oidc::flow::random_token;
 use crate::oidc::validate::VerifiedIdToken;
@@ -62,7 +64,7 @@ impl SessionPolicy {
 }
 
 /// What the session cookie holds.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
     /// Random id of this session, used to refuse it after logout.
     pub id: String,
@@ -70,18 +72,56 @@ pub struct Session {
     pub iss: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
-    pub claims: Map<String, Value>,
+    /// The ID token's claims (a JSON object), kept as text: most requests only need to know
+    /// who is logged in, so the claims are parsed when a page asks for them (`claims()`).
+    claims: Box<RawValue>,
     /// Unix seconds of login and of the last renewal of the idle window.
     pub created: i64,
     pub seen: i64,
 }
 
+impl PartialEq for Session {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+            && self.sub == other.sub
+            && self.iss == other.iss
+            && self.sid == other.sid
+            && self.claims.get() == other.claims.get()
+            && self.created == other.created
+            && self.seen == other.seen
+    }
+}
+
+/// The claims a display name is taken from, read without parsing the others.
+#[derive(Deserialize)]
+struct NameClaims<'a> {
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    preferred_username: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    email: Option<Cow<'a, str>>,
+}
+
 impl Session {
-    pub fn display_name(&self) -> &str {
-        ["name", "preferred_username", "email"]
-            .iter()
-            .find_map(|claim| self.claims.get(*claim).and_then(Value::as_str))
-            .unwrap_or(&self.sub)
+    /// The ID token's claims (empty if the kept text is not an object).
+    pub fn claims(&self) -> Map<String, Value> {
+        serde_json::from_str(self.claims.get()).unwrap_or_default()
+    }
+
+    /// The `name` claim when it is a string.
+    pub fn name(&self) -> Option<Cow<'_, str>> {
+        serde_json::from_str::<NameClaims<'_>>(self.claims.get())
+            .ok()
+            .and_then(|names| names.name)
+    }
+
+    /// `name`, else `preferred_username`, else `email`, else `sub`.
+    pub fn display_name(&self) -> Cow<'_, str> {
+        serde_json::from_str::<NameClaims<'_>>(self.claims.get())
+            .ok()
+            .and_then(|names| names.name.or(names.preferred_username).or(names.email))
+            .unwrap_or(Cow::Borrowed(&self.sub))
     }
 
     fn expires_at(&self, policy: &SessionPolicy) -> i64 {
@@ -115,47 +155,50 @@ pub fn issue(
     token: VerifiedIdToken,
     now: i64,
 ) -> Result<Session, SessionError> {
-    let mut session = Session {
-        id: random_token(),
-        sub: token.subject,
-        iss: token.issuer,
-        sid: token.session_id,
-        claims: token.claims,
-        created: now,
-        seen: now,
-    };
-    let value = fit_into_cookie(&mut session)?;
+    let (session, value) = fit_into_cookie(
+        Session {
+            id: random_token(),
+            sub: token.subject,
+            iss: token.issuer,
+            sid: token.session_id,
+            claims: RawValue::NULL.to_owned(),
+            created: now,
+            seen: now,
+        },
+        token.claims,
+    )?;
     jar.add_private(session_cookie(policy, value, &session, now));
     Ok(session)
 }
 
-/// Serializes the session, shedding what it must (claims outside the kept list, then all but
-/// the names) to stay under the browser's cookie limit.
-fn fit_into_cookie(session: &mut Session) -> Result<String, SessionError> {
-    let fits = |s: &Session| -> Option<String> {
-        let json = serde_json::to_string(s).ok()?;
+/// Puts `claims` into the session and serializes it, shedding what it must (claims outside the
+/// kept list, then all but the names) to stay under the browser's cookie limit.
+fn fit_into_cookie(
+    mut session: Session,
+    mut claims: Map<String, Value>,
+) -> Result<(Session, String), SessionError> {
+    let mut fits = |claims: &Map<String, Value>| -> Option<String> {
+        session.claims = serde_json::value::to_raw_value(claims).ok()?;
+        let json = serde_json::to_string(&session).ok()?;
         let cookie_len =
             SESSION_COOKIE.len() + 1 + (json.len() + ENCRYPTION_OVERHEAD).div_ceil(3) * 4;
         (cookie_len <= MAX_COOKIE_BYTES).then_some(json)
     };
-    if let Some(json) = fits(session) {
-        return Ok(json);
+    if let Some(json) = fits(&claims) {
+        return Ok((session, json));
     }
-    let before = session.claims.len();
-    session
-        .claims
-        .retain(|name, _| CLAIMS_KEPT_WHEN_TRIMMED.contains(&name.as_str()));
+    let before = claims.len();
+    claims.retain(|name, _| CLAIMS_KEPT_WHEN_TRIMMED.contains(&name.as_str()));
     tracing::warn!(
-        dropped = before - session.claims.len(),
+        dropped = before - claims.len(),
         "ID token claims left out of the session cookie to keep it under 4 KB"
     );
-    if let Some(json) = fits(session) {
-        return Ok(json);
+    if let Some(json) = fits(&claims) {
+        return Ok((session, json));
     }
-    session
-        .claims
-        .retain(|name, _| matches!(name.as_str(), "sub" | "name" | "email"));
-    fits(session).ok_or(SessionError::TooLarge)
+    claims.retain(|name, _| matches!(name.as_str(), "sub" | "name" | "email"));
+    let json = fits(&claims).ok_or(SessionError::TooLarge)?;
+    Ok((session, json))
 }
 
 fn session_cookie(
@@ -287,8 +330,9 @@ pub struct Sessions {
     pub store: Arc<dyn Store>,
 }
 
-/// Reads, checks and, when due, renews the session; cached for the request.
-async fn current(req: &Request<'_>) -> Result<Session, NoSession> {
+/// Reads, checks and, when due, renews the session; cached for the request, so guards borrow
+/// it instead of copying its claims.
+async fn current<'r>(req: &'r Request<'_>) -> &'r Result<Session, NoSession> {
     req.local_cache_async(async {
         let sessions = req.rocket().state::<Sessions>().ok_or(NoSession::Missing)?;
         let jar = req.cookies();
@@ -309,7 +353,6 @@ async fn current(req: &Request<'_>) -> Result<Session, NoSession> {
         Ok(session)
     })
     .await
-    .clone()
 }
 
 fn fail<T>(req: &Request<'_>, reason: NoSession, redirect: bool) -> Outcome<T, NoSession> {
@@ -327,32 +370,32 @@ fn fail<T>(req: &Request<'_>, reason: NoSession, redirect: bool) -> Outcome<T, N
 }
 
 /// A logged-in user on a page: without a session, the browser is redirected to log in.
-pub struct User(pub Session);
+pub struct User<'r>(pub &'r Session);
 
 #[rocket::async_trait]
-impl<'r> FromRequest<'r> for User {
+impl<'r> FromRequest<'r> for User<'r> {
     type Error = NoSession;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
         match current(req).await {
             Ok(session) => Outcome::Success(User(session)),
-            Err(reason) => fail(req, reason, true),
+            Err(reason) => fail(req, *reason, true),
         }
     }
 }
 
 /// A logged-in user calling `/api`: without a session, scripts get 401 JSON and top-level
 /// browser navigations get a redirect to log in.
-pub struct ApiUser(pub Session);
+pub struct ApiUser<'r>(pub &'r Session);
 
 #[rocket::async_trait]
-impl<'r> FromRequest<'r> for ApiUser {
+impl<'r> FromRequest<'r> for ApiUser<'r> {
     type Error = NoSession;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
         match current(req).await {
             Ok(session) => Outcome::Success(ApiUser(session)),
-            Err(reason) => fail(req, reason, is_navigation(req)),
+            Err(reason) => fail(req, *reason, is_navigation(req)),
         }
     }
 }
@@ -397,7 +440,7 @@ mod tests {
             sub: "user".into(),
             iss: "https://idp".into(),
             sid: None,
-            claims: Map::new(),
+            claims: RawValue::from_string("{}".into()).unwrap(),
             created,
             seen,
         }
@@ -417,20 +460,41 @@ mod tests {
 
     #[test]
     fn oversized_claims_are_trimmed_to_the_kept_list() {
-        let mut s = session(0, 0);
-        s.claims
-            .insert("name".into(), Value::String("Alice".into()));
-        s.claims
-            .insert("huge".into(), Value::String("x".repeat(5000)));
-        let json = fit_into_cookie(&mut s).unwrap();
+        let mut claims = Map::new();
+        claims.insert("name".into(), Value::String("Alice".into()));
+        claims.insert("huge".into(), Value::String("x".repeat(5000)));
+        let (s, json) = fit_into_cookie(session(0, 0), claims).unwrap();
         assert!(json.contains("Alice"));
-        assert!(!s.claims.contains_key("huge"));
+        assert!(!s.claims().contains_key("huge"));
+        assert_eq!(s.display_name(), "Alice");
     }
 
     #[test]
     fn impossible_sessions_are_refused() {
         let mut s = session(0, 0);
         s.sub = "x".repeat(5000);
-        assert_eq!(fit_into_cookie(&mut s), Err(SessionError::TooLarge));
+        assert_eq!(
+            fit_into_cookie(s, Map::new()).map(|_| ()),
+            Err(SessionError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn the_display_name_falls_back_from_name_to_username_email_and_sub() {
+        let with = |claims: &str| Session {
+            claims: RawValue::from_string(claims.into()).unwrap(),
+            ..session(0, 0)
+        };
+        assert_eq!(
+            with(r#"{"name":"A\u00e9","email":"e@x"}"#).display_name(),
+            "Aé"
+        );
+        assert_eq!(
+            with(r#"{"preferred_username":"u","email":"e@x"}"#).display_name(),
+            "u"
+        );
+        assert_eq!(with(r#"{"email":"e@x","name":5}"#).display_name(), "user");
+        assert_eq!(with(r#"{"email":"e@x"}"#).display_name(), "e@x");
+        assert_eq!(with("[]").display_name(), "user");
     }
 }

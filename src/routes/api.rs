@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use rocket::http::{CookieJar, Status};
-use rocket::serde::json::{json, Value};
+use rocket::serde::json::{json, Json, Value};
 use rocket::{get, routes, Route, State};
+use serde::Serialize;
+use std::borrow::Cow;
 
 use crate::clock;
 use crate::config::Settings;
@@ -18,13 +20,21 @@ pub fn routes() -> Vec<Route> {
     routes![hello, upstream]
 }
 
+/// `GET /api/hello`'s answer, serialized straight from the session (no intermediate `Value`).
+#[derive(Serialize)]
+struct Hello<'a> {
+    message: String,
+    sub: &'a str,
+    name: Option<Cow<'a, str>>,
+}
+
 #[get("/hello")]
-fn hello(user: ApiUser) -> Value {
+fn hello(user: ApiUser<'_>) -> Json<Hello<'_>> {
     let ApiUser(session) = user;
-    json!({
-        "message": format!("Hello, {}!", session.display_name()),
-        "sub": session.sub,
-        "name": session.claims.get("name"),
+    Json(Hello {
+        message: format!("Hello, {}!", session.display_name()),
+        sub: &session.sub,
+        name: session.name(),
     })
 }
 
@@ -34,7 +44,7 @@ type JsonAnswer = (Status, Value);
 /// the session's access token, refreshed first when it is about to expire, and relays its JSON.
 #[get("/upstream")]
 async fn upstream(
-    user: ApiUser,
+    user: ApiUser<'_>,
     jar: &CookieJar<'_>,
     settings: &State<Settings>,
     sessions: &State<Sessions>,

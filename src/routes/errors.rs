@@ -4,7 +4,6 @@
 use rand::Rng;
 use rocket::http::{ContentType, Header, Status};
 use rocket::response::{self, Redirect, Responder};
-use rocket::serde::json::{json, Value};
 use rocket::Either;
 use rocket::{catch, catchers, Catcher, Request};
 use rocket_dyn_templates::{context, Template};
@@ -76,7 +75,7 @@ impl<'r> Responder<'r, 'static> for ErrorPage {
 
 /// 401 from a session guard: JSON for scripts, a redirect to log in for browser navigations.
 #[catch(401)]
-fn login_required(req: &Request<'_>) -> Either<Redirect, (ContentType, Value)> {
+fn login_required(req: &Request<'_>) -> Either<Redirect, (ContentType, String)> {
     let required = req.local_cache(|| LoginRequired {
         return_to: "/".into(),
         redirect: false,
@@ -84,10 +83,10 @@ fn login_required(req: &Request<'_>) -> Either<Redirect, (ContentType, Value)> {
     if required.redirect {
         Either::Left(Redirect::found(required.login_url()))
     } else {
-        Either::Right((
-            ContentType::JSON,
-            json!({ "error": "login_required", "login_url": required.login_url() }),
-        ))
+        // Written directly: this answer is on the hot path of every logged-out script call.
+        let url = serde_json::to_string(&required.login_url()).unwrap_or_default();
+        let body = format!(r#"{{"error":"login_required","login_url":{url}}}"#);
+        Either::Right((ContentType::JSON, body))
     }
 }
 

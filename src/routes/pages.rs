@@ -19,7 +19,7 @@ pub fn routes() -> Vec<Route> {
 }
 
 #[get("/")]
-fn index(user: Option<User>) -> Template {
+fn index(user: Option<User<'_>>) -> Template {
     let name = user
         .as_ref()
         .map(|User(session)| session.display_name().to_string());
@@ -35,14 +35,15 @@ struct ClaimRow {
 
 #[get("/profile")]
 async fn profile(
-    user: User,
+    user: User<'_>,
     jar: &CookieJar<'_>,
     keeper: &State<TokenKeeper>,
     sessions: &State<Sessions>,
     provider: &State<Arc<Provider>>,
 ) -> Result<Template, Redirect> {
     let User(session) = user;
-    let rows = claim_rows(&session.claims);
+    let claims = session.claims();
+    let rows = claim_rows(&claims);
     // With an access token, the IdP's UserInfo is shown next to the ID token's claims.
     let userinfo = match keeper
         .access_token(&session.id, sessions.policy.absolute_lifetime)
@@ -60,8 +61,7 @@ async fn profile(
         }
         Err(_) => None,
     };
-    let picture = session
-        .claims
+    let picture = claims
         .get("picture")
         .and_then(Value::as_str)
         .filter(|url| url.starts_with("https://") || url.starts_with("http://"))
