@@ -2,6 +2,7 @@
 # One-command benchmark of oidc-bff against its floor route and against express-openid-connect.
 # See bench/README.md. Environment (all optional):
 #   BENCH_SECS=10 BENCH_WARMUP_SECS=2 BENCH_CONNECTIONS=32 BENCH_LOGIN_CONCURRENCY=8
+#   BENCH_SPLIT_LOGINS=8000
 #   BENCH_SERVER_CORE=0 BENCH_LOAD_CORE=1 BENCH_PRIORITY=rt|nice|normal
 #   BENCH_PORT_BASE=3310 (app, +1 express, +2 floor) BENCH_IDP_PORT=4410
 #   BENCH_SKIP_BUILD=1 BENCH_SKIP_PEER=1
@@ -15,6 +16,8 @@ SECS=${BENCH_SECS:-10}
 WARMUP=${BENCH_WARMUP_SECS:-2}
 CONNS=${BENCH_CONNECTIONS:-32}
 LOGIN_CONC=${BENCH_LOGIN_CONCURRENCY:-8}
+# Logins of the server-bound login measurement (each token takes ~1 ms to mint, untimed).
+SPLIT_LOGINS=${BENCH_SPLIT_LOGINS:-8000}
 PORT_BASE=${BENCH_PORT_BASE:-3310}
 OURS_PORT=$PORT_BASE PEER_PORT=$((PORT_BASE + 1)) FLOOR_PORT=$((PORT_BASE + 2))
 
@@ -126,6 +129,18 @@ logins() {
   log "$prefix: $(grep -E "\.(rps|p50_ms|p99_ms|server_cpu|loadgen_cpu)=" "$OUT/$prefix.out" | tr '\n' ' ')"
 }
 
+# logins_split PREFIX BASE KIND: the server's own login capacity (loadgen --split: all
+# GET /login timed, tokens minted untimed, all POST /callback timed), since one core of RS256
+# signing cannot keep a fast server busy in the pipelined run.
+logins_split() {
+  local prefix=$1 base=$2 kind=$3
+  on_core "$LOAD_CORE" "$LOADGEN" login --app "$base" --app-kind "$kind" --issuer "$ISSUER" \
+    --client-id "$CLIENT_ID" --key "$KEY" --concurrency "$CONNS" --split "$SPLIT_LOGINS" \
+    --warmup-secs 1 --signers 1 --threads 1 --server-pid "$SPID" --prefix "$prefix" \
+    --out "$RES" >"$OUT/$prefix.out" 2>&1 || die "$prefix failed: $(tail -3 "$OUT/$prefix.out")"
+  log "$prefix: $(grep -E "\.(rps|server_cpu_us_per_login)=" "$OUT/$prefix.out" | tr '\n' ' ')"
+}
+
 # session BASE KIND FILE: one real login; FILE gets the Cookie header value.
 session() {
   "$LOADGEN" login --app "$1" --app-kind "$2" --issuer "$ISSUER" --client-id "$CLIENT_ID" \
@@ -153,6 +168,7 @@ if [[ -n $APP_HAS_HEALTHZ ]]; then
   measure floor.nocookie "http://127.0.0.1:$OURS_PORT/healthz"
 fi
 logins ours.login "http://localhost:$OURS_PORT" bff
+logins_split ours.login_split "http://localhost:$OURS_PORT" bff
 echo "ours.rss_peak_mib=$(status_mib "$SPID" VmHWM)" >>"$RES"
 echo "ours.rss_end_mib=$(status_mib "$SPID" VmRSS)" >>"$RES"
 stop_pid "$SPID"
@@ -187,6 +203,7 @@ if [[ -n $PEER ]]; then
   measure peer.floor_cookie "http://127.0.0.1:$PEER_PORT/healthz" "${FETCH[@]}" "$PEER_COOKIE"
   measure peer.floor_nocookie "http://127.0.0.1:$PEER_PORT/healthz"
   logins peer.login "http://localhost:$PEER_PORT" express
+  logins_split peer.login_split "http://localhost:$PEER_PORT" express
   echo "peer.rss_peak_mib=$(status_mib "$SPID" VmHWM)" >>"$RES"
   echo "peer.rss_end_mib=$(status_mib "$SPID" VmRSS)" >>"$RES"
   stop_pid "$SPID"

@@ -115,8 +115,18 @@ pub async fn login(
         .sign(minter.template.claims(&started.nonce, user))
         .await
         .ok_or("signer stopped")?;
+    finish(conn, target, &started, &token).await
+}
+
+/// The second step: `POST /callback` with the token and the cookies of `start`.
+async fn finish(
+    conn: &mut Conn,
+    target: &Target,
+    started: &Started,
+    token: &str,
+) -> Result<Login, String> {
     let body = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("id_token", &token)
+        .append_pair("id_token", token)
         .append_pair("state", &started.state)
         .finish();
     let reply = conn
@@ -174,6 +184,10 @@ pub async fn run(args: &Args) -> Result<(), String> {
     if warmup_secs > 0.0 {
         phase(&target, &minter, concurrency, u64::MAX, warmup_secs).await;
     }
+    let split: u64 = args.or("split", 0)?;
+    if split > 0 {
+        return split_run(&target, &minter, concurrency, split, server_pid.as_deref(), &prefix, args).await;
+    }
     let server_cpu = server_pid.as_deref().map(CpuMeter::start);
     let own_cpu = CpuMeter::start("self");
     let started = Instant::now();
@@ -221,16 +235,143 @@ pub async fn run(args: &Args) -> Result<(), String> {
     if let Some(error) = first_error {
         println!("# first failure: {error}");
     }
+    write_out(args, &lines)?;
+    if ok == 0 {
+        return Err("no login succeeded".into());
+    }
+    Ok(())
+}
+
+fn write_out(args: &Args, lines: &[String]) -> Result<(), String> {
     if let Some(path) = args.opt("out") {
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(|e| format!("{path}: {e}"))?;
-        for line in &lines {
+        for line in lines {
             writeln!(file, "{line}").map_err(|e| e.to_string())?;
         }
     }
+    Ok(())
+}
+
+/// `--split N`: the server's own login capacity, which one core of RS256 signing cannot reach
+/// in the pipelined run. N logins in three steps: all `GET /login`s (timed), then their ID
+/// tokens minted (not timed: the server is idle), then all `POST /callback`s (timed). Logins
+/// per second = N / (time of the two timed steps); each token is still minted for its own
+/// fresh nonce and fully validated by the server.
+async fn split_run(
+    target: &Target,
+    minter: &Minter,
+    concurrency: usize,
+    n: u64,
+    server_pid: Option<&str>,
+    prefix: &str,
+    args: &Args,
+) -> Result<(), String> {
+    let per_worker = n.div_ceil(concurrency as u64);
+    let mut conns = Vec::new();
+    for _ in 0..concurrency {
+        conns.push(Conn::new(&target.base)?);
+    }
+    // Step 1: the redirects to the IdP.
+    let server_cpu = server_pid.map(CpuMeter::start);
+    let clock = Instant::now();
+    let mut tasks = Vec::new();
+    for mut conn in conns {
+        let target = target.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut started = Vec::new();
+            for _ in 0..per_worker {
+                started.push(start(&mut conn, &target).await);
+            }
+            (conn, started)
+        }));
+    }
+    let mut steps = Vec::new();
+    for task in tasks {
+        steps.push(task.await.map_err(|e| e.to_string())?);
+    }
+    let first_step = clock.elapsed();
+    let cpu_first = server_cpu.as_ref().and_then(CpuMeter::read).map(|(used, _)| used);
+    // Step 2: one token per started login, for its nonce.
+    let mut prepared = Vec::new();
+    let mut user = 0;
+    for (conn, started) in steps {
+        let mut ready = Vec::new();
+        for step in started {
+            let step = step?;
+            user += 1;
+            let claims = minter.template.claims(&step.nonce, user % 1000);
+            let token = minter.signer.sign(claims).await.ok_or("signer stopped")?;
+            ready.push((step, token));
+        }
+        prepared.push((conn, ready));
+    }
+    // Step 3: the callbacks.
+    let server_cpu = server_pid.map(CpuMeter::start);
+    let clock = Instant::now();
+    let mut tasks = Vec::new();
+    for (mut conn, ready) in prepared {
+        let target = target.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut failed, mut lat, mut first_error) = (0u64, 0u64, Latencies::default(), None);
+            for (step, token) in ready {
+                match finish(&mut conn, &target, &step, &token).await {
+                    Ok(done) => {
+                        ok += 1;
+                        lat.push(done.pair);
+                    }
+                    Err(error) => {
+                        failed += 1;
+                        first_error.get_or_insert(error);
+                    }
+                }
+            }
+            (ok, failed, lat, first_error)
+        }));
+    }
+    let (mut ok, mut failed, mut latencies, mut first_error) = (0, 0, Latencies::default(), None);
+    for task in tasks {
+        let (o, f, l, e) = task.await.map_err(|e| e.to_string())?;
+        ok += o;
+        failed += f;
+        latencies.extend(l);
+        if first_error.is_none() {
+            first_error = e;
+        }
+    }
+    let second_step = clock.elapsed();
+    let cpu_second = server_cpu.as_ref().and_then(CpuMeter::read).map(|(used, _)| used);
+    let timed = (first_step + second_step).as_secs_f64();
+    let mut lines = vec![
+        format!("{prefix}.ok={ok}"),
+        format!("{prefix}.failed={failed}"),
+        format!("{prefix}.secs={timed:.2}"),
+        format!("{prefix}.rps={:.1}", ok as f64 / timed),
+        format!("{prefix}.login_step_secs={:.2}", first_step.as_secs_f64()),
+        format!("{prefix}.callback_step_secs={:.2}", second_step.as_secs_f64()),
+        format!("{prefix}.p50_ms={:.2}", latencies.percentile_ms(50.0)),
+        format!("{prefix}.p99_ms={:.2}", latencies.percentile_ms(99.0)),
+    ];
+    if let (Some(a), Some(b)) = (cpu_first, cpu_second) {
+        lines.push(format!(
+            "{prefix}.server_cpu={:.0}",
+            100.0 * (a + b) / timed
+        ));
+        lines.push(format!(
+            "{prefix}.server_cpu_us_per_login={:.0}",
+            (a + b) * 1e6 / ok.max(1) as f64
+        ));
+    }
+    for line in &lines {
+        println!("{line}");
+    }
+    if let Some(error) = first_error {
+        println!("# first failure: {error}");
+    }
+    write_out(args, &lines)?;
     if ok == 0 {
         return Err("no login succeeded".into());
     }
