@@ -9,7 +9,7 @@
 //! cookie expires soonest).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -48,59 +48,93 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
 
 /// A key as a 128-bit keyed hash: 16 bytes however long the key, and no session ids or states
 /// held in the clear. The hash keys are random per process, so collisions cannot be aimed at.
-type Digest = u128;
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Digest(u64, u64);
 
-struct Entry {
-    expiry: Instant,
-    value: Option<Box<str>>,
+impl Hash for Digest {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0);
+    }
 }
 
+/// Milliseconds since the store was created: 8 bytes where an `Instant` takes 16, so a
+/// recorded key costs 24 bytes of table.
+type Deadline = u64;
+
+/// The digests are already keyed hashes: the tables use their first half as it is.
+#[derive(Default, Clone, Copy)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached by `Digest`, which writes one u64; fold anything else in.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Table<V> = HashMap<Digest, V, BuildHasherDefault<PassThrough>>;
+
 struct Partition {
-    entries: HashMap<Digest, Entry>,
+    deadlines: Table<Deadline>,
+    /// Values of `put` (tokens); `record_once` keys have a deadline only.
+    values: Table<Box<str>>,
     capacity: usize,
-    last_sweep: Instant,
+    last_sweep: Deadline,
     /// When the last "full" warning was logged, so a flood does not flood the log too.
-    last_full_warning: Option<Instant>,
+    last_full_warning: Option<Deadline>,
 }
 
 impl Partition {
     fn new(capacity: usize) -> Self {
         Self {
-            entries: HashMap::new(),
+            deadlines: Table::default(),
+            values: Table::default(),
             capacity,
-            last_sweep: Instant::now(),
+            last_sweep: 0,
             last_full_warning: None,
         }
     }
 
-    fn live(&self, digest: &Digest, now: Instant) -> Option<&Entry> {
-        self.entries.get(digest).filter(|e| e.expiry > now)
+    fn is_live(&self, digest: &Digest, now: Deadline) -> bool {
+        self.deadlines.get(digest).is_some_and(|&d| d > now)
+    }
+
+    fn drop_until(&mut self, threshold: Deadline) {
+        self.deadlines.retain(|_, d| *d > threshold);
+        if !self.values.is_empty() {
+            let deadlines = &self.deadlines;
+            self.values.retain(|k, _| deadlines.contains_key(k));
+        }
     }
 
     /// Makes room for one more entry: expired ones go first; if the partition is still full,
     /// the sixteenth of live entries closest to expiry (those whose record matters for the
     /// shortest time) is dropped, so new logins keep working under any load.
-    fn make_room(&mut self, now: Instant) {
-        if now.duration_since(self.last_sweep) >= SWEEP_INTERVAL {
-            self.entries.retain(|_, e| e.expiry > now);
+    fn make_room(&mut self, now: Deadline) {
+        let sweep_due = now.saturating_sub(self.last_sweep) >= SWEEP_INTERVAL.as_millis() as u64;
+        if sweep_due || self.deadlines.len() >= self.capacity {
+            self.drop_until(now);
             self.last_sweep = now;
         }
-        if self.entries.len() < self.capacity {
+        if self.deadlines.len() < self.capacity {
             return;
         }
-        self.entries.retain(|_, e| e.expiry > now);
-        self.last_sweep = now;
-        if self.entries.len() < self.capacity {
-            return;
-        }
-        let mut expiries: Vec<Instant> = self.entries.values().map(|e| e.expiry).collect();
-        let cut = (self.capacity / 16).max(1).min(expiries.len() - 1);
-        let (_, threshold, _) = expiries.select_nth_unstable(cut);
+        let mut deadlines: Vec<Deadline> = self.deadlines.values().copied().collect();
+        let cut = (self.capacity / 16).max(1).min(deadlines.len() - 1);
+        let (_, threshold, _) = deadlines.select_nth_unstable(cut);
         let threshold = *threshold;
-        self.entries.retain(|_, e| e.expiry > threshold);
+        self.drop_until(threshold);
         if self
             .last_full_warning
-            .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(60))
+            .is_none_or(|at| now.saturating_sub(at) >= 60_000)
         {
             tracing::warn!(
                 capacity = self.capacity,
@@ -117,6 +151,7 @@ pub struct MemoryStore {
     partitions: Vec<(&'static str, Mutex<Partition>)>,
     other: Mutex<Partition>,
     hash_keys: [RandomState; 2],
+    epoch: Instant,
 }
 
 impl MemoryStore {
@@ -130,6 +165,7 @@ impl MemoryStore {
                 .collect(),
             other: Mutex::new(Partition::new(other_capacity.max(1))),
             hash_keys: [RandomState::new(), RandomState::new()],
+            epoch: Instant::now(),
         }
     }
 
@@ -147,8 +183,12 @@ impl MemoryStore {
     }
 
     fn digest(&self, key: &str) -> Digest {
-        let [high, low] = &self.hash_keys;
-        (u128::from(high.hash_one(key)) << 64) | u128::from(low.hash_one(key))
+        let [first, second] = &self.hash_keys;
+        Digest(first.hash_one(key), second.hash_one(key))
+    }
+
+    fn now(&self) -> Deadline {
+        self.epoch.elapsed().as_millis() as u64
     }
 
     fn insert(
@@ -158,25 +198,24 @@ impl MemoryStore {
         ttl: Duration,
         only_if_absent: bool,
     ) -> bool {
-        let now = Instant::now();
         let digest = self.digest(key);
         let Ok(mut partition) = self.partition(key).lock() else {
             return false;
         };
-        let present = partition.live(&digest, now).is_some();
+        let now = self.now();
+        let present = partition.is_live(&digest, now);
         if present && only_if_absent {
             return false;
         }
         if !present {
             partition.make_room(now);
         }
-        partition.entries.insert(
-            digest,
-            Entry {
-                expiry: now + ttl,
-                value,
-            },
-        );
+        let deadline = now.saturating_add(ttl.as_millis() as u64).max(now + 1);
+        partition.deadlines.insert(digest, deadline);
+        match value {
+            Some(value) => partition.values.insert(digest, value),
+            None => partition.values.remove(&digest),
+        };
         true
     }
 }
@@ -199,10 +238,10 @@ impl Store for MemoryStore {
             return true;
         };
         // Every authenticated request asks about ended sessions, which are usually none.
-        if partition.entries.is_empty() {
+        if partition.deadlines.is_empty() {
             return false;
         }
-        partition.live(&self.digest(key), Instant::now()).is_some()
+        partition.is_live(&self.digest(key), self.now())
     }
 
     async fn put(&self, key: &str, value: String, ttl: Duration) -> bool {
@@ -212,15 +251,17 @@ impl Store for MemoryStore {
     async fn get(&self, key: &str) -> Option<String> {
         let digest = self.digest(key);
         let partition = self.partition(key).lock().ok()?;
-        partition
-            .live(&digest, Instant::now())
-            .and_then(|e| e.value.as_deref().map(str::to_string))
+        if !partition.is_live(&digest, self.now()) {
+            return None;
+        }
+        partition.values.get(&digest).map(|v| v.to_string())
     }
 
     async fn remove(&self, key: &str) {
         let digest = self.digest(key);
         if let Ok(mut partition) = self.partition(key).lock() {
-            partition.entries.remove(&digest);
+            partition.deadlines.remove(&digest);
+            partition.values.remove(&digest);
         }
     }
 }
@@ -255,6 +296,11 @@ mod tests {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(store.get("short").await, None);
+    }
+
+    #[test]
+    fn a_recorded_key_takes_24_bytes_of_table() {
+        assert_eq!(std::mem::size_of::<(Digest, Deadline)>(), 24);
     }
 
     #[rocket::async_test]
