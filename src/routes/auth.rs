@@ -207,8 +207,20 @@ async fn callback(
         }
     };
     // 5. Remember the state as consumed, so a replayed POST with a copied cookie fails.
-    //    Only now: a response that failed validation costs no memory.
-    let consumed_for = Duration::from_millis((attempt.expires_at_ms() - now_ms).max(1000) as u64);
+    //    Only now: a response that failed validation costs no memory. A replay needs both the
+    //    attempt's cookie and a token that still validates, so the record lasts until the
+    //    earlier of the two lapses.
+    let token_lapses_ms = completed
+        .identity
+        .claims
+        .get("exp")
+        .and_then(serde_json::Value::as_i64)
+        .map_or(i64::MAX, |exp| {
+            exp.saturating_add(settings.clock_skew.as_secs() as i64)
+                .saturating_mul(1000)
+        });
+    let consumed_until = attempt.expires_at_ms().min(token_lapses_ms);
+    let consumed_for = Duration::from_millis((consumed_until - now_ms).max(1000) as u64);
     if !sessions
         .store
         .record_once(&format!("consumed-state:{state}"), consumed_for)
