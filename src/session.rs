@@ -93,14 +93,25 @@ impl PartialEq for Session {
 }
 
 /// The claims a display name is taken from, read without parsing the others.
-#[derive(Deserialize)]
-struct NameClaims<'a> {
+#[derive(Deserialize, Default)]
+pub struct Names<'a> {
     #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
+    pub name: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     preferred_username: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     email: Option<Cow<'a, str>>,
+}
+
+impl Names<'_> {
+    /// `name`, else `preferred_username`, else `email`, else `fallback`.
+    pub fn display<'s>(&'s self, fallback: &'s str) -> &'s str {
+        self.name
+            .as_deref()
+            .or(self.preferred_username.as_deref())
+            .or(self.email.as_deref())
+            .unwrap_or(fallback)
+    }
 }
 
 impl Session {
@@ -109,19 +120,14 @@ impl Session {
         serde_json::from_str(self.claims.get()).unwrap_or_default()
     }
 
-    /// The `name` claim when it is a string.
-    pub fn name(&self) -> Option<Cow<'_, str>> {
-        serde_json::from_str::<NameClaims<'_>>(self.claims.get())
-            .ok()
-            .and_then(|names| names.name)
+    /// The claims that name the user (those that are strings).
+    pub fn names(&self) -> Names<'_> {
+        serde_json::from_str(self.claims.get()).unwrap_or_default()
     }
 
     /// `name`, else `preferred_username`, else `email`, else `sub`.
-    pub fn display_name(&self) -> Cow<'_, str> {
-        serde_json::from_str::<NameClaims<'_>>(self.claims.get())
-            .ok()
-            .and_then(|names| names.name.or(names.preferred_username).or(names.email))
-            .unwrap_or(Cow::Borrowed(&self.sub))
+    pub fn display_name(&self) -> String {
+        self.names().display(&self.sub).to_string()
     }
 
     fn expires_at(&self, policy: &SessionPolicy) -> i64 {

@@ -31,10 +31,11 @@ struct Hello<'a> {
 #[get("/hello")]
 fn hello(user: ApiUser<'_>) -> Json<Hello<'_>> {
     let ApiUser(session) = user;
+    let names = session.names();
     Json(Hello {
-        message: format!("Hello, {}!", session.display_name()),
+        message: format!("Hello, {}!", names.display(&session.sub)),
         sub: &session.sub,
-        name: session.name(),
+        name: names.name,
     })
 }
 
