@@ -2,6 +2,7 @@
 //! user is, and the request guards that read it. The cookie enforces its own idle and
 //! absolute limits, so an old copy replayed after `Max-Age` is still refused.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,6 @@ use rocket::request::{FromRequest, Outcome, Request};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use std::borrow::Cow;
 
 use crate::oidc::flow::random_token;
 use crate::oidc::validate::VerifiedIdToken;

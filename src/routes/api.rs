@@ -1,13 +1,13 @@
 //! The JSON API behind the page's buttons. Every route takes `ApiUser`, so a missing, expired
 //! or tampered session is a 401 (scripts) or a redirect (navigations).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use rocket::http::{CookieJar, Status};
 use rocket::serde::json::{json, Json, Value};
 use rocket::{get, routes, Route, State};
 use serde::Serialize;
-use std::borrow::Cow;
 
 use crate::clock;
 use crate::config::Settings;
