@@ -3,7 +3,7 @@
 # See bench/README.md. Environment (all optional):
 #   BENCH_SECS=10 BENCH_WARMUP_SECS=2 BENCH_CONNECTIONS=32 BENCH_LOGIN_CONCURRENCY=8
 #   BENCH_SPLIT_LOGINS=8000
-#   BENCH_SERVER_CORE=0 BENCH_LOAD_CORE=1 BENCH_PRIORITY=rt|nice|normal
+#   BENCH_SERVER_CORE=0 BENCH_LOAD_CORE=1 BENCH_PRIORITY=nice|rt|normal
 #   BENCH_PORT_BASE=3310 (app, +1 express, +2 floor) BENCH_IDP_PORT=4410
 #   BENCH_SKIP_BUILD=1 BENCH_SKIP_PEER=1
 #   BENCH_APP_BIN=/path/to/oidc-bff (skip the app build and use this binary)

@@ -5,7 +5,7 @@
 # See bench/README.md. Environment (all optional):
 #   SOAK_SECS=600 SOAK_WARMUP_SECS=30 SOAK_RATE=0 (operations/s, 0 = as fast as possible)
 #   SOAK_CONCURRENCY=16 SOAK_IDLE_SECS=20 (the app's SESSION_IDLE_TIMEOUT_SECS in the soak)
-#   BENCH_SKIP_BUILD=1 BENCH_APP_BIN=/path/to/oidc-bff BENCH_PRIORITY=rt|nice|normal
+#   BENCH_SKIP_BUILD=1 BENCH_APP_BIN=/path/to/oidc-bff BENCH_PRIORITY=nice|rt|normal
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
