@@ -3,7 +3,7 @@
 # number of requests served, of 5xx answers (must be 0), of answers other than the one the app
 # must give, and the server's RSS after the warm-up and at the end (growth must stay < 10%).
 # See bench/README.md. Environment (all optional):
-#   SOAK_SECS=600 SOAK_WARMUP_SECS=30 SOAK_RATE=0 (operations/s, 0 = as fast as possible)
+#   SOAK_SECS=600 SOAK_WARMUP_SECS=30 SOAK_RATE=1000 (operations/s, 0 = as fast as possible)
 #   SOAK_CONCURRENCY=16 SOAK_IDLE_SECS=20 (the app's SESSION_IDLE_TIMEOUT_SECS in the soak)
 #   BENCH_SKIP_BUILD=1 BENCH_APP_BIN=/path/to/oidc-bff BENCH_PRIORITY=nice|rt|normal
 set -euo pipefail
@@ -12,7 +12,7 @@ cd "$ROOT"
 
 SOAK_SECS=${SOAK_SECS:-600}
 WARMUP=${SOAK_WARMUP_SECS:-30}
-RATE=${SOAK_RATE:-0}
+RATE=${SOAK_RATE:-1000}
 CONCURRENCY=${SOAK_CONCURRENCY:-16}
 IDLE=${SOAK_IDLE_SECS:-20}
 PORT=${BENCH_PORT_BASE:-3310}

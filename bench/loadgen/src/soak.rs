@@ -240,8 +240,10 @@ pub async fn run(args: &Args) -> Result<(), String> {
         }));
     }
 
-    // Progress every 10 s, RSS at the end of the warm-up and at the end.
+    // Progress every 10 s, RSS at the end of the warm-up and at the last second under load
+    // (after the traffic stops, freed connection buffers would flatter the figure).
     let mut rss_start = None;
+    let mut rss_last = None;
     let mut rss_max: f64 = 0.0;
     let mut last_requests = 0u64;
     let mut last_tick = Instant::now();
@@ -253,6 +255,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
         let rss = server_pid.as_deref().and_then(|p| status_mib(p, "VmRSS"));
         if let Some(r) = rss {
             rss_max = rss_max.max(r);
+            rss_last = Some(r);
         }
         if rss_start.is_none() && elapsed >= warmup {
             rss_start = rss;
@@ -281,7 +284,8 @@ pub async fn run(args: &Args) -> Result<(), String> {
         let _ = w.await;
     }
     let wall = started.elapsed().as_secs_f64();
-    let rss_end = server_pid.as_deref().and_then(|p| status_mib(p, "VmRSS"));
+    let rss_after = server_pid.as_deref().and_then(|p| status_mib(p, "VmRSS"));
+    let rss_end = rss_last;
     let hwm = server_pid.as_deref().and_then(|p| status_mib(p, "VmHWM"));
     let total = totals(&shared);
     let growth = match (rss_start, rss_end) {
@@ -298,6 +302,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
     ];
     let fmt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.1}"));
     lines.push(format!("soak.rss_start_mib={}", fmt(rss_start)));
+    lines.push(format!("soak.rss_after_traffic_mib={}", fmt(rss_after)));
     lines.push(format!("soak.rss_end_mib={}", fmt(rss_end)));
     lines.push(format!("soak.rss_max_mib={rss_max:.1}"));
     lines.push(format!("soak.rss_hwm_mib={}", fmt(hwm)));
