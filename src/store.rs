@@ -109,10 +109,19 @@ impl Partition {
         self.deadlines.get(digest).is_some_and(|&d| d > now)
     }
 
-    /// Drops every record whose deadline is at or before `threshold`, into fresh tables: removing
-    /// in place leaves tombstones behind, and a table near its capacity then doubles instead of
-    /// reusing them (the soak saw the consumed-state table go from 4 to 9 MiB that way).
-    fn drop_until(&mut self, threshold: Deadline) {
+    /// Drops expired records in place (the periodic sweep: cheap, no second table).
+    fn sweep(&mut self, now: Deadline) {
+        self.deadlines.retain(|_, d| *d > now);
+        if !self.values.is_empty() {
+            let deadlines = &self.deadlines;
+            self.values.retain(|k, _| deadlines.contains_key(k));
+        }
+    }
+
+    /// Drops every record whose deadline is at or before `threshold` into fresh tables. For a
+    /// full partition: removing in place there leaves tombstones, and a table near its capacity
+    /// then doubles instead of reusing them (the unlimited-rate soak saw 4 → 9 MiB that way).
+    fn evict_until(&mut self, threshold: Deadline) {
         let mut deadlines =
             Table::with_capacity_and_hasher(self.deadlines.len(), Default::default());
         deadlines.extend(self.deadlines.drain().filter(|(_, d)| *d > threshold));
@@ -134,7 +143,7 @@ impl Partition {
     fn make_room(&mut self, now: Deadline) {
         let sweep_due = now.saturating_sub(self.last_sweep) >= SWEEP_INTERVAL.as_millis() as u64;
         if sweep_due || self.deadlines.len() >= self.capacity {
-            self.drop_until(now);
+            self.sweep(now);
             self.last_sweep = now;
         }
         if self.deadlines.len() < self.capacity {
@@ -144,7 +153,7 @@ impl Partition {
         let cut = (self.capacity / 16).max(1).min(deadlines.len() - 1);
         let (_, threshold, _) = deadlines.select_nth_unstable(cut);
         let threshold = *threshold;
-        self.drop_until(threshold);
+        self.evict_until(threshold);
         if self
             .last_full_warning
             .is_none_or(|at| now.saturating_sub(at) >= 60_000)
