@@ -186,30 +186,25 @@ pub async fn run(args: &Args) -> Result<(), String> {
     }
     let split: u64 = args.or("split", 0)?;
     if split > 0 {
-        return split_run(&target, &minter, concurrency, split, server_pid.as_deref(), &prefix, args).await;
+        return split_run(
+            &target,
+            &minter,
+            concurrency,
+            split,
+            server_pid.as_deref(),
+            &prefix,
+            args,
+        )
+        .await;
     }
     let server_cpu = server_pid.as_deref().map(CpuMeter::start);
     let own_cpu = CpuMeter::start("self");
     let started = Instant::now();
-    let result = phase(&target, &minter, concurrency, max_logins, secs).await;
+    let mut result = phase(&target, &minter, concurrency, max_logins, secs).await;
     let wall = started.elapsed().as_secs_f64();
-    let PhaseResult {
-        ok,
-        failed,
-        mut latencies,
-        first_error,
-        connects,
-    } = result;
-    let rate = ok as f64 / wall;
-    let mut lines = vec![
-        format!("{prefix}.ok={ok}"),
-        format!("{prefix}.failed={failed}"),
-        format!("{prefix}.secs={wall:.2}"),
-        format!("{prefix}.rps={rate:.1}"),
-        format!("{prefix}.p50_ms={:.2}", latencies.percentile_ms(50.0)),
-        format!("{prefix}.p99_ms={:.2}", latencies.percentile_ms(99.0)),
-        format!("{prefix}.connects={connects}"),
-    ];
+    let ok = result.ok;
+    let mut lines = summary_lines(&prefix, &mut result, wall);
+    lines.push(format!("{prefix}.connects={}", result.connects));
     if let Some((used, share)) = own_cpu.read() {
         lines.push(format!("{prefix}.loadgen_cpu={:.0}", share * 100.0));
         lines.push(format!(
@@ -229,20 +224,36 @@ pub async fn run(args: &Args) -> Result<(), String> {
             lines.push(format!("{prefix}.server_rss_mib={rss:.1}"));
         }
     }
-    for line in &lines {
-        println!("{line}");
-    }
-    if let Some(error) = first_error {
-        println!("# first failure: {error}");
-    }
-    write_out(args, &lines)?;
-    if ok == 0 {
-        return Err("no login succeeded".into());
-    }
-    Ok(())
+    report(args, &lines, &result)
 }
 
-fn write_out(args: &Args, lines: &[String]) -> Result<(), String> {
+/// The lines every login measurement reports: counts, rate over `secs`, latency percentiles.
+fn summary_lines(prefix: &str, result: &mut PhaseResult, secs: f64) -> Vec<String> {
+    vec![
+        format!("{prefix}.ok={}", result.ok),
+        format!("{prefix}.failed={}", result.failed),
+        format!("{prefix}.secs={secs:.2}"),
+        format!("{prefix}.rps={:.1}", result.ok as f64 / secs),
+        format!(
+            "{prefix}.p50_ms={:.2}",
+            result.latencies.percentile_ms(50.0)
+        ),
+        format!(
+            "{prefix}.p99_ms={:.2}",
+            result.latencies.percentile_ms(99.0)
+        ),
+    ]
+}
+
+/// Prints the lines (and the first failure), appends them to `--out`, and fails the command
+/// when no login succeeded.
+fn report(args: &Args, lines: &[String], result: &PhaseResult) -> Result<(), String> {
+    for line in lines {
+        println!("{line}");
+    }
+    if let Some(error) = &result.first_error {
+        println!("# first failure: {error}");
+    }
     if let Some(path) = args.opt("out") {
         let mut file = std::fs::OpenOptions::new()
             .create(true)
@@ -252,6 +263,9 @@ fn write_out(args: &Args, lines: &[String]) -> Result<(), String> {
         for line in lines {
             writeln!(file, "{line}").map_err(|e| e.to_string())?;
         }
+    }
+    if result.ok == 0 {
+        return Err("no login succeeded".into());
     }
     Ok(())
 }
@@ -294,7 +308,10 @@ async fn split_run(
         steps.push(task.await.map_err(|e| e.to_string())?);
     }
     let first_step = clock.elapsed();
-    let cpu_first = server_cpu.as_ref().and_then(CpuMeter::read).map(|(used, _)| used);
+    let cpu_first = server_cpu
+        .as_ref()
+        .and_then(CpuMeter::read)
+        .map(|(used, _)| used);
     // Step 2: one token per started login, for its nonce.
     let mut prepared = Vec::new();
     let mut user = 0;
@@ -316,45 +333,33 @@ async fn split_run(
     for (mut conn, ready) in prepared {
         let target = target.clone();
         tasks.push(tokio::spawn(async move {
-            let (mut ok, mut failed, mut lat, mut first_error) = (0u64, 0u64, Latencies::default(), None);
+            let mut result = PhaseResult::default();
             for (step, token) in ready {
-                match finish(&mut conn, &target, &step, &token).await {
-                    Ok(done) => {
-                        ok += 1;
-                        lat.push(done.pair);
-                    }
-                    Err(error) => {
-                        failed += 1;
-                        first_error.get_or_insert(error);
-                    }
-                }
+                result.record(finish(&mut conn, &target, &step, &token).await);
             }
-            (ok, failed, lat, first_error)
+            result
         }));
     }
-    let (mut ok, mut failed, mut latencies, mut first_error) = (0, 0, Latencies::default(), None);
+    let mut result = PhaseResult::default();
     for task in tasks {
-        let (o, f, l, e) = task.await.map_err(|e| e.to_string())?;
-        ok += o;
-        failed += f;
-        latencies.extend(l);
-        if first_error.is_none() {
-            first_error = e;
-        }
+        result.merge(task.await.map_err(|e| e.to_string())?);
     }
     let second_step = clock.elapsed();
-    let cpu_second = server_cpu.as_ref().and_then(CpuMeter::read).map(|(used, _)| used);
+    let cpu_second = server_cpu
+        .as_ref()
+        .and_then(CpuMeter::read)
+        .map(|(used, _)| used);
     let timed = (first_step + second_step).as_secs_f64();
-    let mut lines = vec![
-        format!("{prefix}.ok={ok}"),
-        format!("{prefix}.failed={failed}"),
-        format!("{prefix}.secs={timed:.2}"),
-        format!("{prefix}.rps={:.1}", ok as f64 / timed),
-        format!("{prefix}.login_step_secs={:.2}", first_step.as_secs_f64()),
-        format!("{prefix}.callback_step_secs={:.2}", second_step.as_secs_f64()),
-        format!("{prefix}.p50_ms={:.2}", latencies.percentile_ms(50.0)),
-        format!("{prefix}.p99_ms={:.2}", latencies.percentile_ms(99.0)),
-    ];
+    let ok = result.ok;
+    let mut lines = summary_lines(prefix, &mut result, timed);
+    lines.push(format!(
+        "{prefix}.login_step_secs={:.2}",
+        first_step.as_secs_f64()
+    ));
+    lines.push(format!(
+        "{prefix}.callback_step_secs={:.2}",
+        second_step.as_secs_f64()
+    ));
     if let (Some(a), Some(b)) = (cpu_first, cpu_second) {
         lines.push(format!(
             "{prefix}.server_cpu={:.0}",
@@ -365,25 +370,42 @@ async fn split_run(
             (a + b) * 1e6 / ok.max(1) as f64
         ));
     }
-    for line in &lines {
-        println!("{line}");
-    }
-    if let Some(error) = first_error {
-        println!("# first failure: {error}");
-    }
-    write_out(args, &lines)?;
-    if ok == 0 {
-        return Err("no login succeeded".into());
-    }
-    Ok(())
+    report(args, &lines, &result)
 }
 
+/// What a set of logins came to; each connection keeps its own, merged at the end.
+#[derive(Default)]
 struct PhaseResult {
     ok: u64,
     failed: u64,
     latencies: Latencies,
     first_error: Option<String>,
     connects: u64,
+}
+
+impl PhaseResult {
+    fn record(&mut self, outcome: Result<Login, String>) {
+        match outcome {
+            Ok(done) => {
+                self.ok += 1;
+                self.latencies.push(done.pair);
+            }
+            Err(error) => {
+                self.failed += 1;
+                self.first_error.get_or_insert(error);
+            }
+        }
+    }
+
+    fn merge(&mut self, other: PhaseResult) {
+        self.ok += other.ok;
+        self.failed += other.failed;
+        self.latencies.extend(other.latencies);
+        self.connects += other.connects;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
 }
 
 async fn phase(
@@ -401,48 +423,35 @@ async fn phase(
         let minter = minter.clone();
         let claimed = claimed.clone();
         workers.push(tokio::spawn(async move {
+            let mut result = PhaseResult::default();
             let mut conn = match Conn::new(&target.base) {
                 Ok(conn) => conn,
-                Err(e) => return (0, 1, Latencies::default(), Some(e), 0),
+                Err(e) => {
+                    result.record(Err(e));
+                    return result;
+                }
             };
-            let (mut ok, mut failed, mut lat, mut first_error) = (0, 0, Latencies::default(), None);
             while Instant::now() < deadline {
                 let n = claimed.fetch_add(1, Ordering::Relaxed);
                 if n >= max_logins {
                     break;
                 }
-                match login(&mut conn, &target, &minter, n % 1000).await {
-                    Ok(done) => {
-                        ok += 1;
-                        lat.push(done.pair);
-                    }
-                    Err(error) => {
-                        failed += 1;
-                        first_error.get_or_insert(error);
-                        // Do not spin on a dead server.
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
+                let outcome = login(&mut conn, &target, &minter, n % 1000).await;
+                let failed = outcome.is_err();
+                result.record(outcome);
+                if failed {
+                    // Do not spin on a dead server.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             }
-            (ok, failed, lat, first_error, conn.connects)
+            result.connects = conn.connects;
+            result
         }));
     }
-    let mut result = PhaseResult {
-        ok: 0,
-        failed: 0,
-        latencies: Latencies::default(),
-        first_error: None,
-        connects: 0,
-    };
+    let mut result = PhaseResult::default();
     for worker in workers {
-        if let Ok((ok, failed, lat, error, connects)) = worker.await {
-            result.ok += ok;
-            result.failed += failed;
-            result.latencies.extend(lat);
-            result.connects += connects;
-            if result.first_error.is_none() {
-                result.first_error = error;
-            }
+        if let Ok(worker_result) = worker.await {
+            result.merge(worker_result);
         }
     }
     result
