@@ -25,6 +25,19 @@ const MAX_COOKIE_BYTES: usize = 4000;
 /// AES-GCM adds a 12-byte nonce and a 16-byte tag; base64 adds a third.
 const ENCRYPTION_OVERHEAD: usize = 28;
 
+/// Whether a private cookie `name=value` stays under the browser's limit once encrypted.
+fn fits_in_a_cookie(name: &str, value: &str) -> bool {
+    name.len() + 1 + (value.len() + ENCRYPTION_OVERHEAD).div_ceil(3) * 4 <= MAX_COOKIE_BYTES
+}
+
+/// Sets `Max-Age` and a matching `Expires` (Rocket would otherwise add `Expires` a week ahead).
+pub fn lasting(mut cookie: Cookie<'static>, secs: i64) -> Cookie<'static> {
+    let lifetime = rocket::time::Duration::seconds(secs);
+    cookie.set_max_age(lifetime);
+    cookie.set_expires(rocket::time::OffsetDateTime::now_utc() + lifetime);
+    cookie
+}
+
 /// Claims kept when the whole set would not fit into the cookie.
 pub const CLAIMS_KEPT_WHEN_TRIMMED: &[&str] = &[
     "sub",
@@ -186,9 +199,7 @@ fn fit_into_cookie(
     let mut fits = |claims: &Map<String, Value>| -> Option<String> {
         session.claims = serde_json::value::to_raw_value(claims).ok()?;
         let json = serde_json::to_string(&session).ok()?;
-        let cookie_len =
-            SESSION_COOKIE.len() + 1 + (json.len() + ENCRYPTION_OVERHEAD).div_ceil(3) * 4;
-        (cookie_len <= MAX_COOKIE_BYTES).then_some(json)
+        fits_in_a_cookie(SESSION_COOKIE, &json).then_some(json)
     };
     if let Some(json) = fits(&claims) {
         return Ok((session, json));
@@ -213,17 +224,14 @@ fn session_cookie(
     session: &Session,
     now: i64,
 ) -> Cookie<'static> {
-    let max_age = (session.expires_at(policy) - now).max(0);
-    Cookie::build((SESSION_COOKIE, value))
+    let cookie = Cookie::build((SESSION_COOKIE, value))
         .http_only(true)
         // Lax, not Strict: the navigation that follows the IdP's cross-site POST must carry it.
         .same_site(SameSite::Lax)
         .secure(policy.secure_cookies)
         .path("/")
-        .max_age(rocket::time::Duration::seconds(max_age))
-        // Rocket would otherwise add `Expires` a week ahead; keep both in step.
-        .expires(rocket::time::OffsetDateTime::now_utc() + rocket::time::Duration::seconds(max_age))
-        .build()
+        .build();
+    lasting(cookie, (session.expires_at(policy) - now).max(0))
 }
 
 /// Removes the session cookie and records the session as ended until it would have expired,
@@ -261,26 +269,19 @@ pub fn keep_id_token(
     now: i64,
 ) {
     let value = format!("{} {id_token}", session.id);
-    let cookie_len =
-        LOGOUT_HINT_COOKIE.len() + 1 + (value.len() + ENCRYPTION_OVERHEAD).div_ceil(3) * 4;
-    if cookie_len > MAX_COOKIE_BYTES {
+    if !fits_in_a_cookie(LOGOUT_HINT_COOKIE, &value) {
         tracing::debug!("ID token too large to keep for logout; logout will go without the hint");
         jar.remove_private(Cookie::build(LOGOUT_HINT_COOKIE).path(LOGOUT_PATH));
         return;
     }
+    let cookie = Cookie::build((LOGOUT_HINT_COOKIE, value))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(policy.secure_cookies)
+        .path(LOGOUT_PATH)
+        .build();
     let max_age = session.remaining(policy, now).as_secs() as i64;
-    jar.add_private(
-        Cookie::build((LOGOUT_HINT_COOKIE, value))
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(policy.secure_cookies)
-            .path(LOGOUT_PATH)
-            .max_age(rocket::time::Duration::seconds(max_age))
-            .expires(
-                rocket::time::OffsetDateTime::now_utc() + rocket::time::Duration::seconds(max_age),
-            )
-            .build(),
-    );
+    jar.add_private(lasting(cookie, max_age));
 }
 
 /// The ID token kept for the session that is ending (none if it belongs to another session);

@@ -47,22 +47,15 @@ async fn login(
     let attempt = LoginAttempt::start(returnTo.unwrap_or("/"), settings.response_type, now_ms);
     drop_stale_attempts(jar, now_ms);
     let value = serde_json::to_string(&attempt).map_err(|_| internal())?;
-    jar.add_private(
-        Cookie::build((format!("{LOGIN_COOKIE_PREFIX}{}", attempt.tag()), value))
-            .http_only(true)
-            // The IdP's POST to /callback is cross-site: only `None` survives it, and `None`
-            // requires `Secure` (which browsers accept on http://localhost).
-            .same_site(SameSite::None)
-            .secure(true)
-            .path("/")
-            .max_age(rocket::time::Duration::seconds(LOGIN_ATTEMPT_LIFETIME_SECS))
-            // Rocket would otherwise add `Expires` a week ahead; keep both in step.
-            .expires(
-                rocket::time::OffsetDateTime::now_utc()
-                    + rocket::time::Duration::seconds(LOGIN_ATTEMPT_LIFETIME_SECS),
-            )
-            .build(),
-    );
+    let cookie = Cookie::build((format!("{LOGIN_COOKIE_PREFIX}{}", attempt.tag()), value))
+        .http_only(true)
+        // The IdP's POST to /callback is cross-site: only `None` survives it, and `None`
+        // requires `Secure` (which browsers accept on http://localhost).
+        .same_site(SameSite::None)
+        .secure(true)
+        .path("/")
+        .build();
+    jar.add_private(session::lasting(cookie, LOGIN_ATTEMPT_LIFETIME_SECS));
     let url = attempt.authorization_url(
         &snapshot.metadata,
         &settings.client_id,
