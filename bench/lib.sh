@@ -31,6 +31,20 @@ on_core() { local core=$1; shift; "${PRIO[@]}" taskset -c "$core" "$@"; }
 
 STARTED_PIDS=()
 
+# start_run [PREFIX]: sets RUN_ID, OUT (bench/results/<run id>/), RES (its results.env) and
+# COMMIT, and stops everything started on exit.
+start_run() {
+  RUN_ID=${1:-}$(date -u +%Y-%m-%dT%H%M%SZ)
+  OUT="$BENCH/results/$RUN_ID"
+  RES="$OUT/results.env"
+  mkdir -p "$OUT"
+  : >"$RES"
+  trap stop_all EXIT
+  trap 'exit 130' INT TERM
+  # The source that is about to be built (HEAD may move while this runs: others commit too).
+  COMMIT="$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock templates Rocket.toml || echo ' + uncommitted changes')"
+}
+
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 

@@ -21,15 +21,7 @@ SPLIT_LOGINS=${BENCH_SPLIT_LOGINS:-8000}
 PORT_BASE=${BENCH_PORT_BASE:-3310}
 OURS_PORT=$PORT_BASE PEER_PORT=$((PORT_BASE + 1)) FLOOR_PORT=$((PORT_BASE + 2))
 
-RUN_ID=$(date -u +%Y-%m-%dT%H%M%SZ)
-OUT="$BENCH/results/$RUN_ID"
-RES="$OUT/results.env"
-mkdir -p "$OUT"
-: >"$RES"
-trap stop_all EXIT
-# The source that is about to be built (HEAD may move while this runs: others commit too).
-COMMIT="$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock templates Rocket.toml || echo ' + uncommitted changes')"
-trap 'exit 130' INT TERM
+start_run
 
 # ---------------------------------------------------------------- build (not timed) ----------
 ensure_wrk

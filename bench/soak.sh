@@ -17,15 +17,7 @@ CONCURRENCY=${SOAK_CONCURRENCY:-16}
 IDLE=${SOAK_IDLE_SECS:-20}
 PORT=${BENCH_PORT_BASE:-3310}
 
-RUN_ID=soak-$(date -u +%Y-%m-%dT%H%M%SZ)
-OUT="$BENCH/results/$RUN_ID"
-RES="$OUT/results.env"
-mkdir -p "$OUT"
-: >"$RES"
-trap stop_all EXIT
-# The source that is about to be built (HEAD may move while this runs: others commit too).
-COMMIT="$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock templates Rocket.toml || echo ' + uncommitted changes')"
-trap 'exit 130' INT TERM
+start_run soak-
 
 if [[ -n ${BENCH_APP_BIN:-} ]]; then
   APP_BIN=$BENCH_APP_BIN
