@@ -1,13 +1,41 @@
-//! oidc-bff: an OpenID Connect backend-for-frontend. `build` assembles the whole app.
+//! oidc-bff: an OpenID Connect backend-for-frontend for [Rocket](https://rocket.rs) apps.
+//!
+//! The browser logs in at the identity provider with `response_mode=form_post`; the BFF
+//! validates the ID token completely and keeps the session in an encrypted, `HttpOnly` cookie
+//! and every token on the server. The page's scripts call same-origin APIs with that cookie.
+//!
+//! The app binary is [`build`]; a host Rocket app attaches the same BFF with [`Bff`] and guards
+//! its own routes with [`User`] (pages: a redirect to log in) or [`ApiUser`] (APIs: 401 JSON
+//! for scripts, a redirect for navigations):
+//!
+//! ```no_run
+//! use oidc_bff::{ApiUser, Bff};
+//! use rocket::{get, routes, serde::json::Json};
+//!
+//! #[get("/orders")]
+//! fn orders(user: ApiUser<'_>) -> Json<Vec<String>> {
+//!     Json(vec![format!("order of {}", user.0.sub)])
+//! }
+//!
+//! #[rocket::launch]
+//! fn rocket() -> _ {
+//!     let app = rocket::custom(oidc_bff::figment()).mount("/api", routes![orders]);
+//!     match Bff::new().attach(app) {
+//!         Ok(app) => app,
+//!         Err(error) => panic!("oidc-bff: {error}"),
+//!     }
+//! }
+//! ```
 
 // Request paths must not panic: no unwrap/expect outside tests.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
 
 pub mod clock;
 pub mod config;
-#[cfg(feature = "dev-idp")]
-pub mod dev_idp;
 pub mod headers;
+#[cfg(all(feature = "dev-idp", debug_assertions))]
+pub mod local_idp;
 pub mod oidc;
 pub mod routes;
 pub mod session;
@@ -23,13 +51,129 @@ use rocket::fs::FileServer;
 use rocket::{Build, Rocket};
 use rocket_dyn_templates::Template;
 
-use config::ConfigError;
 use oidc::provider::Provider;
 use session::{SessionPolicy, Sessions};
-use store::{MemoryStore, Store};
 use tokens::TokenKeeper;
 
-/// The app configured from `Rocket.toml`, the environment and `.env`.
+pub use config::{figment, ConfigError, Settings};
+pub use session::{ApiUser, Session, User};
+pub use store::{MemoryStore, Store};
+
+/// The BFF to attach to a Rocket app: `/login`, `/callback`, `/logout`, `/healthz`, the
+/// error pages and catchers (401 → JSON or a redirect to log in), the security headers, the
+/// Tera templates fairing, and the managed state its guards and routes use.
+///
+/// Configured from the app's figment (`[default.oidc]` in `Rocket.toml`; [`figment`] adds
+/// the familiar environment names such as `ISSUER_BASE_URL`). In a debug build with no issuer
+/// configured, it also starts the development identity provider.
+pub struct Bff {
+    store: Arc<dyn Store>,
+}
+
+impl Default for Bff {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Bff {
+    /// The BFF with the embedded in-memory store (one instance).
+    pub fn new() -> Self {
+        Self {
+            store: Arc::new(MemoryStore::default()),
+        }
+    }
+
+    /// Another store for consumed states, ended sessions and tokens.
+    pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// Reads and checks the settings from `app`'s figment and attaches the BFF to it. The
+    /// error says which setting is wrong and how to fix it.
+    pub fn attach(self, app: Rocket<Build>) -> Result<Rocket<Build>, ConfigError> {
+        telemetry::init();
+        let figment = app.figment().clone();
+        // dev-idp (issue 3): no issuer configured in a debug build → the development IdP.
+        #[cfg(all(feature = "dev-idp", debug_assertions))]
+        let (figment, dev_idp) = local_idp::configure(figment, true)?;
+        let (figment, settings) = config::load(figment)?;
+        let provider = Provider::new(
+            &settings.issuer,
+            &settings.client_id,
+            settings.clock_skew,
+            settings.http_connect_timeout,
+            settings.http_timeout,
+        )
+        .map_err(|e| ConfigError::Invalid {
+            name: "HTTP client",
+            detail: e.to_string(),
+            hint: "check the TLS set-up of this machine",
+        })?
+        .with_client_secret(settings.client_secret.clone());
+        let sessions = Sessions {
+            policy: SessionPolicy {
+                idle_timeout: settings.session_idle_timeout,
+                absolute_lifetime: settings.session_absolute_lifetime,
+                secure_cookies: settings.cookies_secure(),
+            },
+            store: self.store.clone(),
+        };
+        let https = settings.base_url.scheme() == "https";
+        let issuer_origin = url::Url::parse(&settings.issuer)
+            .map(|u| u.origin().ascii_serialization())
+            .ok();
+        let provider = Arc::new(provider);
+        let warm_up = provider.clone();
+        let keeper = TokenKeeper::new(self.store, provider.clone(), settings.refresh_margin);
+
+        let app = app
+            .configure(figment)
+            .manage(settings)
+            .manage(provider)
+            .manage(sessions)
+            .manage(keeper)
+            .attach(Template::fairing())
+            // An empty Shield replaces Rocket's default one, which would set `nosniff` and
+            // `X-Frame-Options` a second time on every response: `SecurityHeaders` sets them all.
+            .attach(rocket::shield::Shield::new())
+            .attach(headers::SecurityHeaders::new(
+                https,
+                issuer_origin.as_deref(),
+            ))
+            .attach(AdHoc::on_liftoff(
+                "identity provider discovery",
+                move |rocket| {
+                    let config = rocket.config();
+                    tracing::info!(
+                        "oidc-bff listening on http://{}:{}",
+                        config.address,
+                        config.port
+                    );
+                    Box::pin(async move {
+                        // Discover in the background so the first login is fast; a failure
+                        // here only means /login will retry (a 503 while the IdP is down).
+                        tokio::spawn(async move {
+                            if let Err(error) = warm_up.snapshot().await {
+                                tracing::warn!(%error, "identity provider not reachable yet");
+                            }
+                        });
+                    })
+                },
+            ))
+            .mount("/", routes::auth::routes())
+            .mount("/", routes::health::routes())
+            .register("/", routes::errors::catchers());
+        // dev-idp (issue 3): starts it while the app ignites, when `configure` chose it.
+        #[cfg(all(feature = "dev-idp", debug_assertions))]
+        let app = local_idp::attach(app, dev_idp);
+        Ok(app)
+    }
+}
+
+/// The app: the BFF plus its start page, profile page, `/api` (`hello`, `upstream`) and the
+/// page's static files, configured from `Rocket.toml`, the environment and `.env`.
 pub fn build() -> Result<Rocket<Build>, ConfigError> {
     build_from(config::figment())
 }
@@ -39,87 +183,14 @@ pub fn build_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
     build_with_store(figment, Arc::new(MemoryStore::default()))
 }
 
-/// The app with the given store for consumed states, ended sessions and tokens: the seam for
-/// a shared store, and for tests that look inside.
+/// The app with the given store for consumed states, ended sessions and tokens.
 pub fn build_with_store(
     figment: Figment,
     store: Arc<dyn Store>,
 ) -> Result<Rocket<Build>, ConfigError> {
-    telemetry::init();
-    // dev-idp (issue 3): no issuer configured in a debug build → the built-in development IdP.
-    #[cfg(feature = "dev-idp")]
-    let (figment, dev_idp) = dev_idp::configure(figment, cfg!(debug_assertions))?;
-    let (figment, settings) = config::load(figment)?;
-    let provider = Provider::new(
-        &settings.issuer,
-        &settings.client_id,
-        settings.clock_skew,
-        settings.http_connect_timeout,
-        settings.http_timeout,
-    )
-    .map_err(|e| ConfigError::Invalid {
-        name: "HTTP client",
-        detail: e.to_string(),
-        hint: "check the TLS set-up of this machine",
-    })?
-    .with_client_secret(settings.client_secret.clone());
-    let sessions = Sessions {
-        policy: SessionPolicy {
-            idle_timeout: settings.session_idle_timeout,
-            absolute_lifetime: settings.session_absolute_lifetime,
-            secure_cookies: settings.cookies_secure(),
-        },
-        store: store.clone(),
-    };
-    let https = settings.base_url.scheme() == "https";
-    let issuer_origin = url::Url::parse(&settings.issuer)
-        .map(|u| u.origin().ascii_serialization())
-        .ok();
-    let provider = Arc::new(provider);
-    let warm_up = provider.clone();
-    let keeper = TokenKeeper::new(store, provider.clone(), settings.refresh_margin);
-
     let app = rocket::custom(figment)
-        .manage(settings)
-        .manage(provider)
-        .manage(sessions)
-        .manage(keeper)
-        .attach(Template::fairing())
-        // An empty Shield replaces Rocket's default one, which would set `nosniff` and
-        // `X-Frame-Options` a second time on every response: `SecurityHeaders` sets them all.
-        .attach(rocket::shield::Shield::new())
-        .attach(headers::SecurityHeaders::new(
-            https,
-            issuer_origin.as_deref(),
-        ))
-        .attach(AdHoc::on_liftoff(
-            "identity provider discovery",
-            move |rocket| {
-                let config = rocket.config();
-                tracing::info!(
-                    "oidc-bff listening on http://{}:{}",
-                    config.address,
-                    config.port
-                );
-                Box::pin(async move {
-                    // Discover in the background so the first login is fast; a failure here only
-                    // means /login will retry (and show a 503 while the IdP is unreachable).
-                    tokio::spawn(async move {
-                        if let Err(error) = warm_up.snapshot().await {
-                            tracing::warn!(%error, "identity provider not reachable yet");
-                        }
-                    });
-                })
-            },
-        ))
-        .mount("/", routes::auth::routes())
         .mount("/", routes::pages::routes())
-        .mount("/", routes::health::routes())
         .mount("/api", routes::api::routes())
-        .mount("/static", FileServer::from("public"))
-        .register("/", routes::errors::catchers());
-    // dev-idp (issue 3): starts it while the app ignites, when `configure` chose it.
-    #[cfg(feature = "dev-idp")]
-    let app = dev_idp::attach(app, dev_idp);
-    Ok(app)
+        .mount("/static", FileServer::from("public"));
+    Bff::new().with_store(store).attach(app)
 }

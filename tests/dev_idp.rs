@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
-use oidc_bff::dev_idp::DEFAULT_CLIENT_SECRET;
+use oidc_bff::local_idp::DEFAULT_CLIENT_SECRET;
 use oidc_bff::store::{MemoryStore, Store};
 use openidconnect::reqwest;
 use rocket::figment::Figment;

@@ -87,11 +87,11 @@ pub const OIDC_PROVIDER: IdpDriver = IdpDriver {
     },
 };
 
-/// The app's built-in development IdP (`src/dev_idp/`, started when no issuer is configured).
+/// The app's development IdP (the `dev-idp` crate, started when no issuer is configured).
 pub const DEV_IDP: IdpDriver = IdpDriver {
     name: "dev-idp",
     built_in: true,
-    // Its default client id (`oidc_bff::dev_idp::DEFAULT_CLIENT_ID`): the stories leave the
+    // Its default client id (`dev_idp::DEFAULT_CLIENT_ID`): the stories leave the
     // app's client id unset, as `cargo run` does.
     client_id: "oidc-bff-dev",
     // Set as the app's `oidc.client_secret` for the code flow; the development IdP registers

@@ -18,7 +18,7 @@ use openidconnect::{
 use rsa::pkcs1::{EncodeRsaPrivateKey, LineEnding};
 use serde::{Deserialize, Serialize};
 
-use super::accounts::Account;
+use crate::accounts::Account;
 
 /// RSA modulus size. 2048 bits takes well under a second with the optimised `rsa` crate of the
 /// dev profile (see `[profile.dev.package.rsa]` in Cargo.toml).
@@ -127,7 +127,7 @@ impl SigningKey {
         let pem = private
             .to_pkcs1_pem(LineEnding::LF)
             .map_err(|e| failed(&e))?;
-        let kid = JsonWebKeyId::new(format!("dev-{}", &crate::oidc::flow::random_token()[..12]));
+        let kid = JsonWebKeyId::new(format!("dev-{}", &crate::random::random_token()[..12]));
         let key = CoreRsaPrivateSigningKey::from_pem(&pem, Some(kid)).map_err(|e| failed(&e))?;
         let jwks = CoreJsonWebKeySet::new(vec![key.as_verification_key()]);
         Ok(Self { key, jwks })
@@ -198,8 +198,8 @@ impl SigningKey {
 
 #[cfg(test)]
 mod tests {
-    use super::super::accounts::ACCOUNTS;
     use super::*;
+    use crate::accounts::ACCOUNTS;
 
     fn issuer() -> IssuerUrl {
         IssuerUrl::new("http://127.0.0.1:4000".into()).unwrap()

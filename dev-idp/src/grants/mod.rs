@@ -7,19 +7,18 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use crate::random::random_token;
+use crate::tokens::Grant;
+use bounded::{insert_bounded, key, CodeEntry, CodeState, Key, TokenEntry};
 
-use super::tokens::Grant;
-use crate::oidc::flow::random_token;
+mod bounded;
 
 /// An authorization code is redeemed within this (RFC 6749 §4.1.2 recommends at most 10 min).
 pub const CODE_LIFETIME: Duration = Duration::from_secs(60);
-/// Access tokens, unless `DEV_IDP_ACCESS_TOKEN_TTL` says otherwise.
+/// Access tokens, unless configured otherwise.
 pub const DEFAULT_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(300);
 /// A refresh token, from its issue (each rotation starts a new one); as long as an IdP session.
-pub const REFRESH_TOKEN_LIFETIME: Duration = super::sessions::LIFETIME;
+pub const REFRESH_TOKEN_LIFETIME: Duration = crate::sessions::LIFETIME;
 /// A redeemed code is remembered this long past its expiry, so that a replay is recognised
 /// and revokes what the first redemption issued.
 const REDEEMED_CODE_MEMORY: Duration = Duration::from_secs(600);
@@ -29,14 +28,25 @@ const MAX_TOKENS: usize = 20_000;
 /// Expired entries are swept at most this often (and whenever a map is full).
 const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Clone, Copy)]
+/// How long what the IdP issues stays valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lifetimes {
+    /// An authorization code, from its issue to its redemption.
     pub code: Duration,
+    /// An access token (`expires_in`).
     pub access_token: Duration,
+    /// A refresh token, from its issue (each rotation starts a new one).
     pub refresh_token: Duration,
 }
 
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self::with_access_token_ttl(DEFAULT_ACCESS_TOKEN_TTL)
+    }
+}
+
 impl Lifetimes {
+    /// The default lifetimes with another access token lifetime.
     pub fn with_access_token_ttl(access_token: Duration) -> Self {
         Self {
             code: CODE_LIFETIME,
@@ -70,67 +80,6 @@ pub struct Issued {
     pub grant: Arc<Grant>,
     /// The tokens descending from one code, revoked together.
     pub family: u64,
-}
-
-type Key = [u8; 32];
-
-fn key(value: &str) -> Key {
-    Sha256::digest(value.as_bytes()).into()
-}
-
-enum CodeState {
-    Pending {
-        grant: Arc<Grant>,
-        redirect_uri: String,
-        code_challenge: String,
-    },
-    /// Spent by a redemption that started token family `family`.
-    Redeemed { family: u64 },
-}
-
-struct CodeEntry {
-    state: CodeState,
-    expires: Instant,
-}
-
-struct TokenEntry {
-    family: u64,
-    grant: Arc<Grant>,
-    expires: Instant,
-}
-
-trait Expiring {
-    fn expires(&self) -> Instant;
-}
-impl Expiring for CodeEntry {
-    fn expires(&self) -> Instant {
-        self.expires
-    }
-}
-impl Expiring for TokenEntry {
-    fn expires(&self) -> Instant {
-        self.expires
-    }
-}
-
-/// Inserts after making room: expired entries go first, then the one closest to expiry.
-fn insert_bounded<V: Expiring>(
-    map: &mut HashMap<Key, V>,
-    capacity: usize,
-    key: Key,
-    value: V,
-    now: Instant,
-) {
-    if map.len() >= capacity {
-        map.retain(|_, v| v.expires() > now);
-    }
-    while map.len() >= capacity {
-        let Some(oldest) = map.iter().min_by_key(|(_, v)| v.expires()).map(|(k, _)| *k) else {
-            break;
-        };
-        map.remove(&oldest);
-    }
-    map.insert(key, value);
 }
 
 struct Inner {
@@ -271,7 +220,7 @@ impl Grants {
                 "code_verifier is required: the code was issued with a PKCE challenge.".into(),
             )
         })?;
-        if !pkce_verifies(verifier, &code_challenge) {
+        if !crate::pkce::verifies(verifier, &code_challenge) {
             return Err(GrantError::Invalid(
                 "The code_verifier does not match the code_challenge (S256).".into(),
             ));
@@ -416,225 +365,5 @@ impl Grants {
     }
 }
 
-/// RFC 7636 §4.1 and §4.6: a verifier of 43 to 128 unreserved characters whose S256 is the
-/// challenge, compared in constant time.
-fn pkce_verifies(verifier: &str, challenge: &str) -> bool {
-    let well_formed = (43..=128).contains(&verifier.len())
-        && verifier
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
-    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(Sha256::digest(verifier.as_bytes()));
-    let matches: bool = computed.as_bytes().ct_eq(challenge.as_bytes()).into();
-    well_formed && matches
-}
-
 #[cfg(test)]
-mod tests {
-    use chrono::Utc;
-
-    use super::super::accounts::ACCOUNTS;
-    use super::*;
-
-    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-    const CLIENT: &str = "oidc-bff-dev";
-    const REDIRECT: &str = "http://localhost:3000/callback";
-
-    fn grant() -> Grant {
-        Grant {
-            account: &ACCOUNTS[0],
-            client_id: CLIENT.into(),
-            nonce: Some("n".into()),
-            scopes: vec!["openid".into(), "profile".into(), "email".into()],
-            auth_time: Utc::now(),
-            sid: "sid".into(),
-            picture_url: "http://127.0.0.1:4000/avatars/alice.svg".into(),
-        }
-    }
-
-    fn grants() -> Grants {
-        Grants::new(Lifetimes::with_access_token_ttl(DEFAULT_ACCESS_TOKEN_TTL))
-    }
-
-    fn redeem(grants: &Grants, code: &str) -> Result<Issued, GrantError> {
-        grants.redeem_code(code, CLIENT, Some(REDIRECT), Some(VERIFIER))
-    }
-
-    fn invalid_grant(result: Result<Issued, GrantError>) -> bool {
-        matches!(result, Err(GrantError::Invalid(_)))
-    }
-
-    #[test]
-    fn pkce_matches_rfc_7636_appendix_b() {
-        assert!(pkce_verifies(VERIFIER, CHALLENGE));
-        assert!(!pkce_verifies(&VERIFIER[1..], CHALLENGE));
-        assert!(!pkce_verifies(CHALLENGE, CHALLENGE));
-    }
-
-    #[test]
-    fn a_code_is_redeemed_once_for_tokens_of_its_grant() {
-        let grants = grants();
-        let code = grants.issue_code(grant(), REDIRECT, CHALLENGE);
-        assert!(code.len() >= 43, "at least 256 bits, base64url");
-        let issued = redeem(&grants, &code).unwrap();
-        assert_ne!(issued.access_token, issued.refresh_token);
-        assert_eq!(issued.expires_in, DEFAULT_ACCESS_TOKEN_TTL);
-        let claims = grants.access(&issued.access_token).unwrap();
-        assert_eq!(claims.account.username, "alice");
-        assert!(grants.access(&issued.refresh_token).is_none());
-        assert!(grants.access("guess").is_none());
-    }
-
-    #[test]
-    fn a_reused_code_fails_and_revokes_what_the_first_use_issued() {
-        let grants = grants();
-        let code = grants.issue_code(grant(), REDIRECT, CHALLENGE);
-        let first = redeem(&grants, &code).unwrap();
-        assert!(invalid_grant(redeem(&grants, &code)));
-        assert!(grants.access(&first.access_token).is_none());
-        assert!(invalid_grant(grants.refresh(
-            &first.refresh_token,
-            CLIENT,
-            None
-        )));
-        // A third attempt still fails.
-        assert!(invalid_grant(redeem(&grants, &code)));
-    }
-
-    #[test]
-    fn a_wrong_verifier_redirect_uri_or_client_spends_the_code_without_tokens() {
-        let attempts: [(&str, Option<&str>, Option<&str>, bool); 6] = [
-            (CLIENT, Some(REDIRECT), Some(&CHALLENGE[..43]), true),
-            (CLIENT, Some(REDIRECT), Some("short"), true),
-            (CLIENT, Some(REDIRECT), None, false),
-            (
-                CLIENT,
-                Some("http://localhost:3000/other"),
-                Some(VERIFIER),
-                true,
-            ),
-            (CLIENT, None, Some(VERIFIER), false),
-            ("another-client", Some(REDIRECT), Some(VERIFIER), true),
-        ];
-        for (client, redirect_uri, verifier, is_invalid_grant) in attempts {
-            let grants = grants();
-            let code = grants.issue_code(grant(), REDIRECT, CHALLENGE);
-            let result = grants.redeem_code(&code, client, redirect_uri, verifier);
-            if is_invalid_grant {
-                assert!(
-                    invalid_grant(result),
-                    "{client} {redirect_uri:?} {verifier:?}"
-                );
-            } else {
-                assert!(matches!(result, Err(GrantError::Malformed(_))));
-            }
-            assert_eq!(grants.counts().1, 0, "no access token issued");
-            assert!(invalid_grant(redeem(&grants, &code)), "the code is spent");
-        }
-    }
-
-    #[test]
-    fn codes_and_access_tokens_expire() {
-        let grants = Grants::new(Lifetimes {
-            code: Duration::from_millis(30),
-            access_token: Duration::from_millis(30),
-            refresh_token: Duration::from_secs(60),
-        });
-        let late = grants.issue_code(grant(), REDIRECT, CHALLENGE);
-        let code = grants.issue_code(grant(), REDIRECT, CHALLENGE);
-        let issued = redeem(&grants, &code).unwrap();
-        assert!(grants.access(&issued.access_token).is_some());
-        std::thread::sleep(Duration::from_millis(40));
-        assert!(invalid_grant(redeem(&grants, &late)));
-        assert!(grants.access(&issued.access_token).is_none());
-        // The refresh token outlives its access token.
-        assert!(grants.refresh(&issued.refresh_token, CLIENT, None).is_ok());
-    }
-
-    #[test]
-    fn refresh_rotates_and_may_only_narrow_the_scope() {
-        let grants = grants();
-        let code = grants.issue_code(grant(), REDIRECT, CHALLENGE);
-        let first = redeem(&grants, &code).unwrap();
-        let second = grants.refresh(&first.refresh_token, CLIENT, None).unwrap();
-        assert_ne!(second.refresh_token, first.refresh_token);
-        assert_eq!(second.family, first.family);
-        assert!(invalid_grant(grants.refresh(
-            &first.refresh_token,
-            CLIENT,
-            None
-        )));
-        assert!(invalid_grant(grants.refresh(
-            &second.refresh_token,
-            "other",
-            None
-        )));
-        assert!(matches!(
-            grants.refresh(&second.refresh_token, CLIENT, Some("openid offline_access")),
-            Err(GrantError::ScopeNotGranted(_))
-        ));
-        let narrow = grants
-            .refresh(&second.refresh_token, CLIENT, Some("openid email"))
-            .unwrap();
-        assert_eq!(narrow.grant.scopes, ["openid", "email"]);
-        assert!(!grants
-            .access(&narrow.access_token)
-            .unwrap()
-            .has_scope("profile"));
-        // The refresh token keeps the whole grant.
-        let wide = grants.refresh(&narrow.refresh_token, CLIENT, None).unwrap();
-        assert!(wide.grant.has_scope("profile"));
-    }
-
-    #[test]
-    fn revoking_a_refresh_token_revokes_its_access_tokens_too() {
-        let grants = grants();
-        let first = redeem(&grants, &grants.issue_code(grant(), REDIRECT, CHALLENGE)).unwrap();
-        let second = grants.refresh(&first.refresh_token, CLIENT, None).unwrap();
-        let other = redeem(&grants, &grants.issue_code(grant(), REDIRECT, CHALLENGE)).unwrap();
-        assert!(!grants.revoke(&second.refresh_token, "another-client"));
-        assert!(grants.revoke(&second.refresh_token, CLIENT));
-        for access_token in [&first.access_token, &second.access_token] {
-            assert!(grants.access(access_token).is_none());
-        }
-        assert!(invalid_grant(grants.refresh(
-            &second.refresh_token,
-            CLIENT,
-            None
-        )));
-        assert!(
-            grants.access(&other.access_token).is_some(),
-            "other logins stay"
-        );
-        assert!(
-            !grants.revoke(&second.refresh_token, CLIENT),
-            "already gone"
-        );
-        assert!(!grants.revoke("never-issued", CLIENT));
-        // An access token alone.
-        assert!(grants.revoke(&other.access_token, CLIENT));
-        assert!(grants.access(&other.access_token).is_none());
-        assert!(grants.refresh(&other.refresh_token, CLIENT, None).is_ok());
-    }
-
-    #[test]
-    fn memory_is_bounded_and_expired_entries_are_swept() {
-        let grants = Grants::new(Lifetimes {
-            code: Duration::from_millis(1),
-            access_token: Duration::from_millis(1),
-            refresh_token: Duration::from_millis(1),
-        });
-        let code = grants.issue_code(grant(), REDIRECT, CHALLENGE);
-        redeem(&grants, &code).unwrap();
-        for _ in 0..MAX_CODES + 10 {
-            grants.issue_code(grant(), REDIRECT, CHALLENGE);
-        }
-        assert!(grants.counts().0 <= MAX_CODES);
-        std::thread::sleep(Duration::from_millis(5));
-        grants.inner.lock().unwrap().next_sweep = Instant::now();
-        grants.issue_code(grant(), REDIRECT, CHALLENGE);
-        // The new code, and the redeemed one, remembered longer to recognise a replay.
-        assert_eq!(grants.counts(), (2, 0, 0));
-    }
-}
+mod tests;

@@ -2,32 +2,10 @@
 //! method the discovery document advertises: `client_secret_basic` (HTTP Basic with the id and
 //! secret form-urlencoded first) and `client_secret_post` (both as form fields). Pure: no Rocket.
 
-use std::fmt;
-
 use base64::Engine;
-use subtle::ConstantTimeEq;
 
-use super::authorize::{Params, RegisteredClient};
-
-/// The client's secret. Never printed, compared in constant time.
-#[derive(Clone)]
-pub struct ClientSecret(String);
-
-impl ClientSecret {
-    pub fn new(secret: impl Into<String>) -> Self {
-        Self(secret.into())
-    }
-
-    pub fn matches(&self, presented: &str) -> bool {
-        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
-    }
-}
-
-impl fmt::Debug for ClientSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ClientSecret(…)")
-    }
-}
+use crate::clients::{Client, Clients};
+use crate::params::Params;
 
 /// Why a client was not authenticated; each maps to one RFC 6749 §5.2 error code.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -41,12 +19,12 @@ pub enum ClientAuthError {
     Failed(String),
 }
 
-/// Authenticates the registered client from the `Authorization` header or the form fields.
-pub fn authenticate(
+/// Authenticates a registered client from the `Authorization` header or the form fields.
+pub fn authenticate<'c>(
     authorization: Option<&str>,
     params: &Params,
-    client: &RegisteredClient,
-) -> Result<(), ClientAuthError> {
+    clients: &'c Clients,
+) -> Result<&'c Client, ClientAuthError> {
     let field = |name: &str| {
         params.one(name).map_err(|d| {
             ClientAuthError::Malformed(format!("The parameter `{}` was sent more than once.", d.0))
@@ -87,15 +65,11 @@ pub fn authenticate(
             }
         },
     };
-    // Both compared in full, so a wrong id takes as long as a wrong secret.
-    let id_matches = client_id == client.client_id;
-    let secret_matches = client.client_secret.matches(&secret);
-    if id_matches && secret_matches {
-        Ok(())
-    } else {
-        Err(ClientAuthError::Failed(
+    match clients.get(&client_id) {
+        Some(client) if client.client_secret.matches(&secret) => Ok(client),
+        _ => Err(ClientAuthError::Failed(
             "Unknown client or wrong client secret.".into(),
-        ))
+        )),
     }
 }
 
@@ -146,14 +120,18 @@ fn form_decode(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clients::ClientSecret;
 
-    fn client() -> RegisteredClient {
-        RegisteredClient {
-            client_id: "oidc bff:dev".into(),
-            client_secret: ClientSecret::new("s3cr&t +%:"),
-            redirect_uri: "http://localhost:3000/callback".into(),
-            post_logout_redirect_uri: "http://localhost:3000/".into(),
-        }
+    /// Two registered clients; the tests authenticate the second.
+    static CLIENTS: std::sync::LazyLock<Clients> = std::sync::LazyLock::new(|| {
+        let other = Client::for_app("other", "other-secret", "http://localhost:4100");
+        let mut ours = Client::for_app("oidc bff:dev", "", "http://localhost:3000");
+        ours.client_secret = ClientSecret::new("s3cr&t +%:");
+        Clients::new(vec![other, ours])
+    });
+
+    fn client() -> &'static Clients {
+        &CLIENTS
     }
 
     fn params(pairs: &[(&str, &str)]) -> Params {
@@ -173,11 +151,17 @@ mod tests {
     #[test]
     fn basic_with_form_encoded_id_and_secret_authenticates() {
         let header = basic("oidc bff:dev", "s3cr&t +%:");
-        assert_eq!(authenticate(Some(&header), &params(&[]), &client()), Ok(()));
+        assert_eq!(
+            authenticate(Some(&header), &params(&[]), client()).map(|c| c.client_id.as_str()),
+            Ok("oidc bff:dev")
+        );
         // The scheme is case-insensitive, and a matching client_id in the body is fine.
         let header = header.replacen("Basic", "basic", 1);
         let body = params(&[("client_id", "oidc bff:dev")]);
-        assert_eq!(authenticate(Some(&header), &body, &client()), Ok(()));
+        assert_eq!(
+            authenticate(Some(&header), &body, client()).map(|c| c.client_id.as_str()),
+            Ok("oidc bff:dev")
+        );
     }
 
     #[test]
@@ -186,7 +170,10 @@ mod tests {
             ("client_id", "oidc bff:dev"),
             ("client_secret", "s3cr&t +%:"),
         ]);
-        assert_eq!(authenticate(None, &body, &client()), Ok(()));
+        assert_eq!(
+            authenticate(None, &body, client()).map(|c| c.client_id.as_str()),
+            Ok("oidc bff:dev")
+        );
     }
 
     #[test]
@@ -195,35 +182,48 @@ mod tests {
         assert!(failed(authenticate(
             Some(&basic("oidc bff:dev", "wrong")),
             &params(&[]),
-            &client()
+            client()
         )));
         assert!(failed(authenticate(
             Some(&basic("someone", "s3cr&t +%:")),
             &params(&[]),
-            &client()
+            client()
         )));
-        assert!(failed(authenticate(None, &params(&[]), &client())));
+        assert!(failed(authenticate(None, &params(&[]), client())));
         assert!(failed(authenticate(
             None,
             &params(&[("client_id", "oidc bff:dev")]),
-            &client()
+            client()
         )));
         assert!(failed(authenticate(
             None,
             &params(&[("client_id", "oidc bff:dev"), ("client_secret", "s3cr&t")]),
-            &client()
+            client()
         )));
         assert!(failed(authenticate(
             Some("Bearer abc"),
             &params(&[]),
-            &client()
+            client()
         )));
         // Not form-decoded by the client: `+` would be a space.
         let raw = format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode("oidc bff:dev:s3cr&t +%:")
         );
-        assert!(authenticate(Some(&raw), &params(&[]), &client()).is_err());
+        assert!(authenticate(Some(&raw), &params(&[]), client()).is_err());
+        // Another registered client's secret does not authenticate this one.
+        assert!(failed(authenticate(
+            Some(&basic("oidc bff:dev", "other-secret")),
+            &params(&[]),
+            client()
+        )));
+    }
+
+    #[test]
+    fn each_registered_client_authenticates_with_its_own_secret() {
+        let header = basic("other", "other-secret");
+        let client = authenticate(Some(&header), &params(&[]), client()).unwrap();
+        assert_eq!(client.client_id, "other");
     }
 
     #[test]
@@ -233,16 +233,16 @@ mod tests {
         assert!(malformed(authenticate(
             Some(&header),
             &params(&[("client_secret", "s3cr&t +%:")]),
-            &client()
+            client()
         )));
         assert!(malformed(authenticate(
             Some(&header),
             &params(&[("client_id", "other")]),
-            &client()
+            client()
         )));
         for header in ["Basic", "Basic !!!", "Basic bm8tY29sb24="] {
             assert!(
-                malformed(authenticate(Some(header), &params(&[]), &client())),
+                malformed(authenticate(Some(header), &params(&[]), client())),
                 "{header}"
             );
         }
@@ -250,7 +250,7 @@ mod tests {
             ("client_id".to_string(), "oidc bff:dev".to_string()),
             ("client_id".to_string(), "oidc bff:dev".to_string()),
         ]);
-        assert!(malformed(authenticate(None, &twice, &client())));
+        assert!(malformed(authenticate(None, &twice, client())));
     }
 
     #[test]

@@ -2,23 +2,19 @@
 //! token endpoint (RFC 6749 §3.2: `authorization_code` with PKCE, `refresh_token`), UserInfo
 //! (OpenID Connect Core 5.3, with a Bearer token per RFC 6750) and revocation (RFC 7009).
 
-use std::sync::Arc;
-
 use rocket::http::{Header, Status};
 use rocket::request::{FromRequest, Outcome};
 use rocket::response::{self, Responder};
 use rocket::serde::json::Json;
-use rocket::{get, post, routes, Request, Response, Route, State};
+use rocket::{get, post, routes, Request, Response, Route};
 use serde::Serialize;
 use serde_json::json;
 
-use super::authorize::Params;
-use super::client_auth::{self, ClientAuthError};
-use super::grants::{GrantError, Issued};
-use super::routes::IdpState;
-use super::tokens::IssuedWith;
-
-type Idp = State<Arc<IdpState>>;
+use crate::client_auth::{self, ClientAuthError};
+use crate::grants::{GrantError, Issued};
+use crate::params::Params;
+use crate::state::{Idp, IdpState};
+use crate::tokens::IssuedWith;
 
 pub fn routes() -> Vec<Route> {
     routes![token, userinfo_get, userinfo_post, revoke]
@@ -150,20 +146,20 @@ impl TokenResponse {
     }
 }
 
-/// The form body's parameters after client authentication, or the error to answer with.
+/// The form body's parameters and the authenticated client's id, or the error to answer with.
 fn authenticated(
     request: &BackChannel<'_>,
     body: &str,
     idp: &IdpState,
-) -> Result<Params, OAuthError> {
+) -> Result<(Params, String), OAuthError> {
     if !request.form {
         return Err(OAuthError::invalid_request(
             "The body must be application/x-www-form-urlencoded.",
         ));
     }
     let params = Params::parse(body);
-    client_auth::authenticate(request.authorization, &params, &idp.client)?;
-    Ok(params)
+    let client = client_auth::authenticate(request.authorization, &params, &idp.clients)?;
+    Ok((params, client.client_id.clone()))
 }
 
 fn one<'p>(params: &'p Params, name: &str) -> Result<Option<&'p str>, OAuthError> {
@@ -180,8 +176,8 @@ fn required<'p>(params: &'p Params, name: &str) -> Result<&'p str, OAuthError> {
 /// The token endpoint (RFC 6749 §3.2, §4.1.3, §6).
 #[post("/token", data = "<body>")]
 fn token(request: BackChannel<'_>, body: String, idp: &Idp) -> Result<TokenResponse, OAuthError> {
-    let params = authenticated(&request, &body, idp)?;
-    let client_id = idp.client.client_id.as_str();
+    let (params, client_id) = authenticated(&request, &body, idp)?;
+    let client_id = client_id.as_str();
     match required(&params, "grant_type")? {
         "authorization_code" => {
             let issued = idp.grants.redeem_code(
@@ -324,11 +320,11 @@ fn userinfo(token: Option<String>, idp: &IdpState) -> UserInfo {
 /// Token revocation (RFC 7009 §2): 200 whether or not the token was known.
 #[post("/revoke", data = "<body>")]
 fn revoke(request: BackChannel<'_>, body: String, idp: &Idp) -> Result<(), OAuthError> {
-    let params = authenticated(&request, &body, idp)?;
+    let (params, client_id) = authenticated(&request, &body, idp)?;
     let token = required(&params, "token")?;
     // `token_type_hint` is only a hint (§2.1): both kinds are looked up anyway.
     one(&params, "token_type_hint")?;
-    if idp.grants.revoke(token, &idp.client.client_id) {
+    if idp.grants.revoke(token, &client_id) {
         tracing::debug!("development IdP revoked a token");
     }
     Ok(())

@@ -2,8 +2,9 @@
 //! pages. Each carries the banner that says what this IdP is. No inline script or style: the
 //! scripts and the stylesheet are files under `assets/`.
 
-use super::accounts::{Account, ACCOUNTS};
-use super::authorize::AuthorizationRequest;
+use crate::accounts::{Account, ACCOUNTS};
+use crate::authorize::AuthorizationRequest;
+use crate::clients::Clients;
 
 pub const BANNER: &str = "Development identity provider — not for production";
 
@@ -161,22 +162,35 @@ pub fn signed_out(message: &str) -> String {
 }
 
 /// What someone opening the IdP's address directly sees.
-pub fn home(issuer: &str, client_id: &str, redirect_uri: &str) -> String {
+pub fn home(issuer: &str, clients: &Clients) -> String {
+    let clients: String = clients
+        .iter()
+        .map(|client| {
+            format!(
+                "<li>Client <code>{}</code>, redirect URIs {}</li>\n",
+                escape(&client.client_id),
+                client
+                    .redirect_uris
+                    .iter()
+                    .map(|uri| format!("<code>{}</code>", escape(uri)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect();
     let body = format!(
         r#"<h1>Development identity provider</h1>
-<p>An OpenID Provider built into debug builds of oidc-bff, started because no issuer is configured.
+<p>A zero-setup OpenID Provider for local development and tests (started by debug builds of
+oidc-bff when no issuer is configured, or on its own with <code>cargo run -p dev-idp</code>).
 Its signing key is generated at each start and kept in memory.</p>
 <ul>
 <li>Issuer: <code>{issuer}</code> (<a href="/.well-known/openid-configuration">discovery</a>, <a href="/jwks">keys</a>)</li>
-<li>Client: <code>{client_id}</code>, redirect URI <code>{redirect_uri}</code></li>
-</ul>
+{clients}</ul>
 <h2>Demo accounts</h2>
 <ul class="accounts">
 {accounts}
 </ul>"#,
         issuer = escape(issuer),
-        client_id = escape(client_id),
-        redirect_uri = escape(redirect_uri),
         accounts = account_list(),
     );
     layout("Development identity provider", None, &body)

@@ -1,66 +1,35 @@
-//! A development identity provider, so that `cargo run` works with no configuration.
-//!
-//! When no issuer is configured, a debug build (with the Cargo feature `dev-idp`, on by default)
-//! starts this OpenID Provider on `http://127.0.0.1:4000` (`DEV_IDP_PORT` /
+//! The development identity provider (the `dev-idp` crate) as `cargo run` uses it: with no
+//! issuer configured, a debug build starts it on `http://127.0.0.1:4000` (`DEV_IDP_PORT` /
 //! `oidc.dev_idp_port` to change it) and points the app at it, with client id `oidc-bff-dev`
-//! unless `CLIENT_ID` is set. It is a second, small Rocket instance in the same process,
-//! launched while the app ignites: discovery, JWKS, an authorization endpoint
-//! (`response_type` `id_token`, `code` or `code id_token`, always `response_mode=form_post`,
-//! PKCE S256 for codes) with a sign-in page for demo accounts, a token endpoint (codes and
-//! refresh tokens, `client_secret_basic` or `client_secret_post`), UserInfo, revocation and
-//! RP-initiated logout. Its RSA key is generated at start-up and never stored; codes and tokens
-//! live in memory.
-//!
-//! The client's secret is `CLIENT_SECRET` when set, else [`DEFAULT_CLIENT_SECRET`], which the
-//! app then uses too, so `RESPONSE_TYPE=code cargo run` needs nothing else.
+//! and its development secret unless `CLIENT_ID` / `CLIENT_SECRET` are set.
 //!
 //! The IdP is on `127.0.0.1` and the app on `localhost` on purpose: browsers treat them as two
 //! sites, so its POST to `/callback` is cross-site, as with a real IdP.
 //!
-//! Not for production: release builds never start it, and builds without the feature contain
-//! none of this module.
-
-mod accounts;
-mod authorize;
-mod back_channel;
-mod client_auth;
-mod discovery;
-mod grants;
-mod pages;
-mod routes;
-mod sessions;
-mod tokens;
+//! Only in debug builds with the Cargo feature `dev-idp` (on by default): a release build
+//! compiles none of this module and links none of the IdP.
 
 use std::net::Ipv4Addr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use rocket::fairing::{self, AdHoc, Fairing, Info, Kind};
+use dev_idp::{Client, ClientSecret, Lifetimes, Options, DEFAULT_ACCESS_TOKEN_TTL};
+use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::figment::providers::Serialized;
 use rocket::figment::value::Value;
 use rocket::figment::Figment;
 use rocket::{Build, Orbit, Rocket};
 
 use crate::config::{ConfigError, Settings};
-use authorize::RegisteredClient;
-use client_auth::ClientSecret;
-use grants::{Lifetimes, DEFAULT_ACCESS_TOKEN_TTL};
-use tokens::SigningKey;
 
-pub use pages::BANNER;
+pub use dev_idp::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PORT};
 
-/// Where the development IdP listens unless `DEV_IDP_PORT` (`oidc.dev_idp_port`) says otherwise.
-pub const DEFAULT_PORT: u16 = 4000;
-/// The app's client id at the development IdP unless `CLIENT_ID` (`oidc.client_id`) is set.
-pub const DEFAULT_CLIENT_ID: &str = "oidc-bff-dev";
-/// The app's client secret at the development IdP unless `CLIENT_SECRET` (`oidc.client_secret`)
-/// is set. Public on purpose: it protects nothing but a development IdP on the loopback address.
-pub const DEFAULT_CLIENT_SECRET: &str = "oidc-bff-dev-secret";
 /// The setting that moves the development IdP to another port.
 pub const PORT_SETTING: &str = "oidc.dev_idp_port";
 /// The setting for the lifetime of its access tokens, in seconds (default 300); the
 /// environment variable [`ACCESS_TOKEN_TTL_ENV`] takes precedence.
 pub const ACCESS_TOKEN_TTL_SETTING: &str = "oidc.dev_idp_access_token_ttl";
+/// The environment variable for the lifetime of its access tokens, in seconds.
 pub const ACCESS_TOKEN_TTL_ENV: &str = "DEV_IDP_ACCESS_TOKEN_TTL";
 
 /// The decision, made before the settings are read, to run the development IdP on `port`.
@@ -71,6 +40,7 @@ pub struct DevIdp {
 }
 
 impl DevIdp {
+    /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -207,17 +177,22 @@ impl Fairing for Launcher {
             }
             Some(_) => "the configured CLIENT_SECRET".to_string(),
         };
-        let client = RegisteredClient {
+        let client = Client {
             client_id: settings.client_id.clone(),
             client_secret: ClientSecret::new(secret.unwrap_or(DEFAULT_CLIENT_SECRET)),
-            redirect_uri: settings.redirect_uri(),
-            post_logout_redirect_uri: settings.post_logout_redirect_uri(),
+            redirect_uris: vec![settings.redirect_uri()],
+            post_logout_redirect_uris: vec![settings.post_logout_redirect_uri()],
         };
-        let app_origin = settings.base_url.origin().ascii_serialization();
-        match start(self.idp, client.clone(), &app_origin).await {
-            Ok(shutdown) => {
+        let options = Options {
+            port: self.idp.port,
+            clients: vec![client.clone()],
+            lifetimes: Lifetimes::with_access_token_ttl(self.idp.access_token_ttl),
+            ..Options::default()
+        };
+        match dev_idp::start(options).await {
+            Ok(idp) => {
                 if let Ok(mut running) = self.running.lock() {
-                    *running = Some(shutdown);
+                    *running = Some(idp.shutdown_handle());
                 }
                 tracing::warn!(
                     "no issuer configured: using the built-in DEVELOPMENT identity provider at {} \
@@ -245,63 +220,6 @@ impl Fairing for Launcher {
             shutdown.notify();
         }
     }
-}
-
-/// Generates the key, then launches the IdP and waits until it listens (or failed to).
-async fn start(
-    idp: DevIdp,
-    client: RegisteredClient,
-    app_origin: &str,
-) -> Result<rocket::Shutdown, String> {
-    let key = tokio::task::spawn_blocking(SigningKey::generate)
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-    let lifetimes = Lifetimes::with_access_token_ttl(idp.access_token_ttl);
-    let state = routes::IdpState::new(&idp.issuer(), client, key, lifetimes)?;
-    let config = rocket::Config {
-        address: Ipv4Addr::LOCALHOST.into(),
-        port: idp.port,
-        // The app's log says what this is, in one line; Rocket's banner would say it again.
-        log_level: rocket::config::LogLevel::Off,
-        // The app's shutdown ends this instance too (see `on_shutdown`).
-        shutdown: rocket::config::Shutdown {
-            ctrlc: false,
-            #[cfg(unix)]
-            signals: Default::default(),
-            ..Default::default()
-        },
-        ..rocket::Config::debug_default()
-    };
-    let (ready, is_ready) = tokio::sync::oneshot::channel::<()>();
-    let rocket = rocket::custom(config)
-        .manage(Arc::new(state))
-        .attach(routes::SecurityHeaders::new(app_origin))
-        .attach(AdHoc::on_liftoff("development IdP ready", move |_| {
-            Box::pin(async move {
-                let _ = ready.send(());
-            })
-        }))
-        .mount("/", routes::routes())
-        .mount("/", back_channel::routes())
-        .register("/", routes::catchers())
-        .ignite()
-        .await
-        .map_err(|e| e.to_string())?;
-    let shutdown = rocket.shutdown();
-    let mut running = tokio::spawn(rocket.launch());
-    let ended = tokio::select! {
-        listening = is_ready => match listening {
-            Ok(()) => return Ok(shutdown),
-            Err(_) => (&mut running).await,
-        },
-        ended = &mut running => ended,
-    };
-    Err(match ended {
-        Ok(Ok(_)) => "it stopped at once".to_string(),
-        Ok(Err(error)) => error.to_string(),
-        Err(error) => error.to_string(),
-    })
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use super::accounts::{self, Account};
-use crate::oidc::flow::random_token;
+use crate::accounts::{self, Account};
+use crate::random::random_token;
 
 /// The IdP session cookie (host-only on the IdP's host, so never sent to the app).
 pub const COOKIE: &str = "devidp_session";

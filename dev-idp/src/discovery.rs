@@ -89,7 +89,7 @@ pub fn metadata(issuer: &IssuerUrl) -> Result<DevProviderMetadata, String> {
             authorization_response_iss_parameter_supported: true,
             revocation_endpoint: at(REVOCATION_PATH),
             revocation_endpoint_auth_methods_supported: auth_methods.clone(),
-            code_challenge_methods_supported: vec![super::authorize::S256.to_string()],
+            code_challenge_methods_supported: vec![crate::authorize::S256.to_string()],
         },
     )
     .set_token_endpoint(Some(

@@ -1,74 +1,23 @@
 //! The development IdP's front channel: discovery, keys, the authorization endpoint with its
-//! sign-in form, RP-initiated logout, and the files its pages use. The back channel (token,
-//! UserInfo, revocation) is in `back_channel`.
-
-use std::sync::Arc;
+//! sign-in form, and the files its pages use. RP-initiated logout is in `logout`, the back
+//! channel (token, UserInfo, revocation) in `back_channel`.
 
 use chrono::{TimeDelta, Utc};
-use openidconnect::IssuerUrl;
-use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::uri::Origin;
-use rocket::http::{ContentType, Cookie, CookieJar, Header, SameSite, Status};
-use rocket::request::{FromRequest, Outcome};
-use rocket::response::{self, Redirect, Responder};
+use rocket::http::{ContentType, Cookie, CookieJar, SameSite, Status};
 use rocket::serde::json::Json;
-use rocket::{
-    catch, catchers, get, post, routes, Catcher, Either, Request, Response, Route, State,
-};
+use rocket::{catch, catchers, get, post, routes, Catcher, Request, Route};
 use serde_json::Value;
 
-use super::accounts::{self, Account, ACCOUNTS};
-use super::authorize::{self, AuthorizationRequest, ErrorResponse, Params, Rejection};
-use super::discovery;
-use super::grants::{Grants, Lifetimes};
-use super::pages;
-use super::sessions::{self, IdpSession, IdpSessions};
-use super::tokens::{Grant, IssuedWith, SigningKey};
-
-/// Everything the IdP's routes share.
-pub struct IdpState {
-    pub issuer: IssuerUrl,
-    pub client: authorize::RegisteredClient,
-    pub key: SigningKey,
-    pub sessions: IdpSessions,
-    /// Authorization codes and the tokens issued for them.
-    pub grants: Grants,
-    discovery: Value,
-    jwks: Value,
-}
-
-impl IdpState {
-    pub fn new(
-        issuer: &str,
-        client: authorize::RegisteredClient,
-        key: SigningKey,
-        lifetimes: Lifetimes,
-    ) -> Result<Self, String> {
-        let issuer = IssuerUrl::new(issuer.to_string()).map_err(|e| e.to_string())?;
-        let metadata = discovery::metadata(&issuer)?;
-        let discovery = serde_json::to_value(&metadata).map_err(|e| e.to_string())?;
-        let jwks = serde_json::to_value(key.jwks()).map_err(|e| e.to_string())?;
-        Ok(Self {
-            issuer,
-            client,
-            key,
-            sessions: IdpSessions::default(),
-            grants: Grants::new(lifetimes),
-            discovery,
-            jwks,
-        })
-    }
-
-    fn picture_url(&self, account: &Account) -> String {
-        format!(
-            "{}/avatars/{}.svg",
-            self.issuer.as_str().trim_end_matches('/'),
-            account.username
-        )
-    }
-}
-
-type Idp = State<Arc<IdpState>>;
+use crate::accounts::{self, ACCOUNTS};
+use crate::authorize::{self, AuthorizationRequest, ErrorResponse, Rejection};
+use crate::http::{Page, SameOrigin};
+use crate::logout;
+use crate::pages;
+use crate::params::Params;
+use crate::sessions::{self, IdpSession};
+use crate::state::{Idp, IdpState};
+use crate::tokens::{Grant, IssuedWith};
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -77,8 +26,8 @@ pub fn routes() -> Vec<Route> {
         jwks,
         authorize_get,
         authorize_post,
-        end_session_get,
-        end_session_post,
+        logout::end_session_get,
+        logout::end_session_post,
         asset,
         avatar
     ]
@@ -88,27 +37,9 @@ pub fn catchers() -> Vec<Catcher> {
     catchers![not_found, other]
 }
 
-/// An HTML page and its status.
-pub struct Page(Status, String);
-
-impl<'r> Responder<'r, 'static> for Page {
-    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        Response::build_from((ContentType::HTML, self.1).respond_to(req)?)
-            .status(self.0)
-            .ok()
-    }
-}
-
 #[get("/")]
 fn home(idp: &Idp) -> Page {
-    Page(
-        Status::Ok,
-        pages::home(
-            idp.issuer.as_str(),
-            &idp.client.client_id,
-            &idp.client.redirect_uri,
-        ),
-    )
+    Page(Status::Ok, pages::home(idp.issuer.as_str(), &idp.clients))
 }
 
 #[get("/.well-known/openid-configuration")]
@@ -125,7 +56,7 @@ fn jwks(idp: &Idp) -> Json<Value> {
 #[get("/authorize")]
 fn authorize_get(uri: &Origin<'_>, jar: &CookieJar<'_>, idp: &Idp) -> Page {
     let params = Params::parse(uri.query().map(|q| q.as_str()).unwrap_or_default());
-    let request = match authorize::check(&params, &idp.client) {
+    let request = match authorize::check(&params, &idp.clients) {
         Ok(request) => request,
         Err(rejection) => return rejected(idp, rejection),
     };
@@ -155,7 +86,7 @@ fn authorize_get(uri: &Origin<'_>, jar: &CookieJar<'_>, idp: &Idp) -> Page {
 #[post("/authorize", data = "<body>")]
 fn authorize_post(_from_us: SameOrigin, body: String, jar: &CookieJar<'_>, idp: &Idp) -> Page {
     let params = Params::parse(&body);
-    let request = match authorize::check(&params, &idp.client) {
+    let request = match authorize::check(&params, &idp.clients) {
         Ok(request) => request,
         Err(rejection) => return rejected(idp, rejection),
     };
@@ -287,99 +218,6 @@ fn rejected(idp: &IdpState, rejection: Rejection) -> Page {
     }
 }
 
-/// RP-Initiated Logout 1.0 by GET.
-#[get("/end_session")]
-fn end_session_get(uri: &Origin<'_>, jar: &CookieJar<'_>, idp: &Idp) -> Either<Redirect, Page> {
-    end_session(
-        &Params::parse(uri.query().map(|q| q.as_str()).unwrap_or_default()),
-        jar,
-        idp,
-    )
-}
-
-/// RP-Initiated Logout 1.0 by POST (the specification asks for both).
-#[post("/end_session", data = "<body>")]
-fn end_session_post(body: String, jar: &CookieJar<'_>, idp: &Idp) -> Either<Redirect, Page> {
-    end_session(&Params::parse(&body), jar, idp)
-}
-
-/// Ends the IdP session and returns to the client, but only to its registered
-/// post-logout URI and only when the client is identified; an invalid request changes nothing.
-fn end_session(params: &Params, jar: &CookieJar<'_>, idp: &IdpState) -> Either<Redirect, Page> {
-    let refuse = |message: String| {
-        Either::Right(Page(
-            Status::BadRequest,
-            pages::error("Logout request refused", &message),
-        ))
-    };
-    let mut values = Vec::new();
-    for name in [
-        "client_id",
-        "id_token_hint",
-        "post_logout_redirect_uri",
-        "state",
-    ] {
-        match params.one(name) {
-            Ok(value) => values.push(value),
-            Err(duplicate) => {
-                return refuse(format!(
-                    "The parameter `{}` was sent more than once.",
-                    duplicate.0
-                ))
-            }
-        }
-    }
-    let [client_id, hint, post_logout_redirect_uri, state] = values[..] else {
-        return refuse("The request could not be read.".into());
-    };
-    if let Some(client_id) = client_id {
-        if client_id != idp.client.client_id {
-            return refuse(format!("Unknown client_id `{client_id}`."));
-        }
-    }
-    if let Some(hint) = hint {
-        if let Err(error) = idp
-            .key
-            .verify_hint(hint, &idp.issuer, &idp.client.client_id)
-        {
-            return refuse(format!("The id_token_hint is not acceptable: {error}."));
-        }
-    }
-    let redirect = match post_logout_redirect_uri {
-        None => None,
-        Some(uri) if uri != idp.client.post_logout_redirect_uri => {
-            return refuse(format!(
-                "The post_logout_redirect_uri `{uri}` is not registered: only `{}` is.",
-                idp.client.post_logout_redirect_uri
-            ))
-        }
-        Some(_) if client_id.is_none() && hint.is_none() => {
-            return refuse(
-                "A post_logout_redirect_uri needs the client to be named by client_id or id_token_hint."
-                    .into(),
-            )
-        }
-        Some(uri) => Some(uri),
-    };
-    if let Some(cookie) = jar.get(sessions::COOKIE) {
-        idp.sessions.end(cookie.value());
-    }
-    jar.remove(Cookie::build(sessions::COOKIE).path("/"));
-    let Some(uri) = redirect else {
-        return Either::Right(Page(
-            Status::Ok,
-            pages::signed_out("You are signed out of the development identity provider."),
-        ));
-    };
-    let Ok(mut url) = url::Url::parse(uri) else {
-        return refuse("The post_logout_redirect_uri is not a URL.".into());
-    };
-    if let Some(state) = state {
-        url.query_pairs_mut().append_pair("state", state);
-    }
-    Either::Left(Redirect::to(url.to_string()))
-}
-
 #[get("/assets/<name>")]
 fn asset(name: &str) -> Option<(ContentType, &'static str)> {
     match name {
@@ -418,56 +256,4 @@ fn other(status: Status, _req: &Request<'_>) -> Page {
             status.reason().unwrap_or("The request failed."),
         ),
     )
-}
-
-/// Refuses a sign-in form posted from another site (login CSRF), as Fetch Metadata tells.
-pub struct SameOrigin;
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for SameOrigin {
-    type Error = ();
-
-    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
-        match req.headers().get_one("Sec-Fetch-Site") {
-            Some(site) if !matches!(site, "same-origin" | "none") => {
-                Outcome::Error((Status::Forbidden, ()))
-            }
-            _ => Outcome::Success(SameOrigin),
-        }
-    }
-}
-
-/// Headers on every response of the IdP: no inline script or style, forms only to itself and to
-/// the app, no framing, nothing cached (the pages carry tokens).
-pub struct SecurityHeaders {
-    csp: String,
-}
-
-impl SecurityHeaders {
-    pub fn new(app_origin: &str) -> Self {
-        Self {
-            csp: format!(
-                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-                 form-action 'self' {app_origin}; frame-ancestors 'none'; base-uri 'none'"
-            ),
-        }
-    }
-}
-
-#[rocket::async_trait]
-impl Fairing for SecurityHeaders {
-    fn info(&self) -> Info {
-        Info {
-            name: "development IdP security headers",
-            kind: Kind::Response,
-        }
-    }
-
-    async fn on_response<'r>(&self, _req: &'r Request<'_>, res: &mut Response<'r>) {
-        res.set_header(Header::new("Content-Security-Policy", self.csp.clone()));
-        res.set_header(Header::new("X-Content-Type-Options", "nosniff"));
-        res.set_header(Header::new("Referrer-Policy", "no-referrer"));
-        res.set_header(Header::new("X-Frame-Options", "DENY"));
-        res.set_header(Header::new("Cache-Control", "no-store"));
-    }
 }

@@ -5,25 +5,51 @@
 //! redirect URI are not verified, the error is shown at the IdP and the browser is never sent
 //! anywhere; once they are, errors go back to the redirect URI (form_post) with `state`.
 
-use std::collections::HashMap;
-
-use super::client_auth::ClientSecret;
-
-/// The one client this IdP knows: the app it was started for.
-#[derive(Debug, Clone)]
-pub struct RegisteredClient {
-    pub client_id: String,
-    /// Its secret at the token and revocation endpoints (a confidential client).
-    pub client_secret: ClientSecret,
-    /// `<app base_url>/callback`, compared exactly.
-    pub redirect_uri: String,
-    /// `<app base_url>/`, compared exactly.
-    pub post_logout_redirect_uri: String,
-}
+use crate::clients::{quoted, Clients};
+use crate::params::Params;
 
 /// The response types this IdP can answer: implicit, authorization code, and the hybrid of
-/// the two (Core 3.1, 3.2, 3.3) — the same set, and the same parsing, as the app's.
-pub use crate::oidc::flow::ResponseType;
+/// the two (Core 3.1, 3.2, 3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseType {
+    /// `id_token`: the ID token comes back through the browser.
+    IdToken,
+    /// `code`: a one-time code for the token endpoint.
+    Code,
+    /// `code id_token`: both, the ID token bound to the code by `c_hash`.
+    CodeIdToken,
+}
+
+impl ResponseType {
+    /// Reads the space-separated words in any order.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut words: Vec<&str> = text.split_whitespace().collect();
+        words.sort_unstable();
+        match words.as_slice() {
+            ["id_token"] => Some(Self::IdToken),
+            ["code"] => Some(Self::Code),
+            ["code", "id_token"] => Some(Self::CodeIdToken),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IdToken => "id_token",
+            Self::Code => "code",
+            Self::CodeIdToken => "code id_token",
+        }
+    }
+
+    pub fn uses_code(self) -> bool {
+        self != Self::IdToken
+    }
+
+    /// Whether an ID token goes back through the browser.
+    pub fn front_channel_id_token(self) -> bool {
+        self != Self::Code
+    }
+}
 
 /// `prompt` (Core 3.1.2.1), the values this IdP acts on.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -113,62 +139,33 @@ impl ErrorResponse {
     }
 }
 
-/// Request parameters by name, each with every value it was given.
-pub struct Params(HashMap<String, Vec<String>>);
-
-impl Params {
-    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
-        let mut map: HashMap<String, Vec<String>> = HashMap::new();
-        for (name, value) in pairs {
-            map.entry(name).or_default().push(value);
-        }
-        Self(map)
-    }
-
-    /// `application/x-www-form-urlencoded` text, as in a query string or a form body.
-    pub fn parse(encoded: &str) -> Self {
-        Self::from_pairs(url::form_urlencoded::parse(encoded.as_bytes()).into_owned())
-    }
-
-    /// The value of a parameter given once; an empty value counts as absent (RFC 6749 3.1).
-    pub fn one(&self, name: &str) -> Result<Option<&str>, Duplicate> {
-        match self.0.get(name).map(Vec::as_slice) {
-            None => Ok(None),
-            Some([value]) => Ok(Some(value.as_str()).filter(|v| !v.is_empty())),
-            Some(_) => Err(Duplicate(name.to_string())),
-        }
-    }
-}
-
-/// A parameter sent more than once (RFC 6749 3.1 forbids it).
-#[derive(Debug)]
-pub struct Duplicate(pub String);
-
-/// Checks an authentication request against the registered client.
-pub fn check(
-    params: &Params,
-    client: &RegisteredClient,
-) -> Result<AuthorizationRequest, Rejection> {
+/// Checks an authentication request against the registered clients.
+pub fn check(params: &Params, clients: &Clients) -> Result<AuthorizationRequest, Rejection> {
     let at_idp = |message: String| Rejection::AtIdp { message };
     // 1. The client and its redirect URI: until both are verified, nothing is redirected.
     let client_id = params
         .one("client_id")
         .map_err(|d| at_idp(format!("The parameter `{}` was sent more than once.", d.0)))?
         .ok_or_else(|| at_idp("The request has no client_id.".into()))?;
-    if client_id != client.client_id {
-        return Err(at_idp(format!(
-            "Unknown client_id `{client_id}`: this development IdP only knows `{}`.",
-            client.client_id
-        )));
-    }
+    let client = clients.get(client_id).ok_or_else(|| {
+        at_idp(format!(
+            "Unknown client_id `{client_id}`: this development IdP knows {}.",
+            clients.names()
+        ))
+    })?;
     let redirect_uri = params
         .one("redirect_uri")
         .map_err(|d| at_idp(format!("The parameter `{}` was sent more than once.", d.0)))?
         .ok_or_else(|| at_idp("The request has no redirect_uri.".into()))?;
-    if redirect_uri != client.redirect_uri {
+    if !client.redirect_uris.iter().any(|uri| uri == redirect_uri) {
         return Err(at_idp(format!(
-            "The redirect_uri `{redirect_uri}` is not registered for this client: only `{}` is.",
-            client.redirect_uri
+            "The redirect_uri `{redirect_uri}` is not registered for this client: only {} {}.",
+            quoted(&client.redirect_uris),
+            if client.redirect_uris.len() == 1 {
+                "is"
+            } else {
+                "are"
+            },
         )));
     }
     // 2. From here on, errors go back to the client, with its state.
@@ -307,14 +304,13 @@ fn parse_prompt(value: Option<&str>) -> Result<Prompt, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clients::Client;
 
-    fn client() -> RegisteredClient {
-        RegisteredClient {
-            client_id: "oidc-bff-dev".into(),
-            client_secret: ClientSecret::new("s3cret"),
-            redirect_uri: "http://localhost:3000/callback".into(),
-            post_logout_redirect_uri: "http://localhost:3000/".into(),
-        }
+    fn client() -> Clients {
+        Clients::new(vec![
+            Client::for_app("another-app", "its-secret", "http://localhost:4100"),
+            Client::for_app("oidc-bff-dev", "s3cret", "http://localhost:3000"),
+        ])
     }
 
     fn valid() -> Vec<(&'static str, &'static str)> {
@@ -368,6 +364,8 @@ mod tests {
             vec![("redirect_uri", Some("https://evil.example/callback"))],
             vec![("redirect_uri", Some("http://localhost:3000/callback/"))],
             vec![("redirect_uri", Some("http://LOCALHOST:3000/callback"))],
+            // Another registered client's redirect URI is not this client's.
+            vec![("redirect_uri", Some("http://localhost:4100/callback"))],
             vec![("redirect_uri", None)],
             // Both wrong and an unsupported response type: still never redirected.
             vec![

@@ -1,0 +1,103 @@
+//! The clients (relying parties) registered at the development IdP: who they are, their
+//! secrets, and where the IdP may send a browser back to for them.
+
+use std::fmt;
+
+use subtle::ConstantTimeEq;
+
+/// A client's secret. Never printed, compared in constant time.
+#[derive(Clone)]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    /// The secret the client authenticates with at the token and revocation endpoints.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// Whether `presented` is this secret, in time independent of where they differ.
+    pub fn matches(&self, presented: &str) -> bool {
+        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret(…)")
+    }
+}
+
+/// A confidential client registered at the IdP.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// Its `client_id`.
+    pub client_id: String,
+    /// Its secret (`client_secret_basic` or `client_secret_post`).
+    pub client_secret: ClientSecret,
+    /// Where authentication responses may go, each compared exactly (RFC 9700 §2.1).
+    pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may return to, each compared exactly.
+    pub post_logout_redirect_uris: Vec<String>,
+}
+
+impl Client {
+    /// A client whose redirect URI is `<base_url>/callback` and whose post-logout redirect
+    /// URI is `<base_url>/`, as oidc-bff uses them.
+    pub fn for_app(client_id: &str, client_secret: &str, base_url: &str) -> Self {
+        let base = base_url.trim_end_matches('/');
+        Self {
+            client_id: client_id.to_string(),
+            client_secret: ClientSecret::new(client_secret),
+            redirect_uris: vec![format!("{base}/callback")],
+            post_logout_redirect_uris: vec![format!("{base}/")],
+        }
+    }
+}
+
+/// Every registered client, looked up by id.
+#[derive(Debug, Clone, Default)]
+pub struct Clients(Vec<Client>);
+
+impl Clients {
+    pub fn new(clients: Vec<Client>) -> Self {
+        Self(clients)
+    }
+
+    pub fn get(&self, client_id: &str) -> Option<&Client> {
+        self.0.iter().find(|client| client.client_id == client_id)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Client> {
+        self.0.iter()
+    }
+
+    /// The client ids, for messages: `a`, `b` and `c`.
+    pub fn names(&self) -> String {
+        let ids: Vec<String> = self.0.iter().map(|c| c.client_id.clone()).collect();
+        quoted(&ids)
+    }
+
+    /// The origins the IdP posts authentication responses to (for its `form-action`).
+    pub fn redirect_origins(&self) -> Vec<String> {
+        let mut origins: Vec<String> = self
+            .0
+            .iter()
+            .flat_map(|client| &client.redirect_uris)
+            .filter_map(|uri| url::Url::parse(uri).ok())
+            .map(|url| url.origin().ascii_serialization())
+            .collect();
+        origins.sort();
+        origins.dedup();
+        origins
+    }
+}
+
+/// `a`, `b` and `c`, each in backquotes.
+pub fn quoted(items: &[String]) -> String {
+    let items: Vec<String> = items.iter().map(|item| format!("`{item}`")).collect();
+    match items.split_last() {
+        None => "none".into(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}

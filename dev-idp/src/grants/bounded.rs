@@ -1,0 +1,71 @@
+//! The grants' maps: keyed by the SHA-256 of a code or token (the values themselves are not
+//! kept), bounded, and emptied of what expired first when full.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+use crate::tokens::Grant;
+
+pub type Key = [u8; 32];
+
+pub fn key(value: &str) -> Key {
+    Sha256::digest(value.as_bytes()).into()
+}
+
+pub enum CodeState {
+    Pending {
+        grant: Arc<Grant>,
+        redirect_uri: String,
+        code_challenge: String,
+    },
+    /// Spent by a redemption that started token family `family`.
+    Redeemed { family: u64 },
+}
+
+pub struct CodeEntry {
+    pub state: CodeState,
+    pub expires: Instant,
+}
+
+pub struct TokenEntry {
+    pub family: u64,
+    pub grant: Arc<Grant>,
+    pub expires: Instant,
+}
+
+pub trait Expiring {
+    fn expires(&self) -> Instant;
+}
+impl Expiring for CodeEntry {
+    fn expires(&self) -> Instant {
+        self.expires
+    }
+}
+impl Expiring for TokenEntry {
+    fn expires(&self) -> Instant {
+        self.expires
+    }
+}
+
+/// Inserts after making room: expired entries go first, then the one closest to expiry.
+pub fn insert_bounded<V: Expiring>(
+    map: &mut HashMap<Key, V>,
+    capacity: usize,
+    key: Key,
+    value: V,
+    now: Instant,
+) {
+    if map.len() >= capacity {
+        map.retain(|_, v| v.expires() > now);
+    }
+    while map.len() >= capacity {
+        let Some(oldest) = map.iter().min_by_key(|(_, v)| v.expires()).map(|(k, _)| *k) else {
+            break;
+        };
+        map.remove(&oldest);
+    }
+    map.insert(key, value);
+}

@@ -1,0 +1,62 @@
+//! What the development IdP's routes share: its issuer, clients, key, sessions and grants.
+
+use std::sync::Arc;
+
+use openidconnect::IssuerUrl;
+use rocket::State;
+use serde_json::Value;
+
+use crate::accounts::Account;
+use crate::clients::Clients;
+use crate::discovery;
+use crate::grants::{Grants, Lifetimes};
+use crate::sessions::IdpSessions;
+use crate::tokens::SigningKey;
+
+/// Everything the IdP's routes share.
+pub struct IdpState {
+    pub issuer: IssuerUrl,
+    pub clients: Clients,
+    pub key: SigningKey,
+    pub sessions: IdpSessions,
+    /// Authorization codes and the tokens issued for them.
+    pub grants: Grants,
+    /// The discovery document, served as is.
+    pub discovery: Value,
+    /// The public key set, served as is.
+    pub jwks: Value,
+}
+
+impl IdpState {
+    pub fn new(
+        issuer: &str,
+        clients: Clients,
+        key: SigningKey,
+        lifetimes: Lifetimes,
+    ) -> Result<Self, String> {
+        let issuer = IssuerUrl::new(issuer.to_string()).map_err(|e| e.to_string())?;
+        let metadata = discovery::metadata(&issuer)?;
+        let discovery = serde_json::to_value(&metadata).map_err(|e| e.to_string())?;
+        let jwks = serde_json::to_value(key.jwks()).map_err(|e| e.to_string())?;
+        Ok(Self {
+            issuer,
+            clients,
+            key,
+            sessions: IdpSessions::default(),
+            grants: Grants::new(lifetimes),
+            discovery,
+            jwks,
+        })
+    }
+
+    pub fn picture_url(&self, account: &Account) -> String {
+        format!(
+            "{}/avatars/{}.svg",
+            self.issuer.as_str().trim_end_matches('/'),
+            account.username
+        )
+    }
+}
+
+/// How routes receive the shared state.
+pub type Idp = State<Arc<IdpState>>;
