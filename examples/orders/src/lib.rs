@@ -1,0 +1,58 @@
+//! A host app that attaches the BFF and adds its own API: `GET /api/orders`, answered by its
+//! own Rust code for the logged-in user (the "local API" of a backend-for-frontend).
+//!
+//! Without a session the BFF's guard answers as for its built-in API: 401 JSON for a script,
+//! a redirect to `/login` for a browser navigation.
+
+use oidc_bff::{ApiUser, Bff, ConfigError};
+use rocket::figment::Figment;
+use rocket::serde::json::Json;
+use rocket::{get, routes, Build, Rocket};
+use serde::Serialize;
+
+/// One order, as the page shows it.
+#[derive(Debug, Serialize)]
+pub struct Order {
+    /// The order's number.
+    pub id: u32,
+    /// What was ordered.
+    pub item: &'static str,
+    /// How many.
+    pub quantity: u32,
+}
+
+/// `GET /api/orders`'s answer: whose orders, and the orders.
+#[derive(Debug, Serialize)]
+pub struct Orders<'a> {
+    /// The user's `sub` at the identity provider.
+    pub sub: &'a str,
+    /// Their orders.
+    pub orders: Vec<Order>,
+}
+
+/// The logged-in user's orders. A real app would look them up by `sub`.
+#[get("/orders")]
+fn orders(user: ApiUser<'_>) -> Json<Orders<'_>> {
+    let ApiUser(session) = user;
+    Json(Orders {
+        sub: &session.sub,
+        orders: vec![
+            Order {
+                id: 1001,
+                item: "Tea, Darjeeling, 250 g",
+                quantity: 2,
+            },
+            Order {
+                id: 1002,
+                item: "Teapot, cast iron",
+                quantity: 1,
+            },
+        ],
+    })
+}
+
+/// The host app with the BFF attached, configured from `figment`.
+pub fn app(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
+    let app = rocket::custom(figment).mount("/api", routes![orders]);
+    Bff::new().attach(app)
+}

@@ -1,0 +1,211 @@
+//! The example host app's own `GET /api/orders` behind the BFF's session: logged in it answers
+//! the user's orders; without a session, after logout, or with a tampered cookie it refuses,
+//! exactly as the BFF's built-in API does. Logins go through the development IdP, which the
+//! BFF starts because no issuer is configured.
+
+use openidconnect::reqwest;
+use rocket::figment::Figment;
+use rocket::http::{Cookie, Header};
+use rocket::local::asynchronous::{Client, LocalResponse};
+use serde_json::Value;
+
+const SESSION_COOKIE: &str = "bff_session";
+/// The development IdP's `sub` for the demo account alice.
+const ALICE: &str = "dev-7f3a1c2e-alice";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// The example app, with no issuer: the BFF starts the development IdP on a free port.
+async fn example_app() -> Client {
+    let figment = Figment::from(rocket::Config::debug_default())
+        .merge(("log_level", "off"))
+        .merge(("secret_key", vec![9u8; 64]))
+        .merge(("template_dir", "../../templates"))
+        .merge(("oidc.base_url", "http://localhost:3000"))
+        .merge(("oidc.dev_idp_port", free_port()));
+    let app = orders_example::app(figment).expect("the example's configuration is valid");
+    Client::tracked(app).await.expect("the example ignites")
+}
+
+/// The hidden inputs of an HTML form, in order.
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let unescape = |text: &str| {
+        text.replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
+    html.split(r#"<input type="hidden" name=""#)
+        .skip(1)
+        .filter_map(|rest| {
+            let (name, rest) = rest.split_once(r#"" value=""#)?;
+            let (value, _) = rest.split_once('"')?;
+            Some((unescape(name), unescape(value)))
+        })
+        .collect()
+}
+
+/// Logs in as alice the way a browser would: `/login`, the IdP's sign-in form, and the
+/// IdP's form_post back to `/callback`. The tracked client keeps the session cookie.
+async fn log_in_as_alice(app: &Client) {
+    let login = app.get("/login").dispatch().await;
+    assert_eq!(
+        login.status().code,
+        302,
+        "/login sends the browser to the IdP"
+    );
+    let authorize = login
+        .headers()
+        .get_one("Location")
+        .expect("Location")
+        .to_string();
+    let idp = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("HTTP client");
+    let sign_in = idp.get(&authorize).send().await.expect("sign-in page");
+    let sign_in = sign_in.text().await.expect("sign-in page text");
+    let mut form = hidden_fields(&sign_in);
+    form.push(("username".into(), "alice".into()));
+    form.push(("password".into(), "alice".into()));
+    let action = authorize
+        .split('?')
+        .next()
+        .expect("authorize URL")
+        .to_string();
+    let form_post = idp.post(&action).form(&form).send().await.expect("sign in");
+    let form_post = form_post.text().await.expect("form_post page");
+    let body = url_encoded(&hidden_fields(&form_post));
+    let callback = app
+        .post("/callback")
+        .header(rocket::http::ContentType::Form)
+        .body(body)
+        .dispatch()
+        .await;
+    assert_eq!(callback.status().code, 303, "the BFF accepts the login");
+}
+
+fn url_encoded(fields: &[(String, String)]) -> String {
+    fields
+        .iter()
+        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `GET /api/orders` as the page's script fetches it.
+async fn fetch_orders(app: &Client) -> LocalResponse<'_> {
+    app.get("/api/orders")
+        .header(Header::new("Sec-Fetch-Mode", "cors"))
+        .header(Header::new("Sec-Fetch-Dest", "empty"))
+        .dispatch()
+        .await
+}
+
+async fn json(response: LocalResponse<'_>) -> Value {
+    serde_json::from_str(&response.into_string().await.unwrap_or_default()).expect("JSON body")
+}
+
+#[rocket::async_test]
+async fn logged_in_the_orders_answer_is_the_users_own() {
+    let app = example_app().await;
+    log_in_as_alice(&app).await;
+    let response = fetch_orders(&app).await;
+    assert_eq!(response.status().code, 200);
+    assert_eq!(
+        response.headers().get_one("Cache-Control"),
+        Some("no-store"),
+        "personal data is never cached"
+    );
+    let body = json(response).await;
+    assert_eq!(body["sub"], ALICE);
+    assert_eq!(body["orders"].as_array().map(Vec::len), Some(2), "{body}");
+}
+
+#[rocket::async_test]
+async fn without_a_session_a_script_gets_401_json_and_a_navigation_a_redirect_to_login() {
+    let app = example_app().await;
+    let response = fetch_orders(&app).await;
+    assert_eq!(response.status().code, 401);
+    assert_eq!(json(response).await["error"], "login_required");
+
+    let navigation = app
+        .get("/api/orders")
+        .header(Header::new("Sec-Fetch-Mode", "navigate"))
+        .header(Header::new("Sec-Fetch-Dest", "document"))
+        .dispatch()
+        .await;
+    assert_eq!(navigation.status().code, 302);
+    let location = navigation.headers().get_one("Location").unwrap_or_default();
+    assert!(
+        location.starts_with("/login"),
+        "a navigation is sent to log in, got {location}"
+    );
+}
+
+#[rocket::async_test]
+async fn after_logout_the_same_cookie_no_longer_gets_the_orders() {
+    let app = example_app().await;
+    log_in_as_alice(&app).await;
+    let cookie = app
+        .cookies()
+        .get(SESSION_COOKIE)
+        .expect("a session cookie")
+        .value()
+        .to_string();
+    let logout = app
+        .post("/logout")
+        .header(Header::new("Sec-Fetch-Site", "same-origin"))
+        .dispatch()
+        .await;
+    assert_eq!(logout.status().code, 303);
+    // The browser would have dropped the cookie; a copy of it is refused too.
+    let replay = app
+        .get("/api/orders")
+        .cookie(Cookie::new(SESSION_COOKIE, cookie))
+        .header(Header::new("Sec-Fetch-Mode", "cors"))
+        .dispatch()
+        .await;
+    assert_eq!(replay.status().code, 401);
+}
+
+#[rocket::async_test]
+async fn a_tampered_session_cookie_is_no_session() {
+    let app = example_app().await;
+    log_in_as_alice(&app).await;
+    let cookie = app
+        .cookies()
+        .get(SESSION_COOKIE)
+        .expect("a session cookie")
+        .value()
+        .to_string();
+    // Flip one character in the middle of the encrypted value.
+    let mut tampered = cookie.into_bytes();
+    let middle = tampered.len() / 2;
+    tampered[middle] = if tampered[middle] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).expect("ASCII cookie");
+    let response = app
+        .get("/api/orders")
+        .cookie(Cookie::new(SESSION_COOKIE, tampered))
+        .header(Header::new("Sec-Fetch-Mode", "cors"))
+        .dispatch()
+        .await;
+    assert_eq!(response.status().code, 401);
+}
