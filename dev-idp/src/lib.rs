@@ -29,6 +29,7 @@
 
 // Request paths must not panic: no unwrap/expect outside tests.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
 
 mod accounts;
 mod authorize;
@@ -120,8 +121,11 @@ pub enum StartError {
     /// The server did not start listening (port taken, address not local, ...).
     #[error("could not listen on {address}:{port}: {reason}")]
     Listen {
+        /// The address it was to listen on.
         address: IpAddr,
+        /// The port it was to listen on.
         port: u16,
+        /// What went wrong.
         reason: String,
     },
 }

@@ -6,6 +6,7 @@ use crate::accounts::{Account, ACCOUNTS};
 use crate::authorize::AuthorizationRequest;
 use crate::clients::Clients;
 
+/// The line on every page that says what this IdP is.
 pub const BANNER: &str = "Development identity provider — not for production";
 
 /// Escapes text for HTML element content and double-quoted attribute values.
