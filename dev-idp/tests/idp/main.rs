@@ -1,0 +1,16 @@
+//! The development IdP's own behaviour, over real HTTP against `dev_idp::start` on a free
+//! loopback port (no oidc-bff app involved), and its `dev-idp` binary.
+//!
+//! One test binary with a module per endpoint or concern: one link instead of one per file.
+
+mod support;
+
+mod authorize;
+mod binary;
+mod clients;
+mod discovery;
+mod end_session;
+mod revocation;
+mod sign_in;
+mod token;
+mod userinfo;

@@ -1,0 +1,391 @@
+//! Helpers for driving a development IdP started with `dev_idp::start` over real HTTP, as a
+//! browser (front channel) and as a client's server (back channel) would.
+
+use base64::Engine;
+use dev_idp::{Client, Lifetimes, Options, Running, StartError};
+use openidconnect::reqwest;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub use dev_idp::BANNER;
+
+/// The client every single-client test uses: oidc-bff's development client.
+pub const CLIENT_ID: &str = "oidc-bff-dev";
+pub const CLIENT_SECRET: &str = "oidc-bff-dev-secret";
+pub const APP: &str = "http://localhost:3000";
+pub const REDIRECT_URI: &str = "http://localhost:3000/callback";
+pub const POST_LOGOUT_REDIRECT_URI: &str = "http://localhost:3000/";
+pub const ALICE: &str = "dev-7f3a1c2e-alice";
+/// A PKCE pair (RFC 7636 Appendix B) for the tests' code requests.
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// A running development IdP on a free loopback port, stopped when dropped.
+pub struct Idp {
+    running: Running,
+    /// `http://127.0.0.1:<port>`: its issuer and base URL.
+    pub url: String,
+    pub http: reqwest::Client,
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        self.running.shutdown();
+    }
+}
+
+/// The IdP with oidc-bff's development client only.
+pub async fn start() -> Idp {
+    start_with(
+        vec![Client::for_app(CLIENT_ID, CLIENT_SECRET, APP)],
+        Lifetimes::default(),
+    )
+    .await
+}
+
+/// The IdP with these clients and lifetimes.
+pub async fn start_with(clients: Vec<Client>, lifetimes: Lifetimes) -> Idp {
+    // A free port can be taken between the probe and the bind: try a few.
+    let mut last_error = None;
+    for _ in 0..5 {
+        let options = Options {
+            port: free_port(),
+            clients: clients.clone(),
+            lifetimes,
+            ..Options::default()
+        };
+        match dev_idp::start(options).await {
+            Ok(running) => {
+                let http = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .expect("HTTP client");
+                return Idp {
+                    url: running.issuer().to_string(),
+                    running,
+                    http,
+                };
+            }
+            Err(error @ StartError::Listen { .. }) => last_error = Some(error),
+            Err(error) => panic!("the development IdP does not start: {error}"),
+        }
+    }
+    panic!("no free port for the development IdP: {last_error:?}")
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// What a client posts to the token or revocation endpoint to authenticate.
+#[derive(Clone, Copy, Debug)]
+pub enum Auth<'a> {
+    Basic(&'a str, &'a str),
+    Post(&'a str, &'a str),
+    None,
+}
+
+/// The development client by HTTP Basic.
+pub const BASIC: Auth<'static> = Auth::Basic(CLIENT_ID, CLIENT_SECRET);
+
+/// A back-channel answer: status, the headers that matter, JSON body (`Null` when empty).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub cache_control: Option<String>,
+    pub www_authenticate: Option<String>,
+    pub json: Value,
+}
+
+/// A page of the IdP as the browser gets it.
+#[derive(Debug)]
+pub struct IdpPage {
+    pub status: u16,
+    pub location: Option<String>,
+    pub set_cookie: Vec<String>,
+    pub csp: Option<String>,
+    pub body: String,
+}
+
+impl Idp {
+    /// A valid authentication request for the development client (`id_token`, form_post),
+    /// with some parameters changed (`None` removes one).
+    pub fn authorize_url(&self, changes: &[(&str, Option<&str>)]) -> String {
+        let mut params: Vec<(String, String)> = [
+            ("client_id", CLIENT_ID),
+            ("redirect_uri", REDIRECT_URI),
+            ("response_type", "id_token"),
+            ("response_mode", "form_post"),
+            ("scope", "openid profile email"),
+            ("state", "state-123"),
+            ("nonce", "nonce-456"),
+        ]
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+        for (name, value) in changes {
+            params.retain(|(n, _)| n != name);
+            if let Some(value) = value {
+                params.push((name.to_string(), value.to_string()));
+            }
+        }
+        format!("{}/authorize?{}", self.url, encode(params))
+    }
+
+    /// A code request (`response_type=code` with the tests' S256 challenge), other changes
+    /// applied after.
+    pub fn code_url(&self, changes: &[(&str, Option<&str>)]) -> String {
+        let mut all = vec![
+            ("response_type", Some("code")),
+            ("code_challenge", Some(CHALLENGE)),
+            ("code_challenge_method", Some("S256")),
+        ];
+        all.extend_from_slice(changes);
+        self.authorize_url(&all)
+    }
+
+    /// `/end_session?<params>`.
+    pub fn end_session_url(&self, params: &[(&str, &str)]) -> String {
+        format!(
+            "{}/end_session?{}",
+            self.url,
+            encode(params.iter().copied())
+        )
+    }
+
+    pub async fn get(&self, url: &str, cookie: Option<&str>) -> IdpPage {
+        let mut request = self.http.get(url);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        page(request.send().await.expect("IdP reachable")).await
+    }
+
+    pub async fn post_form(&self, url: &str, fields: &[(String, String)]) -> IdpPage {
+        let response = self
+            .http
+            .post(url)
+            .form(fields)
+            .send()
+            .await
+            .expect("IdP reachable");
+        page(response).await
+    }
+
+    /// Submits the sign-in page's form with these credentials (or `action=cancel`).
+    pub async fn submit_sign_in(&self, sign_in: &IdpPage, fields: &[(&str, &str)]) -> IdpPage {
+        let mut form = hidden_fields(&sign_in.body);
+        form.extend(fields.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+        self.post_form(&format!("{}/authorize", self.url), &form)
+            .await
+    }
+
+    /// Opens `url` (an authentication request) and signs in as `user` (password = name) when
+    /// the sign-in page shows; returns the form_post page and the IdP session cookie.
+    pub async fn sign_in(&self, url: &str, user: &str, cookie: Option<&str>) -> (IdpPage, String) {
+        let mut page = self.get(url, cookie).await;
+        let mut cookie = cookie.map(str::to_string);
+        if page.body.contains(r#"id="password""#) {
+            page = self
+                .submit_sign_in(&page, &[("username", user), ("password", user)])
+                .await;
+            cookie = idp_cookie(&page);
+        }
+        (page, cookie.expect("IdP session"))
+    }
+
+    /// A whole `id_token` login as alice; returns the IdP session cookie and the ID token.
+    pub async fn login_as_alice(&self) -> (String, String) {
+        let (form_post, cookie) = self.sign_in(&self.authorize_url(&[]), "alice", None).await;
+        let id_token = field(&form_post.body, "id_token").expect("id_token");
+        (cookie, id_token)
+    }
+
+    /// A fresh code for the tests' own PKCE pair, issued to alice (signing in if `cookie`
+    /// holds no IdP session); returns the code and the IdP session cookie.
+    pub async fn code_for_alice(&self, cookie: Option<&str>) -> (String, String) {
+        let (page, cookie) = self.sign_in(&self.code_url(&[]), "alice", cookie).await;
+        assert!(field(&page.body, "id_token").is_none(), "code flow");
+        let code = field(&page.body, "code").expect("code in the form_post");
+        (code, cookie)
+    }
+
+    /// A form POST to one of the IdP's back-channel endpoints.
+    pub async fn back_channel(&self, path: &str, auth: Auth<'_>, form: &[(&str, &str)]) -> Answer {
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        let mut request = self.http.post(format!("{}{path}", self.url));
+        match auth {
+            Auth::Basic(id, secret) => request = request.basic_auth(id, Some(secret)),
+            Auth::Post(id, secret) => {
+                fields.push(("client_id", id));
+                fields.push(("client_secret", secret));
+            }
+            Auth::None => {}
+        }
+        answer(request.form(&fields).send().await.expect("IdP reachable")).await
+    }
+
+    /// The token endpoint, as the development client by HTTP Basic.
+    pub async fn token(&self, form: &[(&str, &str)]) -> Answer {
+        self.back_channel("/token", BASIC, form).await
+    }
+
+    pub async fn redeem(&self, code: &str, verifier: &str) -> Answer {
+        self.redeem_as(BASIC, code, REDIRECT_URI, verifier).await
+    }
+
+    pub async fn redeem_as(
+        &self,
+        auth: Auth<'_>,
+        code: &str,
+        redirect_uri: &str,
+        verifier: &str,
+    ) -> Answer {
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", verifier),
+        ];
+        self.back_channel("/token", auth, &form).await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Answer {
+        self.refresh_as(BASIC, refresh_token).await
+    }
+
+    pub async fn refresh_as(&self, auth: Auth<'_>, refresh_token: &str) -> Answer {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        self.back_channel("/token", auth, &form).await
+    }
+
+    pub async fn userinfo(&self, access_token: &str) -> Answer {
+        let request = self
+            .http
+            .get(format!("{}/userinfo", self.url))
+            .bearer_auth(access_token);
+        answer(request.send().await.expect("IdP reachable")).await
+    }
+}
+
+fn encode<K: AsRef<str>, V: AsRef<str>>(pairs: impl IntoIterator<Item = (K, V)>) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+pub async fn answer(response: reqwest::Response) -> Answer {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let cache_control = header("cache-control");
+    let www_authenticate = header("www-authenticate");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    Answer {
+        status,
+        cache_control,
+        www_authenticate,
+        json: serde_json::from_str(&text).unwrap_or(Value::Null),
+    }
+}
+
+pub async fn page(response: reqwest::Response) -> IdpPage {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let location = header("location");
+    let csp = header("content-security-policy");
+    let set_cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
+    let status = response.status().as_u16();
+    IdpPage {
+        status,
+        location,
+        set_cookie,
+        csp,
+        body: response.text().await.unwrap_or_default(),
+    }
+}
+
+/// `at_hash` / `c_hash` for RS256: the left half of SHA-256, base64url.
+pub fn half_hash(value: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&Sha256::digest(value.as_bytes())[..16])
+}
+
+/// The string field `name` of a JSON answer.
+pub fn text_of(json: &Value, name: &str) -> String {
+    json[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name} in {json}"))
+        .to_string()
+}
+
+/// `devidp_session=<value>` from a page's `Set-Cookie`, ready for a `Cookie` header.
+pub fn idp_cookie(page: &IdpPage) -> Option<String> {
+    page.set_cookie
+        .iter()
+        .find(|c| c.starts_with("devidp_session="))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_string)
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The hidden inputs of a page, in order.
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    html.split(r#"<input type="hidden" name=""#)
+        .skip(1)
+        .filter_map(|rest| {
+            let (name, rest) = rest.split_once(r#"" value=""#)?;
+            let (value, _) = rest.split_once('"')?;
+            Some((unescape(name), unescape(value)))
+        })
+        .collect()
+}
+
+pub fn field(html: &str, name: &str) -> Option<String> {
+    hidden_fields(html)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+}
+
+/// Where a page's form posts to (a form_post page: the client's redirect URI).
+pub fn form_action(html: &str) -> Option<String> {
+    let rest = html.split(r#"<form method="post" action=""#).nth(1)?;
+    Some(unescape(rest.split_once('"')?.0))
+}
+
+/// The (unverified) claims of a JWT.
+pub fn claims(id_token: &str) -> Value {
+    let payload = id_token.split('.').nth(1).expect("JWT payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}

@@ -1,0 +1,581 @@
+//! The app with the built-in development identity provider (feature `dev-idp`, debug builds):
+//! the app built without an issuer starts it on a free port and logs in there; the app runs in
+//! process (`rocket::local`) and the IdP is driven over real HTTP, as a browser would (and as
+//! the app's server does for the token endpoint, UserInfo and revocation).
+//!
+//! Only what needs the app is here; the IdP's own behaviour is tested in its crate
+//! (`dev-idp/tests/idp/`).
+#![cfg(all(feature = "dev-idp", debug_assertions))]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use oidc_bff::local_idp::DEFAULT_CLIENT_SECRET;
+use oidc_bff::store::{MemoryStore, Store};
+use openidconnect::reqwest;
+use rocket::figment::Figment;
+use rocket::http::{ContentType, Header};
+use rocket::local::asynchronous::{Client, LocalResponse};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const APP: &str = "http://localhost:3000";
+const CLIENT_ID: &str = "oidc-bff-dev";
+const ALICE: &str = "dev-7f3a1c2e-alice";
+
+/// The app with no issuer configured, and the development IdP it started.
+struct DevApp {
+    app: Client,
+    /// `http://127.0.0.1:<port>`
+    idp: String,
+    http: reqwest::Client,
+    /// The app's store, to read the tokens it keeps for a session.
+    store: Arc<RecordingStore>,
+}
+
+/// The app's `MemoryStore`, remembering which keys were written (it cannot be listed).
+#[derive(Default)]
+struct RecordingStore {
+    inner: MemoryStore,
+    keys: Mutex<Vec<String>>,
+}
+
+#[rocket::async_trait]
+impl Store for RecordingStore {
+    async fn record_once(&self, key: &str, ttl: Duration) -> bool {
+        self.inner.record_once(key, ttl).await
+    }
+
+    async fn contains(&self, key: &str) -> bool {
+        self.inner.contains(key).await
+    }
+
+    async fn put(&self, key: &str, value: String, ttl: Duration) -> bool {
+        self.keys.lock().unwrap().push(key.to_string());
+        self.inner.put(key, value, ttl).await
+    }
+
+    async fn get(&self, key: &str) -> Option<String> {
+        self.inner.get(key).await
+    }
+
+    async fn remove(&self, key: &str) {
+        self.inner.remove(key).await
+    }
+}
+
+impl RecordingStore {
+    /// The tokens the app keeps for its (only) code-flow session, as JSON.
+    async fn session_tokens(&self) -> Option<Value> {
+        let keys = self.keys.lock().unwrap().clone();
+        let key = keys.iter().rev().find(|k| k.starts_with("tokens:"))?;
+        serde_json::from_str(&self.inner.get(key).await?).ok()
+    }
+}
+
+/// A back-channel answer: status and JSON body (`Null` when empty).
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    json: Value,
+}
+
+/// A page of the IdP as the browser gets it.
+struct IdpPage {
+    status: u16,
+    location: Option<String>,
+    set_cookie: Vec<String>,
+    body: String,
+}
+
+/// Rocket's figment as the tests use it, without `oidc.issuer`, the IdP on `port`.
+fn figment_without_issuer(port: u16) -> Figment {
+    rocket::Config::figment()
+        .merge(("log_level", "off"))
+        .merge(("secret_key", vec![7u8; 64]))
+        .merge(("oidc.base_url", APP))
+        .merge(("oidc.dev_idp_port", port))
+}
+
+async fn start() -> DevApp {
+    start_with(|f| f).await
+}
+
+/// The app (and its IdP) with some settings changed, e.g. `oidc.response_type`.
+async fn start_with(customize: impl FnOnce(Figment) -> Figment) -> DevApp {
+    let port = free_port();
+    let store = Arc::new(RecordingStore::default());
+    let rocket = oidc_bff::build_with_store(customize(figment_without_issuer(port)), store.clone())
+        .expect("config without issuer");
+    let app = Client::tracked(rocket)
+        .await
+        .expect("the app ignites and starts the development IdP");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("HTTP client");
+    DevApp {
+        app,
+        idp: format!("http://127.0.0.1:{port}"),
+        http,
+        store,
+    }
+}
+
+/// The app logging in with `response_type`, and no client secret configured.
+async fn start_code(response_type: &'static str) -> DevApp {
+    start_with(|f| f.merge(("oidc.response_type", response_type))).await
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+impl DevApp {
+    /// `GET /login` at the app: the URL of the IdP's authorization endpoint it redirects to.
+    async fn login_url(&self) -> String {
+        let response = self.app.get("/login").dispatch().await;
+        assert_eq!(response.status().code, 302, "/login redirects to the IdP");
+        response
+            .headers()
+            .get_one("Location")
+            .expect("Location")
+            .to_string()
+    }
+
+    async fn get(&self, url: &str, cookie: Option<&str>) -> IdpPage {
+        let mut request = self.http.get(url);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        page(request.send().await.expect("IdP reachable")).await
+    }
+
+    async fn post_form(&self, url: &str, fields: &[(String, String)]) -> IdpPage {
+        let response = self
+            .http
+            .post(url)
+            .form(fields)
+            .send()
+            .await
+            .expect("IdP reachable");
+        page(response).await
+    }
+
+    /// Submits the sign-in page's form with these credentials (or `action=cancel`).
+    async fn submit_sign_in(&self, sign_in: &IdpPage, fields: &[(&str, &str)]) -> IdpPage {
+        let mut form = hidden_fields(&sign_in.body);
+        form.extend(fields.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+        self.post_form(&format!("{}/authorize", self.idp), &form)
+            .await
+    }
+
+    /// What the browser posts to the app's `/callback` from a form_post page.
+    async fn post_callback(&self, form_post: &IdpPage) -> LocalResponse<'_> {
+        assert_eq!(
+            form_action(&form_post.body).as_deref(),
+            Some("http://localhost:3000/callback")
+        );
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(hidden_fields(&form_post.body))
+            .finish();
+        self.app
+            .post("/callback")
+            .header(ContentType::Form)
+            .body(body)
+            .dispatch()
+            .await
+    }
+
+    /// A whole login as alice; returns the IdP session cookie and the ID token.
+    async fn login_as_alice(&self) -> (String, String) {
+        let sign_in = self.get(&self.login_url().await, None).await;
+        let form_post = self
+            .submit_sign_in(&sign_in, &[("username", "alice"), ("password", "alice")])
+            .await;
+        let cookie = idp_cookie(&form_post).expect("IdP session cookie");
+        let id_token = field(&form_post.body, "id_token").expect("id_token");
+        let callback = self.post_callback(&form_post).await;
+        assert_eq!(callback.status().code, 303, "the app accepts the login");
+        (cookie, id_token)
+    }
+
+    async fn call_api(&self) -> LocalResponse<'_> {
+        self.call("/api/hello").await
+    }
+
+    /// An API route of the app, as the page's script fetches it.
+    async fn call(&self, path: &'static str) -> LocalResponse<'_> {
+        self.app
+            .get(path)
+            .header(Header::new("Sec-Fetch-Mode", "cors"))
+            .header(Header::new("Sec-Fetch-Dest", "empty"))
+            .dispatch()
+            .await
+    }
+
+    /// A code flow through the app: `/login`, sign-in as alice, then the browser posts the
+    /// IdP's form_post to `/callback`. Returns the form_post page the IdP answered with.
+    async fn code_login_as_alice(&self) -> IdpPage {
+        let sign_in = self.get(&self.login_url().await, None).await;
+        let form_post = self
+            .submit_sign_in(&sign_in, &[("username", "alice"), ("password", "alice")])
+            .await;
+        assert_eq!(form_post.status, 200);
+        let callback = self.post_callback(&form_post).await;
+        assert_eq!(callback.status().code, 303, "the app accepts the login");
+        form_post
+    }
+
+    /// The refresh grant at the IdP's token endpoint, as the app's client authenticates.
+    async fn refresh(&self, refresh_token: &str) -> Answer {
+        let request = self
+            .http
+            .post(format!("{}/token", self.idp))
+            .basic_auth(CLIENT_ID, Some(DEFAULT_CLIENT_SECRET))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ]);
+        answer(request.send().await.expect("IdP reachable")).await
+    }
+
+    async fn userinfo(&self, access_token: &str) -> Answer {
+        let request = self
+            .http
+            .get(format!("{}/userinfo", self.idp))
+            .bearer_auth(access_token);
+        answer(request.send().await.expect("IdP reachable")).await
+    }
+}
+
+async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    Answer {
+        status,
+        json: serde_json::from_str(&text).unwrap_or(Value::Null),
+    }
+}
+
+/// `at_hash` / `c_hash` for RS256: the left half of SHA-256, base64url.
+fn half_hash(value: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&Sha256::digest(value.as_bytes())[..16])
+}
+
+/// The string field `name` of a JSON answer.
+fn text_of(json: &Value, name: &str) -> String {
+    json[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name} in {json}"))
+        .to_string()
+}
+
+async fn page(response: reqwest::Response) -> IdpPage {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let location = header("location");
+    let set_cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
+    let status = response.status().as_u16();
+    IdpPage {
+        status,
+        location,
+        set_cookie,
+        body: response.text().await.unwrap_or_default(),
+    }
+}
+
+/// `devidp_session=<value>` from a page's `Set-Cookie`, ready for a `Cookie` header.
+fn idp_cookie(page: &IdpPage) -> Option<String> {
+    page.set_cookie
+        .iter()
+        .find(|c| c.starts_with("devidp_session="))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_string)
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The hidden inputs of a page, in order.
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    html.split(r#"<input type="hidden" name=""#)
+        .skip(1)
+        .filter_map(|rest| {
+            let (name, rest) = rest.split_once(r#"" value=""#)?;
+            let (value, _) = rest.split_once('"')?;
+            Some((unescape(name), unescape(value)))
+        })
+        .collect()
+}
+
+fn field(html: &str, name: &str) -> Option<String> {
+    hidden_fields(html)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+}
+
+fn form_action(html: &str) -> Option<String> {
+    let rest = html.split(r#"<form method="post" action=""#).nth(1)?;
+    Some(unescape(rest.split_once('"')?.0))
+}
+
+fn query(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url)
+        .expect("absolute URL")
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+fn claims(id_token: &str) -> Value {
+    let payload = id_token.split('.').nth(1).expect("JWT payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+#[rocket::async_test]
+async fn app_without_issuer_in_a_debug_build_logs_in_at_the_dev_idp() {
+    let dev = start().await;
+    let login = dev.login_url().await;
+    assert!(
+        login.starts_with(&format!("{}/authorize?", dev.idp)),
+        "{login}"
+    );
+    let params = query(&login);
+    assert_eq!(params["client_id"], "oidc-bff-dev");
+    assert_eq!(params["redirect_uri"], "http://localhost:3000/callback");
+    assert_eq!(params["response_type"], "id_token");
+    assert_eq!(params["response_mode"], "form_post");
+}
+
+#[rocket::async_test]
+async fn a_full_login_through_the_dev_idp_ends_with_an_app_session() {
+    let dev = start().await;
+    // The app sends the browser to the IdP ...
+    let login = dev.login_url().await;
+    let nonce = query(&login)["nonce"].clone();
+    let sign_in = dev.get(&login, None).await;
+    assert_eq!(sign_in.status, 200);
+    // ... where alice signs in with her password ...
+    let form_post = dev
+        .submit_sign_in(&sign_in, &[("username", "alice"), ("password", "alice")])
+        .await;
+    assert_eq!(form_post.status, 200);
+    assert!(form_post.body.contains(r#"src="/assets/form_post.js""#));
+    assert!(form_post.body.contains(r#"id="continue""#));
+    assert!(idp_cookie(&form_post).is_some());
+    let id_token = field(&form_post.body, "id_token").expect("id_token");
+    assert_eq!(
+        field(&form_post.body, "state"),
+        Some(query(&login)["state"].clone())
+    );
+    let claims = claims(&id_token);
+    assert_eq!(claims["iss"], dev.idp);
+    assert_eq!(claims["aud"], serde_json::json!(["oidc-bff-dev"]));
+    assert_eq!(claims["nonce"], nonce.as_str());
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        300
+    );
+    for claim in [
+        "sub",
+        "auth_time",
+        "sid",
+        "name",
+        "given_name",
+        "family_name",
+        "email",
+        "email_verified",
+        "picture",
+        "preferred_username",
+    ] {
+        assert!(claims.get(claim).is_some(), "{claim} in {claims}");
+    }
+    assert_eq!(claims["email"], "alice@example.com");
+    // ... and the browser posts the response to the app, which starts a session.
+    let callback = dev.post_callback(&form_post).await;
+    assert_eq!(callback.status().code, 303);
+    assert_eq!(callback.headers().get_one("Location"), Some("/"));
+    assert!(dev.app.cookies().get("bff_session").is_some());
+    let hello = dev.call_api().await;
+    assert_eq!(hello.status().code, 200);
+    let body: Value = serde_json::from_str(&hello.into_string().await.unwrap()).unwrap();
+    assert_eq!(body["name"], "Alice Liddell");
+    assert_eq!(body["message"], "Hello, Alice Liddell!");
+}
+
+#[rocket::async_test]
+async fn a_code_login_ends_with_a_session_whose_upstream_api_is_the_dev_idps_userinfo() {
+    assert_eq!(
+        DEFAULT_CLIENT_SECRET, "oidc-bff-dev-secret",
+        "as documented"
+    );
+    let dev = start_code("code").await;
+    let login = query(&dev.login_url().await);
+    assert_eq!(login["response_type"], "code");
+    assert_eq!(login["code_challenge_method"], "S256");
+    let form_post = dev.code_login_as_alice().await;
+    // The browser carried a code and the state, never a token.
+    assert!(field(&form_post.body, "code").is_some_and(|c| c.len() >= 43));
+    assert!(field(&form_post.body, "id_token").is_none());
+    assert_eq!(field(&form_post.body, "iss"), Some(dev.idp.clone()));
+    // The app keeps the tokens the token endpoint issued, on the server.
+    let tokens = dev.store.session_tokens().await.expect("tokens kept");
+    assert!(tokens["refresh_token"].is_string(), "{tokens}");
+    let expires_in = tokens["expires_at"].as_i64().unwrap() - oidc_bff::clock::now();
+    assert!((295..=300).contains(&expires_in), "{expires_in}");
+
+    let hello = dev.call_api().await;
+    assert_eq!(hello.status().code, 200);
+    let hello: Value = hello.into_json().await.unwrap();
+    assert_eq!(hello["message"], "Hello, Alice Liddell!");
+    let upstream = dev.call("/api/upstream").await;
+    assert_eq!(upstream.status().code, 200);
+    let userinfo: Value = upstream.into_json().await.unwrap();
+    assert_eq!(
+        userinfo,
+        json!({
+            "sub": ALICE,
+            "name": "Alice Liddell",
+            "given_name": "Alice",
+            "family_name": "Liddell",
+            "preferred_username": "alice",
+            "picture": format!("{}/avatars/alice.svg", dev.idp),
+            "email": "alice@example.com",
+            "email_verified": true,
+        })
+    );
+}
+
+#[rocket::async_test]
+async fn a_hybrid_login_carries_an_id_token_bound_to_the_code() {
+    let dev = start_code("code id_token").await;
+    let login = dev.login_url().await;
+    assert_eq!(query(&login)["response_type"], "code id_token");
+    let sign_in = dev.get(&login, None).await;
+    let form_post = dev
+        .submit_sign_in(&sign_in, &[("username", "alice"), ("password", "alice")])
+        .await;
+    let code = field(&form_post.body, "code").expect("code");
+    let claims = claims(&field(&form_post.body, "id_token").expect("id_token"));
+    assert_eq!(claims["c_hash"], half_hash(&code));
+    assert_eq!(claims["nonce"], query(&login)["nonce"].as_str());
+    assert_eq!(claims["sub"], ALICE);
+    assert_eq!(dev.post_callback(&form_post).await.status().code, 303);
+    let upstream = dev.call("/api/upstream").await;
+    assert_eq!(upstream.status().code, 200);
+    let userinfo: Value = upstream.into_json().await.unwrap();
+    assert_eq!(userinfo["email"], "alice@example.com");
+}
+
+#[rocket::async_test]
+async fn the_app_refreshes_at_the_dev_idp_and_keeps_the_rotated_refresh_token() {
+    // 30 s is within the app's 60 s refresh margin: every API call refreshes first.
+    let dev = start_with(|f| {
+        f.merge(("oidc.response_type", "code"))
+            .merge(("oidc.dev_idp_access_token_ttl", 30))
+    })
+    .await;
+    dev.code_login_as_alice().await;
+    let before = dev.store.session_tokens().await.unwrap();
+    let upstream = dev.call("/api/upstream").await;
+    assert_eq!(upstream.status().code, 200);
+    let after = dev.store.session_tokens().await.unwrap();
+    assert_ne!(after["refresh_token"], before["refresh_token"]);
+    assert_ne!(after["access_token"], before["access_token"]);
+    let old = dev.refresh(&text_of(&before, "refresh_token")).await;
+    assert_eq!(old.json["error"], "invalid_grant", "rotated");
+}
+
+#[rocket::async_test]
+async fn the_apps_logout_revokes_the_refresh_token_at_the_dev_idp() {
+    let dev = start_code("code").await;
+    dev.code_login_as_alice().await;
+    let tokens = dev.store.session_tokens().await.expect("tokens kept");
+    let access_token = text_of(&tokens, "access_token");
+    let refresh_token = text_of(&tokens, "refresh_token");
+    assert_eq!(dev.userinfo(&access_token).await.status, 200);
+    let logout = dev.app.post("/logout").dispatch().await;
+    assert_eq!(logout.status().code, 303);
+    let refused = dev.refresh(&refresh_token).await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.json["error"], "invalid_grant");
+    assert_eq!(
+        dev.userinfo(&access_token).await.status,
+        401,
+        "its access tokens went with it"
+    );
+}
+
+#[rocket::async_test]
+async fn cancelling_at_the_dev_idp_leaves_the_app_without_a_session() {
+    let dev = start().await;
+    let sign_in = dev.get(&dev.login_url().await, None).await;
+    let page = dev.submit_sign_in(&sign_in, &[("action", "cancel")]).await;
+    assert_eq!(field(&page.body, "error").as_deref(), Some("access_denied"));
+    let callback = dev.post_callback(&page).await;
+    assert_eq!(callback.status().code, 401);
+    assert!(dev.app.cookies().get("bff_session").is_none());
+}
+
+#[rocket::async_test]
+async fn the_apps_logout_ends_the_dev_idp_session_and_returns_to_the_app() {
+    let dev = start().await;
+    let (cookie, _) = dev.login_as_alice().await;
+    // A second login in the IdP session needs no password, and the app accepts it.
+    let again = dev.get(&dev.login_url().await, Some(&cookie)).await;
+    assert!(!again.body.contains(r#"id="password""#));
+    assert!(field(&again.body, "id_token").is_some());
+    assert_eq!(dev.post_callback(&again).await.status().code, 303);
+
+    // The app's own logout goes there with client_id, post_logout_redirect_uri and the hint.
+    let logout = dev.app.post("/logout").dispatch().await;
+    let location = logout.headers().get_one("Location").unwrap().to_string();
+    assert!(
+        location.starts_with(&format!("{}/end_session?", dev.idp)),
+        "{location}"
+    );
+    let params = query(&location);
+    assert_eq!(params["client_id"], CLIENT_ID);
+    assert_eq!(params["post_logout_redirect_uri"], "http://localhost:3000/");
+    assert!(params.contains_key("id_token_hint"));
+    let page = dev
+        .get(&format!("{location}&state=bye"), Some(&cookie))
+        .await;
+    assert_eq!(page.status, 303);
+    assert_eq!(
+        page.location.as_deref(),
+        Some("http://localhost:3000/?state=bye")
+    );
+    assert!(page
+        .set_cookie
+        .iter()
+        .any(|c| c.starts_with("devidp_session=;")));
+    // The IdP session is over: the next login asks for the password again.
+    let next = dev.get(&dev.login_url().await, Some(&cookie)).await;
+    assert!(next.body.contains(r#"id="password""#));
+}
