@@ -12,8 +12,6 @@ use serde::Deserialize;
 use sha2::Sha256;
 use url::Url;
 
-pub use crate::oidc::flow::ResponseType;
-
 /// Environment names that users of other OpenID Connect middleware already know, mapped onto
 /// keys of the `[default.oidc]` table (or top-level Rocket keys).
 const ENV_ALIASES: &[(&str, &str)] = &[
@@ -78,6 +76,47 @@ struct RawSettings {
     session_absolute_lifetime_secs: Option<u64>,
     http_connect_timeout_secs: Option<u64>,
     http_timeout_secs: Option<u64>,
+}
+
+/// The `response_type` this app asks for; always with `response_mode=form_post`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseType {
+    /// Implicit: the ID token comes back through the browser; no access token.
+    IdToken,
+    /// Authorization code (with PKCE): every token comes from the token endpoint.
+    Code,
+    /// Hybrid: an ID token through the browser (with `c_hash`) plus a code.
+    CodeIdToken,
+}
+
+impl ResponseType {
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut words: Vec<&str> = text.split_whitespace().collect();
+        words.sort_unstable();
+        match words.as_slice() {
+            ["id_token"] => Some(Self::IdToken),
+            ["code"] => Some(Self::Code),
+            ["code", "id_token"] => Some(Self::CodeIdToken),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IdToken => "id_token",
+            Self::Code => "code",
+            Self::CodeIdToken => "code id_token",
+        }
+    }
+
+    pub fn uses_code(self) -> bool {
+        self != Self::IdToken
+    }
+
+    /// Whether an ID token arrives with the authorization response itself.
+    pub fn front_channel_id_token(self) -> bool {
+        self != Self::Code
+    }
 }
 
 /// Checked settings: every field is usable as it is.
@@ -401,5 +440,15 @@ mod tests {
             apply_secret(figment),
             Err(ConfigError::Missing { name: "SECRET", .. })
         ));
+    }
+
+    #[test]
+    fn response_types_parse_in_any_order() {
+        assert_eq!(
+            ResponseType::parse("id_token code"),
+            Some(ResponseType::CodeIdToken)
+        );
+        assert_eq!(ResponseType::parse("code"), Some(ResponseType::Code));
+        assert_eq!(ResponseType::parse("token"), None);
     }
 }

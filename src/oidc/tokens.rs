@@ -8,7 +8,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::provider::{Provider, ProviderError};
+use super::fetch::ProviderError;
+use super::provider::Provider;
 
 /// Answers larger than this from the token endpoint, UserInfo or the upstream API are refused.
 const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -13,9 +13,10 @@ use rocket::{get, post, routes, Route, State};
 use super::errors::{request_id, ErrorPage};
 use crate::clock;
 use crate::config::Settings;
+use crate::oidc::fetch::ProviderError;
 use crate::oidc::flow::{self, LoginAttempt, LOGIN_ATTEMPT_LIFETIME_SECS};
-use crate::oidc::login::{AuthorizationResult, CompletedLogin};
-use crate::oidc::provider::{LoginError, Provider, ProviderError};
+use crate::oidc::login::{AuthorizationResult, CompletedLogin, LoginError};
+use crate::oidc::provider::Provider;
 use crate::session::{self, Sessions};
 use crate::tokens::TokenKeeper;
 
