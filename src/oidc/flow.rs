@@ -20,8 +20,11 @@ const STATE_TAG_LEN: usize = 12;
 /// What the transient login cookie holds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LoginAttempt {
+    /// Sent to the IdP and compared when it comes back (CSRF protection).
     pub state: String,
+    /// Sent to the IdP and required in the ID token (replay protection).
     pub nonce: String,
+    /// Where to go after login: a same-origin path, already normalised.
     pub return_to: String,
     /// PKCE (RFC 7636) verifier, for response types with a code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,10 +50,12 @@ impl LoginAttempt {
         state_tag(&self.state).unwrap_or_default()
     }
 
+    /// Whether the attempt is too old (or dated implausibly far in the future).
     pub fn is_expired(&self, now_ms: i64) -> bool {
         now_ms >= self.expires_at_ms() || now_ms < self.started_at_ms - 60_000
     }
 
+    /// When the attempt expires, in Unix milliseconds.
     pub fn expires_at_ms(&self) -> i64 {
         self.started_at_ms + LOGIN_ATTEMPT_LIFETIME_SECS * 1000
     }

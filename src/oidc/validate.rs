@@ -24,6 +24,7 @@ use super::keys::{FastKey, KeySet};
 /// Claims beyond the standard ones (e.g. an IdP's namespaced claims), kept for the profile page.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct OtherClaims {
+    /// Every claim this crate does not model itself.
     #[serde(flatten)]
     pub rest: Map<String, Value>,
 }
@@ -46,32 +47,49 @@ const ACCEPTED_ALGORITHMS: &[&str] = &[
 /// Claims that only matter to validation and are not kept in the session.
 const VALIDATION_ONLY_CLAIMS: &[&str] = &["nonce", "at_hash", "c_hash", "s_hash"];
 
+/// Why an ID token was rejected, one variant per rule.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum IdTokenError {
+    /// Not a well-formed JWT.
     #[error("the ID token is malformed ({0})")]
     Malformed(String),
+    /// Signed with a key the key set lacks.
     #[error("the ID token is signed with a key the identity provider does not publish")]
-    UnknownKey { kid: Option<String> },
+    UnknownKey {
+        /// The `kid` of the token's header, if it has one.
+        kid: Option<String>,
+    },
+    /// The signature does not verify.
     #[error("the ID token's signature is invalid")]
     BadSignature,
+    /// Signed with `none`, HMAC or another algorithm not allowed.
     #[error("the ID token's signing algorithm is not allowed ({0})")]
     DisallowedAlgorithm(String),
+    /// `iss` is not the configured issuer.
     #[error("the ID token was issued by another identity provider ({0})")]
     WrongIssuer(String),
+    /// `aud` does not contain this client.
     #[error("the ID token is meant for another application ({0})")]
     WrongAudience(String),
+    /// `azp` is missing with several audiences, or names another client.
     #[error("the ID token was obtained by another application (azp)")]
     WrongAuthorizedParty,
+    /// `exp` has passed (beyond the clock skew).
     #[error("the ID token has expired")]
     Expired,
+    /// `iat` is in the future (beyond the clock skew).
     #[error("the ID token is issued in the future: the clocks of this server and the identity provider disagree")]
     IssuedInFuture,
+    /// `nonce` is not this login attempt's.
     #[error("the ID token does not belong to this login attempt (nonce mismatch)")]
     NonceMismatch,
+    /// `at_hash` does not match the access token.
     #[error("the ID token does not match its access token (at_hash)")]
     AccessTokenHashMismatch,
+    /// `c_hash` is missing or does not match the code.
     #[error("the ID token does not match its authorization code (c_hash)")]
     CodeHashMismatch,
+    /// Any other reason the `openidconnect` crate gives.
     #[error("the ID token is not acceptable ({0})")]
     Unacceptable(String),
 }
@@ -79,6 +97,7 @@ pub enum IdTokenError {
 /// What this particular ID token must match besides the fixed rules.
 #[derive(Debug, Default)]
 pub struct Expected<'a> {
+    /// The login attempt's nonce.
     pub nonce: &'a str,
     /// The access token issued with it: `at_hash`, when present, must match it.
     pub access_token: Option<&'a str>,
@@ -92,7 +111,9 @@ pub struct Expected<'a> {
 /// What a successfully validated ID token tells us.
 #[derive(Debug, Clone)]
 pub struct VerifiedIdToken {
+    /// `sub`.
     pub subject: String,
+    /// `iss`.
     pub issuer: String,
     /// The IdP's session id (`sid`), used for logout.
     pub session_id: Option<String>,
@@ -103,8 +124,11 @@ pub struct VerifiedIdToken {
 /// The rules that do not change between logins.
 #[derive(Debug, Clone)]
 pub struct ValidationRules {
+    /// The issuer identifier, exactly as in the discovery document.
     pub issuer: String,
+    /// This app's client id, which `aud` must contain.
     pub client_id: String,
+    /// Tolerance for clock differences when checking `exp` and `iat`.
     pub clock_skew: Duration,
     /// Algorithms advertised by the IdP, already narrowed to `ACCEPTED_ALGORITHMS`.
     pub algorithms: Vec<CoreJwsSigningAlgorithm>,
@@ -122,6 +146,7 @@ impl ValidationRules {
     }
 }
 
+/// Checks ID tokens against fixed rules and one key set; built once per key set.
 #[derive(Clone)]
 pub struct IdTokenValidator {
     verifier: IdTokenVerifier<'static, FastKey>,
@@ -129,6 +154,7 @@ pub struct IdTokenValidator {
 }
 
 impl IdTokenValidator {
+    /// A validator for `rules` with the IdP's `keys`; an error names what is unusable.
     pub fn new(rules: &ValidationRules, keys: KeySet) -> Result<Self, String> {
         let issuer = IssuerUrl::new(rules.issuer.clone()).map_err(|e| e.to_string())?;
         let skew = TimeDelta::from_std(rules.clock_skew).map_err(|e| e.to_string())?;
