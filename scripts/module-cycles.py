@@ -4,7 +4,8 @@
 Usage: scripts/module-cycles.py SRC_DIR [--exclude MODULE_PREFIX ...]
   e.g. scripts/module-cycles.py src --exclude dev_idp
 
-Each .rs file is one module (`foo.rs` and `foo/mod.rs` are `foo`; `lib.rs`/`main.rs` the root).
+Each .rs file is one module (`foo.rs` and `foo/mod.rs` are `foo`, `lib.rs` the root; a
+`main.rs` beside `lib.rs` is another crate and is skipped).
 An edge A -> B is any `crate::…`, `super::…` or `child::…` path in A (in `use` or inline)
 naming module B or an item in it: B is the longest prefix of the path that is a module.
 Not counted: a file's own `#[cfg(test)] mod tests { use super::*; }`, `mod x;` declarations,
