@@ -5,6 +5,7 @@ use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Header;
 use rocket::{Request, Response};
 
+/// The fairing that sets the security headers on every response.
 pub struct SecurityHeaders {
     /// Built once per app and leaked, so each response borrows it instead of copying it.
     content_security_policy: &'static str,

@@ -3,6 +3,7 @@
 
 use tracing_subscriber::EnvFilter;
 
+/// Installs the log subscriber (once; later calls keep the first).
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // A second call (tests build the app many times) keeps the first subscriber.

@@ -23,16 +23,21 @@ struct StoredTokens {
     expires_at: Option<i64>,
 }
 
+/// Why no access token can be had for a session.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TokenUnavailable {
+    /// A session of the implicit flow, or its tokens are gone.
     #[error("this session has no access token (response_type=id_token)")]
     NoTokens,
+    /// The refresh failed for good; the session should end.
     #[error("the access token expired and could not be refreshed ({0})")]
     RefreshFailed(String),
+    /// The IdP could not be reached; try again later.
     #[error(transparent)]
     Provider(TokenError),
 }
 
+/// Keeps each session's tokens in the store and refreshes them on demand.
 pub struct TokenKeeper {
     store: Arc<dyn Store>,
     provider: Arc<Provider>,
@@ -83,6 +88,7 @@ fn key(session_id: &str) -> String {
 }
 
 impl TokenKeeper {
+    /// A keeper that refreshes tokens `refresh_margin` before they expire.
     pub fn new(store: Arc<dyn Store>, provider: Arc<Provider>, refresh_margin: Duration) -> Self {
         Self {
             store,

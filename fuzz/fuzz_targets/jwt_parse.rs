@@ -38,7 +38,7 @@ fn setup() -> &'static Setup {
     static SETUP: OnceLock<Setup> = OnceLock::new();
     SETUP.get_or_init(|| {
         let signer = common::Signer::load();
-        // Whatever key-set type the validator takes (`validate::KeySet`), parsed from JSON.
+        // Whatever key-set type the validator takes (`keys::KeySet`), parsed from JSON.
         let keys = serde_json::from_value(signer.jwks()).expect("test JWKS parses");
         let advertised: Vec<String> = ADVERTISED.iter().map(|s| s.to_string()).collect();
         let rules = ValidationRules {

@@ -4,22 +4,31 @@
 use serde::Deserialize;
 use url::Url;
 
+/// The discovery document (`/.well-known/openid-configuration`), the fields this app uses.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProviderMetadata {
+    /// The issuer identifier, which `iss` must equal exactly.
     pub issuer: String,
+    /// Where the browser is sent to log in.
     pub authorization_endpoint: Url,
+    /// Where the signing keys are published.
     pub jwks_uri: Url,
+    /// Where codes and refresh tokens are redeemed.
     #[serde(default)]
     pub token_endpoint: Option<Url>,
+    /// Where extra claims about the user are read with the access token.
     #[serde(default)]
     pub userinfo_endpoint: Option<Url>,
+    /// Where the browser is sent to log out at the IdP (RP-Initiated Logout).
     #[serde(default)]
     pub end_session_endpoint: Option<Url>,
+    /// Where tokens are revoked (RFC 7009).
     #[serde(default)]
     pub revocation_endpoint: Option<Url>,
     /// When absent, Discovery §3 says RS256 is the only algorithm to expect.
     #[serde(default = "default_signing_algs")]
     pub id_token_signing_alg_values_supported: Vec<String>,
+    /// The response modes the IdP supports; `form_post` is the one used.
     #[serde(default)]
     pub response_modes_supported: Option<Vec<String>>,
     /// When absent, `client_secret_basic` (Discovery §3).

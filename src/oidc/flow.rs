@@ -8,6 +8,8 @@ use subtle::ConstantTimeEq;
 use url::Url;
 
 use super::discovery::ProviderMetadata;
+// The setting lives in `config`; the development IdP names it from here.
+pub use crate::config::ResponseType;
 
 /// How long a login attempt may take, from `/login` to the IdP's POST to `/callback`.
 pub const LOGIN_ATTEMPT_LIFETIME_SECS: i64 = 600;
@@ -15,52 +17,14 @@ pub const LOGIN_ATTEMPT_LIFETIME_SECS: i64 = 600;
 /// The part of `state` that names an attempt's cookie; the whole value is still compared.
 const STATE_TAG_LEN: usize = 12;
 
-/// The `response_type` this app asks for; always with `response_mode=form_post`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResponseType {
-    /// Implicit: the ID token comes back through the browser; no access token.
-    IdToken,
-    /// Authorization code (with PKCE): every token comes from the token endpoint.
-    Code,
-    /// Hybrid: an ID token through the browser (with `c_hash`) plus a code.
-    CodeIdToken,
-}
-
-impl ResponseType {
-    pub fn parse(text: &str) -> Option<Self> {
-        let mut words: Vec<&str> = text.split_whitespace().collect();
-        words.sort_unstable();
-        match words.as_slice() {
-            ["id_token"] => Some(Self::IdToken),
-            ["code"] => Some(Self::Code),
-            ["code", "id_token"] => Some(Self::CodeIdToken),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::IdToken => "id_token",
-            Self::Code => "code",
-            Self::CodeIdToken => "code id_token",
-        }
-    }
-
-    pub fn uses_code(self) -> bool {
-        self != Self::IdToken
-    }
-
-    /// Whether an ID token arrives with the authorization response itself.
-    pub fn front_channel_id_token(self) -> bool {
-        self != Self::Code
-    }
-}
-
 /// What the transient login cookie holds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LoginAttempt {
+    /// Sent to the IdP and compared when it comes back (CSRF protection).
     pub state: String,
+    /// Sent to the IdP and required in the ID token (replay protection).
     pub nonce: String,
+    /// Where to go after login: a same-origin path, already normalised.
     pub return_to: String,
     /// PKCE (RFC 7636) verifier, for response types with a code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,10 +50,12 @@ impl LoginAttempt {
         state_tag(&self.state).unwrap_or_default()
     }
 
+    /// Whether the attempt is too old (or dated implausibly far in the future).
     pub fn is_expired(&self, now_ms: i64) -> bool {
         now_ms >= self.expires_at_ms() || now_ms < self.started_at_ms - 60_000
     }
 
+    /// When the attempt expires, in Unix milliseconds.
     pub fn expires_at_ms(&self) -> i64 {
         self.started_at_ms + LOGIN_ATTEMPT_LIFETIME_SECS * 1000
     }
@@ -378,16 +344,6 @@ mod tests {
             pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
-    }
-
-    #[test]
-    fn response_types_parse_in_any_order() {
-        assert_eq!(
-            ResponseType::parse("id_token code"),
-            Some(ResponseType::CodeIdToken)
-        );
-        assert_eq!(ResponseType::parse("code"), Some(ResponseType::Code));
-        assert_eq!(ResponseType::parse("token"), None);
     }
 
     #[test]

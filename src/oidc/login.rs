@@ -3,22 +3,48 @@
 
 use serde_json::Value;
 
+use super::fetch::ProviderError;
 use super::flow::{LoginAttempt, ResponseType};
-use super::provider::{LoginError, Provider};
+use super::provider::{Provider, ValidationError};
 use super::tokens::{TokenError, TokenResponse};
-use super::validate::{Expected, VerifiedIdToken};
+use super::validate::{Expected, IdTokenError, VerifiedIdToken};
+
+/// Why a callback could not complete the login.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum LoginError {
+    /// The IdP could not be reached or answered something unusable.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// An ID token breaks a validation rule.
+    #[error(transparent)]
+    IdToken(#[from] IdTokenError),
+    /// The authorization response or the token response lacks a part the flow needs.
+    #[error("the identity provider did not send {0}")]
+    Missing(&'static str),
+    /// The token endpoint refused the code or answered something unusable.
+    #[error("the code exchange failed: {0}")]
+    Token(TokenError),
+    /// The two ID tokens of the hybrid flow disagree.
+    #[error("the token endpoint's ID token names another user or issuer than the first one")]
+    SubjectMismatch,
+}
 
 /// What the IdP posted back, besides `state`.
 pub struct AuthorizationResult<'a> {
+    /// `code`, for response types with a code.
     pub code: Option<&'a str>,
+    /// `id_token`, for response types with a front-channel ID token.
     pub id_token: Option<&'a str>,
 }
 
 /// A completed login: who it is, the ID token (kept for `id_token_hint`) and, with a code,
 /// the tokens from the token endpoint.
 pub struct CompletedLogin {
+    /// Who logged in, with the ID token's (and UserInfo's) claims.
     pub identity: VerifiedIdToken,
+    /// The raw ID token.
     pub id_token: String,
+    /// The token endpoint's answer, for response types with a code.
     pub tokens: Option<TokenResponse>,
 }
 
@@ -27,6 +53,7 @@ fn present(value: Option<&str>) -> Option<&str> {
 }
 
 impl Provider {
+    /// Validates the authorization response for `attempt` and, with a code, redeems it.
     pub async fn complete_login(
         &self,
         response_type: ResponseType,
@@ -137,6 +164,15 @@ impl From<TokenError> for LoginError {
         match error {
             TokenError::Provider(p) => LoginError::Provider(p),
             other => LoginError::Token(other),
+        }
+    }
+}
+
+impl From<ValidationError> for LoginError {
+    fn from(error: ValidationError) -> Self {
+        match error {
+            ValidationError::Provider(p) => LoginError::Provider(p),
+            ValidationError::IdToken(e) => LoginError::IdToken(e),
         }
     }
 }

@@ -2,7 +2,10 @@
 //! validation. Nothing here knows about Rocket routes or cookies.
 
 pub mod discovery;
+pub mod fetch;
 pub mod flow;
+mod key_refetch;
+pub mod keys;
 pub mod login;
 pub mod provider;
 pub mod tokens;

@@ -1,7 +1,6 @@
 //! The identity provider as this app sees it: its discovery document and signing keys,
 //! fetched with timeouts, cached, and refetched when a token names a key we have not seen.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -10,6 +9,9 @@ use tokio::sync::Mutex;
 use url::Url;
 
 use super::discovery::ProviderMetadata;
+use super::fetch::{self, ProviderError};
+use super::key_refetch::KeyFetches;
+use super::keys::KeySet;
 use super::validate::{Expected, IdTokenError, IdTokenValidator, ValidationRules, VerifiedIdToken};
 
 /// Failed discovery is retried at most this often, so a down IdP is not hammered by `/login`.
@@ -18,42 +20,21 @@ const DISCOVERY_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 const DISCOVERY_REFRESH_INTERVAL: Duration = Duration::from_secs(3600);
 /// A failed refresh keeps the previous discovery and is retried after this long.
 const DISCOVERY_REFRESH_RETRY: Duration = Duration::from_secs(60);
-/// At most one key-set fetch per this interval, however many unknown `kid`s arrive.
-const KEY_FETCH_INTERVAL: Duration = Duration::from_secs(1);
-/// The same unknown `kid` triggers at most one fetch per this interval.
-const SAME_KID_INTERVAL: Duration = Duration::from_secs(60);
-/// Bound on the remembered unknown `kid`s; past it, unknown keys wait for the next interval.
-const MAX_REMEMBERED_KIDS: usize = 1024;
-/// Discovery documents and key sets larger than this are refused.
-const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
 
-#[derive(Debug, Clone, thiserror::Error, PartialEq)]
-pub enum ProviderError {
-    #[error("the identity provider could not be reached ({0})")]
-    Unreachable(String),
-    #[error("the identity provider answered with something unusable ({0})")]
-    BadResponse(String),
-    #[error("the identity provider's discovery document names issuer `{found}`, but this app is configured for `{configured}`: set ISSUER_BASE_URL to the issuer exactly")]
-    IssuerMismatch { configured: String, found: String },
-}
-
-/// Why a callback could not complete the login.
+/// Why an ID token was not accepted: the IdP's keys could not be had, or the token breaks a rule.
 #[derive(Debug, thiserror::Error, PartialEq)]
-pub enum LoginError {
+pub enum ValidationError {
+    /// The IdP could not be asked for its discovery document or keys.
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// The token itself is not acceptable.
     #[error(transparent)]
     IdToken(#[from] IdTokenError),
-    #[error("the identity provider did not send {0}")]
-    Missing(&'static str),
-    #[error("the code exchange failed: {0}")]
-    Token(super::tokens::TokenError),
-    #[error("the token endpoint's ID token names another user or issuer than the first one")]
-    SubjectMismatch,
 }
 
 /// Everything known about the IdP at one moment. Replaced whole when keys change.
 pub struct Snapshot {
+    /// The discovery document.
     pub metadata: Arc<ProviderMetadata>,
     validator: IdTokenValidator,
     rules: ValidationRules,
@@ -62,13 +43,7 @@ pub struct Snapshot {
     refresh_due: Instant,
 }
 
-#[derive(Default)]
-struct KeyFetchState {
-    generation: u64,
-    last_fetch: Option<Instant>,
-    unknown_kids: HashMap<String, Instant>,
-}
-
+/// The identity provider: discovery and keys, cached and shared by every request.
 pub struct Provider {
     pub(super) http: reqwest::Client,
     configured_issuer: String,
@@ -78,10 +53,11 @@ pub struct Provider {
     current: RwLock<Option<Arc<Snapshot>>>,
     /// When discovery last failed, and why: repeated until the retry interval has passed.
     last_discovery_failure: Mutex<Option<(Instant, ProviderError)>>,
-    key_fetch: Mutex<KeyFetchState>,
+    key_fetch: Mutex<KeyFetches>,
 }
 
 impl Provider {
+    /// A provider for `issuer`, not yet discovered: the first `snapshot()` does that.
     pub fn new(
         issuer: &str,
         client_id: &str,
@@ -89,22 +65,15 @@ impl Provider {
         connect_timeout: Duration,
         timeout: Duration,
     ) -> Result<Self, ProviderError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .timeout(timeout)
-            // Discovery and keys must come from the issuer's own URLs, not wherever it redirects.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ProviderError::Unreachable(e.to_string()))?;
         Ok(Self {
-            http,
+            http: fetch::client(connect_timeout, timeout)?,
             configured_issuer: issuer.to_string(),
             client_id: client_id.to_string(),
             client_secret: None,
             clock_skew,
             current: RwLock::new(None),
             last_discovery_failure: Mutex::new(None),
-            key_fetch: Mutex::new(KeyFetchState::default()),
+            key_fetch: Mutex::new(KeyFetches::default()),
         })
     }
 
@@ -183,7 +152,8 @@ impl Provider {
 
     async fn discover(&self) -> Result<Snapshot, ProviderError> {
         let url = discovery_url(&self.configured_issuer)?;
-        let (metadata, idp_date): (ProviderMetadata, _) = self.fetch_json(url).await?;
+        let (metadata, idp_date): (ProviderMetadata, _) =
+            fetch::fetch_json(&self.http, url).await?;
         warn_on_clock_drift(idp_date, self.clock_skew);
         if !same_issuer(&metadata.issuer, &self.configured_issuer) {
             return Err(ProviderError::IssuerMismatch {
@@ -208,14 +178,16 @@ impl Provider {
         };
         let keys = self.fetch_keys(&metadata.jwks_uri).await?;
         let validator = IdTokenValidator::new(&rules, keys).map_err(ProviderError::BadResponse)?;
-        let mut key_fetch = self.key_fetch.lock().await;
-        key_fetch.generation += 1;
-        key_fetch.last_fetch = Some(Instant::now());
+        let key_generation = self
+            .key_fetch
+            .lock()
+            .await
+            .fetched_with_discovery(Instant::now());
         Ok(Snapshot {
             metadata: Arc::new(metadata),
             validator,
             rules,
-            key_generation: key_fetch.generation,
+            key_generation,
             refresh_due: Instant::now() + DISCOVERY_REFRESH_INTERVAL,
         })
     }
@@ -225,7 +197,7 @@ impl Provider {
         &self,
         token: &str,
         expected: &Expected<'_>,
-    ) -> Result<VerifiedIdToken, LoginError> {
+    ) -> Result<VerifiedIdToken, ValidationError> {
         let snapshot = self.snapshot().await?;
         match snapshot.validator.validate(token, expected) {
             Err(IdTokenError::UnknownKey { kid }) => {
@@ -250,38 +222,22 @@ impl Provider {
             // Someone else fetched while we waited for the lock: retry with their keys.
             return Ok(self.cached());
         }
-        let now = Instant::now();
-        let kid_key = kid.unwrap_or_default().to_string();
-        if let Some(at) = state.unknown_kids.get(&kid_key) {
-            if now.duration_since(*at) < SAME_KID_INTERVAL {
-                return Ok(None);
-            }
-        }
-        state
-            .unknown_kids
-            .retain(|_, at| now.duration_since(*at) < SAME_KID_INTERVAL);
-        if state.unknown_kids.len() >= MAX_REMEMBERED_KIDS {
+        let kid = kid.unwrap_or_default();
+        let Some(wait) = state.wait_before_refetch(kid, Instant::now()) else {
             return Ok(None);
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
         }
-        if let Some(last) = state.last_fetch {
-            // Wait out the global interval rather than refuse, so a key that really is new
-            // is accepted on first sight even during a flood of bogus ones.
-            let since = now.duration_since(last);
-            if since < KEY_FETCH_INTERVAL {
-                tokio::time::sleep(KEY_FETCH_INTERVAL - since).await;
-            }
-        }
-        state.unknown_kids.insert(kid_key, Instant::now());
-        state.last_fetch = Some(Instant::now());
+        state.refetching(kid, Instant::now());
         let keys = self.fetch_keys(&seen.metadata.jwks_uri).await?;
         let validator =
             IdTokenValidator::new(&seen.rules, keys).map_err(ProviderError::BadResponse)?;
-        state.generation += 1;
         let fresh = Arc::new(Snapshot {
             metadata: seen.metadata.clone(),
             validator,
             rules: seen.rules.clone(),
-            key_generation: state.generation,
+            key_generation: state.replaced(),
             refresh_due: seen.refresh_due,
         });
         self.store(fresh.clone());
@@ -289,66 +245,9 @@ impl Provider {
         Ok(Some(fresh))
     }
 
-    async fn fetch_keys(&self, jwks_uri: &Url) -> Result<super::validate::KeySet, ProviderError> {
-        self.get_json(jwks_uri.clone()).await
+    async fn fetch_keys(&self, jwks_uri: &Url) -> Result<KeySet, ProviderError> {
+        Ok(fetch::fetch_json(&self.http, jwks_uri.clone()).await?.0)
     }
-
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: Url) -> Result<T, ProviderError> {
-        Ok(self.fetch_json(url).await?.0)
-    }
-
-    /// GETs a JSON document; also returns the server's `Date` (Unix seconds) when it sent one.
-    async fn fetch_json<T: serde::de::DeserializeOwned>(
-        &self,
-        url: Url,
-    ) -> Result<(T, Option<i64>), ProviderError> {
-        let response = self
-            .http
-            .get(url.clone())
-            .header("accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| ProviderError::Unreachable(describe(&e, &url)))?;
-        let status = response.status();
-        if status.is_server_error() {
-            return Err(ProviderError::Unreachable(format!(
-                "{url} answered {status}"
-            )));
-        }
-        if !status.is_success() {
-            return Err(ProviderError::BadResponse(format!(
-                "{url} answered {status}"
-            )));
-        }
-        if response
-            .content_length()
-            .is_some_and(|len| len > MAX_DOCUMENT_BYTES as u64)
-        {
-            return Err(ProviderError::BadResponse(format!("{url} is too large")));
-        }
-        let date = response
-            .headers()
-            .get("date")
-            .and_then(|value| value.to_str().ok())
-            .and_then(parse_http_date);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| ProviderError::Unreachable(describe(&e, &url)))?;
-        if body.len() > MAX_DOCUMENT_BYTES {
-            return Err(ProviderError::BadResponse(format!("{url} is too large")));
-        }
-        let value = serde_json::from_slice(&body)
-            .map_err(|e| ProviderError::BadResponse(format!("{url} is not valid: {e}")))?;
-        Ok((value, date))
-    }
-}
-
-/// An HTTP `Date` (RFC 9110 IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`) in Unix seconds.
-fn parse_http_date(text: &str) -> Option<i64> {
-    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc2822)
-        .ok()
-        .map(|t| t.unix_timestamp())
 }
 
 /// Logs a warning when the IdP's clock and ours differ by more than the allowed skew: tokens
@@ -363,16 +262,6 @@ fn warn_on_clock_drift(idp_date: Option<i64>, skew: Duration) -> Option<i64> {
         );
     }
     Some(drift)
-}
-
-fn describe(error: &reqwest::Error, url: &Url) -> String {
-    if error.is_timeout() {
-        format!("{url} timed out")
-    } else if error.is_connect() {
-        format!("cannot connect to {url}")
-    } else {
-        format!("{url}: {error}")
-    }
 }
 
 /// `<issuer>/.well-known/openid-configuration`, as Discovery §4 builds it.
@@ -391,15 +280,6 @@ fn same_issuer(discovered: &str, configured: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn http_dates_are_parsed() {
-        assert_eq!(
-            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784_111_777)
-        );
-        assert_eq!(parse_http_date("yesterday"), None);
-    }
 
     #[test]
     fn clock_drift_is_measured_against_the_local_clock() {

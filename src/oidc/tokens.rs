@@ -8,7 +8,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::provider::{Provider, ProviderError};
+use super::fetch::ProviderError;
+use super::provider::Provider;
 
 /// Answers larger than this from the token endpoint, UserInfo or the upstream API are refused.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -16,12 +17,17 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// A successful token response (RFC 6749 §5.1, OpenID Connect Core 3.1.3.3).
 #[derive(Debug, Clone, Deserialize)]
 pub struct TokenResponse {
+    /// The access token, kept on the server.
     pub access_token: String,
+    /// Must be `Bearer`.
     pub token_type: String,
+    /// Lifetime of the access token in seconds, when the IdP says.
     #[serde(default)]
     pub expires_in: Option<u64>,
+    /// The refresh token, when one is issued.
     #[serde(default)]
     pub refresh_token: Option<String>,
+    /// The ID token, when the token endpoint sends one.
     #[serde(default)]
     pub id_token: Option<String>,
 }
@@ -34,17 +40,24 @@ struct ErrorResponse {
     error_description: Option<String>,
 }
 
+/// Why a call to the token, revocation or UserInfo endpoint (or the upstream API) failed.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum TokenError {
+    /// The IdP answered with an OAuth error.
     #[error("the identity provider refused the request ({error}{})", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
     Refused {
+        /// The `error` code (shortened).
         error: String,
+        /// The `error_description` (shortened).
         description: Option<String>,
     },
+    /// The IdP or API could not be reached.
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// The IdP does not offer the endpoint needed.
     #[error("the identity provider has no {0}")]
     NoEndpoint(&'static str),
+    /// The answer cannot be used.
     #[error("the answer is unusable ({0})")]
     Invalid(String),
 }

@@ -10,20 +10,21 @@ use std::time::Duration;
 use base64::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
 use openidconnect::core::{
-    CoreGenderClaim, CoreJsonWebKey, CoreJsonWebKeyType, CoreJsonWebKeyUse,
-    CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
+    CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
     AdditionalClaims, ClaimsVerificationError, ClientId, IdToken, IdTokenClaims, IdTokenVerifier,
     IssuerUrl, Nonce, SignatureVerificationError,
 };
-use openidconnect::{JsonWebKey, JsonWebKeyAlgorithm, JsonWebKeyId, JsonWebKeyUse};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use super::keys::{FastKey, KeySet};
 
 /// Claims beyond the standard ones (e.g. an IdP's namespaced claims), kept for the profile page.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct OtherClaims {
+    /// Every claim this crate does not model itself.
     #[serde(flatten)]
     pub rest: Map<String, Value>,
 }
@@ -46,32 +47,49 @@ const ACCEPTED_ALGORITHMS: &[&str] = &[
 /// Claims that only matter to validation and are not kept in the session.
 const VALIDATION_ONLY_CLAIMS: &[&str] = &["nonce", "at_hash", "c_hash", "s_hash"];
 
+/// Why an ID token was rejected, one variant per rule.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum IdTokenError {
+    /// Not a well-formed JWT.
     #[error("the ID token is malformed ({0})")]
     Malformed(String),
+    /// Signed with a key the key set lacks.
     #[error("the ID token is signed with a key the identity provider does not publish")]
-    UnknownKey { kid: Option<String> },
+    UnknownKey {
+        /// The `kid` of the token's header, if it has one.
+        kid: Option<String>,
+    },
+    /// The signature does not verify.
     #[error("the ID token's signature is invalid")]
     BadSignature,
+    /// Signed with `none`, HMAC or another algorithm not allowed.
     #[error("the ID token's signing algorithm is not allowed ({0})")]
     DisallowedAlgorithm(String),
+    /// `iss` is not the configured issuer.
     #[error("the ID token was issued by another identity provider ({0})")]
     WrongIssuer(String),
+    /// `aud` does not contain this client.
     #[error("the ID token is meant for another application ({0})")]
     WrongAudience(String),
+    /// `azp` is missing with several audiences, or names another client.
     #[error("the ID token was obtained by another application (azp)")]
     WrongAuthorizedParty,
+    /// `exp` has passed (beyond the clock skew).
     #[error("the ID token has expired")]
     Expired,
+    /// `iat` is in the future (beyond the clock skew).
     #[error("the ID token is issued in the future: the clocks of this server and the identity provider disagree")]
     IssuedInFuture,
+    /// `nonce` is not this login attempt's.
     #[error("the ID token does not belong to this login attempt (nonce mismatch)")]
     NonceMismatch,
+    /// `at_hash` does not match the access token.
     #[error("the ID token does not match its access token (at_hash)")]
     AccessTokenHashMismatch,
+    /// `c_hash` is missing or does not match the code.
     #[error("the ID token does not match its authorization code (c_hash)")]
     CodeHashMismatch,
+    /// Any other reason the `openidconnect` crate gives.
     #[error("the ID token is not acceptable ({0})")]
     Unacceptable(String),
 }
@@ -79,6 +97,7 @@ pub enum IdTokenError {
 /// What this particular ID token must match besides the fixed rules.
 #[derive(Debug, Default)]
 pub struct Expected<'a> {
+    /// The login attempt's nonce.
     pub nonce: &'a str,
     /// The access token issued with it: `at_hash`, when present, must match it.
     pub access_token: Option<&'a str>,
@@ -92,7 +111,9 @@ pub struct Expected<'a> {
 /// What a successfully validated ID token tells us.
 #[derive(Debug, Clone)]
 pub struct VerifiedIdToken {
+    /// `sub`.
     pub subject: String,
+    /// `iss`.
     pub issuer: String,
     /// The IdP's session id (`sid`), used for logout.
     pub session_id: Option<String>,
@@ -103,8 +124,11 @@ pub struct VerifiedIdToken {
 /// The rules that do not change between logins.
 #[derive(Debug, Clone)]
 pub struct ValidationRules {
+    /// The issuer identifier, exactly as in the discovery document.
     pub issuer: String,
+    /// This app's client id, which `aud` must contain.
     pub client_id: String,
+    /// Tolerance for clock differences when checking `exp` and `iat`.
     pub clock_skew: Duration,
     /// Algorithms advertised by the IdP, already narrowed to `ACCEPTED_ALGORITHMS`.
     pub algorithms: Vec<CoreJwsSigningAlgorithm>,
@@ -122,6 +146,7 @@ impl ValidationRules {
     }
 }
 
+/// Checks ID tokens against fixed rules and one key set; built once per key set.
 #[derive(Clone)]
 pub struct IdTokenValidator {
     verifier: IdTokenVerifier<'static, FastKey>,
@@ -129,6 +154,7 @@ pub struct IdTokenValidator {
 }
 
 impl IdTokenValidator {
+    /// A validator for `rules` with the IdP's `keys`; an error names what is unusable.
     pub fn new(rules: &ValidationRules, keys: KeySet) -> Result<Self, String> {
         let issuer = IssuerUrl::new(rules.issuer.clone()).map_err(|e| e.to_string())?;
         let skew = TimeDelta::from_std(rules.clock_skew).map_err(|e| e.to_string())?;
@@ -289,145 +315,5 @@ fn short(error: &impl std::fmt::Display) -> String {
     match text.char_indices().nth(120) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text,
-    }
-}
-
-/// The IdP's key set, with RSA keys prepared for `ring`.
-pub type KeySet = openidconnect::JsonWebKeySet<FastKey>;
-
-/// A JWK whose RSA signatures are checked by `ring` (already linked for TLS), about ten times
-/// faster than the pure-Rust `rsa` crate behind `CoreJsonWebKey`; every other key type and
-/// every refusal goes through `CoreJsonWebKey` unchanged.
-#[derive(Clone, Debug, Serialize)]
-#[serde(transparent)]
-pub struct FastKey {
-    inner: CoreJsonWebKey,
-    #[serde(skip)]
-    rsa: Option<std::sync::Arc<(Vec<u8>, Vec<u8>)>>,
-}
-
-impl<'de> Deserialize<'de> for FastKey {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(d)?;
-        let inner: CoreJsonWebKey =
-            serde_json::from_value(value.clone()).map_err(serde::de::Error::custom)?;
-        let part = |name: &str| {
-            value.get(name).and_then(Value::as_str).and_then(|b64| {
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(b64)
-                    .ok()
-            })
-        };
-        let rsa = match (
-            value.get("kty").and_then(Value::as_str),
-            part("n"),
-            part("e"),
-        ) {
-            // Some IdPs pad `n` with a zero byte; ring wants minimal big-endian integers.
-            (Some("RSA"), Some(n), Some(e)) => {
-                let n = strip_leading_zeros(n);
-                let e = strip_leading_zeros(e);
-                (n.len() >= 256).then(|| std::sync::Arc::new((n, e)))
-            }
-            _ => None,
-        };
-        Ok(Self { inner, rsa })
-    }
-}
-
-fn strip_leading_zeros(mut bytes: Vec<u8>) -> Vec<u8> {
-    let zeros = bytes.iter().take_while(|b| **b == 0).count();
-    bytes.drain(..zeros);
-    bytes
-}
-
-impl JsonWebKey for FastKey {
-    type KeyUse = CoreJsonWebKeyUse;
-    type SigningAlgorithm = CoreJwsSigningAlgorithm;
-
-    fn key_id(&self) -> Option<&JsonWebKeyId> {
-        self.inner.key_id()
-    }
-    fn key_type(&self) -> &CoreJsonWebKeyType {
-        self.inner.key_type()
-    }
-    fn key_use(&self) -> Option<&CoreJsonWebKeyUse> {
-        self.inner.key_use()
-    }
-    fn signing_alg(&self) -> JsonWebKeyAlgorithm<&CoreJwsSigningAlgorithm> {
-        self.inner.signing_alg()
-    }
-    fn new_symmetric(key: Vec<u8>) -> Self {
-        Self {
-            inner: CoreJsonWebKey::new_symmetric(key),
-            rsa: None,
-        }
-    }
-    fn verify_signature(
-        &self,
-        alg: &CoreJwsSigningAlgorithm,
-        message: &[u8],
-        signature: &[u8],
-    ) -> Result<(), SignatureVerificationError> {
-        use ring::signature as rs;
-        use CoreJwsSigningAlgorithm as A;
-        let params: Option<&'static rs::RsaParameters> = match alg {
-            A::RsaSsaPkcs1V15Sha256 => Some(&rs::RSA_PKCS1_2048_8192_SHA256),
-            A::RsaSsaPkcs1V15Sha384 => Some(&rs::RSA_PKCS1_2048_8192_SHA384),
-            A::RsaSsaPkcs1V15Sha512 => Some(&rs::RSA_PKCS1_2048_8192_SHA512),
-            A::RsaSsaPssSha256 => Some(&rs::RSA_PSS_2048_8192_SHA256),
-            A::RsaSsaPssSha384 => Some(&rs::RSA_PSS_2048_8192_SHA384),
-            A::RsaSsaPssSha512 => Some(&rs::RSA_PSS_2048_8192_SHA512),
-            _ => None,
-        };
-        let usable = self.inner.key_use().is_none_or(|u| u.allows_signature())
-            && match self.inner.signing_alg() {
-                JsonWebKeyAlgorithm::Unspecified => true,
-                JsonWebKeyAlgorithm::Algorithm(a) => a == alg,
-                JsonWebKeyAlgorithm::Unsupported => false,
-            };
-        match (params, &self.rsa) {
-            (Some(params), Some(parts)) if usable => rs::RsaPublicKeyComponents {
-                n: &parts.0,
-                e: &parts.1,
-            }
-            .verify(params, message, signature)
-            .map_err(|_| SignatureVerificationError::CryptoError("bad signature".into())),
-            _ => self.inner.verify_signature(alg, message, signature),
-        }
-    }
-    fn hash_bytes(&self, bytes: &[u8], alg: &CoreJwsSigningAlgorithm) -> Result<Vec<u8>, String> {
-        self.inner.hash_bytes(bytes, alg)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rsa_moduli_padded_with_a_zero_byte_are_prepared_for_ring() {
-        let mut n = vec![0u8];
-        n.extend([0xab; 256]);
-        let jwk = serde_json::json!({
-            "kty": "RSA", "kid": "k",
-            "n": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&n),
-            "e": "AQAB",
-        });
-        let key: FastKey = serde_json::from_value(jwk).unwrap();
-        let (n, e) = key.rsa.as_deref().unwrap();
-        assert_eq!((n.len(), n[0]), (256, 0xab));
-        assert_eq!(e, &vec![1, 0, 1]);
-    }
-
-    #[test]
-    fn rsa_keys_under_2048_bits_are_left_to_the_rsa_crate() {
-        let jwk = serde_json::json!({
-            "kty": "RSA", "kid": "k",
-            "n": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([0xab; 128]),
-            "e": "AQAB",
-        });
-        let key: FastKey = serde_json::from_value(jwk).unwrap();
-        assert!(key.rsa.is_none());
     }
 }

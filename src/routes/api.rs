@@ -16,6 +16,7 @@ use crate::oidc::tokens::TokenError;
 use crate::session::{self, ApiUser, LoginRequired, Sessions};
 use crate::tokens::{TokenKeeper, TokenUnavailable};
 
+/// The `/api` routes.
 pub fn routes() -> Vec<Route> {
     routes![hello, upstream]
 }

@@ -14,6 +14,7 @@ use crate::session::LoginRequired;
 #[derive(Clone)]
 pub struct RequestId(pub String);
 
+/// This request's id (created on first use).
 pub fn request_id(req: &Request<'_>) -> String {
     req.local_cache(|| RequestId(format!("{:012x}", rand::thread_rng().gen::<u64>() >> 16)))
         .0
@@ -23,13 +24,18 @@ pub fn request_id(req: &Request<'_>) -> String {
 /// An error page: status, a title, a sentence saying what happened, and a link to go on.
 #[derive(Debug)]
 pub struct ErrorPage {
+    /// The HTTP status.
     pub status: Status,
+    /// The page's heading.
     pub title: &'static str,
+    /// What happened, in a sentence.
     pub message: String,
+    /// A link to go on: label and target.
     pub action: Option<(&'static str, String)>,
 }
 
 impl ErrorPage {
+    /// A page with the default way on (back to the start page).
     pub fn new(status: Status, title: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
@@ -39,11 +45,13 @@ impl ErrorPage {
         }
     }
 
+    /// Offers `label` linking to `href` instead.
     pub fn with_action(mut self, label: &'static str, href: impl Into<String>) -> Self {
         self.action = Some((label, href.into()));
         self
     }
 
+    /// Offers to log in again.
     pub fn try_login_again(self) -> Self {
         self.with_action("Try logging in again", "/login")
     }
@@ -183,6 +191,7 @@ fn logged(req: &Request<'_>, page: ErrorPage) -> ErrorPage {
     page
 }
 
+/// Every catcher of the app, mounted at `/`.
 pub fn catchers() -> Vec<Catcher> {
     catchers![
         login_required,

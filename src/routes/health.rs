@@ -2,6 +2,7 @@
 
 use rocket::{get, routes, Route};
 
+/// `GET /healthz`.
 pub fn routes() -> Vec<Route> {
     routes![healthz]
 }

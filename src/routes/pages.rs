@@ -14,6 +14,7 @@ use crate::oidc::provider::Provider;
 use crate::session::{self, Sessions, User};
 use crate::tokens::{TokenKeeper, TokenUnavailable};
 
+/// The HTML pages.
 pub fn routes() -> Vec<Route> {
     routes![index, profile]
 }

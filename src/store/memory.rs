@@ -1,12 +1,8 @@
-//! Server-side records with an expiry: consumed login `state`s, ended sessions, and the tokens
-//! of code-flow sessions. The trait is what a shared store (Redis) implements so that several
-//! instances see the same records.
-//!
-//! The embedded `MemoryStore` is bounded per kind of record. When a kind is full of live
-//! records it drops those closest to expiry rather than refusing new ones: refusing would turn
-//! a burst of logins into failed logins, while the dropped records are the ones about to lapse
-//! anyway (a consumed `state` whose login attempt ends soonest, a logged-out session whose
-//! cookie expires soonest).
+//! `MemoryStore`, the embedded default: process memory, bounded per kind of record. When a
+//! kind is full of live records it drops those closest to expiry rather than refusing new
+//! ones: refusing would turn a burst of logins into failed logins, while the dropped records
+//! are the ones about to lapse anyway (a consumed `state` whose login attempt ends soonest, a
+//! logged-out session whose cookie expires soonest).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
@@ -15,24 +11,7 @@ use std::time::{Duration, Instant};
 
 use rocket::async_trait;
 
-#[async_trait]
-pub trait Store: Send + Sync {
-    /// Records `key` until `ttl` has passed. Returns `false` if it was already recorded, so a
-    /// single call both checks and claims (consumed `state`s use this).
-    async fn record_once(&self, key: &str, ttl: Duration) -> bool;
-
-    /// Whether `key` is recorded and not yet expired.
-    async fn contains(&self, key: &str) -> bool;
-
-    /// Stores `value` under `key` until `ttl` has passed, replacing any previous value.
-    /// Returns `false` if it could not be stored.
-    async fn put(&self, key: &str, value: String, ttl: Duration) -> bool;
-
-    /// The value under `key`, unless absent or expired.
-    async fn get(&self, key: &str) -> Option<String>;
-
-    async fn remove(&self, key: &str);
-}
+use super::Store;
 
 /// The kinds of record the app keeps, by key prefix, each bounded on its own so that a flood
 /// of one kind cannot push out the others. Anything else shares a last partition.

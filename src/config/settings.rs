@@ -1,62 +1,30 @@
-//! Typed settings, read once at start-up from `Rocket.toml`, `ROCKET_*` variables and the
-//! familiar environment names (`ISSUER_BASE_URL`, `CLIENT_ID`, ...), then checked so that a
-//! mistake stops the app with one line that names the setting.
+//! The settings as checked values, and the check that turns what the user wrote into them:
+//! each mistake is reported with the setting's name and how to fix it.
 
 use std::time::Duration;
 
-use base64::Engine;
-use hkdf::Hkdf;
-use rocket::figment::providers::{Env, Serialized};
-use rocket::figment::Figment;
 use serde::Deserialize;
-use sha2::Sha256;
 use url::Url;
 
-pub use crate::oidc::flow::ResponseType;
-
-/// Environment names that users of other OpenID Connect middleware already know, mapped onto
-/// keys of the `[default.oidc]` table (or top-level Rocket keys).
-const ENV_ALIASES: &[(&str, &str)] = &[
-    ("ISSUER_BASE_URL", "oidc.issuer"),
-    ("CLIENT_ID", "oidc.client_id"),
-    ("CLIENT_SECRET", "oidc.client_secret"),
-    ("BASE_URL", "oidc.base_url"),
-    ("SCOPES", "oidc.scopes"),
-    ("RESPONSE_TYPE", "oidc.response_type"),
-    ("UPSTREAM_API_URL", "oidc.upstream_api_url"),
-    ("REFRESH_MARGIN_SECS", "oidc.refresh_margin_secs"),
-    ("CLOCK_SKEW_SECS", "oidc.clock_skew_secs"),
-    (
-        "SESSION_IDLE_TIMEOUT_SECS",
-        "oidc.session_idle_timeout_secs",
-    ),
-    (
-        "SESSION_ABSOLUTE_LIFETIME_SECS",
-        "oidc.session_absolute_lifetime_secs",
-    ),
-    (
-        "HTTP_CONNECT_TIMEOUT_SECS",
-        "oidc.http_connect_timeout_secs",
-    ),
-    ("HTTP_TIMEOUT_SECS", "oidc.http_timeout_secs"),
-    // The built-in development IdP's port (feature `dev-idp`, debug builds, no issuer set).
-    ("DEV_IDP_PORT", "oidc.dev_idp_port"),
-];
-
-/// The shortest `SECRET` accepted: 32 bytes, as for a 256-bit key.
-const MIN_SECRET_LEN: usize = 32;
-
+/// A setting that is missing or unusable; the message names it and says how to fix it.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
+    /// A required setting is not set.
     #[error("{name} is not set: {hint}")]
     Missing {
+        /// The setting, as the user would write it.
         name: &'static str,
+        /// What to set it to.
         hint: &'static str,
     },
+    /// A setting is set to something unusable.
     #[error("{name} is invalid ({detail}): {hint}")]
     Invalid {
+        /// The setting, as the user would write it.
         name: &'static str,
+        /// What is wrong with the value.
         detail: String,
+        /// What to set it to.
         hint: &'static str,
     },
 }
@@ -64,7 +32,7 @@ pub enum ConfigError {
 /// The `[oidc]` table as written by the user, before it is checked.
 #[derive(Debug, Deserialize, Default)]
 #[serde(default)]
-struct RawSettings {
+pub(super) struct RawSettings {
     issuer: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
@@ -80,25 +48,78 @@ struct RawSettings {
     http_timeout_secs: Option<u64>,
 }
 
+/// The `response_type` this app asks for; always with `response_mode=form_post`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseType {
+    /// Implicit: the ID token comes back through the browser; no access token.
+    IdToken,
+    /// Authorization code (with PKCE): every token comes from the token endpoint.
+    Code,
+    /// Hybrid: an ID token through the browser (with `c_hash`) plus a code.
+    CodeIdToken,
+}
+
+impl ResponseType {
+    /// Parses `RESPONSE_TYPE`: the words in any order.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut words: Vec<&str> = text.split_whitespace().collect();
+        words.sort_unstable();
+        match words.as_slice() {
+            ["id_token"] => Some(Self::IdToken),
+            ["code"] => Some(Self::Code),
+            ["code", "id_token"] => Some(Self::CodeIdToken),
+            _ => None,
+        }
+    }
+
+    /// The value of the `response_type` parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IdToken => "id_token",
+            Self::Code => "code",
+            Self::CodeIdToken => "code id_token",
+        }
+    }
+
+    /// Whether a code is redeemed at the token endpoint (with PKCE and the client secret).
+    pub fn uses_code(self) -> bool {
+        self != Self::IdToken
+    }
+
+    /// Whether an ID token arrives with the authorization response itself.
+    pub fn front_channel_id_token(self) -> bool {
+        self != Self::Code
+    }
+}
+
 /// Checked settings: every field is usable as it is.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The issuer identifier, exactly as the IdP writes it in `iss` (no trailing-slash games).
     pub issuer: String,
+    /// The client id registered at the IdP.
     pub client_id: String,
+    /// The client secret, for the token and revocation endpoints (required with a code).
     pub client_secret: Option<String>,
     /// Where this app is reachable by the browser, without a trailing slash.
     pub base_url: Url,
+    /// The scopes asked for, space-separated; always include `openid`.
     pub scopes: String,
+    /// Which flow logs in: implicit, code or hybrid.
     pub response_type: ResponseType,
     /// The API `/api/upstream` calls with the access token; the IdP's userinfo when unset.
     pub upstream_api_url: Option<Url>,
     /// Access tokens are refreshed this long before they expire.
     pub refresh_margin: Duration,
+    /// Tolerance for clock differences with the IdP when checking `exp` and `iat`.
     pub clock_skew: Duration,
+    /// A session ends after this long without a request.
     pub session_idle_timeout: Duration,
+    /// A session ends this long after login, however active.
     pub session_absolute_lifetime: Duration,
+    /// Timeout for connecting to the IdP or upstream API.
     pub http_connect_timeout: Duration,
+    /// Timeout for a whole request to the IdP or upstream API.
     pub http_timeout: Duration,
 }
 
@@ -131,46 +152,7 @@ fn is_loopback_host(url: &Url) -> bool {
     )
 }
 
-/// Rocket's figment with `.env`, the familiar variable names and `SECRET` merged in.
-pub fn figment() -> Figment {
-    // A missing .env file is normal; a malformed one is reported by the settings check.
-    let _ = dotenvy::dotenv();
-    with_env_aliases(rocket::Config::figment())
-}
-
-/// Adds the familiar environment names and `SECRET` on top of an existing figment.
-pub fn with_env_aliases(figment: Figment) -> Figment {
-    let aliases = Env::raw().filter_map(|key| {
-        ENV_ALIASES
-            .iter()
-            .find(|(name, _)| key == *name)
-            .map(|(_, path)| (*path).into())
-    });
-    let mut figment = figment.merge(aliases);
-    if let Ok(secret) = std::env::var("SECRET") {
-        figment = figment.merge(Serialized::default("oidc.secret", secret));
-    }
-    figment
-}
-
-/// Reads and checks the `oidc` settings and turns `oidc.secret` into Rocket's `secret_key`.
-pub fn load(figment: Figment) -> Result<(Figment, Settings), ConfigError> {
-    let raw: RawSettings = figment
-        .extract_inner::<RawSettings>("oidc")
-        .or_else(|err| match err.missing() {
-            true => Ok(RawSettings::default()),
-            false => Err(ConfigError::Invalid {
-                name: "[oidc] in Rocket.toml",
-                detail: err.to_string(),
-                hint: "see the configuration table in README.md",
-            }),
-        })?;
-    let settings = check(raw)?;
-    let figment = apply_secret(figment)?;
-    Ok((figment, settings))
-}
-
-fn check(raw: RawSettings) -> Result<Settings, ConfigError> {
+pub(super) fn check(raw: RawSettings) -> Result<Settings, ConfigError> {
     let issuer = non_empty(raw.issuer).ok_or(ConfigError::Missing {
         name: "ISSUER_BASE_URL (oidc.issuer)",
         hint: "set it to your identity provider's issuer URL, e.g. https://example.eu.auth0.com/",
@@ -275,45 +257,7 @@ fn check(raw: RawSettings) -> Result<Settings, ConfigError> {
     })
 }
 
-/// `SECRET` (any length ≥ 32 bytes) is stretched with HKDF into Rocket's 512-bit key.
-/// Without it, debug builds get Rocket's random per-process key; release builds refuse to start.
-fn apply_secret(figment: Figment) -> Result<Figment, ConfigError> {
-    let secret: Option<String> = figment.extract_inner("oidc.secret").ok();
-    match non_empty(secret) {
-        Some(secret) if secret.len() < MIN_SECRET_LEN => Err(ConfigError::Invalid {
-            name: "SECRET (oidc.secret)",
-            detail: format!("{} bytes", secret.len()),
-            hint: "use at least 32 random bytes, e.g. the output of `openssl rand -hex 32`",
-        }),
-        Some(secret) => {
-            let mut key = [0u8; 64];
-            Hkdf::<Sha256>::new(Some(b"oidc-bff"), secret.as_bytes())
-                .expand(b"rocket secret_key", &mut key)
-                .map_err(|_| ConfigError::Invalid {
-                    name: "SECRET (oidc.secret)",
-                    detail: "key derivation failed".into(),
-                    hint: "use at least 32 random bytes",
-                })?;
-            let encoded = base64::engine::general_purpose::STANDARD.encode(key);
-            Ok(figment.merge(("secret_key", encoded)))
-        }
-        None => {
-            let profile = figment.profile().as_str().to_string();
-            let has_rocket_key = figment
-                .extract_inner::<rocket::config::SecretKey>("secret_key")
-                .is_ok_and(|key| !key.is_zero());
-            if profile != "debug" && !has_rocket_key {
-                return Err(ConfigError::Missing {
-                    name: "SECRET",
-                    hint: "release builds need a cookie key: set SECRET to at least 32 random bytes (`openssl rand -hex 32`)",
-                });
-            }
-            Ok(figment)
-        }
-    }
-}
-
-fn non_empty(value: Option<String>) -> Option<String> {
+pub(super) fn non_empty(value: Option<String>) -> Option<String> {
     value
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
@@ -388,18 +332,12 @@ mod tests {
     }
 
     #[test]
-    fn short_secret_is_refused() {
-        let figment = Figment::new().merge(("oidc.secret", "too short"));
-        let err = apply_secret(figment).unwrap_err();
-        assert!(err.to_string().starts_with("SECRET"), "{err}");
-    }
-
-    #[test]
-    fn release_profile_without_secret_is_refused() {
-        let figment = Figment::new().select("release");
-        assert!(matches!(
-            apply_secret(figment),
-            Err(ConfigError::Missing { name: "SECRET", .. })
-        ));
+    fn response_types_parse_in_any_order() {
+        assert_eq!(
+            ResponseType::parse("id_token code"),
+            Some(ResponseType::CodeIdToken)
+        );
+        assert_eq!(ResponseType::parse("code"), Some(ResponseType::Code));
+        assert_eq!(ResponseType::parse("token"), None);
     }
 }

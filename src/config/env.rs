@@ -1,0 +1,56 @@
+//! Where settings come from: Rocket's figment (`Rocket.toml`, `ROCKET_*`), `.env`, and the
+//! environment names users of other OpenID Connect middleware already know.
+
+use rocket::figment::providers::{Env, Serialized};
+use rocket::figment::Figment;
+
+/// Environment names that users of other OpenID Connect middleware already know, mapped onto
+/// keys of the `[default.oidc]` table (or top-level Rocket keys).
+const ENV_ALIASES: &[(&str, &str)] = &[
+    ("ISSUER_BASE_URL", "oidc.issuer"),
+    ("CLIENT_ID", "oidc.client_id"),
+    ("CLIENT_SECRET", "oidc.client_secret"),
+    ("BASE_URL", "oidc.base_url"),
+    ("SCOPES", "oidc.scopes"),
+    ("RESPONSE_TYPE", "oidc.response_type"),
+    ("UPSTREAM_API_URL", "oidc.upstream_api_url"),
+    ("REFRESH_MARGIN_SECS", "oidc.refresh_margin_secs"),
+    ("CLOCK_SKEW_SECS", "oidc.clock_skew_secs"),
+    (
+        "SESSION_IDLE_TIMEOUT_SECS",
+        "oidc.session_idle_timeout_secs",
+    ),
+    (
+        "SESSION_ABSOLUTE_LIFETIME_SECS",
+        "oidc.session_absolute_lifetime_secs",
+    ),
+    (
+        "HTTP_CONNECT_TIMEOUT_SECS",
+        "oidc.http_connect_timeout_secs",
+    ),
+    ("HTTP_TIMEOUT_SECS", "oidc.http_timeout_secs"),
+    // The built-in development IdP's port (feature `dev-idp`, debug builds, no issuer set).
+    ("DEV_IDP_PORT", "oidc.dev_idp_port"),
+];
+
+/// Rocket's figment with `.env`, the familiar variable names and `SECRET` merged in.
+pub fn figment() -> Figment {
+    // A missing .env file is normal; a malformed one is reported by the settings check.
+    let _ = dotenvy::dotenv();
+    with_env_aliases(rocket::Config::figment())
+}
+
+/// Adds the familiar environment names and `SECRET` on top of an existing figment.
+pub fn with_env_aliases(figment: Figment) -> Figment {
+    let aliases = Env::raw().filter_map(|key| {
+        ENV_ALIASES
+            .iter()
+            .find(|(name, _)| key == *name)
+            .map(|(_, path)| (*path).into())
+    });
+    let mut figment = figment.merge(aliases);
+    if let Ok(secret) = std::env::var("SECRET") {
+        figment = figment.merge(Serialized::default("oidc.secret", secret));
+    }
+    figment
+}

@@ -1,0 +1,30 @@
+//! Typed settings, read once at start-up from `Rocket.toml`, `ROCKET_*` variables and the
+//! familiar environment names (`ISSUER_BASE_URL`, `CLIENT_ID`, ...), then checked so that a
+//! mistake stops the app with one line that names the setting. The bottom layer: it uses no
+//! other module of the app.
+
+mod env;
+mod secret;
+mod settings;
+
+use rocket::figment::Figment;
+
+pub use env::{figment, with_env_aliases};
+pub use settings::{ConfigError, ResponseType, Settings};
+
+/// Reads and checks the `oidc` settings and turns `oidc.secret` into Rocket's `secret_key`.
+pub fn load(figment: Figment) -> Result<(Figment, Settings), ConfigError> {
+    let raw: settings::RawSettings = figment
+        .extract_inner::<settings::RawSettings>("oidc")
+        .or_else(|err| match err.missing() {
+            true => Ok(settings::RawSettings::default()),
+            false => Err(ConfigError::Invalid {
+                name: "[oidc] in Rocket.toml",
+                detail: err.to_string(),
+                hint: "see the configuration table in README.md",
+            }),
+        })?;
+    let settings = settings::check(raw)?;
+    let figment = secret::apply_secret(figment)?;
+    Ok((figment, settings))
+}

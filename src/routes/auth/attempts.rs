@@ -1,0 +1,63 @@
+//! The login attempts' transient cookies: one per attempt, named after its `state`, written at
+//! `/login` and read once at `/callback`. `SameSite=None`, so the IdP's cross-site POST has it.
+
+use rocket::http::{Cookie, CookieJar, SameSite};
+
+use crate::oidc::flow::{LoginAttempt, LOGIN_ATTEMPT_LIFETIME_SECS};
+use crate::session;
+
+/// Transient cookies are named `bff_login_<tag>`, one per login attempt.
+pub(super) const LOGIN_COOKIE_PREFIX: &str = "bff_login_";
+/// At most this many login attempts are pending per browser; older ones are dropped.
+const MAX_PENDING_LOGINS: usize = 4;
+
+/// Sets the cookie of a new attempt.
+pub(super) fn keep(jar: &CookieJar<'_>, attempt: &LoginAttempt) -> Result<(), serde_json::Error> {
+    let value = serde_json::to_string(attempt)?;
+    let cookie = Cookie::build((format!("{LOGIN_COOKIE_PREFIX}{}", attempt.tag()), value))
+        .http_only(true)
+        // The IdP's POST to /callback is cross-site: only `None` survives it, and `None`
+        // requires `Secure` (which browsers accept on http://localhost).
+        .same_site(SameSite::None)
+        .secure(true)
+        .path("/")
+        .build();
+    jar.add_private(session::lasting(cookie, LOGIN_ATTEMPT_LIFETIME_SECS));
+    Ok(())
+}
+
+/// Removes expired or unreadable attempts and, past the limit, the oldest ones.
+pub(super) fn drop_stale_attempts(jar: &CookieJar<'_>, now_ms: i64) {
+    let names: Vec<String> = jar
+        .iter()
+        .filter(|c| c.name().starts_with(LOGIN_COOKIE_PREFIX))
+        .map(|c| c.name().to_string())
+        .collect();
+    let mut live = Vec::new();
+    for name in names {
+        match read_attempt(jar, &name) {
+            Some(attempt) if !attempt.is_expired(now_ms) => {
+                live.push((attempt.started_at_ms, name))
+            }
+            _ => remove_login_cookie(jar, name),
+        }
+    }
+    live.sort();
+    let excess = (live.len() + 1).saturating_sub(MAX_PENDING_LOGINS);
+    for (_, name) in live.into_iter().take(excess) {
+        remove_login_cookie(jar, name);
+    }
+}
+
+pub(super) fn read_attempt(jar: &CookieJar<'_>, name: &str) -> Option<LoginAttempt> {
+    serde_json::from_str(jar.get_private(name)?.value()).ok()
+}
+
+pub(super) fn remove_login_cookie(jar: &CookieJar<'_>, name: String) {
+    jar.remove_private(
+        Cookie::build(name)
+            .path("/")
+            .same_site(SameSite::None)
+            .secure(true),
+    );
+}

@@ -1,0 +1,213 @@
+//! `POST /callback`: the IdP's answer (form_post), checked step by step against the login
+//! attempt, then the session. A callback by `GET` or not as a form is refused with a reason.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rocket::form::{Form, FromForm};
+use rocket::http::{CookieJar, Status};
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::response::Redirect;
+use rocket::{get, post, routes, Route, State};
+
+use super::attempts::{read_attempt, remove_login_cookie, LOGIN_COOKIE_PREFIX};
+use super::failures::{idp_error, login_failed, no_login_in_progress, unavailable};
+use crate::clock;
+use crate::config::Settings;
+use crate::oidc::fetch::ProviderError;
+use crate::oidc::flow;
+use crate::oidc::login::{AuthorizationResult, CompletedLogin, LoginError};
+use crate::oidc::provider::Provider;
+use crate::routes::errors::{request_id, ErrorPage};
+use crate::session::{self, Sessions};
+use crate::tokens::TokenKeeper;
+
+pub(super) fn routes() -> Vec<Route> {
+    routes![callback, callback_not_a_form, callback_via_get]
+}
+
+/// The authorization response, posted by the browser on the IdP's behalf (form_post).
+#[derive(FromForm)]
+struct AuthorizationResponse {
+    state: Option<String>,
+    id_token: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+    /// RFC 9207: when the IdP names itself, it must be the one we sent the user to.
+    iss: Option<String>,
+}
+
+#[post("/callback", data = "<response>")]
+async fn callback(
+    response: Form<AuthorizationResponse>,
+    req_info: RequestInfo,
+    jar: &CookieJar<'_>,
+    provider: &State<Arc<Provider>>,
+    settings: &State<Settings>,
+    sessions: &State<Sessions>,
+    keeper: &State<TokenKeeper>,
+) -> Result<Redirect, ErrorPage> {
+    let response = response.into_inner();
+    let now_ms = clock::now_ms();
+    let rejected = |reason: &str, page: ErrorPage| {
+        tracing::warn!(request_id = %req_info.request_id, reason, "login rejected");
+        page
+    };
+
+    // 1. Find this attempt's transient cookie by its state, then compare the whole state.
+    let Some(state) = response.state.as_deref().filter(|s| !s.is_empty()) else {
+        return Err(rejected("missing state", no_login_in_progress()));
+    };
+    let Some(name) = flow::state_tag(state).map(|tag| format!("{LOGIN_COOKIE_PREFIX}{tag}")) else {
+        return Err(rejected("malformed state", no_login_in_progress()));
+    };
+    let Some(attempt) = read_attempt(jar, &name) else {
+        return Err(rejected(
+            "no transient cookie for this state",
+            no_login_in_progress(),
+        ));
+    };
+    // 2. Single use: the attempt's cookie goes whatever happens next.
+    remove_login_cookie(jar, name);
+    if !attempt.state_matches(state) {
+        return Err(rejected("state mismatch", no_login_in_progress()));
+    }
+    if attempt.is_expired(now_ms) {
+        return Err(rejected(
+            "login attempt expired",
+            login_failed("The login took too long. Please try again."),
+        ));
+    }
+    // 3. An error from the IdP ends the attempt with a page saying so.
+    if let Some(error) = response.error.as_deref() {
+        tracing::info!(request_id = %req_info.request_id, error, "identity provider returned an error");
+        return Err(idp_error(error, response.error_description.as_deref()));
+    }
+    let snapshot = provider.snapshot().await.map_err(unavailable)?;
+    if let Some(iss) = response.iss.as_deref() {
+        if iss != snapshot.metadata.issuer {
+            return Err(rejected(
+                "iss parameter names another issuer",
+                login_failed("The response came from an unexpected identity provider."),
+            ));
+        }
+    }
+    // 4. Validate the ID token completely (signature, iss, aud, azp, exp, iat, nonce, and
+    //    c_hash / at_hash), redeeming the code first when the response type has one.
+    let result = AuthorizationResult {
+        code: response.code.as_deref(),
+        id_token: response.id_token.as_deref(),
+    };
+    let completed = match provider
+        .complete_login(
+            settings.response_type,
+            result,
+            &attempt,
+            &settings.redirect_uri(),
+        )
+        .await
+    {
+        Ok(completed) => completed,
+        Err(LoginError::Provider(error)) => return Err(unavailable(error)),
+        Err(error) => {
+            let reason = error.to_string();
+            return Err(rejected(
+                &reason,
+                ErrorPage::new(
+                    Status::Unauthorized,
+                    "Login failed",
+                    format!("The login could not be accepted: {reason}."),
+                )
+                .try_login_again(),
+            ));
+        }
+    };
+    // 5. Remember the state as consumed, so a replayed POST with a copied cookie fails.
+    //    Only now: a response that failed validation costs no memory. A replay needs both the
+    //    attempt's cookie and a token that still validates, so the record lasts until the
+    //    earlier of the two lapses.
+    let token_lapses_ms = completed
+        .identity
+        .claims
+        .get("exp")
+        .and_then(serde_json::Value::as_i64)
+        .map_or(i64::MAX, |exp| {
+            exp.saturating_add(settings.clock_skew.as_secs() as i64)
+                .saturating_mul(1000)
+        });
+    let consumed_until = attempt.expires_at_ms().min(token_lapses_ms);
+    let consumed_for = Duration::from_millis((consumed_until - now_ms).max(1000) as u64);
+    if !sessions
+        .store
+        .record_once(&format!("consumed-state:{state}"), consumed_for)
+        .await
+    {
+        return Err(rejected(
+            "state already used",
+            login_failed("This login response was already used. Please log in again."),
+        ));
+    }
+    // 6. Issue the session (tokens stay on the server) and go back where the user started.
+    let CompletedLogin {
+        identity,
+        id_token,
+        tokens,
+    } = completed;
+    let subject = identity.subject.clone();
+    let now = now_ms / 1000;
+    let session = session::issue(jar, &sessions.policy, identity, now).map_err(|e| {
+        rejected(
+            &e.to_string(),
+            login_failed("Your account's details are too large for a session."),
+        )
+    })?;
+    session::keep_id_token(jar, &sessions.policy, &session, &id_token, now);
+    if let Some(tokens) = tokens {
+        if !keeper
+            .keep(&session.id, &tokens, sessions.policy.absolute_lifetime)
+            .await
+        {
+            jar.remove_private(rocket::http::Cookie::build(session::SESSION_COOKIE).path("/"));
+            return Err(unavailable(ProviderError::Unreachable(
+                "the session store is full".into(),
+            )));
+        }
+    }
+    tracing::info!(request_id = %req_info.request_id, sub = %subject, "login accepted");
+    Ok(Redirect::to(attempt.return_to))
+}
+
+/// A POST to /callback that is not a form (e.g. JSON): refuse clearly instead of a 404.
+#[post("/callback", rank = 2)]
+fn callback_not_a_form() -> ErrorPage {
+    ErrorPage::new(
+        Status::BadRequest,
+        "Login failed",
+        "The login response must be posted as a form (response_mode=form_post).",
+    )
+    .try_login_again()
+}
+
+/// Tokens in a URL leak into histories, logs and referrers: only form_post is accepted.
+#[get("/callback")]
+fn callback_via_get(req_info: RequestInfo) -> ErrorPage {
+    tracing::warn!(request_id = %req_info.request_id, reason = "callback by GET", "login rejected");
+    ErrorPage::new(Status::BadRequest, "Login failed", "The identity provider must post the login response (response_mode=form_post); a response in the URL is refused.").try_login_again()
+}
+
+/// The request id, as a guard so handlers can log with it.
+struct RequestInfo {
+    request_id: String,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for RequestInfo {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        Outcome::Success(RequestInfo {
+            request_id: request_id(req),
+        })
+    }
+}

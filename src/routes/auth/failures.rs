@@ -1,0 +1,70 @@
+//! The error pages of a login that cannot start or complete: each says what happened and
+//! offers to try again; what the IdP reported is cut short before it is shown.
+
+use rocket::http::Status;
+
+use crate::oidc::fetch::ProviderError;
+use crate::routes::errors::ErrorPage;
+
+pub(super) fn no_login_in_progress() -> ErrorPage {
+    ErrorPage::new(
+        Status::BadRequest,
+        "Login failed",
+        "No login was in progress for this response: it may have expired, been used already, or your browser blocked the login cookie.",
+    )
+    .try_login_again()
+}
+
+pub(super) fn login_failed(message: &str) -> ErrorPage {
+    ErrorPage::new(Status::BadRequest, "Login failed", message).try_login_again()
+}
+
+pub(super) fn idp_error(code: &str, description: Option<&str>) -> ErrorPage {
+    let cancelled = matches!(
+        code,
+        "access_denied" | "login_required" | "consent_required" | "interaction_required"
+    );
+    let detail: String = description.unwrap_or_default().chars().take(300).collect();
+    let code: String = code.chars().take(100).collect();
+    let (status, title, message) = if cancelled {
+        (
+            Status::Unauthorized,
+            "Login cancelled",
+            format!("The login was cancelled or not allowed at the identity provider ({code})."),
+        )
+    } else {
+        (
+            Status::BadRequest,
+            "Login failed",
+            format!("The identity provider reported an error: {code}."),
+        )
+    };
+    let message = if detail.is_empty() {
+        message
+    } else {
+        format!("{message} {detail}")
+    };
+    ErrorPage::new(status, title, message).try_login_again()
+}
+
+pub(super) fn unavailable(error: ProviderError) -> ErrorPage {
+    tracing::warn!(%error, "identity provider unavailable");
+    let status = match error {
+        ProviderError::IssuerMismatch { .. } | ProviderError::BadResponse(_) => Status::BadGateway,
+        _ => Status::ServiceUnavailable,
+    };
+    ErrorPage::new(
+        status,
+        "Login is unavailable",
+        format!("Logging in is not possible right now: {error}."),
+    )
+    .with_action("Try again", "/login")
+}
+
+pub(super) fn internal() -> ErrorPage {
+    ErrorPage::new(
+        Status::InternalServerError,
+        "Something went wrong",
+        "The login could not be started.",
+    )
+}

@@ -1,0 +1,43 @@
+//! `GET /login`: starts a login attempt, keeps it in a transient cookie, and sends the browser
+//! to the IdP's authorization endpoint.
+
+use std::sync::Arc;
+
+use rocket::http::CookieJar;
+use rocket::response::Redirect;
+use rocket::{get, routes, Route, State};
+
+use super::attempts;
+use super::failures::{internal, unavailable};
+use crate::clock;
+use crate::config::Settings;
+use crate::oidc::flow::LoginAttempt;
+use crate::oidc::provider::Provider;
+use crate::routes::errors::ErrorPage;
+
+pub(super) fn routes() -> Vec<Route> {
+    routes![login]
+}
+
+#[get("/login?<returnTo>")]
+#[allow(non_snake_case)]
+async fn login(
+    returnTo: Option<&str>,
+    jar: &CookieJar<'_>,
+    provider: &State<Arc<Provider>>,
+    settings: &State<Settings>,
+) -> Result<Redirect, ErrorPage> {
+    let snapshot = provider.snapshot().await.map_err(unavailable)?;
+    let now_ms = clock::now_ms();
+    let attempt = LoginAttempt::start(returnTo.unwrap_or("/"), settings.response_type, now_ms);
+    attempts::drop_stale_attempts(jar, now_ms);
+    attempts::keep(jar, &attempt).map_err(|_| internal())?;
+    let url = attempt.authorization_url(
+        &snapshot.metadata,
+        &settings.client_id,
+        &settings.redirect_uri(),
+        &settings.scopes,
+        settings.response_type,
+    );
+    Ok(Redirect::found(url.to_string()))
+}

@@ -1,0 +1,88 @@
+//! `POST /logout`: ends the session here (and its tokens at the IdP), then RP-Initiated Logout
+//! at the IdP when it offers it. Refused when the browser marks the request as cross-site.
+
+use std::sync::Arc;
+
+use rocket::http::{CookieJar, Status};
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::response::Redirect;
+use rocket::{post, routes, Route, State};
+
+use crate::clock;
+use crate::config::Settings;
+use crate::oidc::provider::Provider;
+use crate::routes::errors::request_id;
+use crate::session::{self, Sessions};
+use crate::tokens::TokenKeeper;
+
+pub(super) fn routes() -> Vec<Route> {
+    routes![logout]
+}
+
+#[post("/logout")]
+async fn logout(
+    _same_origin: SameOrigin,
+    jar: &CookieJar<'_>,
+    provider: &State<Arc<Provider>>,
+    settings: &State<Settings>,
+    sessions: &State<Sessions>,
+    keeper: &State<TokenKeeper>,
+) -> Redirect {
+    let ended = session::end(jar, &sessions.policy, sessions.store.as_ref(), clock::now()).await;
+    let mut id_token_hint = None;
+    if let Some(session) = &ended {
+        id_token_hint = session::take_id_token(jar, &session.id);
+        // RFC 7009: the refresh token dies with the session.
+        keeper.revoke_and_forget(&session.id).await;
+    }
+    let end_session = match provider.snapshot().await {
+        Ok(snapshot) => snapshot.metadata.end_session_endpoint.clone(),
+        Err(_) => None,
+    };
+    let Some(mut url) = end_session else {
+        return Redirect::to("/");
+    };
+    // RP-Initiated Logout 1.0 §2.
+    {
+        let mut query = url.query_pairs_mut();
+        query
+            .append_pair("client_id", &settings.client_id)
+            .append_pair(
+                "post_logout_redirect_uri",
+                &settings.post_logout_redirect_uri(),
+            );
+        if let Some(hint) = &id_token_hint {
+            query.append_pair("id_token_hint", hint);
+        }
+    }
+    Redirect::to(url.to_string())
+}
+
+/// Refuses state-changing requests that a browser marks as cross-site.
+struct SameOrigin;
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for SameOrigin {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        let headers = req.headers();
+        // Fetch Metadata is the browser's own verdict: only `same-origin` passes (`same-site`
+        // would let a sibling subdomain log users out). Without it, fall back to `Origin`.
+        let allowed = match headers.get_one("Sec-Fetch-Site") {
+            Some(site) => site.eq_ignore_ascii_case("same-origin"),
+            None => match (headers.get_one("Origin"), req.rocket().state::<Settings>()) {
+                (Some(origin), Some(settings)) => {
+                    origin == settings.base_url.origin().ascii_serialization()
+                }
+                _ => true,
+            },
+        };
+        if allowed {
+            Outcome::Success(SameOrigin)
+        } else {
+            tracing::warn!(request_id = %request_id(req), "cross-site request refused");
+            Outcome::Error((Status::Forbidden, ()))
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The session cookie (encrypted with Rocket's private cookies): issued at login, renewed,
+//! ended at logout, with the ID token kept beside it for logout; always under 4 KB.
+
+use rocket::http::{Cookie, CookieJar, SameSite};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use super::model::{Session, SessionPolicy};
+use crate::oidc::flow::random_token;
+use crate::oidc::validate::VerifiedIdToken;
+use crate::store::Store;
+
+/// Named so it cannot collide with an IdP's cookies on the same host (ports do not separate
+/// cookies).
+pub const SESSION_COOKIE: &str = "bff_session";
+
+/// Browsers keep cookies of at most 4096 bytes (name and value); stay clear of it.
+const MAX_COOKIE_BYTES: usize = 4000;
+/// AES-GCM adds a 12-byte nonce and a 16-byte tag; base64 adds a third.
+const ENCRYPTION_OVERHEAD: usize = 28;
+
+/// Whether a private cookie `name=value` stays under the browser's limit once encrypted.
+fn fits_in_a_cookie(name: &str, value: &str) -> bool {
+    name.len() + 1 + (value.len() + ENCRYPTION_OVERHEAD).div_ceil(3) * 4 <= MAX_COOKIE_BYTES
+}
+
+/// Sets `Max-Age` and a matching `Expires` (Rocket would otherwise add `Expires` a week ahead).
+pub fn lasting(mut cookie: Cookie<'static>, secs: i64) -> Cookie<'static> {
+    let lifetime = rocket::time::Duration::seconds(secs);
+    cookie.set_max_age(lifetime);
+    cookie.set_expires(rocket::time::OffsetDateTime::now_utc() + lifetime);
+    cookie
+}
+
+/// Claims kept when the whole set would not fit into the cookie.
+pub const CLAIMS_KEPT_WHEN_TRIMMED: &[&str] = &[
+    "sub",
+    "iss",
+    "aud",
+    "iat",
+    "exp",
+    "auth_time",
+    "sid",
+    "name",
+    "given_name",
+    "family_name",
+    "preferred_username",
+    "nickname",
+    "email",
+    "email_verified",
+    "picture",
+    "locale",
+    "zoneinfo",
+    "updated_at",
+];
+
+/// Why a session could not be issued.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SessionError {
+    /// Even the essential claims do not fit into a cookie.
+    #[error("the identity provider's claims are too large for a session cookie")]
+    TooLarge,
+}
+
+/// Creates the session for a validated ID token and sets its cookie.
+pub fn issue(
+    jar: &CookieJar<'_>,
+    policy: &SessionPolicy,
+    token: VerifiedIdToken,
+    now: i64,
+) -> Result<Session, SessionError> {
+    let (session, value) = fit_into_cookie(
+        Session {
+            id: random_token(),
+            sub: token.subject,
+            iss: token.issuer,
+            sid: token.session_id,
+            claims: RawValue::NULL.to_owned(),
+            created: now,
+            seen: now,
+        },
+        token.claims,
+    )?;
+    jar.add_private(session_cookie(policy, value, &session, now));
+    Ok(session)
+}
+
+/// Puts `claims` into the session and serializes it, shedding what it must (claims outside the
+/// kept list, then all but the names) to stay under the browser's cookie limit.
+fn fit_into_cookie(
+    mut session: Session,
+    mut claims: Map<String, Value>,
+) -> Result<(Session, String), SessionError> {
+    let mut fits = |claims: &Map<String, Value>| -> Option<String> {
+        session.claims = serde_json::value::to_raw_value(claims).ok()?;
+        let json = serde_json::to_string(&session).ok()?;
+        fits_in_a_cookie(SESSION_COOKIE, &json).then_some(json)
+    };
+    if let Some(json) = fits(&claims) {
+        return Ok((session, json));
+    }
+    let before = claims.len();
+    claims.retain(|name, _| CLAIMS_KEPT_WHEN_TRIMMED.contains(&name.as_str()));
+    tracing::warn!(
+        dropped = before - claims.len(),
+        "ID token claims left out of the session cookie to keep it under 4 KB"
+    );
+    if let Some(json) = fits(&claims) {
+        return Ok((session, json));
+    }
+    claims.retain(|name, _| matches!(name.as_str(), "sub" | "name" | "email"));
+    let json = fits(&claims).ok_or(SessionError::TooLarge)?;
+    Ok((session, json))
+}
+
+pub(super) fn session_cookie(
+    policy: &SessionPolicy,
+    value: String,
+    session: &Session,
+    now: i64,
+) -> Cookie<'static> {
+    let cookie = Cookie::build((SESSION_COOKIE, value))
+        .http_only(true)
+        // Lax, not Strict: the navigation that follows the IdP's cross-site POST must carry it.
+        .same_site(SameSite::Lax)
+        .secure(policy.secure_cookies)
+        .path("/")
+        .build();
+    lasting(cookie, (session.expires_at(policy) - now).max(0))
+}
+
+/// Removes the session cookie and records the session as ended until it would have expired,
+/// so a copy of the cookie kept by someone is refused too.
+pub async fn end(
+    jar: &CookieJar<'_>,
+    policy: &SessionPolicy,
+    store: &dyn Store,
+    now: i64,
+) -> Option<Session> {
+    let session = read_cookie(jar);
+    if let Some(session) = &session {
+        store
+            .record_once(&ended_key(&session.id), session.remaining(policy, now))
+            .await;
+    }
+    jar.remove_private(Cookie::build(SESSION_COOKIE).path("/"));
+    session
+}
+
+/// The raw ID token, kept for `id_token_hint` at logout in its own encrypted cookie that the
+/// browser sends to `/logout` only: in the session cookie it would double the bytes every
+/// request carries and decrypts, and on the server it would cost memory per session (and a
+/// shared store for several instances).
+pub const LOGOUT_HINT_COOKIE: &str = "bff_logout_hint";
+const LOGOUT_PATH: &str = "/logout";
+
+/// Keeps the ID token for logout, bound to the session; a token too large for a cookie is left
+/// out, and logout then goes without the hint (`client_id` still names the client).
+pub fn keep_id_token(
+    jar: &CookieJar<'_>,
+    policy: &SessionPolicy,
+    session: &Session,
+    id_token: &str,
+    now: i64,
+) {
+    let value = format!("{} {id_token}", session.id);
+    if !fits_in_a_cookie(LOGOUT_HINT_COOKIE, &value) {
+        tracing::debug!("ID token too large to keep for logout; logout will go without the hint");
+        jar.remove_private(Cookie::build(LOGOUT_HINT_COOKIE).path(LOGOUT_PATH));
+        return;
+    }
+    let cookie = Cookie::build((LOGOUT_HINT_COOKIE, value))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(policy.secure_cookies)
+        .path(LOGOUT_PATH)
+        .build();
+    let max_age = session.remaining(policy, now).as_secs() as i64;
+    jar.add_private(lasting(cookie, max_age));
+}
+
+/// The ID token kept for the session that is ending (none if it belongs to another session);
+/// the cookie is removed either way.
+pub fn take_id_token(jar: &CookieJar<'_>, session_id: &str) -> Option<String> {
+    let cookie = jar.get_private(LOGOUT_HINT_COOKIE);
+    jar.remove_private(Cookie::build(LOGOUT_HINT_COOKIE).path(LOGOUT_PATH));
+    let cookie = cookie?;
+    let (owner, token) = cookie.value().split_once(' ')?;
+    (owner == session_id).then(|| token.to_string())
+}
+
+pub(super) fn ended_key(session_id: &str) -> String {
+    format!("ended-session:{session_id}")
+}
+
+pub(super) fn read_cookie(jar: &CookieJar<'_>) -> Option<Session> {
+    let cookie = jar.get_private(SESSION_COOKIE)?;
+    serde_json::from_str(cookie.value()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(created: i64, seen: i64) -> Session {
+        Session {
+            id: "id".into(),
+            sub: "user".into(),
+            iss: "https://idp".into(),
+            sid: None,
+            claims: RawValue::from_string("{}".into()).unwrap(),
+            created,
+            seen,
+        }
+    }
+
+    #[test]
+    fn oversized_claims_are_trimmed_to_the_kept_list() {
+        let mut claims = Map::new();
+        claims.insert("name".into(), Value::String("Alice".into()));
+        claims.insert("huge".into(), Value::String("x".repeat(5000)));
+        let (s, json) = fit_into_cookie(session(0, 0), claims).unwrap();
+        assert!(json.contains("Alice"));
+        assert!(!s.claims().contains_key("huge"));
+        assert_eq!(s.display_name(), "Alice");
+    }
+
+    #[test]
+    fn impossible_sessions_are_refused() {
+        let mut s = session(0, 0);
+        s.sub = "x".repeat(5000);
+        assert_eq!(
+            fit_into_cookie(s, Map::new()).map(|_| ()),
+            Err(SessionError::TooLarge)
+        );
+    }
+}

@@ -1,0 +1,144 @@
+//! The request guards that read the session (`User` for pages, `ApiUser` for `/api`), and
+//! what they leave for the 401 catcher: where to log in, and whether to redirect there.
+
+use std::sync::Arc;
+
+use rocket::http::Status;
+use rocket::request::{FromRequest, Outcome, Request};
+
+use super::cookie::{ended_key, read_cookie, session_cookie};
+use super::model::{Session, SessionPolicy};
+use crate::store::Store;
+
+/// Why there is no usable session; logged at debug level, never shown in detail.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NoSession {
+    /// No cookie, or one that does not decrypt (tampered, foreign key, truncated).
+    Missing,
+    /// Past its idle or absolute limit.
+    Expired,
+    /// Ended by logout.
+    LoggedOut,
+}
+
+/// Where to send someone who needs to log in, and whether to redirect or answer 401.
+#[derive(Debug, Clone)]
+pub struct LoginRequired {
+    /// The path (and query) to come back to after login.
+    pub return_to: String,
+    /// Redirect to log in (navigation) or answer 401 JSON (script).
+    pub redirect: bool,
+}
+
+impl LoginRequired {
+    /// `/login?returnTo=…` for this request.
+    pub fn login_url(&self) -> String {
+        let mut url = String::from("/login?");
+        url.push_str(
+            &url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("returnTo", &self.return_to)
+                .finish(),
+        );
+        url
+    }
+}
+
+/// The services the guards need, managed by Rocket.
+pub struct Sessions {
+    /// How sessions live.
+    pub policy: SessionPolicy,
+    /// Where ended sessions are recorded.
+    pub store: Arc<dyn Store>,
+}
+
+/// Reads, checks and, when due, renews the session; cached for the request, so guards borrow
+/// it instead of copying its claims.
+async fn current<'r>(req: &'r Request<'_>) -> &'r Result<Session, NoSession> {
+    req.local_cache_async(async {
+        let sessions = req.rocket().state::<Sessions>().ok_or(NoSession::Missing)?;
+        let jar = req.cookies();
+        let mut session = read_cookie(jar).ok_or(NoSession::Missing)?;
+        let now = crate::clock::now();
+        if session.is_expired(&sessions.policy, now) {
+            return Err(NoSession::Expired);
+        }
+        if sessions.store.contains(&ended_key(&session.id)).await {
+            return Err(NoSession::LoggedOut);
+        }
+        if now - session.seen >= sessions.policy.renew_after_secs() {
+            session.seen = now;
+            if let Ok(value) = serde_json::to_string(&session) {
+                jar.add_private(session_cookie(&sessions.policy, value, &session, now));
+            }
+        }
+        Ok(session)
+    })
+    .await
+}
+
+fn fail<T>(req: &Request<'_>, reason: NoSession, redirect: bool) -> Outcome<T, NoSession> {
+    let return_to = req
+        .uri()
+        .query()
+        .map(|q| format!("{}?{}", req.uri().path(), q))
+        .unwrap_or_else(|| req.uri().path().to_string());
+    req.local_cache(|| LoginRequired {
+        return_to,
+        redirect,
+    });
+    tracing::debug!(?reason, "no usable session");
+    Outcome::Error((Status::Unauthorized, reason))
+}
+
+/// A logged-in user on a page: without a session, the browser is redirected to log in.
+pub struct User<'r>(pub &'r Session);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for User<'r> {
+    type Error = NoSession;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        match current(req).await {
+            Ok(session) => Outcome::Success(User(session)),
+            Err(reason) => fail(req, *reason, true),
+        }
+    }
+}
+
+/// A logged-in user calling `/api`: without a session, scripts get 401 JSON and top-level
+/// browser navigations get a redirect to log in.
+pub struct ApiUser<'r>(pub &'r Session);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for ApiUser<'r> {
+    type Error = NoSession;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        match current(req).await {
+            Ok(session) => Outcome::Success(ApiUser(session)),
+            Err(reason) => fail(req, *reason, is_navigation(req)),
+        }
+    }
+}
+
+/// Whether a request is a top-level browser navigation (redirect it) rather than a script's
+/// fetch or XHR (answer 401). Fetch Metadata decides when present; a `cors` fetch is never a
+/// navigation. Older clients: an `X-Requested-With` header means a script, and only a request
+/// that asks for HTML is a navigation (a plain `fetch` sends `Accept: */*`).
+pub fn is_navigation(req: &Request<'_>) -> bool {
+    let headers = req.headers();
+    if let Some(mode) = headers.get_one("Sec-Fetch-Mode") {
+        let dest = headers.get_one("Sec-Fetch-Dest").unwrap_or("document");
+        return mode.eq_ignore_ascii_case("navigate")
+            && matches!(
+                dest.to_ascii_lowercase().as_str(),
+                "document" | "iframe" | "frame"
+            );
+    }
+    if headers.get_one("X-Requested-With").is_some() {
+        return false;
+    }
+    headers
+        .get_one("Accept")
+        .is_some_and(|accept| accept.to_ascii_lowercase().contains("text/html"))
+}

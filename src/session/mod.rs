@@ -1,0 +1,17 @@
+//! The session: an AES-256-GCM encrypted cookie (Rocket's private cookies) that holds who the
+//! user is, and the request guards that read it. The cookie enforces its own idle and
+//! absolute limits, so an old copy replayed after `Max-Age` is still refused.
+//!
+//! `model` is the session itself, `cookie` how it is written and ended, `guards` how requests
+//! read it. Nothing here knows about JWKS or routes.
+
+mod cookie;
+mod guards;
+mod model;
+
+pub use cookie::{
+    end, issue, keep_id_token, lasting, take_id_token, SessionError, CLAIMS_KEPT_WHEN_TRIMMED,
+    LOGOUT_HINT_COOKIE, SESSION_COOKIE,
+};
+pub use guards::{is_navigation, ApiUser, LoginRequired, NoSession, Sessions, User};
+pub use model::{Names, Session, SessionPolicy};

@@ -1,0 +1,175 @@
+//! What a session is: who logged in, when, and the claims kept for pages; and the idle and
+//! absolute limits that end it.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+/// How sessions live and how their cookie is written.
+#[derive(Debug, Clone)]
+pub struct SessionPolicy {
+    /// A session ends after this long without a request.
+    pub idle_timeout: Duration,
+    /// A session ends this long after login, however active.
+    pub absolute_lifetime: Duration,
+    /// Whether cookies carry `Secure`.
+    pub secure_cookies: bool,
+}
+
+impl SessionPolicy {
+    /// The idle window is rolled forward only after this much of it has passed, so ordinary
+    /// requests carry no `Set-Cookie`.
+    pub(super) fn renew_after_secs(&self) -> i64 {
+        (self.idle_timeout.as_secs() as i64 / 20).max(1)
+    }
+}
+
+/// What the session cookie holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    /// Random id of this session, used to refuse it after logout.
+    pub id: String,
+    /// The user's `sub` at the IdP.
+    pub sub: String,
+    /// The IdP's issuer identifier.
+    pub iss: String,
+    /// The IdP's session id (`sid`), when the ID token has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// The ID token's claims (a JSON object), kept as text: most requests only need to know
+    /// who is logged in, so the claims are parsed when a page asks for them (`claims()`).
+    pub(super) claims: Box<RawValue>,
+    /// Unix seconds of login.
+    pub created: i64,
+    /// Unix seconds of the last renewal of the idle window.
+    pub seen: i64,
+}
+
+impl PartialEq for Session {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+            && self.sub == other.sub
+            && self.iss == other.iss
+            && self.sid == other.sid
+            && self.claims.get() == other.claims.get()
+            && self.created == other.created
+            && self.seen == other.seen
+    }
+}
+
+/// The claims a display name is taken from, read without parsing the others.
+#[derive(Deserialize, Default)]
+pub struct Names<'a> {
+    /// The `name` claim.
+    #[serde(borrow, default)]
+    pub name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    preferred_username: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    email: Option<Cow<'a, str>>,
+}
+
+impl Names<'_> {
+    /// `name`, else `preferred_username`, else `email`, else `fallback`.
+    pub fn display<'s>(&'s self, fallback: &'s str) -> &'s str {
+        self.name
+            .as_deref()
+            .or(self.preferred_username.as_deref())
+            .or(self.email.as_deref())
+            .unwrap_or(fallback)
+    }
+}
+
+impl Session {
+    /// The ID token's claims (empty if the kept text is not an object).
+    pub fn claims(&self) -> Map<String, Value> {
+        serde_json::from_str(self.claims.get()).unwrap_or_default()
+    }
+
+    /// The claims that name the user (those that are strings).
+    pub fn names(&self) -> Names<'_> {
+        serde_json::from_str(self.claims.get()).unwrap_or_default()
+    }
+
+    /// `name`, else `preferred_username`, else `email`, else `sub`.
+    pub fn display_name(&self) -> String {
+        self.names().display(&self.sub).to_string()
+    }
+
+    pub(super) fn expires_at(&self, policy: &SessionPolicy) -> i64 {
+        let idle_end = self.seen + policy.idle_timeout.as_secs() as i64;
+        let absolute_end = self.created + policy.absolute_lifetime.as_secs() as i64;
+        idle_end.min(absolute_end)
+    }
+
+    /// Whether the session is past a limit (or dated implausibly far in the future).
+    pub fn is_expired(&self, policy: &SessionPolicy, now: i64) -> bool {
+        now >= self.expires_at(policy) || self.seen > now + 60
+    }
+
+    /// How long records about this session must be kept (e.g. that it was logged out).
+    pub fn remaining(&self, policy: &SessionPolicy, now: i64) -> Duration {
+        Duration::from_secs(
+            (self.created + policy.absolute_lifetime.as_secs() as i64 - now).max(1) as u64,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> SessionPolicy {
+        SessionPolicy {
+            idle_timeout: Duration::from_secs(100),
+            absolute_lifetime: Duration::from_secs(1000),
+            secure_cookies: true,
+        }
+    }
+
+    fn session(created: i64, seen: i64) -> Session {
+        Session {
+            id: "id".into(),
+            sub: "user".into(),
+            iss: "https://idp".into(),
+            sid: None,
+            claims: RawValue::from_string("{}".into()).unwrap(),
+            created,
+            seen,
+        }
+    }
+
+    #[test]
+    fn idle_limit_expires_a_session_not_seen_for_the_idle_timeout() {
+        assert!(!session(0, 50).is_expired(&policy(), 149));
+        assert!(session(0, 50).is_expired(&policy(), 150));
+    }
+
+    #[test]
+    fn absolute_limit_expires_a_session_even_when_active() {
+        assert!(!session(0, 990).is_expired(&policy(), 999));
+        assert!(session(0, 999).is_expired(&policy(), 1000));
+    }
+
+    #[test]
+    fn the_display_name_falls_back_from_name_to_username_email_and_sub() {
+        let with = |claims: &str| Session {
+            claims: RawValue::from_string(claims.into()).unwrap(),
+            ..session(0, 0)
+        };
+        assert_eq!(
+            with(r#"{"name":"A\u00e9","email":"e@x"}"#).display_name(),
+            "Aé"
+        );
+        assert_eq!(
+            with(r#"{"preferred_username":"u","email":"e@x"}"#).display_name(),
+            "u"
+        );
+        assert_eq!(with(r#"{"email":"e@x","name":5}"#).display_name(), "user");
+        assert_eq!(with(r#"{"email":"e@x"}"#).display_name(), "e@x");
+        assert_eq!(with("[]").display_name(), "user");
+    }
+}
