@@ -95,7 +95,8 @@ fn end_session(params: &Params, jar: &CookieJar<'_>, idp: &IdpState) -> Either<R
             if !client.post_logout_redirect_uris.iter().any(|u| u == uri) =>
         {
             return refuse(format!(
-                "The post_logout_redirect_uri `{uri}` is not registered: only {} is.",
+                "The post_logout_redirect_uri `{uri}` is not registered for `{}` (registered: {}).",
+                client.client_id,
                 quoted(&client.post_logout_redirect_uris)
             ))
         }

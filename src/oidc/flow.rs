@@ -8,8 +8,7 @@ use subtle::ConstantTimeEq;
 use url::Url;
 
 use super::discovery::ProviderMetadata;
-// The setting lives in `config`; the development IdP names it from here.
-pub use crate::config::ResponseType;
+use crate::config::ResponseType;
 
 /// How long a login attempt may take, from `/login` to the IdP's POST to `/callback`.
 pub const LOGIN_ATTEMPT_LIFETIME_SECS: i64 = 600;

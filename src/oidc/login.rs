@@ -4,10 +4,11 @@
 use serde_json::Value;
 
 use super::fetch::ProviderError;
-use super::flow::{LoginAttempt, ResponseType};
+use super::flow::LoginAttempt;
 use super::provider::{Provider, ValidationError};
 use super::tokens::{TokenError, TokenResponse};
 use super::validate::{Expected, IdTokenError, VerifiedIdToken};
+use crate::config::ResponseType;
 
 /// Why a callback could not complete the login.
 #[derive(Debug, thiserror::Error, PartialEq)]
