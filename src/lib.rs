@@ -126,7 +126,14 @@ impl Bff {
             .ok();
         let provider = Arc::new(provider);
         let warm_up = provider.clone();
-        let keeper = TokenKeeper::new(self.store, provider.clone(), settings.refresh_margin);
+        // A refresh elsewhere is waited for as long as the IdP may take to answer it, and a
+        // little more.
+        let keeper = TokenKeeper::new(
+            self.store,
+            provider.clone(),
+            settings.refresh_margin,
+            settings.http_timeout + std::time::Duration::from_secs(2),
+        );
 
         let app = app
             .configure(figment)

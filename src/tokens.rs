@@ -1,19 +1,28 @@
 //! Access and refresh tokens of code-flow sessions, kept on the server in the `Store` under
-//! the session's unguessable id (which only the encrypted cookie carries), and refreshed when
-//! they are about to expire, once per session however many requests ask at the same moment.
+//! the digest of the session's unguessable id (which only the encrypted cookie carries), and
+//! refreshed when they are about to expire: once per session however many requests, on
+//! however many instances, ask at the same moment.
+//!
+//! Single flight across instances: a refresh takes the session's lock in the store with a
+//! lease, renews the lease while the IdP answers, re-reads the tokens under the lock (another
+//! instance may just have refreshed) and writes the new ones before releasing it. Others wait
+//! for the lock to go and use the tokens it left. A holder that dies blocks refreshes of that
+//! session for one lease at most.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock;
+use crate::oidc::flow::random_token;
 use crate::oidc::provider::Provider;
 use crate::oidc::tokens::{TokenError, TokenResponse};
-use crate::store::Store;
+use crate::session::Session;
+use crate::store::{self, Store, StoreError};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 struct StoredTokens {
     access_token: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,41 +44,54 @@ pub enum TokenUnavailable {
     /// The IdP could not be reached; try again later.
     #[error(transparent)]
     Provider(TokenError),
+    /// The store could not be read or written; try again later.
+    #[error(transparent)]
+    Store(StoreError),
 }
+
+impl From<StoreError> for TokenUnavailable {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+/// How long a refresh may hold a session's lock without renewing it.
+const LEASE: Duration = Duration::from_secs(10);
+/// How often a waiting request looks whether the refresh is done.
+const POLL: Duration = Duration::from_millis(25);
 
 /// Keeps each session's tokens in the store and refreshes them on demand.
 pub struct TokenKeeper {
     store: Arc<dyn Store>,
     provider: Arc<Provider>,
     refresh_margin: Duration,
-    /// One lock per session while it refreshes, so concurrent requests share one refresh.
+    /// How long a request waits for another instance's refresh before giving up.
+    wait_limit: Duration,
+    /// One lock per session while it refreshes, so concurrent requests of this instance share
+    /// one attempt at the store's lock.
     refreshing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-/// A session's refresh lock, removed from the map when the last request holding it is done,
-/// also when a request is dropped while it waits (a client going away).
-struct RefreshLock<'a> {
+/// A session's local refresh lock, removed from the map when the last request holding it is
+/// done, also when a request is dropped while it waits (a client going away).
+struct LocalLock<'a> {
     keeper: &'a TokenKeeper,
-    session_id: &'a str,
+    name: &'a str,
     lock: Arc<tokio::sync::Mutex<()>>,
 }
 
-impl<'a> RefreshLock<'a> {
-    fn take(keeper: &'a TokenKeeper, session_id: &'a str) -> Self {
+impl<'a> LocalLock<'a> {
+    fn take(keeper: &'a TokenKeeper, name: &'a str) -> Self {
         let mut locks = keeper
             .refreshing
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let lock = locks.entry(session_id.to_string()).or_default().clone();
-        Self {
-            keeper,
-            session_id,
-            lock,
-        }
+        let lock = locks.entry(name.to_string()).or_default().clone();
+        Self { keeper, name, lock }
     }
 }
 
-impl Drop for RefreshLock<'_> {
+impl Drop for LocalLock<'_> {
     fn drop(&mut self) {
         let mut locks = self
             .keeper
@@ -78,51 +100,88 @@ impl Drop for RefreshLock<'_> {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         // Two references: the map's and ours. More means another request still waits on it.
         if Arc::strong_count(&self.lock) <= 2 {
-            locks.remove(self.session_id);
+            locks.remove(self.name);
         }
     }
 }
 
-fn key(session_id: &str) -> String {
-    format!("tokens:{session_id}")
+/// The store's keys of one session (by the digest of its id); the braces are a Redis Cluster
+/// hash tag, so a session's records live on one node.
+fn tokens_key(name: &str) -> String {
+    format!("tokens:{{{name}}}")
+}
+fn lock_key(name: &str) -> String {
+    format!("refresh-lock:{{{name}}}")
+}
+/// The sets of session names (with tokens) by IdP session and by user, for back-channel logout.
+pub fn sid_index(sid: &str) -> String {
+    format!("sessions-of-sid:{}", store::digest(sid))
+}
+/// See [`sid_index`].
+pub fn sub_index(sub: &str) -> String {
+    format!("sessions-of-sub:{}", store::digest(sub))
 }
 
 impl TokenKeeper {
-    /// A keeper that refreshes tokens `refresh_margin` before they expire.
-    pub fn new(store: Arc<dyn Store>, provider: Arc<Provider>, refresh_margin: Duration) -> Self {
+    /// A keeper that refreshes tokens `refresh_margin` before they expire and waits at most
+    /// `wait_limit` for a refresh running elsewhere.
+    pub fn new(
+        store: Arc<dyn Store>,
+        provider: Arc<Provider>,
+        refresh_margin: Duration,
+        wait_limit: Duration,
+    ) -> Self {
         Self {
             store,
             provider,
             refresh_margin,
+            wait_limit,
             refreshing: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Keeps the tokens of a fresh login for as long as the session can live.
+    /// Keeps the tokens of a fresh login for as long as the session can live, and notes the
+    /// session under its IdP session and user so a back-channel logout finds its tokens.
     pub async fn keep(
         &self,
-        session_id: &str,
+        session: &Session,
         response: &TokenResponse,
         lifetime: Duration,
-    ) -> bool {
+    ) -> Result<(), StoreError> {
         let tokens = StoredTokens {
             access_token: response.access_token.clone(),
             refresh_token: response.refresh_token.clone(),
             expires_at: response.expires_in.map(|secs| clock::now() + secs as i64),
         };
-        self.save(session_id, &tokens, lifetime).await
-    }
-
-    async fn save(&self, session_id: &str, tokens: &StoredTokens, lifetime: Duration) -> bool {
-        match serde_json::to_string(tokens) {
-            Ok(json) => self.store.put(&key(session_id), json, lifetime).await,
-            Err(_) => false,
+        let name = store::digest(&session.id);
+        self.save(&name, &tokens, lifetime).await?;
+        if let Some(sid) = &session.sid {
+            self.store
+                .add_to_set(&sid_index(sid), &name, lifetime)
+                .await?;
         }
+        self.store
+            .add_to_set(&sub_index(&session.sub), &name, lifetime)
+            .await
     }
 
-    async fn load(&self, session_id: &str) -> Option<StoredTokens> {
-        let json = self.store.get(&key(session_id)).await?;
-        serde_json::from_str(&json).ok()
+    async fn save(
+        &self,
+        name: &str,
+        tokens: &StoredTokens,
+        lifetime: Duration,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(tokens)
+            .map_err(|e| StoreError::Unavailable(format!("tokens not serialisable: {e}")))?;
+        self.store.put(&tokens_key(name), json, lifetime).await
+    }
+
+    async fn load(&self, name: &str) -> Result<Option<StoredTokens>, StoreError> {
+        let Some(json) = self.store.get(&tokens_key(name)).await? else {
+            return Ok(None);
+        };
+        // Unreadable tokens are as good as none: the session needs a new login.
+        Ok(serde_json::from_str(&json).ok())
     }
 
     fn is_fresh(&self, tokens: &StoredTokens) -> bool {
@@ -138,14 +197,12 @@ impl TokenKeeper {
         session_id: &str,
         lifetime: Duration,
     ) -> Result<String, TokenUnavailable> {
-        let tokens = self
-            .load(session_id)
-            .await
-            .ok_or(TokenUnavailable::NoTokens)?;
+        let name = store::digest(session_id);
+        let tokens = self.load(&name).await?.ok_or(TokenUnavailable::NoTokens)?;
         if self.is_fresh(&tokens) {
             return Ok(tokens.access_token);
         }
-        self.refresh(session_id, None, lifetime).await
+        self.refresh(&name, None, lifetime).await
     }
 
     /// A new access token after an API refused `rejected` (revoked before its expiry).
@@ -155,43 +212,88 @@ impl TokenKeeper {
         rejected: &str,
         lifetime: Duration,
     ) -> Result<String, TokenUnavailable> {
-        self.refresh(session_id, Some(rejected), lifetime).await
+        self.refresh(&store::digest(session_id), Some(rejected), lifetime)
+            .await
     }
 
-    /// Refreshes under the session's lock, so concurrent requests share one refresh.
+    /// Whether `tokens` already answer the request: a replacement for the rejected token, or
+    /// (with none rejected) a token that is still fresh.
+    fn settled(&self, tokens: &StoredTokens, rejected: Option<&str>) -> bool {
+        match rejected {
+            Some(rejected) => rejected != tokens.access_token,
+            None => self.is_fresh(tokens),
+        }
+    }
+
+    /// Refreshes under the session's lock, here and in the store, so concurrent requests on
+    /// every instance share one refresh.
     async fn refresh(
         &self,
-        session_id: &str,
+        name: &str,
         rejected: Option<&str>,
         lifetime: Duration,
     ) -> Result<String, TokenUnavailable> {
-        let lock = RefreshLock::take(self, session_id);
-        let _refreshing = lock.lock.lock().await;
-        self.refresh_locked(session_id, rejected, lifetime).await
+        let local = LocalLock::take(self, name);
+        let _refreshing = local.lock.lock().await;
+        let owner = random_token();
+        let deadline = Instant::now() + self.wait_limit;
+        loop {
+            // Another request may have refreshed while this one waited.
+            let tokens = self.load(name).await?.ok_or(TokenUnavailable::NoTokens)?;
+            if self.settled(&tokens, rejected) {
+                return Ok(tokens.access_token);
+            }
+            if self.store.lock(&lock_key(name), &owner, LEASE).await? {
+                let result = self
+                    .refresh_holding_lock(name, &owner, rejected, lifetime)
+                    .await;
+                if let Err(error) = self.store.unlock(&lock_key(name), &owner).await {
+                    tracing::warn!(%error, "refresh lock not released; it lapses with its lease");
+                }
+                return result;
+            }
+            if Instant::now() >= deadline {
+                return Err(TokenUnavailable::Store(StoreError::Timeout));
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 
-    async fn refresh_locked(
+    async fn refresh_holding_lock(
         &self,
-        session_id: &str,
+        name: &str,
+        owner: &str,
         rejected: Option<&str>,
         lifetime: Duration,
     ) -> Result<String, TokenUnavailable> {
-        // Another request may have refreshed while this one waited for the lock.
-        let tokens = self
-            .load(session_id)
-            .await
-            .ok_or(TokenUnavailable::NoTokens)?;
-        let replaced = rejected.is_some_and(|r| r != tokens.access_token);
-        if replaced || (rejected.is_none() && self.is_fresh(&tokens)) {
+        // The holder before us may have refreshed between our read and our lock.
+        let tokens = self.load(name).await?.ok_or(TokenUnavailable::NoTokens)?;
+        if self.settled(&tokens, rejected) {
             return Ok(tokens.access_token);
         }
         let Some(refresh_token) = tokens.refresh_token.clone() else {
-            self.store.remove(&key(session_id)).await;
+            self.store.remove(&tokens_key(name)).await?;
             return Err(TokenUnavailable::RefreshFailed(
                 "no refresh token was issued".into(),
             ));
         };
-        match self.provider.refresh(&refresh_token).await {
+        let refreshed = {
+            let call = self.provider.refresh(&refresh_token);
+            tokio::pin!(call);
+            let mut renew = tokio::time::interval(LEASE / 3);
+            renew.tick().await;
+            loop {
+                tokio::select! {
+                    result = &mut call => break result,
+                    _ = renew.tick() => {
+                        if !matches!(self.store.renew_lock(&lock_key(name), owner, LEASE).await, Ok(true)) {
+                            tracing::warn!("refresh lock lost while the identity provider answers");
+                        }
+                    }
+                }
+            }
+        };
+        match refreshed {
             Ok(response) => {
                 let renewed = StoredTokens {
                     access_token: response.access_token,
@@ -199,12 +301,12 @@ impl TokenKeeper {
                     refresh_token: response.refresh_token.or(Some(refresh_token)),
                     expires_at: response.expires_in.map(|secs| clock::now() + secs as i64),
                 };
-                if !self.save(session_id, &renewed, lifetime).await {
-                    // The rotated refresh token would be lost and the old one is spent.
-                    self.store.remove(&key(session_id)).await;
-                    return Err(TokenUnavailable::RefreshFailed(
-                        "the refreshed tokens could not be stored".into(),
-                    ));
+                if let Err(error) = self.save(name, &renewed, lifetime).await {
+                    // The rotated refresh token is lost and the old one is spent.
+                    let _ = self.store.remove(&tokens_key(name)).await;
+                    return Err(TokenUnavailable::RefreshFailed(format!(
+                        "the refreshed tokens could not be stored: {error}"
+                    )));
                 }
                 tracing::info!("access token refreshed");
                 Ok(renewed.access_token)
@@ -214,7 +316,7 @@ impl TokenKeeper {
             }
             Err(error) => {
                 tracing::warn!(%error, "refresh refused; ending the session");
-                self.store.remove(&key(session_id)).await;
+                self.store.remove(&tokens_key(name)).await?;
                 Err(TokenUnavailable::RefreshFailed(error.to_string()))
             }
         }
@@ -223,17 +325,43 @@ impl TokenKeeper {
     /// Logout: revoke the refresh token (which revokes its access tokens at most IdPs), or the
     /// access token when there is none, then forget both.
     pub async fn revoke_and_forget(&self, session_id: &str) {
-        let Some(tokens) = self.load(session_id).await else {
-            return;
+        self.forget_and_revoke(&store::digest(session_id)).await;
+    }
+
+    /// Back-channel logout: forgets and revokes the tokens of every session noted under the
+    /// index (`sid_index` or `sub_index`). Returns how many sessions had tokens.
+    pub async fn revoke_sessions_in(&self, index: &str) -> Result<usize, StoreError> {
+        let names = self.store.set_members(index).await?;
+        let mut revoked = 0;
+        for name in &names {
+            if self.forget_and_revoke(name).await {
+                revoked += 1;
+            }
+        }
+        self.store.remove(index).await?;
+        Ok(revoked)
+    }
+
+    async fn forget_and_revoke(&self, name: &str) -> bool {
+        let tokens = match self.load(name).await {
+            Ok(Some(tokens)) => tokens,
+            Ok(None) => return false,
+            Err(error) => {
+                tracing::warn!(%error, "tokens not revoked: the store cannot be read");
+                return false;
+            }
         };
-        self.store.remove(&key(session_id)).await;
+        if let Err(error) = self.store.remove(&tokens_key(name)).await {
+            tracing::warn!(%error, "tokens not forgotten: the store cannot be written");
+        }
         let (token, hint) = match &tokens.refresh_token {
             Some(refresh) => (refresh.as_str(), "refresh_token"),
             None => (tokens.access_token.as_str(), "access_token"),
         };
         match self.provider.revoke(token, hint).await {
-            Ok(()) => tracing::info!(hint, "token revoked at logout"),
-            Err(error) => tracing::warn!(%error, "token revocation at logout failed"),
+            Ok(()) => tracing::info!(hint, "token revoked"),
+            Err(error) => tracing::warn!(%error, "token revocation failed"),
         }
+        true
     }
 }

@@ -182,41 +182,10 @@ async fn replaying_a_captured_callback_with_a_copy_of_its_cookie_fails() {
     assert!(text(replay).await.contains("already used"));
 }
 
-/// A store that notes how long each consumed `state` is kept.
-struct NotingStore {
-    inner: oidc_bff::store::MemoryStore,
-    consumed_for: std::sync::Mutex<Vec<std::time::Duration>>,
-}
-
-#[rocket::async_trait]
-impl oidc_bff::store::Store for NotingStore {
-    async fn record_once(&self, key: &str, ttl: std::time::Duration) -> bool {
-        if key.starts_with("consumed-state:") {
-            self.consumed_for.lock().unwrap().push(ttl);
-        }
-        self.inner.record_once(key, ttl).await
-    }
-    async fn contains(&self, key: &str) -> bool {
-        self.inner.contains(key).await
-    }
-    async fn put(&self, key: &str, value: String, ttl: std::time::Duration) -> bool {
-        self.inner.put(key, value, ttl).await
-    }
-    async fn get(&self, key: &str) -> Option<String> {
-        self.inner.get(key).await
-    }
-    async fn remove(&self, key: &str) {
-        self.inner.remove(key).await
-    }
-}
-
 #[rocket::async_test]
 async fn a_consumed_state_is_kept_until_its_token_could_no_longer_be_replayed() {
     let idp = support::idp::TestIdp::start().await;
-    let store = std::sync::Arc::new(NotingStore {
-        inner: oidc_bff::store::MemoryStore::default(),
-        consumed_for: Default::default(),
-    });
+    let store = std::sync::Arc::new(support::store::ObservedStore::default());
     let figment = support::figment(&idp.issuer).merge(("oidc.clock_skew_secs", 30));
     let rocket = oidc_bff::build_with_store(figment, store.clone()).unwrap();
     let client = rocket::local::asynchronous::Client::tracked(rocket)
@@ -232,7 +201,14 @@ async fn a_consumed_state_is_kept_until_its_token_could_no_longer_be_replayed() 
             .callback(&[("id_token", &token), ("state", &start.state)])
             .await;
         assert_eq!(answer.status().code, 303);
-        let kept = store.consumed_for.lock().unwrap().pop().unwrap().as_secs();
+        let kept = store
+            .claims()
+            .into_iter()
+            .filter(|(key, _)| key.starts_with("consumed-state:"))
+            .next_back()
+            .unwrap()
+            .1
+            .as_secs();
         // The token's exp plus the clock skew, or the attempt's 10 minutes if shorter.
         assert!(
             (expected_secs - 2..=expected_secs).contains(&kept),

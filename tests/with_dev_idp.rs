@@ -8,12 +8,11 @@
 #![cfg(all(feature = "dev-idp", debug_assertions))]
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use base64::Engine;
 use oidc_bff::local_idp::DEFAULT_CLIENT_SECRET;
-use oidc_bff::store::{MemoryStore, Store};
+use oidc_bff::store::Store;
 use openidconnect::reqwest;
 use rocket::figment::Figment;
 use rocket::http::{ContentType, Header};
@@ -35,43 +34,17 @@ struct DevApp {
     store: Arc<RecordingStore>,
 }
 
-/// The app's `MemoryStore`, remembering which keys were written (it cannot be listed).
-#[derive(Default)]
-struct RecordingStore {
-    inner: MemoryStore,
-    keys: Mutex<Vec<String>>,
-}
-
-#[rocket::async_trait]
-impl Store for RecordingStore {
-    async fn record_once(&self, key: &str, ttl: Duration) -> bool {
-        self.inner.record_once(key, ttl).await
-    }
-
-    async fn contains(&self, key: &str) -> bool {
-        self.inner.contains(key).await
-    }
-
-    async fn put(&self, key: &str, value: String, ttl: Duration) -> bool {
-        self.keys.lock().unwrap().push(key.to_string());
-        self.inner.put(key, value, ttl).await
-    }
-
-    async fn get(&self, key: &str) -> Option<String> {
-        self.inner.get(key).await
-    }
-
-    async fn remove(&self, key: &str) {
-        self.inner.remove(key).await
-    }
-}
+#[path = "support/store.rs"]
+#[allow(dead_code)]
+mod observed;
+use observed::ObservedStore as RecordingStore;
 
 impl RecordingStore {
     /// The tokens the app keeps for its (only) code-flow session, as JSON.
     async fn session_tokens(&self) -> Option<Value> {
-        let keys = self.keys.lock().unwrap().clone();
+        let keys = self.puts();
         let key = keys.iter().rev().find(|k| k.starts_with("tokens:"))?;
-        serde_json::from_str(&self.inner.get(key).await?).ok()
+        serde_json::from_str(&self.inner.get(key).await.ok()??).ok()
     }
 }
 

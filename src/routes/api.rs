@@ -14,6 +14,7 @@ use crate::config::Settings;
 use crate::oidc::provider::Provider;
 use crate::oidc::tokens::TokenError;
 use crate::session::{self, ApiUser, LoginRequired, Sessions};
+use crate::store::StoreError;
 use crate::tokens::{TokenKeeper, TokenUnavailable};
 
 /// The `/api` routes.
@@ -85,6 +86,7 @@ async fn upstream(
         }
         Err(TokenUnavailable::RefreshFailed(_)) => return ended().await,
         Err(TokenUnavailable::Provider(error)) => return unavailable(&error),
+        Err(TokenUnavailable::Store(error)) => return store_unavailable(&error),
     };
     let mut answer = provider
         .get_with_bearer(target.clone(), &access_token)
@@ -97,6 +99,7 @@ async fn upstream(
         {
             Ok(token) => provider.get_with_bearer(target, &token).await,
             Err(TokenUnavailable::Provider(error)) => return unavailable(&error),
+            Err(TokenUnavailable::Store(error)) => return store_unavailable(&error),
             Err(_) => return ended().await,
         };
     }
@@ -118,6 +121,15 @@ fn login_required() -> JsonAnswer {
     (
         Status::Unauthorized,
         json!({"error": "login_required", "login_url": login.login_url()}),
+    )
+}
+
+/// The store cannot be read or written: 503, the session stays.
+fn store_unavailable(error: &StoreError) -> JsonAnswer {
+    tracing::error!(%error, "upstream call stopped: session store unavailable");
+    (
+        Status::ServiceUnavailable,
+        json!({"error": "temporarily_unavailable", "message": "the session store is unavailable; try again in a moment"}),
     )
 }
 

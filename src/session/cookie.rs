@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::model::{Session, SessionPolicy};
 use crate::oidc::flow::random_token;
 use crate::oidc::validate::VerifiedIdToken;
-use crate::store::Store;
+use crate::store::{Revocation, Store};
 
 /// Named so it cannot collide with an IdP's cookies on the same host (ports do not separate
 /// cookies).
@@ -129,8 +129,10 @@ pub(super) fn session_cookie(
     lasting(cookie, (session.expires_at(policy) - now).max(0))
 }
 
-/// Removes the session cookie and records the session as ended until it would have expired,
-/// so a copy of the cookie kept by someone is refused too.
+/// Removes the session cookie and revokes the session on every instance until it would have
+/// expired, so a copy of the cookie kept by someone is refused too. When the store cannot
+/// record that, the browser's cookie is still removed and the failure logged: a copy of the
+/// cookie then stays usable until the session's own expiry (README: "When the store is down").
 pub async fn end(
     jar: &CookieJar<'_>,
     policy: &SessionPolicy,
@@ -139,9 +141,10 @@ pub async fn end(
 ) -> Option<Session> {
     let session = read_cookie(jar);
     if let Some(session) = &session {
-        store
-            .record_once(&ended_key(&session.id), session.remaining(policy, now))
-            .await;
+        let until = now + session.remaining(policy, now).as_secs() as i64;
+        if let Err(error) = store.revoke(Revocation::session(&session.id, until)).await {
+            tracing::error!(%error, "the ended session could not be recorded");
+        }
     }
     jar.remove_private(Cookie::build(SESSION_COOKIE).path("/"));
     session
@@ -187,10 +190,6 @@ pub fn take_id_token(jar: &CookieJar<'_>, session_id: &str) -> Option<String> {
     let cookie = cookie?;
     let (owner, token) = cookie.value().split_once(' ')?;
     (owner == session_id).then(|| token.to_string())
-}
-
-pub(super) fn ended_key(session_id: &str) -> String {
-    format!("ended-session:{session_id}")
 }
 
 pub(super) fn read_cookie(jar: &CookieJar<'_>) -> Option<Session> {

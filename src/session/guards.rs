@@ -6,9 +6,9 @@ use std::sync::Arc;
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 
-use super::cookie::{ended_key, read_cookie, session_cookie};
+use super::cookie::{read_cookie, session_cookie};
 use super::model::{Session, SessionPolicy};
-use crate::store::Store;
+use crate::store::{SessionFacts, Store};
 
 /// Why there is no usable session; logged at debug level, never shown in detail.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -17,8 +17,11 @@ pub enum NoSession {
     Missing,
     /// Past its idle or absolute limit.
     Expired,
-    /// Ended by logout.
+    /// Ended by logout (here, on another instance, or by the IdP's back-channel logout).
     LoggedOut,
+    /// Whether it was ended cannot be checked now: the store's list of ended sessions is out
+    /// of date. Answered with 503, and the cookie is kept for when the store is back.
+    Unverifiable,
 }
 
 /// Where to send someone who needs to log in, and whether to redirect or answer 401.
@@ -62,8 +65,19 @@ async fn current<'r>(req: &'r Request<'_>) -> &'r Result<Session, NoSession> {
         if session.is_expired(&sessions.policy, now) {
             return Err(NoSession::Expired);
         }
-        if sessions.store.contains(&ended_key(&session.id)).await {
-            return Err(NoSession::LoggedOut);
+        let facts = SessionFacts {
+            id: &session.id,
+            sid: session.sid.as_deref(),
+            sub: &session.sub,
+            created: session.created,
+        };
+        match sessions.store.is_revoked(&facts) {
+            Ok(false) => {}
+            Ok(true) => return Err(NoSession::LoggedOut),
+            Err(error) => {
+                tracing::warn!(%error, "session not checked against the ended sessions");
+                return Err(NoSession::Unverifiable);
+            }
         }
         if now - session.seen >= sessions.policy.renew_after_secs() {
             session.seen = now;
@@ -87,7 +101,11 @@ fn fail<T>(req: &Request<'_>, reason: NoSession, redirect: bool) -> Outcome<T, N
         redirect,
     });
     tracing::debug!(?reason, "no usable session");
-    Outcome::Error((Status::Unauthorized, reason))
+    let status = match reason {
+        NoSession::Unverifiable => Status::ServiceUnavailable,
+        _ => Status::Unauthorized,
+    };
+    Outcome::Error((status, reason))
 }
 
 /// A logged-in user on a page: without a session, the browser is redirected to log in.

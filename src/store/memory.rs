@@ -4,148 +4,29 @@
 //! are the ones about to lapse anyway (a consumed `state` whose login attempt ends soonest, a
 //! logged-out session whose cookie expires soonest).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rocket::async_trait;
 
-use super::Store;
+use super::partition::{Deadline, Digest, Partition};
+use super::{Revocation, RevocationList, SessionFacts, Store, StoreError};
 
 /// The kinds of record the app keeps, by key prefix, each bounded on its own so that a flood
 /// of one kind cannot push out the others. Anything else shares a last partition.
 const PARTITIONS: &[(&str, usize)] = &[
     ("consumed-state:", 200_000),
-    ("ended-session:", 100_000),
     ("tokens:", 50_000),
+    ("logout-jti:", 50_000),
 ];
+/// Revocations of each kind (logouts, IdP sessions, users).
+const REVOCATIONS: usize = 100_000;
+/// Sets (sessions by IdP session and by user) and refresh locks.
+const SETS: usize = 100_000;
+const LOCKS: usize = 10_000;
 const OTHER_CAPACITY: usize = 10_000;
-
-/// Expired records are swept at most this often (on insert), not only when a partition fills.
-const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
-
-/// A key as a 64-bit keyed hash (SipHash under a random per-process key): 8 bytes however long
-/// the key, and no session ids or states held in the clear. Collisions cannot be aimed at
-/// without the key; a chance one (about one in 10^14 per lookup with 200,000 records) only fails
-/// closed: a login refused as already used, or a session taken for logged out.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Digest(u64);
-
-impl Hash for Digest {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0);
-    }
-}
-
-/// Milliseconds since the store was created: 8 bytes where an `Instant` takes 16, so a
-/// recorded key costs 16 bytes of table.
-type Deadline = u64;
-
-/// The digests are already keyed hashes: the tables use them as they are.
-#[derive(Default, Clone, Copy)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Not reached by `Digest`, which writes one u64; fold anything else in.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type Table<V> = HashMap<Digest, V, BuildHasherDefault<PassThrough>>;
-
-struct Partition {
-    deadlines: Table<Deadline>,
-    /// Values of `put` (tokens); `record_once` keys have a deadline only.
-    values: Table<Box<str>>,
-    capacity: usize,
-    last_sweep: Deadline,
-    /// When the last "full" warning was logged, so a flood does not flood the log too.
-    last_full_warning: Option<Deadline>,
-}
-
-impl Partition {
-    fn new(capacity: usize) -> Self {
-        Self {
-            deadlines: Table::default(),
-            values: Table::default(),
-            capacity,
-            last_sweep: 0,
-            last_full_warning: None,
-        }
-    }
-
-    fn is_live(&self, digest: &Digest, now: Deadline) -> bool {
-        self.deadlines.get(digest).is_some_and(|&d| d > now)
-    }
-
-    /// Drops expired records in place (the periodic sweep: cheap, no second table).
-    fn sweep(&mut self, now: Deadline) {
-        self.deadlines.retain(|_, d| *d > now);
-        if !self.values.is_empty() {
-            let deadlines = &self.deadlines;
-            self.values.retain(|k, _| deadlines.contains_key(k));
-        }
-    }
-
-    /// Drops every record whose deadline is at or before `threshold` into fresh tables. For a
-    /// full partition: removing in place there leaves tombstones, and a table near its capacity
-    /// then doubles instead of reusing them (the unlimited-rate soak saw 4 → 9 MiB that way).
-    fn evict_until(&mut self, threshold: Deadline) {
-        let mut deadlines =
-            Table::with_capacity_and_hasher(self.deadlines.len(), Default::default());
-        deadlines.extend(self.deadlines.drain().filter(|(_, d)| *d > threshold));
-        if !self.values.is_empty() {
-            let mut values = Table::with_capacity_and_hasher(deadlines.len(), Default::default());
-            values.extend(
-                self.values
-                    .drain()
-                    .filter(|(k, _)| deadlines.contains_key(k)),
-            );
-            self.values = values;
-        }
-        self.deadlines = deadlines;
-    }
-
-    /// Makes room for one more entry: expired ones go first; if the partition is still full,
-    /// the sixteenth of live entries closest to expiry (those whose record matters for the
-    /// shortest time) is dropped, so new logins keep working under any load.
-    fn make_room(&mut self, now: Deadline) {
-        let sweep_due = now.saturating_sub(self.last_sweep) >= SWEEP_INTERVAL.as_millis() as u64;
-        if sweep_due || self.deadlines.len() >= self.capacity {
-            self.sweep(now);
-            self.last_sweep = now;
-        }
-        if self.deadlines.len() < self.capacity {
-            return;
-        }
-        let mut deadlines: Vec<Deadline> = self.deadlines.values().copied().collect();
-        let cut = (self.capacity / 16).max(1).min(deadlines.len() - 1);
-        let (_, threshold, _) = deadlines.select_nth_unstable(cut);
-        let threshold = *threshold;
-        self.evict_until(threshold);
-        if self
-            .last_full_warning
-            .is_none_or(|at| now.saturating_sub(at) >= 60_000)
-        {
-            tracing::warn!(
-                capacity = self.capacity,
-                "memory store partition full: dropped the records closest to expiry \
-                 (raise the capacity or use a shared store)"
-            );
-            self.last_full_warning = Some(now);
-        }
-    }
-}
 
 /// The embedded default: process memory, one bounded partition per kind of record.
 pub struct MemoryStore {
@@ -153,6 +34,9 @@ pub struct MemoryStore {
     other: Mutex<Partition>,
     hash_key: RandomState,
     epoch: Instant,
+    sets: Mutex<HashMap<String, (HashSet<String>, Instant)>>,
+    locks: Mutex<HashMap<String, (String, Instant)>>,
+    revocations: RevocationList,
 }
 
 impl MemoryStore {
@@ -167,6 +51,9 @@ impl MemoryStore {
             other: Mutex::new(Partition::new(other_capacity.max(1))),
             hash_key: RandomState::new(),
             epoch: Instant::now(),
+            sets: Mutex::new(HashMap::new()),
+            locks: Mutex::new(HashMap::new()),
+            revocations: RevocationList::new(REVOCATIONS),
         }
     }
 
@@ -191,21 +78,20 @@ impl MemoryStore {
         self.epoch.elapsed().as_millis() as u64
     }
 
+    /// Records `key` (with `value`); `Ok(false)` when `only_if_absent` and it is there.
     fn insert(
         &self,
         key: &str,
         value: Option<Box<str>>,
         ttl: Duration,
         only_if_absent: bool,
-    ) -> bool {
+    ) -> Result<bool, StoreError> {
         let digest = self.digest(key);
-        let Ok(mut partition) = self.partition(key).lock() else {
-            return false;
-        };
+        let mut partition = self.partition(key).lock().map_err(poisoned)?;
         let now = self.now();
         let present = partition.is_live(&digest, now);
         if present && only_if_absent {
-            return false;
+            return Ok(false);
         }
         if !present {
             partition.make_room(now);
@@ -216,7 +102,7 @@ impl MemoryStore {
             Some(value) => partition.values.insert(digest, value),
             None => partition.values.remove(&digest),
         };
-        true
+        Ok(true)
     }
 }
 
@@ -226,43 +112,131 @@ impl Default for MemoryStore {
     }
 }
 
+/// A poisoned lock means a panic elsewhere while it was held; the store cannot vouch for its
+/// tables then, and says so (callers fail closed).
+fn poisoned<T>(_: T) -> StoreError {
+    StoreError::Unavailable("memory store lock poisoned".into())
+}
+
+/// Drops the expired entries of a map whose values end with a deadline, when it is full.
+fn make_room<K: std::hash::Hash + Eq, V>(
+    map: &mut HashMap<K, V>,
+    capacity: usize,
+    deadline: impl Fn(&V) -> Instant,
+) {
+    if map.len() < capacity {
+        return;
+    }
+    let now = Instant::now();
+    map.retain(|_, v| deadline(v) > now);
+    if map.len() >= capacity {
+        let mut deadlines: Vec<Instant> = map.values().map(&deadline).collect();
+        let cut = (capacity / 16).max(1).min(deadlines.len() - 1);
+        let (_, threshold, _) = deadlines.select_nth_unstable(cut);
+        let threshold = *threshold;
+        map.retain(|_, v| deadline(v) > threshold);
+    }
+}
+
 #[async_trait]
 impl Store for MemoryStore {
-    async fn record_once(&self, key: &str, ttl: Duration) -> bool {
+    async fn record_once(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
         self.insert(key, None, ttl, true)
     }
 
-    async fn contains(&self, key: &str) -> bool {
-        let Ok(partition) = self.partition(key).lock() else {
-            // A poisoned lock cannot tell; treat the record as present (fail closed).
-            return true;
-        };
-        // Every authenticated request asks about ended sessions, which are usually none.
-        if partition.deadlines.is_empty() {
-            return false;
-        }
-        partition.is_live(&self.digest(key), self.now())
-    }
-
-    async fn put(&self, key: &str, value: String, ttl: Duration) -> bool {
+    async fn put(&self, key: &str, value: String, ttl: Duration) -> Result<(), StoreError> {
         self.insert(key, Some(value.into_boxed_str()), ttl, false)
+            .map(|_| ())
     }
 
-    async fn get(&self, key: &str) -> Option<String> {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         let digest = self.digest(key);
-        let partition = self.partition(key).lock().ok()?;
+        let partition = self.partition(key).lock().map_err(poisoned)?;
         if !partition.is_live(&digest, self.now()) {
-            return None;
+            return Ok(None);
         }
-        partition.values.get(&digest).map(|v| v.to_string())
+        Ok(partition.values.get(&digest).map(|v| v.to_string()))
     }
 
-    async fn remove(&self, key: &str) {
+    async fn remove(&self, key: &str) -> Result<(), StoreError> {
         let digest = self.digest(key);
-        if let Ok(mut partition) = self.partition(key).lock() {
-            partition.deadlines.remove(&digest);
-            partition.values.remove(&digest);
+        let mut partition = self.partition(key).lock().map_err(poisoned)?;
+        partition.deadlines.remove(&digest);
+        partition.values.remove(&digest);
+        Ok(())
+    }
+
+    async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
+        let mut sets = self.sets.lock().map_err(poisoned)?;
+        let deadline = Instant::now() + ttl;
+        if !sets.contains_key(key) {
+            make_room(&mut sets, SETS, |(_, d)| *d);
         }
+        let (members, until) = sets
+            .entry(key.to_string())
+            .or_insert_with(|| (HashSet::new(), deadline));
+        members.insert(member.to_string());
+        *until = (*until).max(deadline);
+        Ok(())
+    }
+
+    async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        let sets = self.sets.lock().map_err(poisoned)?;
+        Ok(match sets.get(key) {
+            Some((members, until)) if *until > Instant::now() => members.iter().cloned().collect(),
+            _ => Vec::new(),
+        })
+    }
+
+    async fn lock(&self, key: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
+        let mut locks = self.locks.lock().map_err(poisoned)?;
+        let now = Instant::now();
+        match locks.get(key) {
+            Some((_, until)) if *until > now => Ok(false),
+            _ => {
+                make_room(&mut locks, LOCKS, |(_, d)| *d);
+                locks.insert(key.to_string(), (owner.to_string(), now + lease));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn renew_lock(
+        &self,
+        key: &str,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut locks = self.locks.lock().map_err(poisoned)?;
+        let now = Instant::now();
+        match locks.get_mut(key) {
+            Some((holder, until)) if holder == owner && *until > now => {
+                *until = now + lease;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn unlock(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        let mut locks = self.locks.lock().map_err(poisoned)?;
+        if locks.get(key).is_some_and(|(holder, _)| holder == owner) {
+            locks.remove(key);
+        }
+        Ok(())
+    }
+
+    async fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
+        self.revocations.insert(&revocation);
+        Ok(())
+    }
+
+    fn is_revoked(&self, session: &SessionFacts<'_>) -> Result<bool, StoreError> {
+        Ok(self.revocations.is_revoked(session))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 }
 
@@ -270,32 +244,54 @@ impl Store for MemoryStore {
 mod tests {
     use super::*;
 
+    impl MemoryStore {
+        /// Whether `key` is recorded and live.
+        fn has(&self, key: &str) -> bool {
+            let partition = self.partition(key).lock().unwrap();
+            partition.is_live(&self.digest(key), self.now())
+        }
+    }
+
     #[rocket::async_test]
     async fn a_key_can_be_recorded_once_until_it_expires() {
         let store = MemoryStore::new(10);
-        assert!(store.record_once("a", Duration::from_millis(50)).await);
-        assert!(!store.record_once("a", Duration::from_millis(50)).await);
-        assert!(store.contains("a").await);
+        assert!(store
+            .record_once("a", Duration::from_millis(50))
+            .await
+            .unwrap());
+        assert!(!store
+            .record_once("a", Duration::from_millis(50))
+            .await
+            .unwrap());
+        assert!(store.has("a"));
         tokio::time::sleep(Duration::from_millis(60)).await;
-        assert!(!store.contains("a").await);
-        assert!(store.record_once("a", Duration::from_secs(1)).await);
+        assert!(!store.has("a"));
+        assert!(store
+            .record_once("a", Duration::from_secs(1))
+            .await
+            .unwrap());
     }
 
     #[rocket::async_test]
     async fn values_can_be_stored_replaced_and_removed() {
         let store = MemoryStore::new(10);
-        assert!(store.put("k", "one".into(), Duration::from_secs(60)).await);
-        assert!(store.put("k", "two".into(), Duration::from_secs(60)).await);
-        assert_eq!(store.get("k").await.as_deref(), Some("two"));
-        store.remove("k").await;
-        assert_eq!(store.get("k").await, None);
-        assert!(
-            store
-                .put("short", "v".into(), Duration::from_millis(10))
-                .await
-        );
+        assert!(store
+            .put("k", "one".into(), Duration::from_secs(60))
+            .await
+            .is_ok());
+        assert!(store
+            .put("k", "two".into(), Duration::from_secs(60))
+            .await
+            .is_ok());
+        assert_eq!(store.get("k").await.unwrap().as_deref(), Some("two"));
+        store.remove("k").await.unwrap();
+        assert_eq!(store.get("k").await.unwrap(), None);
+        assert!(store
+            .put("short", "v".into(), Duration::from_millis(10))
+            .await
+            .is_ok());
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert_eq!(store.get("short").await, None);
+        assert_eq!(store.get("short").await.unwrap(), None);
     }
 
     #[test]
@@ -308,20 +304,22 @@ mod tests {
         let store = MemoryStore::new(32);
         for i in 0..32u64 {
             let ttl = Duration::from_secs(100 + i);
-            assert!(store.record_once(&format!("consumed-state:{i}"), ttl).await);
-        }
-        assert!(
-            store
-                .record_once("consumed-state:new", Duration::from_secs(60))
+            assert!(store
+                .record_once(&format!("consumed-state:{i}"), ttl)
                 .await
-        );
-        assert!(store.contains("consumed-state:new").await);
+                .unwrap());
+        }
+        assert!(store
+            .record_once("consumed-state:new", Duration::from_secs(60))
+            .await
+            .unwrap());
+        assert!(store.has("consumed-state:new"));
         // 32 / 16 = 2 dropped (plus the threshold's own entry): the three soonest to expire.
         for i in 0..3 {
-            assert!(!store.contains(&format!("consumed-state:{i}")).await, "{i}");
+            assert!(!store.has(&format!("consumed-state:{i}")), "{i}");
         }
         for i in 3..32 {
-            assert!(store.contains(&format!("consumed-state:{i}")).await, "{i}");
+            assert!(store.has(&format!("consumed-state:{i}")), "{i}");
         }
     }
 
@@ -334,13 +332,19 @@ mod tests {
         };
         for i in 0..10_000 {
             let key = format!("consumed-state:{i}");
-            assert!(store.record_once(&key, Duration::from_secs(600)).await);
+            assert!(store
+                .record_once(&key, Duration::from_secs(600))
+                .await
+                .unwrap());
         }
         let full = table_size(&store);
         // Ten times the capacity again: each eviction leaves room without growing the table.
         for i in 10_000..110_000 {
             let key = format!("consumed-state:{i}");
-            assert!(store.record_once(&key, Duration::from_secs(600)).await);
+            assert!(store
+                .record_once(&key, Duration::from_secs(600))
+                .await
+                .unwrap());
         }
         assert!(
             table_size(&store) <= full,
@@ -352,45 +356,98 @@ mod tests {
     #[rocket::async_test]
     async fn a_flood_of_one_kind_leaves_the_others_alone() {
         let store = MemoryStore::new(8);
-        assert!(
-            store
-                .record_once("ended-session:s1", Duration::from_secs(60))
-                .await
-        );
-        assert!(
-            store
-                .put("tokens:s1", "t".into(), Duration::from_secs(60))
-                .await
-        );
+        assert!(store
+            .record_once("logout-jti:s1", Duration::from_secs(60))
+            .await
+            .unwrap());
+        assert!(store
+            .put("tokens:s1", "t".into(), Duration::from_secs(60))
+            .await
+            .is_ok());
         for i in 0..1_000 {
             let key = format!("consumed-state:{i}");
-            assert!(store.record_once(&key, Duration::from_secs(600)).await);
+            assert!(store
+                .record_once(&key, Duration::from_secs(600))
+                .await
+                .unwrap());
         }
-        assert!(store.contains("ended-session:s1").await);
-        assert_eq!(store.get("tokens:s1").await.as_deref(), Some("t"));
-        assert!(store.contains("consumed-state:999").await);
+        assert!(store.has("logout-jti:s1"));
+        assert_eq!(store.get("tokens:s1").await.unwrap().as_deref(), Some("t"));
+        assert!(store.has("consumed-state:999"));
+    }
+
+    #[rocket::async_test]
+    async fn sets_collect_members_until_they_expire() {
+        let store = MemoryStore::default();
+        store
+            .add_to_set("set", "a", Duration::from_millis(30))
+            .await
+            .unwrap();
+        store
+            .add_to_set("set", "b", Duration::from_millis(30))
+            .await
+            .unwrap();
+        let mut members = store.set_members("set").await.unwrap();
+        members.sort();
+        assert_eq!(members, ["a", "b"]);
+        assert!(store.set_members("other").await.unwrap().is_empty());
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert!(store.set_members("set").await.unwrap().is_empty());
+    }
+
+    #[rocket::async_test]
+    async fn a_lock_has_one_holder_until_released_or_its_lease_lapses() {
+        let store = MemoryStore::default();
+        let lease = Duration::from_millis(40);
+        assert!(store.lock("l", "one", lease).await.unwrap());
+        assert!(!store.lock("l", "two", lease).await.unwrap());
+        assert!(!store.renew_lock("l", "two", lease).await.unwrap());
+        assert!(store.renew_lock("l", "one", lease).await.unwrap());
+        // Only the holder releases it.
+        store.unlock("l", "two").await.unwrap();
+        assert!(!store.lock("l", "two", lease).await.unwrap());
+        store.unlock("l", "one").await.unwrap();
+        assert!(store.lock("l", "two", lease).await.unwrap());
+        // A holder that disappears blocks others for one lease at most.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(store.lock("l", "three", lease).await.unwrap());
+    }
+
+    #[rocket::async_test]
+    async fn a_revoked_session_is_refused_from_memory() {
+        let store = MemoryStore::default();
+        let now = crate::clock::now();
+        let facts = SessionFacts {
+            id: "session-1",
+            sid: None,
+            sub: "alice",
+            created: now,
+        };
+        assert!(!store.is_revoked(&facts).unwrap());
+        store
+            .revoke(Revocation::session("session-1", now + 60))
+            .await
+            .unwrap();
+        assert!(store.is_revoked(&facts).unwrap());
     }
 
     #[rocket::async_test]
     async fn expired_entries_are_swept_before_live_ones_are_dropped() {
         let store = MemoryStore::new(2);
-        assert!(
-            store
-                .record_once("consumed-state:a", Duration::from_millis(10))
-                .await
-        );
-        assert!(
-            store
-                .record_once("consumed-state:b", Duration::from_secs(60))
-                .await
-        );
+        assert!(store
+            .record_once("consumed-state:a", Duration::from_millis(10))
+            .await
+            .unwrap());
+        assert!(store
+            .record_once("consumed-state:b", Duration::from_secs(60))
+            .await
+            .unwrap());
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(
-            store
-                .record_once("consumed-state:c", Duration::from_secs(60))
-                .await
-        );
-        assert!(store.contains("consumed-state:b").await);
-        assert!(store.contains("consumed-state:c").await);
+        assert!(store
+            .record_once("consumed-state:c", Duration::from_secs(60))
+            .await
+            .unwrap());
+        assert!(store.has("consumed-state:b"));
+        assert!(store.has("consumed-state:c"));
     }
 }

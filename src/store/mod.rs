@@ -1,37 +1,93 @@
-//! Server-side records with an expiry: consumed login `state`s, ended sessions, and the tokens
-//! of code-flow sessions. The trait is what a shared store (Redis) implements so that several
-//! instances see the same records.
+//! Server-side records with an expiry: consumed login `state`s and logout-token `jti`s, the
+//! tokens of code-flow sessions with their refresh locks, which sessions belong to an IdP
+//! session or user, and revocations (sessions ended before their cookie expires). The trait is
+//! what every store implements; `MemoryStore` serves one instance, a shared store (Redis)
+//! several.
 
 mod memory;
+mod partition;
+mod revocations;
 
 use std::time::Duration;
 
 use rocket::async_trait;
+use sha2::{Digest as _, Sha256};
 
 pub use memory::MemoryStore;
+pub use revocations::{Revocation, RevocationList, Revoked, SessionFacts};
+
+/// Why a store could not answer. Callers fail closed: a login or token route answers 503,
+/// a session that cannot be checked is not accepted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached or refused the command.
+    #[error("the session store is unavailable ({0})")]
+    Unavailable(String),
+    /// The store did not answer within the configured timeout.
+    #[error("the session store did not answer in time")]
+    Timeout,
+    /// This instance has not been able to synchronise its copy of the revocations for too
+    /// long to trust it.
+    #[error("the list of ended sessions is out of date ({0})")]
+    OutOfSync(String),
+}
 
 /// Records with an expiry, shared by every request (and, with a shared store, every instance).
 ///
-/// What the app relies on: calls may come concurrently; `record_once` checks and claims in one
-/// step (of two calls for the same key, one returns `true`); an expired record reads as absent;
-/// and a store that cannot tell fails closed, as `MemoryStore` does (a consumed `state` or an
-/// ended session is then assumed, never the opposite).
+/// What the app relies on: calls may come concurrently; `record_once` and `lock` check and
+/// claim in one step (of two calls for the same key, one wins); an expired record reads as
+/// absent; keys are the app's digests, never a token or session id in the clear; and
+/// `is_revoked` answers from memory, without waiting for the network.
 #[async_trait]
 pub trait Store: Send + Sync {
-    /// Records `key` until `ttl` has passed. Returns `false` if it was already recorded, so a
-    /// single call both checks and claims (consumed `state`s use this).
-    async fn record_once(&self, key: &str, ttl: Duration) -> bool;
-
-    /// Whether `key` is recorded and not yet expired.
-    async fn contains(&self, key: &str) -> bool;
+    /// Records `key` until `ttl` has passed. `Ok(false)` if it was already recorded, so a
+    /// single call both checks and claims (consumed `state`s and logout `jti`s use this).
+    async fn record_once(&self, key: &str, ttl: Duration) -> Result<bool, StoreError>;
 
     /// Stores `value` under `key` until `ttl` has passed, replacing any previous value.
-    /// Returns `false` if it could not be stored.
-    async fn put(&self, key: &str, value: String, ttl: Duration) -> bool;
+    async fn put(&self, key: &str, value: String, ttl: Duration) -> Result<(), StoreError>;
 
     /// The value under `key`, unless absent or expired.
-    async fn get(&self, key: &str) -> Option<String>;
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
 
     /// Forgets `key` and its value.
-    async fn remove(&self, key: &str);
+    async fn remove(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Adds `member` to the set under `key`, which then lives at least `ttl` more.
+    async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError>;
+
+    /// The members of the set under `key` (empty when there is none).
+    async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Takes the lock `key` for `owner` for `lease`, unless someone holds it: `Ok(true)` when
+    /// taken. A holder that disappears blocks others for at most `lease`.
+    async fn lock(&self, key: &str, owner: &str, lease: Duration) -> Result<bool, StoreError>;
+
+    /// Extends `owner`'s lease; `Ok(false)` when it no longer holds the lock.
+    async fn renew_lock(&self, key: &str, owner: &str, lease: Duration)
+        -> Result<bool, StoreError>;
+
+    /// Releases the lock if `owner` still holds it.
+    async fn unlock(&self, key: &str, owner: &str) -> Result<(), StoreError>;
+
+    /// Ends sessions on every instance: recorded until the revocation expires, and passed to
+    /// every instance's copy.
+    async fn revoke(&self, revocation: Revocation) -> Result<(), StoreError>;
+
+    /// Whether the session was revoked, from this instance's copy: no network round trip. An
+    /// instance that has lost touch with the shared list for too long answers `OutOfSync`.
+    fn is_revoked(&self, session: &SessionFacts<'_>) -> Result<bool, StoreError>;
+
+    /// Whether the store answers (readiness).
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// The store's name for a secret or personal value (a session id, `state`, `sid`, `sub`, `jti`):
+/// the first 128 bits of its SHA-256, base64url. Unkeyed, so every instance computes the same
+/// name whatever its secrets (and a secret rotation changes nothing); the values hashed are
+/// unguessable or only identify, never authenticate.
+pub fn digest(value: &str) -> String {
+    use base64::Engine;
+    let hash = Sha256::digest(value.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&hash[..16])
 }

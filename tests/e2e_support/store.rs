@@ -1,21 +1,18 @@
-//! The app's store, seen from the test: a `MemoryStore` that also notes every key written, so a
+//! The app's store, seen from the test: the observed `MemoryStore` of tests/support, so a
 //! scenario can find the server-side tokens of its session (`tokens:<session id>`; the session
 //! id lives only in the encrypted cookie) and read them back, although the browser never sees
 //! them.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-use oidc_bff::store::{MemoryStore, Store};
-use rocket::async_trait;
+use oidc_bff::store::Store;
 use serde_json::Value;
 
-#[derive(Default)]
-pub struct RecordingStore {
-    inner: MemoryStore,
-    /// Every key passed to `put`, in order, with repeats.
-    puts: Mutex<Vec<String>>,
-}
+#[path = "../support/store.rs"]
+#[allow(dead_code)]
+mod observed;
+
+pub use observed::ObservedStore as RecordingStore;
 
 /// What the app keeps under `tokens:<session id>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,10 +26,6 @@ pub struct StoredTokens {
 impl RecordingStore {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
-    }
-
-    fn puts(&self) -> Vec<String> {
-        self.puts.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The distinct `tokens:` keys written so far, oldest first.
@@ -54,7 +47,7 @@ impl RecordingStore {
     /// The tokens stored under `key` now, if any; panics on a value that is not the expected
     /// JSON (the test would otherwise pass for the wrong reason).
     pub async fn tokens(&self, key: &str) -> Option<StoredTokens> {
-        let json = self.inner.get(key).await?;
+        let json = self.inner.get(key).await.ok()??;
         let value: Value = serde_json::from_str(&json)
             .unwrap_or_else(|e| panic!("{key} does not hold JSON ({e})"));
         let text = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_string);
@@ -84,32 +77,5 @@ impl RecordingStore {
         self.tokens(key)
             .await
             .unwrap_or_else(|| panic!("the new session's tokens were written but are gone"))
-    }
-}
-
-#[async_trait]
-impl Store for RecordingStore {
-    async fn record_once(&self, key: &str, ttl: Duration) -> bool {
-        self.inner.record_once(key, ttl).await
-    }
-
-    async fn contains(&self, key: &str) -> bool {
-        self.inner.contains(key).await
-    }
-
-    async fn put(&self, key: &str, value: String, ttl: Duration) -> bool {
-        self.puts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(key.to_string());
-        self.inner.put(key, value, ttl).await
-    }
-
-    async fn get(&self, key: &str) -> Option<String> {
-        self.inner.get(key).await
-    }
-
-    async fn remove(&self, key: &str) {
-        self.inner.remove(key).await
     }
 }

@@ -3,6 +3,8 @@
 
 pub mod back_channel;
 pub mod idp;
+pub mod redis;
+pub mod store;
 
 use std::collections::HashMap;
 

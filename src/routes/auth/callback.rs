@@ -11,15 +11,17 @@ use rocket::response::Redirect;
 use rocket::{get, post, routes, Route, State};
 
 use super::attempts::{read_attempt, remove_login_cookie, LOGIN_COOKIE_PREFIX};
-use super::failures::{idp_error, login_failed, no_login_in_progress, unavailable};
+use super::failures::{
+    idp_error, login_failed, no_login_in_progress, store_unavailable, unavailable,
+};
 use crate::clock;
 use crate::config::Settings;
-use crate::oidc::fetch::ProviderError;
 use crate::oidc::flow;
 use crate::oidc::login::{AuthorizationResult, CompletedLogin, LoginError};
 use crate::oidc::provider::Provider;
 use crate::routes::errors::{request_id, ErrorPage};
 use crate::session::{self, Sessions};
+use crate::store;
 use crate::tokens::TokenKeeper;
 
 pub(super) fn routes() -> Vec<Route> {
@@ -138,15 +140,16 @@ async fn callback(
         });
     let consumed_until = attempt.expires_at_ms().min(token_lapses_ms);
     let consumed_for = Duration::from_millis((consumed_until - now_ms).max(1000) as u64);
-    if !sessions
-        .store
-        .record_once(&format!("consumed-state:{state}"), consumed_for)
-        .await
-    {
-        return Err(rejected(
-            "state already used",
-            login_failed("This login response was already used. Please log in again."),
-        ));
+    let consumed = format!("consumed-state:{}", store::digest(state));
+    match sessions.store.record_once(&consumed, consumed_for).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(rejected(
+                "state already used",
+                login_failed("This login response was already used. Please log in again."),
+            ))
+        }
+        Err(error) => return Err(store_unavailable(&error)),
     }
     // 6. Issue the session (tokens stay on the server) and go back where the user started.
     let CompletedLogin {
@@ -164,14 +167,12 @@ async fn callback(
     })?;
     session::keep_id_token(jar, &sessions.policy, &session, &id_token, now);
     if let Some(tokens) = tokens {
-        if !keeper
-            .keep(&session.id, &tokens, sessions.policy.absolute_lifetime)
+        if let Err(error) = keeper
+            .keep(&session, &tokens, sessions.policy.absolute_lifetime)
             .await
         {
             jar.remove_private(rocket::http::Cookie::build(session::SESSION_COOKIE).path("/"));
-            return Err(unavailable(ProviderError::Unreachable(
-                "the session store is full".into(),
-            )));
+            return Err(store_unavailable(&error));
         }
     }
     tracing::info!(request_id = %req_info.request_id, sub = %subject, "login accepted");

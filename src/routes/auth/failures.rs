@@ -5,6 +5,7 @@ use rocket::http::Status;
 
 use crate::oidc::fetch::ProviderError;
 use crate::routes::errors::ErrorPage;
+use crate::store::StoreError;
 
 pub(super) fn no_login_in_progress() -> ErrorPage {
     ErrorPage::new(
@@ -57,6 +58,17 @@ pub(super) fn unavailable(error: ProviderError) -> ErrorPage {
         status,
         "Login is unavailable",
         format!("Logging in is not possible right now: {error}."),
+    )
+    .with_action("Try again", "/login")
+}
+
+/// The session store cannot record what a login needs (a consumed `state`, the tokens).
+pub(super) fn store_unavailable(error: &StoreError) -> ErrorPage {
+    tracing::error!(%error, "login stopped: session store unavailable");
+    ErrorPage::new(
+        Status::ServiceUnavailable,
+        "Login is unavailable",
+        "Logging in is not possible right now: the session store is unavailable. Please try again in a moment.",
     )
     .with_action("Try again", "/login")
 }

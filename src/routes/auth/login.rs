@@ -8,12 +8,13 @@ use rocket::response::Redirect;
 use rocket::{get, routes, Route, State};
 
 use super::attempts;
-use super::failures::{internal, unavailable};
+use super::failures::{internal, store_unavailable, unavailable};
 use crate::clock;
 use crate::config::Settings;
 use crate::oidc::flow::LoginAttempt;
 use crate::oidc::provider::Provider;
 use crate::routes::errors::ErrorPage;
+use crate::session::Sessions;
 
 pub(super) fn routes() -> Vec<Route> {
     routes![login]
@@ -26,7 +27,14 @@ async fn login(
     jar: &CookieJar<'_>,
     provider: &State<Arc<Provider>>,
     settings: &State<Settings>,
+    sessions: &State<Sessions>,
 ) -> Result<Redirect, ErrorPage> {
+    // The callback will need the store: with it down, say so now rather than after the IdP.
+    sessions
+        .store
+        .ping()
+        .await
+        .map_err(|e| store_unavailable(&e))?;
     let snapshot = provider.snapshot().await.map_err(unavailable)?;
     let now_ms = clock::now_ms();
     let attempt = LoginAttempt::start(returnTo.unwrap_or("/"), settings.response_type, now_ms);
