@@ -204,8 +204,7 @@ async fn a_consumed_state_is_kept_until_its_token_could_no_longer_be_replayed() 
         let kept = store
             .claims()
             .into_iter()
-            .filter(|(key, _)| key.starts_with("consumed-state:"))
-            .next_back()
+            .rfind(|(key, _)| key.starts_with("consumed-state:"))
             .unwrap()
             .1
             .as_secs();
