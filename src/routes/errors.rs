@@ -98,6 +98,31 @@ fn login_required(req: &Request<'_>) -> Either<Redirect, (ContentType, String)> 
     }
 }
 
+/// 503 from a session guard that cannot check the session (the store's list of ended sessions
+/// is out of date): JSON for scripts, a page for navigations; the cookie is kept either way.
+#[catch(503)]
+fn unavailable(req: &Request<'_>) -> Either<ErrorPage, (Status, (ContentType, &'static str))> {
+    if crate::session::is_navigation(req) {
+        Either::Left(logged(
+            req,
+            ErrorPage::new(
+                Status::ServiceUnavailable,
+                "Temporarily unavailable",
+                "Your session cannot be checked right now. Please try again in a moment.",
+            )
+            .with_action("Try again", req.uri().to_string()),
+        ))
+    } else {
+        Either::Right((
+            Status::ServiceUnavailable,
+            (
+                ContentType::JSON,
+                r#"{"error":"temporarily_unavailable","message":"the session cannot be checked right now; try again in a moment"}"#,
+            ),
+        ))
+    }
+}
+
 #[catch(400)]
 fn bad_request(req: &Request<'_>) -> ErrorPage {
     logged(
@@ -195,6 +220,7 @@ fn logged(req: &Request<'_>, page: ErrorPage) -> ErrorPage {
 pub fn catchers() -> Vec<Catcher> {
     catchers![
         login_required,
+        unavailable,
         bad_request,
         forbidden,
         not_found,

@@ -1,0 +1,252 @@
+//! Two app instances sharing one store, in one process: what must hold across instances
+//! (sessions, logouts, single-use `state`s, one refresh for many concurrent calls), and what a
+//! store that goes down does (503 where the store is needed, the cookie kept, recovery without
+//! a restart). `tests/two_instances.rs` runs the same story with two processes and Redis.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rocket::figment::Figment;
+use rocket::futures::future::join_all;
+use rocket::http::{ContentType, Cookie, Header};
+use rocket::local::asynchronous::{Client, LocalResponse};
+use serde_json::Value;
+use support::back_channel::CLIENT_SECRET;
+use support::idp::TestIdp;
+use support::store::ObservedStore;
+
+/// Instances A and B in front of one IdP, sharing `store` and the cookie key.
+struct Pair {
+    idp: TestIdp,
+    a: Client,
+    b: Client,
+    store: Arc<ObservedStore>,
+}
+
+async fn pair_with(customize: impl Fn(Figment) -> Figment) -> Pair {
+    let idp = TestIdp::start().await;
+    let store = Arc::new(ObservedStore::default());
+    let instance = || async {
+        let figment = customize(support::figment(&idp.issuer));
+        let rocket = oidc_bff::build_with_store(figment, store.clone()).expect("valid config");
+        Client::untracked(rocket).await.expect("app ignites")
+    };
+    let a = instance().await;
+    let b = instance().await;
+    Pair { idp, a, b, store }
+}
+
+async fn pair() -> Pair {
+    pair_with(|f| f).await
+}
+
+async fn code_pair() -> Pair {
+    pair_with(|f| {
+        f.merge(("oidc.response_type", "code"))
+            .merge(("oidc.client_secret", CLIENT_SECRET))
+    })
+    .await
+}
+
+/// The cookies a response sets, as `name=value` pairs for the next request.
+fn set_cookies(response: &LocalResponse<'_>) -> Vec<Cookie<'static>> {
+    response
+        .headers()
+        .get("Set-Cookie")
+        .filter_map(|header| Cookie::parse_encoded(header.to_string()).ok())
+        .filter(|cookie| !cookie.value().is_empty())
+        .collect()
+}
+
+fn named(cookies: &[Cookie<'static>], prefix: &str) -> Vec<Cookie<'static>> {
+    cookies
+        .iter()
+        .filter(|c| c.name().starts_with(prefix))
+        .cloned()
+        .collect()
+}
+
+/// `/login` on `client`: the login cookie, state and nonce (and PKCE challenge, if any).
+async fn start_login(client: &Client) -> (Vec<Cookie<'static>>, String, String, Option<String>) {
+    let response = client.get("/login").dispatch().await;
+    assert_eq!(response.status().code, 302);
+    let location = response.headers().get_one("Location").unwrap().to_string();
+    let params: std::collections::HashMap<String, String> = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    (
+        named(&set_cookies(&response), "bff_login"),
+        params["state"].clone(),
+        params["nonce"].clone(),
+        params.get("code_challenge").cloned(),
+    )
+}
+
+async fn post_callback<'c>(
+    client: &'c Client,
+    cookies: &[Cookie<'static>],
+    fields: &[(&str, &str)],
+) -> LocalResponse<'c> {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    client
+        .post("/callback")
+        .header(ContentType::Form)
+        .cookies(cookies.to_vec())
+        .body(body)
+        .dispatch()
+        .await
+}
+
+/// A whole login on A; returns the session cookie.
+async fn log_in(pair: &Pair) -> Cookie<'static> {
+    let (cookies, state, nonce, challenge) = start_login(&pair.a).await;
+    let response = match challenge {
+        Some(challenge) => {
+            let code = pair.idp.back.grant_code(&nonce, &challenge);
+            post_callback(&pair.a, &cookies, &[("code", &code), ("state", &state)]).await
+        }
+        None => {
+            let token = pair.idp.token(&pair.idp.claims(&nonce));
+            post_callback(
+                &pair.a,
+                &cookies,
+                &[("id_token", &token), ("state", &state)],
+            )
+            .await
+        }
+    };
+    assert_eq!(response.status().code, 303, "login accepted");
+    named(&set_cookies(&response), "bff_session")
+        .pop()
+        .expect("a session cookie")
+}
+
+async fn api<'c>(client: &'c Client, path: &str, session: &Cookie<'static>) -> LocalResponse<'c> {
+    client
+        .get(path.to_string())
+        .cookie(session.clone())
+        .header(Header::new("Sec-Fetch-Mode", "cors"))
+        .header(Header::new("Sec-Fetch-Dest", "empty"))
+        .dispatch()
+        .await
+}
+
+async fn json(response: LocalResponse<'_>) -> Value {
+    serde_json::from_str(&response.into_string().await.unwrap_or_default()).unwrap_or(Value::Null)
+}
+
+#[rocket::async_test]
+async fn a_session_from_one_instance_works_on_the_other() {
+    let pair = pair().await;
+    let session = log_in(&pair).await;
+    assert_eq!(
+        api(&pair.b, "/api/hello", &session).await.status().code,
+        200
+    );
+}
+
+#[rocket::async_test]
+async fn a_logout_on_one_instance_is_refused_on_the_other() {
+    let pair = pair().await;
+    let session = log_in(&pair).await;
+    let logout = pair
+        .a
+        .post("/logout")
+        .cookie(session.clone())
+        .header(Header::new("Sec-Fetch-Site", "same-origin"))
+        .dispatch()
+        .await;
+    assert_eq!(logout.status().code, 303);
+    assert_eq!(
+        api(&pair.b, "/api/hello", &session).await.status().code,
+        401
+    );
+}
+
+#[rocket::async_test]
+async fn the_same_state_posted_to_both_instances_at_once_makes_exactly_one_session() {
+    let pair = pair().await;
+    let (cookies, state, nonce, _) = start_login(&pair.a).await;
+    let token = pair.idp.token(&pair.idp.claims(&nonce));
+    let fields = [("id_token", token.as_str()), ("state", state.as_str())];
+    let (to_a, to_b) = tokio::join!(
+        post_callback(&pair.a, &cookies, &fields),
+        post_callback(&pair.b, &cookies, &fields)
+    );
+    let mut statuses = [to_a.status().code, to_b.status().code];
+    statuses.sort();
+    assert_eq!(statuses, [303, 400], "one login, one refusal");
+}
+
+#[rocket::async_test]
+async fn twenty_concurrent_calls_split_across_instances_share_one_refresh() {
+    let pair = code_pair().await;
+    pair.idp.back.access_ttl.store(30, Ordering::SeqCst); // inside the 60 s margin
+    let session = log_in(&pair).await;
+    pair.idp.back.access_ttl.store(3600, Ordering::SeqCst);
+    *pair.idp.back.refresh_delay.lock().unwrap() = Duration::from_millis(300);
+    let calls = (0..20).map(|i| {
+        let client = if i % 2 == 0 { &pair.a } else { &pair.b };
+        let session = session.clone();
+        async move { api(client, "/api/upstream", &session).await.status().code }
+    });
+    let statuses = join_all(calls).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(pair.idp.back.refresh_count.load(Ordering::SeqCst), 1);
+}
+
+#[rocket::async_test]
+async fn with_the_store_down_session_checks_logins_and_token_calls_answer_503_then_recover() {
+    let pair = code_pair().await;
+    let session = log_in(&pair).await;
+    let (cookies, state, nonce, challenge) = start_login(&pair.a).await;
+    pair.store.set_failing(true);
+
+    let hello = api(&pair.b, "/api/hello", &session).await;
+    assert_eq!(hello.status().code, 503);
+    assert!(
+        hello.headers().get("Set-Cookie").next().is_none(),
+        "the cookie is kept for when the store is back"
+    );
+    assert_eq!(json(hello).await["error"], "temporarily_unavailable");
+
+    let page = pair
+        .b
+        .get("/profile")
+        .cookie(session.clone())
+        .header(Header::new("Sec-Fetch-Mode", "navigate"))
+        .header(Header::new("Sec-Fetch-Dest", "document"))
+        .dispatch()
+        .await;
+    assert_eq!(page.status().code, 503);
+
+    let login = pair.a.get("/login").dispatch().await;
+    assert_eq!(login.status().code, 503);
+    assert!(login
+        .into_string()
+        .await
+        .unwrap_or_default()
+        .contains("session store"));
+
+    let code = pair.idp.back.grant_code(&nonce, &challenge.unwrap());
+    let callback = post_callback(&pair.a, &cookies, &[("code", &code), ("state", &state)]).await;
+    assert_eq!(callback.status().code, 503);
+
+    pair.store.set_failing(false);
+    assert_eq!(
+        api(&pair.b, "/api/hello", &session).await.status().code,
+        200
+    );
+    assert_eq!(
+        api(&pair.a, "/api/upstream", &session).await.status().code,
+        200
+    );
+    assert_eq!(pair.a.get("/login").dispatch().await.status().code, 302);
+}
