@@ -292,6 +292,43 @@ async fn token_issued_slightly_in_the_future_within_the_skew_is_accepted() {
 }
 
 #[rocket::async_test]
+async fn token_not_valid_before_a_time_beyond_the_skew_is_refused() {
+    let app = app().await;
+    assert_refused(
+        &app,
+        |app, claims| {
+            app.idp
+                .token(&with(claims, "nbf", json!(idp::now() + 3600)))
+        },
+        "not valid yet (nbf)",
+    )
+    .await;
+}
+
+#[rocket::async_test]
+async fn token_with_nbf_now_or_slightly_ahead_within_the_skew_is_accepted() {
+    let app = app().await;
+    for nbf in [idp::now() - 60, idp::now() + 20] {
+        let (status, body) = post_forged(&app, |app, claims| {
+            app.idp.token(&with(claims, "nbf", json!(nbf)))
+        })
+        .await;
+        assert_eq!(status, 303, "nbf {nbf}: {body}");
+    }
+}
+
+#[rocket::async_test]
+async fn token_whose_nbf_is_not_a_number_is_refused() {
+    let app = app().await;
+    assert_refused(
+        &app,
+        |app, claims| app.idp.token(&with(claims, "nbf", json!("tomorrow"))),
+        "nbf is not a number",
+    )
+    .await;
+}
+
+#[rocket::async_test]
 async fn nonce_of_another_login_is_refused() {
     let app = app().await;
     assert_refused(

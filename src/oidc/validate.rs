@@ -80,6 +80,9 @@ pub enum IdTokenError {
     /// `iat` is in the future (beyond the clock skew).
     #[error("the ID token is issued in the future: the clocks of this server and the identity provider disagree")]
     IssuedInFuture,
+    /// `nbf` lies in the future beyond the clock skew (RFC 7519 §4.1.5).
+    #[error("the ID token is not valid yet (nbf): the clocks of this server and the identity provider disagree")]
+    NotYetValid,
     /// `nonce` is not this login attempt's.
     #[error("the ID token does not belong to this login attempt (nonce mismatch)")]
     NonceMismatch,
@@ -151,6 +154,7 @@ impl ValidationRules {
 pub struct IdTokenValidator {
     verifier: IdTokenVerifier<'static, FastKey>,
     client_id: String,
+    clock_skew: i64,
 }
 
 impl IdTokenValidator {
@@ -177,6 +181,7 @@ impl IdTokenValidator {
         Ok(Self {
             verifier,
             client_id: rules.client_id.clone(),
+            clock_skew: skew.num_seconds(),
         })
     }
 
@@ -196,8 +201,24 @@ impl IdTokenValidator {
             .into_claims(&self.verifier, &nonce)
             .map_err(|e| classify(e, token))?;
         self.check_authorized_party(&claims)?;
+        self.check_not_before(&claims)?;
         check_hashes(&claims, &alg, expected)?;
         Ok(verified(claims))
+    }
+
+    /// RFC 7519 §4.1.5: a token with `nbf` must not be accepted before that time (give or take
+    /// the clock skew). `openidconnect` leaves `nbf` among the other claims, unchecked.
+    fn check_not_before(&self, claims: &Claims) -> Result<(), IdTokenError> {
+        match claims.additional_claims().rest.get("nbf") {
+            None => Ok(()),
+            Some(nbf) => match nbf.as_f64() {
+                Some(nbf) if nbf > (crate::clock::now() + self.clock_skew) as f64 => {
+                    Err(IdTokenError::NotYetValid)
+                }
+                Some(_) => Ok(()),
+                None => Err(IdTokenError::Malformed("nbf is not a number".into())),
+            },
+        }
     }
 
     /// Core 3.1.3.7 steps 4-5: with several audiences `azp` must be present, and when present
