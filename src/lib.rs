@@ -117,6 +117,7 @@ impl Bff {
                 idle_timeout: settings.session_idle_timeout,
                 absolute_lifetime: settings.session_absolute_lifetime,
                 secure_cookies: settings.cookies_secure(),
+                previous_keys: settings.previous_cookie_keys.clone(),
             },
             store: self.store.clone(),
         };

@@ -33,14 +33,17 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("DEV_IDP_PORT", "oidc.dev_idp_port"),
 ];
 
-/// Rocket's figment with `.env`, the familiar variable names and `SECRET` merged in.
+/// Rocket's figment with `.env`, the familiar variable names, `SECRET` and `PREVIOUS_SECRETS`
+/// merged in.
 pub fn figment() -> Figment {
     // A missing .env file is normal; a malformed one is reported by the settings check.
     let _ = dotenvy::dotenv();
     with_env_aliases(rocket::Config::figment())
 }
 
-/// Adds the familiar environment names and `SECRET` on top of an existing figment.
+/// Adds the familiar environment names, `SECRET` and `PREVIOUS_SECRETS` on top of an existing
+/// figment. The secrets are taken as text, whatever they look like (`Env` would read a secret of
+/// digits as a number).
 pub fn with_env_aliases(figment: Figment) -> Figment {
     let aliases = Env::raw().filter_map(|key| {
         ENV_ALIASES
@@ -49,8 +52,13 @@ pub fn with_env_aliases(figment: Figment) -> Figment {
             .map(|(_, path)| (*path).into())
     });
     let mut figment = figment.merge(aliases);
-    if let Ok(secret) = std::env::var("SECRET") {
-        figment = figment.merge(Serialized::default("oidc.secret", secret));
+    for (name, path) in [
+        ("SECRET", "oidc.secret"),
+        ("PREVIOUS_SECRETS", "oidc.previous_secrets"),
+    ] {
+        if let Ok(secret) = std::env::var(name) {
+            figment = figment.merge(Serialized::default(path, secret));
+        }
     }
     figment
 }

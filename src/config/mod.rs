@@ -4,15 +4,21 @@
 //! other module of the app.
 
 mod env;
+mod keys;
+mod sealer;
 mod secret;
 mod settings;
 
 use rocket::figment::Figment;
 
 pub use env::{figment, with_env_aliases};
+pub use keys::PreviousCookieKeys;
+pub use sealer::Sealer;
 pub use settings::{ConfigError, ResponseType, Settings};
 
-/// Reads and checks the `oidc` settings and turns `oidc.secret` into Rocket's `secret_key`.
+/// Reads and checks the `oidc` settings and turns `oidc.secret` into Rocket's `secret_key`
+/// (and, with `oidc.previous_secrets`, into the keys in [`Settings::previous_cookie_keys`] and
+/// [`Settings::sealer`]).
 pub fn load(figment: Figment) -> Result<(Figment, Settings), ConfigError> {
     let raw: settings::RawSettings = figment
         .extract_inner::<settings::RawSettings>("oidc")
@@ -24,7 +30,12 @@ pub fn load(figment: Figment) -> Result<(Figment, Settings), ConfigError> {
                 hint: "see the configuration table in README.md",
             }),
         })?;
-    let settings = settings::check(raw)?;
-    let figment = secret::apply_secret(figment)?;
+    // The secrets are checked with the other settings but reported last, so a release build
+    // without issuer names the issuer first.
+    let (figment, keys) = match secret::apply_secret(figment.clone()) {
+        Ok((figment, keys)) => (figment, Ok(keys)),
+        Err(error) => (figment, Err(error)),
+    };
+    let settings = settings::check(raw, keys)?;
     Ok((figment, settings))
 }

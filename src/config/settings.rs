@@ -6,6 +6,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+use super::keys::{Keys, PreviousCookieKeys};
+use super::sealer::Sealer;
+
 /// A setting that is missing or unusable; the message names it and says how to fix it.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
@@ -121,6 +124,12 @@ pub struct Settings {
     pub http_connect_timeout: Duration,
     /// Timeout for a whole request to the IdP or upstream API.
     pub http_timeout: Duration,
+    /// The private-cookie keys of `PREVIOUS_SECRETS`, which still decrypt after a rotation
+    /// (the current key is Rocket's `secret_key`).
+    pub previous_cookie_keys: PreviousCookieKeys,
+    /// Seals data at rest (tokens in the store) under `SECRET`, opens it under `SECRET` or
+    /// `PREVIOUS_SECRETS`; clones share it.
+    pub sealer: Sealer,
 }
 
 impl Settings {
@@ -152,7 +161,11 @@ fn is_loopback_host(url: &Url) -> bool {
     )
 }
 
-pub(super) fn check(raw: RawSettings) -> Result<Settings, ConfigError> {
+/// Checks what the user wrote; `keys` (from `SECRET` and `PREVIOUS_SECRETS`) is checked last.
+pub(super) fn check(
+    raw: RawSettings,
+    keys: Result<Keys, ConfigError>,
+) -> Result<Settings, ConfigError> {
     let issuer = non_empty(raw.issuer).ok_or(ConfigError::Missing {
         name: "ISSUER_BASE_URL (oidc.issuer)",
         hint: "set it to your identity provider's issuer URL, e.g. https://example.eu.auth0.com/",
@@ -239,6 +252,7 @@ pub(super) fn check(raw: RawSettings) -> Result<Settings, ConfigError> {
             hint: "session lifetimes must be at least one second",
         });
     }
+    let keys = keys?;
     let secs = Duration::from_secs;
     Ok(Settings {
         issuer,
@@ -254,6 +268,8 @@ pub(super) fn check(raw: RawSettings) -> Result<Settings, ConfigError> {
         session_absolute_lifetime: secs(absolute),
         http_connect_timeout: secs(raw.http_connect_timeout_secs.unwrap_or(5).max(1)),
         http_timeout: secs(raw.http_timeout_secs.unwrap_or(10).max(1)),
+        previous_cookie_keys: keys.previous_cookie_keys,
+        sealer: keys.sealer,
     })
 }
 
@@ -267,6 +283,14 @@ pub(super) fn non_empty(value: Option<String>) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn checked(raw: RawSettings) -> Result<Settings, ConfigError> {
+        let keys = Keys {
+            previous_cookie_keys: PreviousCookieKeys::none(),
+            sealer: Sealer::random(),
+        };
+        check(raw, Ok(keys))
+    }
+
     fn raw(issuer: &str, base_url: &str) -> RawSettings {
         RawSettings {
             issuer: Some(issuer.into()),
@@ -278,35 +302,35 @@ mod tests {
 
     #[test]
     fn missing_issuer_names_the_setting() {
-        let err = check(RawSettings::default()).unwrap_err();
+        let err = checked(RawSettings::default()).unwrap_err();
         assert!(err.to_string().starts_with("ISSUER_BASE_URL"), "{err}");
     }
 
     #[test]
     fn plain_http_base_url_is_only_allowed_on_loopback() {
-        assert!(check(raw("https://idp.example", "http://localhost:3000")).is_ok());
-        assert!(check(raw("https://idp.example", "http://127.0.0.1:3000")).is_ok());
-        let err = check(raw("https://idp.example", "http://app.example")).unwrap_err();
+        assert!(checked(raw("https://idp.example", "http://localhost:3000")).is_ok());
+        assert!(checked(raw("https://idp.example", "http://127.0.0.1:3000")).is_ok());
+        let err = checked(raw("https://idp.example", "http://app.example")).unwrap_err();
         assert!(err.to_string().starts_with("BASE_URL"), "{err}");
     }
 
     #[test]
     fn base_url_with_a_path_is_refused() {
-        assert!(check(raw("https://idp.example", "https://app.example/sub")).is_err());
+        assert!(checked(raw("https://idp.example", "https://app.example/sub")).is_err());
     }
 
     #[test]
     fn scopes_without_openid_are_refused() {
         let mut r = raw("https://idp.example", "https://app.example");
         r.scopes = Some("profile email".into());
-        assert!(check(r).unwrap_err().to_string().starts_with("SCOPES"));
+        assert!(checked(r).unwrap_err().to_string().starts_with("SCOPES"));
     }
 
     #[test]
     fn loopback_http_cookies_are_not_secure_but_https_ones_are() {
-        let local = check(raw("https://idp.example", "http://localhost:3000")).unwrap();
+        let local = checked(raw("https://idp.example", "http://localhost:3000")).unwrap();
         assert!(!local.cookies_secure());
-        let public = check(raw("https://idp.example", "https://app.example")).unwrap();
+        let public = checked(raw("https://idp.example", "https://app.example")).unwrap();
         assert!(public.cookies_secure());
         assert_eq!(public.redirect_uri(), "https://app.example/callback");
     }
@@ -315,17 +339,17 @@ mod tests {
     fn code_response_types_need_a_client_secret() {
         let mut r = raw("https://idp.example", "https://app.example");
         r.response_type = Some("code".into());
-        assert!(check(r)
+        assert!(checked(r)
             .unwrap_err()
             .to_string()
             .starts_with("CLIENT_SECRET"));
         let mut r = raw("https://idp.example", "https://app.example");
         r.response_type = Some("code id_token".into());
         r.client_secret = Some("s".into());
-        assert_eq!(check(r).unwrap().response_type, ResponseType::CodeIdToken);
+        assert_eq!(checked(r).unwrap().response_type, ResponseType::CodeIdToken);
         let mut r = raw("https://idp.example", "https://app.example");
         r.response_type = Some("token".into());
-        assert!(check(r)
+        assert!(checked(r)
             .unwrap_err()
             .to_string()
             .starts_with("RESPONSE_TYPE"));

@@ -5,6 +5,7 @@ use rocket::http::{Cookie, CookieJar, SameSite};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::keyring;
 use super::model::{Session, SessionPolicy};
 use crate::oidc::flow::random_token;
 use crate::oidc::validate::VerifiedIdToken;
@@ -139,7 +140,7 @@ pub async fn end(
     store: &dyn Store,
     now: i64,
 ) -> Option<Session> {
-    let session = read_cookie(jar);
+    let session = read_cookie(jar, policy);
     if let Some(session) = &session {
         let until = now + session.remaining(policy, now).as_secs() as i64;
         if let Err(error) = store.revoke(Revocation::session(&session.id, until)).await {
@@ -183,17 +184,28 @@ pub fn keep_id_token(
 }
 
 /// The ID token kept for the session that is ending (none if it belongs to another session);
-/// the cookie is removed either way.
-pub fn take_id_token(jar: &CookieJar<'_>, session_id: &str) -> Option<String> {
-    let cookie = jar.get_private(LOGOUT_HINT_COOKIE);
+/// the cookie is removed either way. One kept under a previous key (`PREVIOUS_SECRETS`) is
+/// read too; it is not re-issued, since this response removes it.
+pub fn take_id_token(
+    jar: &CookieJar<'_>,
+    policy: &SessionPolicy,
+    session_id: &str,
+) -> Option<String> {
+    let cookie = keyring::get_private(jar, &policy.previous_keys, LOGOUT_HINT_COOKIE, |_| None);
     jar.remove_private(Cookie::build(LOGOUT_HINT_COOKIE).path(LOGOUT_PATH));
     let cookie = cookie?;
     let (owner, token) = cookie.value().split_once(' ')?;
     (owner == session_id).then(|| token.to_string())
 }
 
-pub(super) fn read_cookie(jar: &CookieJar<'_>) -> Option<Session> {
-    let cookie = jar.get_private(SESSION_COOKIE)?;
+/// The session in the cookie; one issued under a previous key is re-issued under the current
+/// one, with the same value and attributes.
+pub(super) fn read_cookie(jar: &CookieJar<'_>, policy: &SessionPolicy) -> Option<Session> {
+    let cookie = keyring::get_private(jar, &policy.previous_keys, SESSION_COOKIE, |old| {
+        let session: Session = serde_json::from_str(old.value()).ok()?;
+        let value = old.value().to_string();
+        Some(session_cookie(policy, value, &session, crate::clock::now()))
+    })?;
     serde_json::from_str(cookie.value()).ok()
 }
 

@@ -60,7 +60,7 @@ async fn current<'r>(req: &'r Request<'_>) -> &'r Result<Session, NoSession> {
     req.local_cache_async(async {
         let sessions = req.rocket().state::<Sessions>().ok_or(NoSession::Missing)?;
         let jar = req.cookies();
-        let mut session = read_cookie(jar).ok_or(NoSession::Missing)?;
+        let mut session = read_cookie(jar, &sessions.policy).ok_or(NoSession::Missing)?;
         let now = crate::clock::now();
         if session.is_expired(&sessions.policy, now) {
             return Err(NoSession::Expired);

@@ -3,10 +3,12 @@
 //! absolute limits, so an old copy replayed after `Max-Age` is still refused.
 //!
 //! `model` is the session itself, `cookie` how it is written and ended, `guards` how requests
-//! read it. Nothing here knows about JWKS or routes.
+//! read it, `keyring` how the app's private cookies are read across a key rotation. Nothing
+//! here knows about JWKS or routes.
 
 mod cookie;
 mod guards;
+mod keyring;
 mod model;
 
 pub use cookie::{
@@ -14,4 +16,5 @@ pub use cookie::{
     LOGOUT_HINT_COOKIE, SESSION_COOKIE,
 };
 pub use guards::{is_navigation, ApiUser, LoginRequired, NoSession, Sessions, User};
+pub use keyring::get_private;
 pub use model::{Names, Session, SessionPolicy};

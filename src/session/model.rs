@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::config::PreviousCookieKeys;
+
 /// How sessions live and how their cookie is written.
 #[derive(Debug, Clone)]
 pub struct SessionPolicy {
@@ -17,6 +19,9 @@ pub struct SessionPolicy {
     pub absolute_lifetime: Duration,
     /// Whether cookies carry `Secure`.
     pub secure_cookies: bool,
+    /// Keys of `PREVIOUS_SECRETS`: the app's cookies issued under them are still read, and
+    /// re-issued under the current key (`Settings::previous_cookie_keys`).
+    pub previous_keys: PreviousCookieKeys,
 }
 
 impl SessionPolicy {
@@ -127,6 +132,7 @@ mod tests {
             idle_timeout: Duration::from_secs(100),
             absolute_lifetime: Duration::from_secs(1000),
             secure_cookies: true,
+            previous_keys: PreviousCookieKeys::none(),
         }
     }
 

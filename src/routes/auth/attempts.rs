@@ -3,6 +3,7 @@
 
 use rocket::http::{Cookie, CookieJar, SameSite};
 
+use crate::config::PreviousCookieKeys;
 use crate::oidc::flow::{LoginAttempt, LOGIN_ATTEMPT_LIFETIME_SECS};
 use crate::session;
 
@@ -14,7 +15,13 @@ const MAX_PENDING_LOGINS: usize = 4;
 /// Sets the cookie of a new attempt.
 pub(super) fn keep(jar: &CookieJar<'_>, attempt: &LoginAttempt) -> Result<(), serde_json::Error> {
     let value = serde_json::to_string(attempt)?;
-    let cookie = Cookie::build((format!("{LOGIN_COOKIE_PREFIX}{}", attempt.tag()), value))
+    let name = format!("{LOGIN_COOKIE_PREFIX}{}", attempt.tag());
+    jar.add_private(attempt_cookie(name, value, LOGIN_ATTEMPT_LIFETIME_SECS));
+    Ok(())
+}
+
+fn attempt_cookie(name: String, value: String, max_age_secs: i64) -> Cookie<'static> {
+    let cookie = Cookie::build((name, value))
         .http_only(true)
         // The IdP's POST to /callback is cross-site: only `None` survives it, and `None`
         // requires `Secure` (which browsers accept on http://localhost).
@@ -22,12 +29,15 @@ pub(super) fn keep(jar: &CookieJar<'_>, attempt: &LoginAttempt) -> Result<(), se
         .secure(true)
         .path("/")
         .build();
-    jar.add_private(session::lasting(cookie, LOGIN_ATTEMPT_LIFETIME_SECS));
-    Ok(())
+    session::lasting(cookie, max_age_secs)
 }
 
 /// Removes expired or unreadable attempts and, past the limit, the oldest ones.
-pub(super) fn drop_stale_attempts(jar: &CookieJar<'_>, now_ms: i64) {
+pub(super) fn drop_stale_attempts(
+    jar: &CookieJar<'_>,
+    previous_keys: &PreviousCookieKeys,
+    now_ms: i64,
+) {
     let names: Vec<String> = jar
         .iter()
         .filter(|c| c.name().starts_with(LOGIN_COOKIE_PREFIX))
@@ -35,7 +45,7 @@ pub(super) fn drop_stale_attempts(jar: &CookieJar<'_>, now_ms: i64) {
         .collect();
     let mut live = Vec::new();
     for name in names {
-        match read_attempt(jar, &name) {
+        match read_attempt(jar, previous_keys, &name) {
             Some(attempt) if !attempt.is_expired(now_ms) => {
                 live.push((attempt.started_at_ms, name))
             }
@@ -49,8 +59,25 @@ pub(super) fn drop_stale_attempts(jar: &CookieJar<'_>, now_ms: i64) {
     }
 }
 
-pub(super) fn read_attempt(jar: &CookieJar<'_>, name: &str) -> Option<LoginAttempt> {
-    serde_json::from_str(jar.get_private(name)?.value()).ok()
+/// The attempt in cookie `name`; one issued under a previous key (`PREVIOUS_SECRETS`) is
+/// re-issued under the current one for the rest of its lifetime.
+pub(super) fn read_attempt(
+    jar: &CookieJar<'_>,
+    previous_keys: &PreviousCookieKeys,
+    name: &str,
+) -> Option<LoginAttempt> {
+    let cookie = session::get_private(jar, previous_keys, name, |old| {
+        let attempt: LoginAttempt = serde_json::from_str(old.value()).ok()?;
+        let remaining_secs = (attempt.expires_at_ms() - crate::clock::now_ms()) / 1000;
+        (remaining_secs > 0).then(|| {
+            attempt_cookie(
+                old.name().to_string(),
+                old.value().to_string(),
+                remaining_secs,
+            )
+        })
+    })?;
+    serde_json::from_str(cookie.value()).ok()
 }
 
 pub(super) fn remove_login_cookie(jar: &CookieJar<'_>, name: String) {

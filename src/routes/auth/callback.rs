@@ -64,7 +64,7 @@ async fn callback(
     let Some(name) = flow::state_tag(state).map(|tag| format!("{LOGIN_COOKIE_PREFIX}{tag}")) else {
         return Err(rejected("malformed state", no_login_in_progress()));
     };
-    let Some(attempt) = read_attempt(jar, &name) else {
+    let Some(attempt) = read_attempt(jar, &settings.previous_cookie_keys, &name) else {
         return Err(rejected(
             "no transient cookie for this state",
             no_login_in_progress(),

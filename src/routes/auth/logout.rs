@@ -31,7 +31,7 @@ async fn logout(
     let ended = session::end(jar, &sessions.policy, sessions.store.as_ref(), clock::now()).await;
     let mut id_token_hint = None;
     if let Some(session) = &ended {
-        id_token_hint = session::take_id_token(jar, &session.id);
+        id_token_hint = session::take_id_token(jar, &sessions.policy, &session.id);
         // RFC 7009: the refresh token dies with the session.
         keeper.revoke_and_forget(&session.id).await;
     }
