@@ -131,6 +131,7 @@ impl Bff {
         // little more.
         let keeper = TokenKeeper::new(
             self.store,
+            settings.sealer.clone(),
             provider.clone(),
             settings.refresh_margin,
             settings.http_timeout + std::time::Duration::from_secs(2),

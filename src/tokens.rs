@@ -3,6 +3,9 @@
 //! refreshed when they are about to expire: once per session however many requests, on
 //! however many instances, ask at the same moment.
 //!
+//! At rest the tokens are sealed (AES-256-GCM under a key derived from `SECRET`, bound to the
+//! session's key), so a shared store never holds a token in the clear.
+//!
 //! Single flight across instances: a refresh takes the session's lock in the store with a
 //! lease, renews the lease while the IdP answers, re-reads the tokens under the lock (another
 //! instance may just have refreshed) and writes the new ones before releasing it. Others wait
@@ -16,6 +19,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::clock;
+use crate::config::Sealer;
 use crate::oidc::flow::random_token;
 use crate::oidc::provider::Provider;
 use crate::oidc::tokens::{TokenError, TokenResponse};
@@ -55,6 +59,9 @@ impl From<StoreError> for TokenUnavailable {
     }
 }
 
+/// The sealer's purpose for tokens at rest: its own key, apart from anything else sealed.
+const SEALED_AS: &str = "tokens";
+
 /// How long a refresh may hold a session's lock without renewing it.
 const LEASE: Duration = Duration::from_secs(10);
 /// How often a waiting request looks whether the refresh is done.
@@ -63,6 +70,7 @@ const POLL: Duration = Duration::from_millis(25);
 /// Keeps each session's tokens in the store and refreshes them on demand.
 pub struct TokenKeeper {
     store: Arc<dyn Store>,
+    sealer: Sealer,
     provider: Arc<Provider>,
     refresh_margin: Duration,
     /// How long a request waits for another instance's refresh before giving up.
@@ -127,12 +135,14 @@ impl TokenKeeper {
     /// `wait_limit` for a refresh running elsewhere.
     pub fn new(
         store: Arc<dyn Store>,
+        sealer: Sealer,
         provider: Arc<Provider>,
         refresh_margin: Duration,
         wait_limit: Duration,
     ) -> Self {
         Self {
             store,
+            sealer,
             provider,
             refresh_margin,
             wait_limit,
@@ -171,17 +181,23 @@ impl TokenKeeper {
         tokens: &StoredTokens,
         lifetime: Duration,
     ) -> Result<(), StoreError> {
-        let json = serde_json::to_string(tokens)
+        let json = serde_json::to_vec(tokens)
             .map_err(|e| StoreError::Unavailable(format!("tokens not serialisable: {e}")))?;
-        self.store.put(&tokens_key(name), json, lifetime).await
+        let sealed = self.sealer.seal(SEALED_AS, name.as_bytes(), &json);
+        self.store.put(&tokens_key(name), sealed, lifetime).await
     }
 
     async fn load(&self, name: &str) -> Result<Option<StoredTokens>, StoreError> {
-        let Some(json) = self.store.get(&tokens_key(name)).await? else {
+        let Some(sealed) = self.store.get(&tokens_key(name)).await? else {
             return Ok(None);
         };
-        // Unreadable tokens are as good as none: the session needs a new login.
-        Ok(serde_json::from_str(&json).ok())
+        // Tokens that do not open (sealed under a secret no longer configured, or altered) or
+        // do not parse are as good as none: the session needs a new login.
+        let Some(json) = self.sealer.open(SEALED_AS, name.as_bytes(), &sealed) else {
+            tracing::warn!("stored tokens do not open with the configured secrets");
+            return Ok(None);
+        };
+        Ok(serde_json::from_slice(&json).ok())
     }
 
     fn is_fresh(&self, tokens: &StoredTokens) -> bool {

@@ -439,7 +439,8 @@ impl AppServer {
             // Ctrl-C should end the test process (and, through the terminal, the IdP and the
             // browser), not only the app inside it.
             .merge(("shutdown.ctrlc", false))
-            .merge(("oidc.base_url", APP));
+            .merge(("oidc.base_url", APP))
+            .merge(("oidc.secret", e2e_support::store::SECRET));
         if idp.built_in {
             // No issuer, as with `cargo run`: the app starts its development IdP.
             assert_port_free(IDP_PORT, "the development IdP");

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use oidc_bff::store::Store;
 use rocket::figment::Figment;
 use rocket::futures::future::join_all;
 use rocket::http::{ContentType, Cookie, Header};
@@ -249,4 +250,36 @@ async fn with_the_store_down_session_checks_logins_and_token_calls_answer_503_th
         200
     );
     assert_eq!(pair.a.get("/login").dispatch().await.status().code, 302);
+}
+
+#[rocket::async_test]
+async fn the_store_never_holds_a_token_in_the_clear() {
+    let pair = code_pair().await;
+    let session = log_in(&pair).await;
+    assert_eq!(
+        api(&pair.b, "/api/upstream", &session).await.status().code,
+        200
+    );
+    let keys = pair.store.puts();
+    assert!(keys.iter().any(|k| k.starts_with("tokens:")), "{keys:?}");
+    let issued: Vec<String> = pair
+        .idp
+        .back
+        .access_tokens
+        .lock()
+        .unwrap()
+        .iter()
+        .chain(pair.idp.back.refresh_tokens.lock().unwrap().iter())
+        .cloned()
+        .collect();
+    for key in &keys {
+        let value = pair.store.inner.get(key).await.unwrap().unwrap_or_default();
+        for token in &issued {
+            assert!(
+                !value.contains(token.as_str()),
+                "{key} holds a token in the clear"
+            );
+            assert!(!key.contains(token.as_str()), "a key names a token");
+        }
+    }
 }

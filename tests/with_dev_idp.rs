@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use base64::Engine;
 use oidc_bff::local_idp::DEFAULT_CLIENT_SECRET;
-use oidc_bff::store::Store;
 use openidconnect::reqwest;
 use rocket::figment::Figment;
 use rocket::http::{ContentType, Header};
@@ -44,7 +43,7 @@ impl RecordingStore {
     async fn session_tokens(&self) -> Option<Value> {
         let keys = self.puts();
         let key = keys.iter().rev().find(|k| k.starts_with("tokens:"))?;
-        serde_json::from_str(&self.inner.get(key).await.ok()??).ok()
+        serde_json::from_str(&self.tokens_json(key).await?).ok()
     }
 }
 
@@ -79,9 +78,16 @@ async fn start() -> DevApp {
 /// The app (and its IdP) with some settings changed, e.g. `oidc.response_type`.
 async fn start_with(customize: impl FnOnce(Figment) -> Figment) -> DevApp {
     let port = free_port();
-    let store = Arc::new(RecordingStore::default());
-    let rocket = oidc_bff::build_with_store(customize(figment_without_issuer(port)), store.clone())
-        .expect("config without issuer");
+    let figment = customize(figment_without_issuer(port));
+    // The app's sealer, so the test can read the tokens it keeps (the issuer is irrelevant).
+    let settings_only = figment
+        .clone()
+        .merge(("oidc.issuer", "http://x"))
+        .merge(("oidc.client_id", "x"))
+        .merge(("oidc.client_secret", "x"));
+    let (_, settings) = oidc_bff::config::load(settings_only).expect("valid settings");
+    let store = Arc::new(RecordingStore::opening_with(settings.sealer));
+    let rocket = oidc_bff::build_with_store(figment, store.clone()).expect("config without issuer");
     let app = Client::tracked(rocket)
         .await
         .expect("the app ignites and starts the development IdP");

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use oidc_bff::store::Store;
 use serde_json::Value;
 
 #[path = "../support/store.rs"]
@@ -13,6 +12,9 @@ use serde_json::Value;
 mod observed;
 
 pub use observed::ObservedStore as RecordingStore;
+
+/// The app's `SECRET` in the end-to-end runs, so the test can open the tokens it seals.
+pub const SECRET: &str = "e2e-only-secret-0123456789abcdef0123456789";
 
 /// What the app keeps under `tokens:<session id>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +26,12 @@ pub struct StoredTokens {
 }
 
 impl RecordingStore {
+    /// A store that opens what the app sealed under [`SECRET`].
     pub fn new() -> Arc<Self> {
-        Arc::new(Self::default())
+        Arc::new(Self::opening_with(oidc_bff::config::Sealer::new(
+            SECRET.as_bytes(),
+            &[],
+        )))
     }
 
     /// The distinct `tokens:` keys written so far, oldest first.
@@ -47,7 +53,7 @@ impl RecordingStore {
     /// The tokens stored under `key` now, if any; panics on a value that is not the expected
     /// JSON (the test would otherwise pass for the wrong reason).
     pub async fn tokens(&self, key: &str) -> Option<StoredTokens> {
-        let json = self.inner.get(key).await.ok()??;
+        let json = self.tokens_json(key).await?;
         let value: Value = serde_json::from_str(&json)
             .unwrap_or_else(|e| panic!("{key} does not hold JSON ({e})"));
         let text = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_string);

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use oidc_bff::config::Sealer;
 use oidc_bff::store::{MemoryStore, Revocation, SessionFacts, Store, StoreError};
 
 #[derive(Default)]
@@ -15,9 +16,39 @@ pub struct ObservedStore {
     /// Every `record_once` key with its time to live.
     claims: Mutex<Vec<(String, Duration)>>,
     failing: AtomicBool,
+    /// Opens the sealed tokens (the app's sealer, from the same secret).
+    sealer: Option<Sealer>,
 }
 
 impl ObservedStore {
+    /// A store whose sealed tokens the test can read with `sealer`.
+    pub fn opening_with(sealer: Sealer) -> Self {
+        Self {
+            sealer: Some(sealer),
+            ..Self::default()
+        }
+    }
+
+    /// The JSON the app sealed under `key` (`tokens:{<session digest>}`), opened as the app
+    /// opens it; `None` when absent. Panics when it does not open: the test would otherwise
+    /// pass for the wrong reason.
+    pub async fn tokens_json(&self, key: &str) -> Option<String> {
+        let sealed = self.inner.get(key).await.ok()??;
+        let name = key.strip_prefix("tokens:{")?.strip_suffix('}')?;
+        let sealer = self
+            .sealer
+            .as_ref()
+            .expect("a store made with opening_with");
+        let json = sealer
+            .open("tokens", name.as_bytes(), &sealed)
+            .unwrap_or_else(|| panic!("{key} does not open with the app's secret"));
+        assert!(
+            !sealed.contains("access_token"),
+            "{key} holds tokens in the clear"
+        );
+        Some(String::from_utf8(json).expect("UTF-8 JSON"))
+    }
+
     pub fn puts(&self) -> Vec<String> {
         self.puts.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
