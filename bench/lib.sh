@@ -147,3 +147,67 @@ status_of() {
   for h in "$@"; do args+=(-H "$h"); done
   curl -s -o /dev/null -w '%{http_code}' "${args[@]}" "$url"
 }
+
+# ---- workloads (need SECS WARMUP CONNS LOGIN_CONC SPLIT_LOGINS SPID OUT RES) ----
+
+# measure NAME URL [HEADER...]: wrk on the load core; records rps, p50, p99, requests, the
+# server's CPU per request and what else ran on the server's core.
+measure() {
+  local name=$1 url=$2; shift 2
+  local args=() h
+  for h in "$@"; do args+=(-H "$h"); done
+  echo "$name.status=$(status_of "$url" "$@")" >>"$RES"
+  on_core "$LOAD_CORE" wrk -t1 -c"$CONNS" -d"${WARMUP}s" "${args[@]}" "$url" >/dev/null
+  local t0 c0 c1 t1
+  t0=$(cpu_ticks "$SPID"); c0=($(core_jiffies "cpu$SERVER_CORE"))
+  on_core "$LOAD_CORE" wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "${args[@]}" "$url" >"$OUT/$name.wrk"
+  t1=$(cpu_ticks "$SPID"); c1=($(core_jiffies "cpu$SERVER_CORE"))
+  awk -v n="$name" -v t0="$t0" -v t1="$t1" -v b0="${c0[0]}" -v a0="${c0[1]}" -v b1="${c1[0]}" -v a1="${c1[1]}" '
+    function ms(v) {
+      if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000
+      return v
+    }
+    /^ +50%/ { p50 = ms($2) }
+    /^ +99%/ { p99 = ms($2) }
+    / requests in / { reqs = $1 }
+    /^Requests\/sec:/ { rps = $2 }
+    /Non-2xx or 3xx responses:/ { non2xx = $NF }
+    /Socket errors:/ { sockerr = $0; sub(/^ *Socket errors: */, "", sockerr) }
+    END {
+      printf "%s.rps=%.1f\n%s.p50_ms=%.3f\n%s.p99_ms=%.3f\n%s.requests=%d\n", n, rps, n, p50, n, p99, n, reqs
+      printf "%s.non_2xx=%d\n", n, non2xx
+      if (sockerr != "") printf "%s.socket_errors=%s\n", n, sockerr
+      if (reqs > 0) printf "%s.server_cpu_us_per_req=%.1f\n", n, (t1 - t0) * 10000 / reqs
+      if (a1 > a0) printf "%s.core_busy_pct=%.0f\n%s.core_others_pct=%.0f\n", n, 100 * (b1 - b0) / (a1 - a0), n, 100 * ((b1 - b0) - (t1 - t0)) / (a1 - a0)
+    }' "$OUT/$name.wrk" >>"$RES"
+  log "$name: $(grep -E "^$name\.(rps|p50_ms|p99_ms|status)=" "$RES" | tr '\n' ' ')"
+}
+
+# logins PREFIX BASE KIND: the login workload through the load generator.
+logins() {
+  local prefix=$1 base=$2 kind=$3
+  on_core "$LOAD_CORE" "$LOADGEN" login --app "$base" --app-kind "$kind" --issuer "$ISSUER" \
+    --client-id "$CLIENT_ID" --key "$KEY" --concurrency "$LOGIN_CONC" --secs "$SECS" \
+    --warmup-secs "$WARMUP" --signers 1 --threads 1 --server-pid "$SPID" --prefix "$prefix" \
+    --out "$RES" >"$OUT/$prefix.out" 2>&1 || die "$prefix failed: $(tail -3 "$OUT/$prefix.out")"
+  log "$prefix: $(grep -E "\.(rps|p50_ms|p99_ms|server_cpu|loadgen_cpu)=" "$OUT/$prefix.out" | tr '\n' ' ')"
+}
+
+# logins_split PREFIX BASE KIND: the server's own login capacity (loadgen --split: all
+# GET /login timed, tokens minted untimed, all POST /callback timed), since one core of RS256
+# signing cannot keep a fast server busy in the pipelined run.
+logins_split() {
+  local prefix=$1 base=$2 kind=$3
+  on_core "$LOAD_CORE" "$LOADGEN" login --app "$base" --app-kind "$kind" --issuer "$ISSUER" \
+    --client-id "$CLIENT_ID" --key "$KEY" --concurrency "$CONNS" --split "$SPLIT_LOGINS" \
+    --warmup-secs 1 --signers 1 --threads 1 --server-pid "$SPID" --prefix "$prefix" \
+    --out "$RES" >"$OUT/$prefix.out" 2>&1 || die "$prefix failed: $(tail -3 "$OUT/$prefix.out")"
+  log "$prefix: $(grep -E "\.(rps|server_cpu_us_per_login)=" "$OUT/$prefix.out" | tr '\n' ' ')"
+}
+
+# session BASE KIND FILE: one real login; FILE gets the Cookie header value.
+session() {
+  "$LOADGEN" login --app "$1" --app-kind "$2" --issuer "$ISSUER" --client-id "$CLIENT_ID" \
+    --key "$KEY" --secs 0 --session-out "$3" >>"$OUT/sessions.out" 2>&1 \
+    || die "login to $1 failed: $(tail -3 "$OUT/sessions.out")"
+}
