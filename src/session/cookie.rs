@@ -212,18 +212,7 @@ pub(super) fn read_cookie(jar: &CookieJar<'_>, policy: &SessionPolicy) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn session(created: i64, seen: i64) -> Session {
-        Session {
-            id: "id".into(),
-            sub: "user".into(),
-            iss: "https://idp".into(),
-            sid: None,
-            claims: RawValue::from_string("{}".into()).unwrap(),
-            created,
-            seen,
-        }
-    }
+    use crate::session::model::tests::session;
 
     #[test]
     fn oversized_claims_are_trimmed_to_the_kept_list() {

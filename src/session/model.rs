@@ -124,7 +124,7 @@ impl Session {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn policy() -> SessionPolicy {
@@ -136,7 +136,7 @@ mod tests {
         }
     }
 
-    fn session(created: i64, seen: i64) -> Session {
+    pub(in crate::session) fn session(created: i64, seen: i64) -> Session {
         Session {
             id: "id".into(),
             sub: "user".into(),
