@@ -31,6 +31,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod clock;
 pub mod config;
 pub mod headers;
@@ -93,7 +94,7 @@ impl Bff {
     /// Reads and checks the settings from `app`'s figment and attaches the BFF to it. The
     /// error says which setting is wrong and how to fix it.
     pub fn attach(self, app: Rocket<Build>) -> Result<Rocket<Build>, ConfigError> {
-        telemetry::init();
+        telemetry::init()?;
         let figment = app.figment().clone();
         // dev-idp (issue 3): no issuer configured in a debug build → the development IdP.
         #[cfg(all(feature = "dev-idp", debug_assertions))]
@@ -138,11 +139,13 @@ impl Bff {
         );
 
         let app = app
+            .attach(telemetry::RequestLog)
             .configure(figment)
             .manage(settings)
             .manage(provider)
             .manage(sessions)
             .manage(keeper)
+            .manage(routes::health::Readiness::default())
             .attach(Template::fairing())
             // An empty Shield replaces Rocket's default one, which would set `nosniff` and
             // `X-Frame-Options` a second time on every response: `SecurityHeaders` sets them all.

@@ -113,6 +113,24 @@ impl Provider {
         Ok(snapshot)
     }
 
+    /// Whether the IdP answers now (readiness): its discovery document is fetched and its
+    /// issuer checked, without replacing the cached snapshot. Discovers first if that has
+    /// not succeeded yet.
+    pub async fn probe(&self) -> Result<(), ProviderError> {
+        if self.cached().is_none() {
+            return self.snapshot().await.map(|_| ());
+        }
+        let url = discovery_url(&self.configured_issuer)?;
+        let (metadata, _): (ProviderMetadata, _) = fetch::fetch_json(&self.http, url).await?;
+        if !same_issuer(&metadata.issuer, &self.configured_issuer) {
+            return Err(ProviderError::IssuerMismatch {
+                configured: self.configured_issuer.clone(),
+                found: metadata.issuer,
+            });
+        }
+        Ok(())
+    }
+
     /// Rediscovers a stale snapshot. One caller does it while the others keep the old one; a
     /// failure keeps the old one too (existing logins must not break because the IdP blinked).
     async fn refresh_discovery(&self, stale: Arc<Snapshot>) -> Arc<Snapshot> {

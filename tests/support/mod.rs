@@ -1,6 +1,7 @@
 //! Test helpers: the app wired to an in-process test IdP, and the login steps a browser takes.
 #![allow(dead_code)]
 
+pub mod app_process;
 pub mod back_channel;
 pub mod idp;
 pub mod redis;

@@ -1,0 +1,149 @@
+//! `oidc-bff check`: what a deploy pipeline runs before sending traffic. It loads the
+//! configuration, discovers the IdP and fetches its keys, checks the URLs and cookie settings
+//! against the base URL and pings the store, then prints one line per check. Exit status 0
+//! when every check passed.
+
+use std::fmt;
+use std::sync::Arc;
+
+use rocket::figment::Figment;
+
+use crate::config::{self, Settings};
+use crate::oidc::provider::Provider;
+use crate::store::Store;
+
+/// One check and how it went.
+pub struct Check {
+    /// What was checked.
+    pub name: &'static str,
+    /// `Ok` with a detail, or the reason it failed.
+    pub outcome: Result<String, String>,
+}
+
+/// Every check that ran, in order.
+pub struct Report {
+    /// The checks.
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    /// Whether every check passed.
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|check| check.outcome.is_ok())
+    }
+
+    fn push(&mut self, name: &'static str, outcome: Result<String, String>) {
+        self.checks.push(Check { name, outcome });
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for check in &self.checks {
+            match &check.outcome {
+                Ok(detail) => writeln!(f, "ok    {}: {detail}", check.name)?,
+                Err(reason) => writeln!(f, "FAIL  {}: {reason}", check.name)?,
+            }
+        }
+        let verdict = match self.passed() {
+            true => "all checks passed",
+            false => "some checks failed",
+        };
+        write!(f, "{verdict}")
+    }
+}
+
+/// Runs every check against the configuration in `figment`, with the store the app would use.
+pub async fn run(figment: Figment, store: Arc<dyn Store>) -> Report {
+    let mut report = Report { checks: Vec::new() };
+    let settings = match config::load(figment) {
+        Ok((_, settings)) => settings,
+        Err(error) => {
+            report.push("configuration", Err(error.to_string()));
+            return report;
+        }
+    };
+    report.push(
+        "configuration",
+        Ok(format!(
+            "issuer {}, client {}, {} flow",
+            settings.issuer,
+            settings.client_id,
+            settings.response_type.as_str()
+        )),
+    );
+    check_urls(&settings, &mut report);
+    check_provider(&settings, &mut report).await;
+    report.push(
+        "store",
+        store
+            .ping()
+            .await
+            .map(|()| "answers".to_string())
+            .map_err(|error| error.to_string()),
+    );
+    report
+}
+
+/// The URLs to register at the IdP and the cookie attributes that follow from the base URL.
+fn check_urls(settings: &Settings, report: &mut Report) {
+    // `config::load` already refused a plain-http public base URL or one with a path.
+    let outcome: Result<String, String> = Ok(format!(
+        "register redirect_uri {} and post_logout_redirect_uri {}",
+        settings.redirect_uri(),
+        settings.post_logout_redirect_uri()
+    ));
+    report.push("redirect URIs", outcome);
+    let cookies = match settings.cookies_secure() {
+        true => "session cookie Secure, HttpOnly, SameSite=Lax".to_string(),
+        false => "session cookie HttpOnly, SameSite=Lax, not Secure (plain-http loopback development only)".to_string(),
+    };
+    report.push("cookies", Ok(cookies));
+}
+
+/// Discovery, the signing keys, and what the configured flow needs from the IdP.
+async fn check_provider(settings: &Settings, report: &mut Report) {
+    let provider = match Provider::new(
+        &settings.issuer,
+        &settings.client_id,
+        settings.clock_skew,
+        settings.http_connect_timeout,
+        settings.http_timeout,
+    ) {
+        Ok(provider) => provider,
+        Err(error) => {
+            report.push("discovery", Err(error.to_string()));
+            return;
+        }
+    };
+    let snapshot = match provider.snapshot().await {
+        Ok(snapshot) => snapshot,
+        Err(error) => {
+            report.push("discovery and signing keys", Err(error.to_string()));
+            return;
+        }
+    };
+    report.push(
+        "discovery and signing keys",
+        Ok(format!(
+            "{} answers, its keys are usable",
+            snapshot.metadata.issuer
+        )),
+    );
+    let metadata = &snapshot.metadata;
+    let mut problems = Vec::new();
+    if !metadata.supports_form_post() {
+        problems.push("the IdP does not list the form_post response mode".to_string());
+    }
+    if settings.response_type.uses_code() && metadata.token_endpoint.is_none() {
+        problems.push("the code flow needs a token_endpoint, and discovery has none".into());
+    }
+    let outcome = match problems.is_empty() {
+        true => Ok(format!(
+            "{} with form_post is possible",
+            settings.response_type.as_str()
+        )),
+        false => Err(problems.join("; ")),
+    };
+    report.push("flow", outcome);
+}

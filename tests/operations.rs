@@ -1,0 +1,247 @@
+//! Running it in production: `/readyz`, request ids, JSON logs, graceful shutdown on SIGTERM
+//! and `oidc-bff check`, against the app binary as operators run it (and in process where the
+//! process adds nothing).
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::app_process::{api, http, log_in, AppProcess, SECRET};
+use support::back_channel::CLIENT_SECRET;
+use support::idp::{TestIdp, CLIENT_ID};
+
+/// The JSON lines of `log`; every line must be a JSON object.
+fn json_lines(log: &str) -> Vec<Value> {
+    log.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            serde_json::from_str::<Value>(line)
+                .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"))
+        })
+        .collect()
+}
+
+/// Polls `log` until a request line with this id appears.
+async fn request_line(app: &AppProcess, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(line) = json_lines(&app.log())
+            .into_iter()
+            .find(|line| line["request_id"] == id)
+        {
+            return line;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no log line for {id}:\n{}",
+            app.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_answers_503_naming_the_idp_while_it_is_down_and_200_after_it_recovers() {
+    let idp = TestIdp::start().await;
+    let app = AppProcess::start(&idp, "id_token", &[]);
+    let readyz = || async {
+        let response = http()
+            .get(format!("{}/readyz", app.url))
+            .send()
+            .await
+            .expect("/readyz answers");
+        let status = response.status().as_u16();
+        let body = response.text().await.expect("a body");
+        (status, serde_json::from_str::<Value>(&body).expect("JSON"))
+    };
+    assert_eq!(readyz().await.0, 200);
+
+    idp.set_available(false);
+    tokio::time::sleep(Duration::from_millis(1100)).await; // past the reuse interval
+    let (status, body) = readyz().await;
+    assert_eq!(status, 503);
+    let not_ready = body["not_ready"].to_string();
+    assert!(not_ready.contains("identity provider"), "{body}");
+    // Liveness is not readiness.
+    let health = http()
+        .get(format!("{}/healthz", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    idp.set_available(true);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(readyz().await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_log_lines_parse_and_carry_the_callers_request_id_which_is_echoed() {
+    let idp = TestIdp::start().await;
+    let app = AppProcess::start(
+        &idp,
+        "id_token",
+        &[("LOG_FORMAT", "json"), ("RUST_LOG", "")],
+    );
+    let response = http()
+        .get(format!("{}/healthz", app.url))
+        .header("x-request-id", "probe-42.a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "probe-42.a");
+    let line = request_line(&app, "probe-42.a").await;
+    assert_eq!(line["method"], "GET");
+    assert_eq!(line["route"], "/healthz");
+    assert_eq!(line["status"], 200);
+    assert!(line["duration_ms"].as_f64().is_some(), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_request_id_is_replaced_by_a_fresh_one_in_the_response_and_the_log() {
+    let idp = TestIdp::start().await;
+    let app = AppProcess::start(
+        &idp,
+        "id_token",
+        &[("LOG_FORMAT", "json"), ("RUST_LOG", "info")],
+    );
+    let response = http()
+        .get(format!("{}/nowhere?code=secret-code", app.url))
+        .header("x-request-id", "x\" injected=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(id.len(), 32);
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    let line = request_line(&app, &id).await;
+    // Neither the path nor its query reach the log: only the route template, none here.
+    assert_eq!(line["route"], "-");
+    assert!(!app.log().contains("secret-code"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_of_a_whole_code_flow_login_hold_no_token_cookie_or_secret() {
+    let idp = TestIdp::start().await;
+    let app = AppProcess::start(
+        &idp,
+        "code",
+        &[("LOG_FORMAT", "json"), ("RUST_LOG", "debug")],
+    );
+    let session = log_in(&idp, &app, None).await;
+    assert_eq!(api(&app, "/api/upstream", &session).await, 200);
+    let log = app.log();
+    json_lines(&log);
+    let session_value = session.trim_start_matches("bff_session=");
+    let mut secrets: Vec<String> = vec![
+        session_value.to_string(),
+        SECRET.to_string(),
+        CLIENT_SECRET.to_string(),
+    ];
+    secrets.extend(idp.back.access_tokens.lock().unwrap().iter().cloned());
+    secrets.extend(idp.back.refresh_tokens.lock().unwrap().iter().cloned());
+    for secret in secrets {
+        assert!(!log.contains(&secret), "the log holds a secret: {secret}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_request_in_flight_finish_refuses_new_ones_and_exits_cleanly() {
+    let idp = TestIdp::start().await;
+    // Discovery takes 1.5 s (and the keys 1.5 s more): the first /login is slow.
+    idp.set_delay(Duration::from_millis(1500));
+    let mut app = AppProcess::start(&idp, "id_token", &[]);
+    let login = tokio::spawn(http().get(format!("{}/login", app.url)).send());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.terminate();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused = http()
+        .get(format!("{}/healthz", app.url))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    assert!(refused.is_err(), "a new request was served during shutdown");
+    let response = login
+        .await
+        .unwrap()
+        .expect("the request in flight gets its answer");
+    assert_eq!(response.status(), 302, "the login in flight completed");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = app.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the app did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+}
+
+/// `oidc-bff check` with the test IdP's settings plus `env`: (exit code, output).
+fn check(idp: &TestIdp, env: &[(&str, &str)]) -> (i32, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_oidc-bff"));
+    command
+        .arg("check")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ISSUER_BASE_URL", &idp.issuer)
+        .env("CLIENT_ID", CLIENT_ID)
+        .env("CLIENT_SECRET", CLIENT_SECRET)
+        .env("SECRET", SECRET)
+        .env("RUST_LOG", "off");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("check runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_passes_on_a_good_configuration_and_names_the_uris_to_register() {
+    let idp = TestIdp::start().await;
+    let (code, output) = check(&idp, &[("BASE_URL", "https://app.example.com")]);
+    assert_eq!(code, 0, "{output}");
+    assert!(
+        output.contains("https://app.example.com/callback"),
+        "{output}"
+    );
+    assert!(output.contains("all checks passed"), "{output}");
+    assert!(!output.contains(SECRET) && !output.contains(CLIENT_SECRET));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_fails_when_the_idp_does_not_answer() {
+    let idp = TestIdp::start().await;
+    idp.set_available(false);
+    let (code, output) = check(&idp, &[]);
+    assert_eq!(code, 1, "{output}");
+    assert!(output.contains("FAIL  discovery"), "{output}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_fails_on_a_plain_http_public_base_url() {
+    let idp = TestIdp::start().await;
+    let (code, output) = check(&idp, &[("BASE_URL", "http://app.example.com")]);
+    assert_eq!(code, 1, "{output}");
+    assert!(output.contains("FAIL  configuration"), "{output}");
+    assert!(output.contains("BASE_URL"), "{output}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_fails_on_a_bad_setting_with_its_name() {
+    let idp = TestIdp::start().await;
+    let (code, output) = check(&idp, &[("CLOCK_SKEW_SECS", "soon")]);
+    assert_eq!(code, 1, "{output}");
+    assert!(output.contains("FAIL  configuration"), "{output}");
+    assert!(output.contains("CLOCK_SKEW_SECS"), "{output}");
+}
