@@ -37,6 +37,7 @@ pub mod config;
 pub mod headers;
 #[cfg(all(feature = "dev-idp", debug_assertions))]
 pub mod local_idp;
+pub mod metrics;
 pub mod oidc;
 pub mod routes;
 pub mod session;
@@ -100,6 +101,10 @@ impl Bff {
         #[cfg(all(feature = "dev-idp", debug_assertions))]
         let (figment, dev_idp) = local_idp::configure(figment, true)?;
         let (figment, settings) = config::load(figment)?;
+        let store: Arc<dyn Store> = match settings.metrics_address {
+            Some(_) => Arc::new(store::MeteredStore::new(self.store)),
+            None => self.store,
+        };
         let provider = Provider::new(
             &settings.issuer,
             &settings.client_id,
@@ -120,8 +125,19 @@ impl Bff {
                 secure_cookies: settings.cookies_secure(),
                 previous_keys: settings.previous_cookie_keys.clone(),
             },
-            store: self.store.clone(),
+            store: store.clone(),
         };
+        let metrics_address = settings.metrics_address;
+        if let Some(address) = metrics_address {
+            let public_port = figment.extract_inner::<u16>("port").unwrap_or(8000);
+            if address.port() == public_port {
+                return Err(ConfigError::Invalid {
+                    name: "METRICS_ADDRESS (oidc.metrics_address)",
+                    detail: format!("{address} uses the app's own port"),
+                    hint: "give the metrics their own port, e.g. 127.0.0.1:9090, reachable only by Prometheus",
+                });
+            }
+        }
         let https = settings.base_url.scheme() == "https";
         let issuer_origin = url::Url::parse(&settings.issuer)
             .map(|u| u.origin().ascii_serialization())
@@ -131,7 +147,7 @@ impl Bff {
         // A refresh elsewhere is waited for as long as the IdP may take to answer it, and a
         // little more.
         let keeper = TokenKeeper::new(
-            self.store,
+            store,
             settings.sealer.clone(),
             provider.clone(),
             settings.refresh_margin,
@@ -177,6 +193,10 @@ impl Bff {
             .mount("/", routes::auth::routes())
             .mount("/", routes::health::routes())
             .register("/", routes::errors::catchers());
+        let app = match metrics_address {
+            Some(address) => app.attach(metrics::server::listener(address)),
+            None => app,
+        };
         // dev-idp (issue 3): starts it while the app ignites, when `configure` chose it.
         #[cfg(all(feature = "dev-idp", debug_assertions))]
         let app = local_idp::attach(app, dev_idp);

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::config::Sealer;
+use crate::metrics;
 use crate::oidc::flow::random_token;
 use crate::oidc::provider::Provider;
 use crate::oidc::tokens::{TokenError, TokenResponse};
@@ -324,13 +325,16 @@ impl TokenKeeper {
                         "the refreshed tokens could not be stored: {error}"
                     )));
                 }
+                metrics::token_refresh("refreshed");
                 tracing::info!("access token refreshed");
                 Ok(renewed.access_token)
             }
             Err(TokenError::Provider(error)) => {
+                metrics::token_refresh("failed");
                 Err(TokenUnavailable::Provider(TokenError::Provider(error)))
             }
             Err(error) => {
+                metrics::token_refresh("rejected");
                 tracing::warn!(%error, "refresh refused; ending the session");
                 self.store.remove(&tokens_key(name)).await?;
                 Err(TokenUnavailable::RefreshFailed(error.to_string()))

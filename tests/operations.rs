@@ -245,3 +245,143 @@ async fn check_fails_on_a_bad_setting_with_its_name() {
     assert!(output.contains("FAIL  configuration"), "{output}");
     assert!(output.contains("CLOCK_SKEW_SECS"), "{output}");
 }
+
+/// The metrics text from the listener at `address`.
+async fn scrape(address: &str) -> String {
+    let response = http()
+        .get(format!("http://{address}/metrics"))
+        .send()
+        .await
+        .expect("the metrics listener answers");
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    response.text().await.unwrap()
+}
+
+/// The value of the sample `name{labels}` (labels in the order the text has them), 0 if absent.
+fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_move_after_a_login_a_refused_login_a_refresh_and_an_upstream_call() {
+    let idp = TestIdp::start().await;
+    let metrics_address = format!("127.0.0.1:{}", support::idp::free_port());
+    let app = AppProcess::start(&idp, "code", &[("METRICS_ADDRESS", &metrics_address)]);
+    // Not on the public port.
+    let public = http()
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 404);
+
+    // A login whose access token is already due: the upstream call refreshes it first.
+    idp.back
+        .access_ttl
+        .store(30, std::sync::atomic::Ordering::SeqCst);
+    let session = log_in(&idp, &app, None).await;
+    assert_eq!(api(&app, "/api/upstream", &session).await, 200);
+    // A refused login: a state that is not one of ours.
+    let refused = http()
+        .post(format!("{}/callback", app.url))
+        .form(&[("state", "forged.state"), ("id_token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+
+    let text = scrape(&metrics_address).await;
+    assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    for (series, at_least) in [
+        (
+            r#"oidc_bff_logins_total{outcome="accepted",reason="none"}"#,
+            1.0,
+        ),
+        (
+            r#"oidc_bff_logins_total{outcome="rejected",reason="malformed_state"}"#,
+            1.0,
+        ),
+        ("oidc_bff_login_duration_seconds_count", 1.0),
+        (
+            r#"oidc_bff_token_refreshes_total{outcome="refreshed"}"#,
+            1.0,
+        ),
+        (
+            r#"oidc_bff_upstream_calls_total{api="upstream",status="2xx"}"#,
+            1.0,
+        ),
+        (
+            r#"oidc_bff_upstream_call_duration_seconds_count{api="upstream"}"#,
+            1.0,
+        ),
+        (
+            r#"oidc_bff_jwks_fetches_total{cause="discovery",outcome="ok"}"#,
+            1.0,
+        ),
+        (r#"oidc_bff_discovery_refreshes_total{outcome="ok"}"#, 1.0),
+        (
+            r#"oidc_bff_http_requests_total{route="/callback",method="POST",status="3xx"}"#,
+            1.0,
+        ),
+        (
+            r#"oidc_bff_http_requests_total{route="/callback",method="POST",status="4xx"}"#,
+            1.0,
+        ),
+        (
+            r#"oidc_bff_store_operations_total{operation="record_once",outcome="ok"}"#,
+            1.0,
+        ),
+        (
+            r#"oidc_bff_store_operation_duration_seconds_count{operation="get"}"#,
+            1.0,
+        ),
+    ] {
+        assert!(
+            sample(&text, series) >= at_least,
+            "{series} below {at_least} in:\n{text}"
+        );
+    }
+    // Labels never carry the user or the requested path.
+    assert!(
+        !text.contains("user-123") && !text.contains("forged"),
+        "{text}"
+    );
+
+    // They move: one more login counts.
+    log_in(&idp, &app, None).await;
+    let later = scrape(&metrics_address).await;
+    let series = r#"oidc_bff_logins_total{outcome="accepted",reason="none"}"#;
+    assert_eq!(sample(&later, series), sample(&text, series) + 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_on_the_public_port_are_refused_at_start() {
+    let idp = TestIdp::start().await;
+    let port = support::idp::free_port().to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_oidc-bff"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ISSUER_BASE_URL", &idp.issuer)
+        .env("CLIENT_ID", CLIENT_ID)
+        .env("SECRET", SECRET)
+        .env("ROCKET_PORT", &port)
+        .env("METRICS_ADDRESS", format!("127.0.0.1:{port}"))
+        .output()
+        .expect("the app runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("METRICS_ADDRESS"), "{stderr}");
+}

@@ -29,6 +29,7 @@ const ENV_ALIASES: &[(&str, &str)] = &[
         "oidc.http_connect_timeout_secs",
     ),
     ("HTTP_TIMEOUT_SECS", "oidc.http_timeout_secs"),
+    ("METRICS_ADDRESS", "oidc.metrics_address"),
     // The built-in development IdP's port (feature `dev-idp`, debug builds, no issuer set).
     ("DEV_IDP_PORT", "oidc.dev_idp_port"),
 ];

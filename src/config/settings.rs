@@ -1,6 +1,7 @@
 //! The settings as checked values, and the check that turns what the user wrote into them:
 //! each mistake is reported with the setting's name and how to fix it.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -49,6 +50,7 @@ pub(super) struct RawSettings {
     session_absolute_lifetime_secs: Option<u64>,
     http_connect_timeout_secs: Option<u64>,
     http_timeout_secs: Option<u64>,
+    metrics_address: Option<String>,
 }
 
 /// The `response_type` this app asks for; always with `response_mode=form_post`.
@@ -130,6 +132,8 @@ pub struct Settings {
     /// Seals data at rest (tokens in the store) under `SECRET`, opens it under `SECRET` or
     /// `PREVIOUS_SECRETS`; clones share it.
     pub sealer: Sealer,
+    /// Where the Prometheus metrics are served (`METRICS_ADDRESS`); none: no metrics.
+    pub metrics_address: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -252,6 +256,16 @@ pub(super) fn check(
             hint: "session lifetimes must be at least one second",
         });
     }
+    let metrics_address = non_empty(raw.metrics_address)
+        .map(|text| {
+            text.parse::<SocketAddr>()
+                .map_err(|e| ConfigError::Invalid {
+                    name: "METRICS_ADDRESS (oidc.metrics_address)",
+                    detail: format!("`{text}`: {e}"),
+                    hint: "an IP address and port, e.g. 127.0.0.1:9090 (never the public port)",
+                })
+        })
+        .transpose()?;
     let keys = keys?;
     let secs = Duration::from_secs;
     Ok(Settings {
@@ -270,6 +284,7 @@ pub(super) fn check(
         http_timeout: secs(raw.http_timeout_secs.unwrap_or(10).max(1)),
         previous_cookie_keys: keys.previous_cookie_keys,
         sealer: keys.sealer,
+        metrics_address,
     })
 }
 

@@ -12,6 +12,8 @@ use super::discovery::ProviderMetadata;
 use super::fetch::{self, ProviderError};
 use super::key_refetch::KeyFetches;
 use super::keys::KeySet;
+use crate::metrics;
+
 use super::validate::{Expected, IdTokenError, IdTokenValidator, ValidationRules, VerifiedIdToken};
 
 /// Failed discovery is retried at most this often, so a down IdP is not hammered by `/login`.
@@ -168,7 +170,14 @@ impl Provider {
         }
     }
 
+    /// Discovery with its keys, counted in the metrics.
     async fn discover(&self) -> Result<Snapshot, ProviderError> {
+        let discovered = self.discover_uncounted().await;
+        metrics::discovery_refresh(discovered.is_ok());
+        discovered
+    }
+
+    async fn discover_uncounted(&self) -> Result<Snapshot, ProviderError> {
         let url = discovery_url(&self.configured_issuer)?;
         let (metadata, idp_date): (ProviderMetadata, _) =
             fetch::fetch_json(&self.http, url).await?;
@@ -194,7 +203,7 @@ impl Provider {
             clock_skew: self.clock_skew,
             algorithms,
         };
-        let keys = self.fetch_keys(&metadata.jwks_uri).await?;
+        let keys = self.fetch_keys(&metadata.jwks_uri, "discovery").await?;
         let validator = IdTokenValidator::new(&rules, keys).map_err(ProviderError::BadResponse)?;
         let key_generation = self
             .key_fetch
@@ -248,7 +257,9 @@ impl Provider {
             tokio::time::sleep(wait).await;
         }
         state.refetching(kid, Instant::now());
-        let keys = self.fetch_keys(&seen.metadata.jwks_uri).await?;
+        let keys = self
+            .fetch_keys(&seen.metadata.jwks_uri, "unknown_kid")
+            .await?;
         let validator =
             IdTokenValidator::new(&seen.rules, keys).map_err(ProviderError::BadResponse)?;
         let fresh = Arc::new(Snapshot {
@@ -263,8 +274,15 @@ impl Provider {
         Ok(Some(fresh))
     }
 
-    async fn fetch_keys(&self, jwks_uri: &Url) -> Result<KeySet, ProviderError> {
-        Ok(fetch::fetch_json(&self.http, jwks_uri.clone()).await?.0)
+    /// Fetches the key set; `cause` (`discovery`, `unknown_kid`) labels the metric.
+    async fn fetch_keys(
+        &self,
+        jwks_uri: &Url,
+        cause: &'static str,
+    ) -> Result<KeySet, ProviderError> {
+        let fetched = fetch::fetch_json(&self.http, jwks_uri.clone()).await;
+        metrics::jwks_fetch(cause, fetched.is_ok());
+        Ok(fetched?.0)
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Instant;
 
 use rocket::http::{CookieJar, Status};
 use rocket::serde::json::{json, Json, Value};
@@ -11,6 +12,7 @@ use serde::Serialize;
 
 use crate::clock;
 use crate::config::Settings;
+use crate::metrics;
 use crate::oidc::provider::Provider;
 use crate::oidc::tokens::TokenError;
 use crate::session::{self, ApiUser, LoginRequired, Sessions};
@@ -88,16 +90,14 @@ async fn upstream(
         Err(TokenUnavailable::Provider(error)) => return unavailable(&error),
         Err(TokenUnavailable::Store(error)) => return store_unavailable(&error),
     };
-    let mut answer = provider
-        .get_with_bearer(target.clone(), &access_token)
-        .await;
+    let mut answer = call_upstream(provider, target.clone(), &access_token).await;
     if matches!(answer, Ok((401, _))) {
         // RFC 6750 §3.1: the token was refused before its expiry (revoked): refresh once.
         answer = match keeper
             .replace_rejected(&session.id, &access_token, lifetime)
             .await
         {
-            Ok(token) => provider.get_with_bearer(target, &token).await,
+            Ok(token) => call_upstream(provider, target, &token).await,
             Err(TokenUnavailable::Provider(error)) => return unavailable(&error),
             Err(TokenUnavailable::Store(error)) => return store_unavailable(&error),
             Err(_) => return ended().await,
@@ -111,6 +111,19 @@ async fn upstream(
         ),
         Err(error) => unavailable(&error),
     }
+}
+
+/// One call to the upstream API, counted in the metrics (as `upstream`).
+async fn call_upstream(
+    provider: &Provider,
+    target: url::Url,
+    access_token: &str,
+) -> Result<(u16, Value), TokenError> {
+    let started = Instant::now();
+    let answer = provider.get_with_bearer(target, access_token).await;
+    let status = answer.as_ref().map_or(0, |(status, _)| *status);
+    metrics::upstream_call("upstream", status, started.elapsed());
+    answer
 }
 
 fn login_required() -> JsonAnswer {

@@ -1,7 +1,6 @@
 //! Error pages and catchers. Every error a person sees is a page with a plain reason, a way
-//! forward and a short request id that also appears in the log line; never a trace or a token.
+//! forward and the request id that also appears in the log line and the `X-Request-Id` header; never a trace or a token.
 
-use rand::Rng;
 use rocket::http::{ContentType, Header, Status};
 use rocket::response::{self, Redirect, Responder};
 use rocket::Either;
@@ -10,16 +9,7 @@ use rocket_dyn_templates::{context, Template};
 
 use crate::session::LoginRequired;
 
-/// A short random id for one request, created when something worth logging happens.
-#[derive(Clone)]
-pub struct RequestId(pub String);
-
-/// This request's id (created on first use).
-pub fn request_id(req: &Request<'_>) -> String {
-    req.local_cache(|| RequestId(format!("{:012x}", rand::thread_rng().gen::<u64>() >> 16)))
-        .0
-        .clone()
-}
+pub use crate::telemetry::request_id;
 
 /// An error page: status, a title, a sentence saying what happened, and a link to go on.
 #[derive(Debug)]

@@ -5,6 +5,7 @@
 //! several.
 
 mod memory;
+mod metered;
 mod partition;
 mod revocations;
 
@@ -14,6 +15,7 @@ use rocket::async_trait;
 use sha2::{Digest as _, Sha256};
 
 pub use memory::MemoryStore;
+pub use metered::MeteredStore;
 pub use revocations::{Revocation, RevocationList, Revoked, SessionFacts};
 
 /// Why a store could not answer. Callers fail closed: a login or token route answers 503,

@@ -9,7 +9,7 @@ mod request_log;
 
 use tracing_subscriber::EnvFilter;
 
-pub use request_log::{RequestId, RequestLog};
+pub use request_log::{request_id, RequestId, RequestLog};
 
 use crate::config::ConfigError;
 

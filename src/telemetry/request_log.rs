@@ -63,6 +63,11 @@ impl<'r> FromRequest<'r> for RequestId {
     }
 }
 
+/// This request's id: the one sent back in `X-Request-Id` and written in its log lines.
+pub fn request_id(request: &Request<'_>) -> String {
+    started(request).id.0.clone()
+}
+
 fn started<'r>(request: &'r Request<'_>) -> &'r Started {
     request.local_cache(|| Started {
         at: Instant::now(),
@@ -95,13 +100,20 @@ impl Fairing for RequestLog {
             .route()
             .and_then(|route| route.uri.as_str().split('?').next())
             .unwrap_or("-");
+        let took = started.at.elapsed();
+        crate::metrics::http_request(
+            route,
+            request.method().as_str(),
+            response.status().code,
+            took,
+        );
         tracing::info!(
             target: "request",
             request_id = %started.id.0,
             method = %request.method(),
             route,
             status = response.status().code,
-            duration_ms = started.at.elapsed().as_secs_f64() * 1000.0,
+            duration_ms = took.as_secs_f64() * 1000.0,
             "request"
         );
     }

@@ -16,12 +16,13 @@ use super::failures::{
 };
 use crate::clock;
 use crate::config::Settings;
+use crate::metrics;
 use crate::oidc::flow;
 use crate::oidc::login::{AuthorizationResult, CompletedLogin, LoginError};
 use crate::oidc::provider::Provider;
 use crate::routes::errors::{request_id, ErrorPage};
 use crate::session::{self, Sessions};
-use crate::store;
+use crate::store::{self, StoreError};
 use crate::tokens::TokenKeeper;
 
 pub(super) fn routes() -> Vec<Route> {
@@ -52,20 +53,39 @@ async fn callback(
 ) -> Result<Redirect, ErrorPage> {
     let response = response.into_inner();
     let now_ms = clock::now_ms();
-    let rejected = |reason: &str, page: ErrorPage| {
+    // `kind` is the metric's fixed reason; `reason` the log's, which may say more.
+    let rejected = |kind: &'static str, reason: &str, page: ErrorPage| {
+        metrics::login("rejected", kind);
         tracing::warn!(request_id = %req_info.request_id, reason, "login rejected");
         page
+    };
+    let unavailable = |error| {
+        metrics::login("unavailable", "identity_provider");
+        unavailable(error)
+    };
+    let store_unavailable = |error: &StoreError| {
+        metrics::login("unavailable", "store");
+        store_unavailable(error)
     };
 
     // 1. Find this attempt's transient cookie by its state, then compare the whole state.
     let Some(state) = response.state.as_deref().filter(|s| !s.is_empty()) else {
-        return Err(rejected("missing state", no_login_in_progress()));
+        return Err(rejected(
+            "missing_state",
+            "missing state",
+            no_login_in_progress(),
+        ));
     };
     let Some(name) = flow::state_tag(state).map(|tag| format!("{LOGIN_COOKIE_PREFIX}{tag}")) else {
-        return Err(rejected("malformed state", no_login_in_progress()));
+        return Err(rejected(
+            "malformed_state",
+            "malformed state",
+            no_login_in_progress(),
+        ));
     };
     let Some(attempt) = read_attempt(jar, &settings.previous_cookie_keys, &name) else {
         return Err(rejected(
+            "no_login_cookie",
             "no transient cookie for this state",
             no_login_in_progress(),
         ));
@@ -73,16 +93,22 @@ async fn callback(
     // 2. Single use: the attempt's cookie goes whatever happens next.
     remove_login_cookie(jar, name);
     if !attempt.state_matches(state) {
-        return Err(rejected("state mismatch", no_login_in_progress()));
+        return Err(rejected(
+            "state_mismatch",
+            "state mismatch",
+            no_login_in_progress(),
+        ));
     }
     if attempt.is_expired(now_ms) {
         return Err(rejected(
+            "attempt_expired",
             "login attempt expired",
             login_failed("The login took too long. Please try again."),
         ));
     }
     // 3. An error from the IdP ends the attempt with a page saying so.
     if let Some(error) = response.error.as_deref() {
+        metrics::login("idp_error", "idp_error");
         tracing::info!(request_id = %req_info.request_id, error, "identity provider returned an error");
         return Err(idp_error(error, response.error_description.as_deref()));
     }
@@ -90,6 +116,7 @@ async fn callback(
     if let Some(iss) = response.iss.as_deref() {
         if iss != snapshot.metadata.issuer {
             return Err(rejected(
+                "issuer_mismatch",
                 "iss parameter names another issuer",
                 login_failed("The response came from an unexpected identity provider."),
             ));
@@ -115,6 +142,7 @@ async fn callback(
         Err(error) => {
             let reason = error.to_string();
             return Err(rejected(
+                "token_invalid",
                 &reason,
                 ErrorPage::new(
                     Status::Unauthorized,
@@ -145,6 +173,7 @@ async fn callback(
         Ok(true) => {}
         Ok(false) => {
             return Err(rejected(
+                "state_replayed",
                 "state already used",
                 login_failed("This login response was already used. Please log in again."),
             ))
@@ -161,6 +190,7 @@ async fn callback(
     let now = now_ms / 1000;
     let session = session::issue(jar, &sessions.policy, identity, now).map_err(|e| {
         rejected(
+            "session_too_large",
             &e.to_string(),
             login_failed("Your account's details are too large for a session."),
         )
@@ -175,6 +205,10 @@ async fn callback(
             return Err(store_unavailable(&error));
         }
     }
+    metrics::login("accepted", "none");
+    metrics::login_duration(Duration::from_millis(
+        (now_ms - attempt.started_at_ms).max(0) as u64,
+    ));
     tracing::info!(request_id = %req_info.request_id, sub = %subject, "login accepted");
     Ok(Redirect::to(attempt.return_to))
 }
@@ -182,6 +216,7 @@ async fn callback(
 /// A POST to /callback that is not a form (e.g. JSON): refuse clearly instead of a 404.
 #[post("/callback", rank = 2)]
 fn callback_not_a_form() -> ErrorPage {
+    metrics::login("rejected", "not_a_form");
     ErrorPage::new(
         Status::BadRequest,
         "Login failed",
@@ -193,6 +228,7 @@ fn callback_not_a_form() -> ErrorPage {
 /// Tokens in a URL leak into histories, logs and referrers: only form_post is accepted.
 #[get("/callback")]
 fn callback_via_get(req_info: RequestInfo) -> ErrorPage {
+    metrics::login("rejected", "callback_by_get");
     tracing::warn!(request_id = %req_info.request_id, reason = "callback by GET", "login rejected");
     ErrorPage::new(Status::BadRequest, "Login failed", "The identity provider must post the login response (response_mode=form_post); a response in the URL is refused.").try_login_again()
 }

@@ -81,6 +81,7 @@ impl<'r> FromRequest<'r> for SameOrigin {
         if allowed {
             Outcome::Success(SameOrigin)
         } else {
+            crate::metrics::csrf_refusal(req.route().map_or("-", |route| route.uri.as_str()));
             tracing::warn!(request_id = %request_id(req), "cross-site request refused");
             Outcome::Error((Status::Forbidden, ()))
         }
