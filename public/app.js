@@ -29,7 +29,9 @@ async function callApi(path) {
     const response = await fetch(path, {
       credentials: "same-origin",
       redirect: "manual",
-      headers: { Accept: "application/json" },
+      // X-CSRF: the BFF refuses API calls that change something without it; sent on every
+      // call so a POST added later works the same.
+      headers: { Accept: "application/json", "X-CSRF": "1" },
     });
     if (response.ok) {
       const pre = document.createElement("pre");

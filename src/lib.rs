@@ -34,6 +34,8 @@
 pub mod check;
 pub mod clock;
 pub mod config;
+pub mod csrf;
+pub mod gateway;
 pub mod headers;
 #[cfg(all(feature = "dev-idp", debug_assertions))]
 pub mod local_idp;
@@ -142,6 +144,11 @@ impl Bff {
         let issuer_origin = url::Url::parse(&settings.issuer)
             .map(|u| u.origin().ascii_serialization())
             .ok();
+        let gateway = gateway::Gateway::new(&settings).map_err(|e| ConfigError::Invalid {
+            name: "HTTP client",
+            detail: e.to_string(),
+            hint: "check the TLS set-up of this machine",
+        })?;
         let provider = Arc::new(provider);
         let warm_up = provider.clone();
         // A refresh elsewhere is waited for as long as the IdP may take to answer it, and a
@@ -162,6 +169,7 @@ impl Bff {
             .manage(sessions)
             .manage(keeper)
             .manage(routes::health::Readiness::default())
+            .manage(Arc::new(gateway))
             .attach(Template::fairing())
             // An empty Shield replaces Rocket's default one, which would set `nosniff` and
             // `X-Frame-Options` a second time on every response: `SecurityHeaders` sets them all.
@@ -192,6 +200,7 @@ impl Bff {
             ))
             .mount("/", routes::auth::routes())
             .mount("/", routes::health::routes())
+            .mount("/", gateway::routes())
             .register("/", routes::errors::catchers());
         let app = match metrics_address {
             Some(address) => app.attach(metrics::server::listener(address)),

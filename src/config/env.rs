@@ -30,6 +30,9 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ),
     ("HTTP_TIMEOUT_SECS", "oidc.http_timeout_secs"),
     ("METRICS_ADDRESS", "oidc.metrics_address"),
+    ("REMOTE_APIS", "oidc.remote_apis_env"),
+    ("GATEWAY_BODY_LIMIT_BYTES", "oidc.gateway_body_limit_bytes"),
+    ("GATEWAY_TIMEOUT_SECS", "oidc.gateway_timeout_secs"),
     // The built-in development IdP's port (feature `dev-idp`, debug builds, no issuer set).
     ("DEV_IDP_PORT", "oidc.dev_idp_port"),
 ];

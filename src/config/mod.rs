@@ -5,6 +5,7 @@
 
 mod env;
 mod keys;
+mod remote_apis;
 mod sealer;
 mod secret;
 mod settings;
@@ -13,6 +14,7 @@ use rocket::figment::Figment;
 
 pub use env::{figment, with_env_aliases};
 pub use keys::PreviousCookieKeys;
+pub use remote_apis::{RemoteApi, TokenPolicy};
 pub use sealer::Sealer;
 pub use settings::{ConfigError, ResponseType, Settings};
 

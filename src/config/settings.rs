@@ -8,6 +8,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::keys::{Keys, PreviousCookieKeys};
+use super::remote_apis::RemoteApi;
 use super::sealer::Sealer;
 
 /// A setting that is missing or unusable; the message names it and says how to fix it.
@@ -51,6 +52,10 @@ pub(super) struct RawSettings {
     http_connect_timeout_secs: Option<u64>,
     http_timeout_secs: Option<u64>,
     metrics_address: Option<String>,
+    remote_apis: Option<std::collections::BTreeMap<String, super::remote_apis::RawRemoteApi>>,
+    remote_apis_env: Option<String>,
+    gateway_body_limit_bytes: Option<u64>,
+    gateway_timeout_secs: Option<u64>,
 }
 
 /// The `response_type` this app asks for; always with `response_mode=form_post`.
@@ -134,6 +139,12 @@ pub struct Settings {
     pub sealer: Sealer,
     /// Where the Prometheus metrics are served (`METRICS_ADDRESS`); none: no metrics.
     pub metrics_address: Option<SocketAddr>,
+    /// The APIs behind the BFF, reachable at `/api/<name>/…`.
+    pub remote_apis: Vec<RemoteApi>,
+    /// The largest request body forwarded to a remote API.
+    pub gateway_body_limit: u64,
+    /// How long a remote API may take to start answering (then 504).
+    pub gateway_timeout: Duration,
 }
 
 impl Settings {
@@ -266,6 +277,7 @@ pub(super) fn check(
                 })
         })
         .transpose()?;
+    let remote_apis = super::remote_apis::parse(raw.remote_apis, raw.remote_apis_env.as_deref())?;
     let keys = keys?;
     let secs = Duration::from_secs;
     Ok(Settings {
@@ -285,6 +297,9 @@ pub(super) fn check(
         previous_cookie_keys: keys.previous_cookie_keys,
         sealer: keys.sealer,
         metrics_address,
+        remote_apis,
+        gateway_body_limit: raw.gateway_body_limit_bytes.unwrap_or(10 * 1024 * 1024),
+        gateway_timeout: secs(raw.gateway_timeout_secs.unwrap_or(30).max(1)),
     })
 }
 

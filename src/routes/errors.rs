@@ -126,15 +126,25 @@ fn bad_request(req: &Request<'_>) -> ErrorPage {
 }
 
 #[catch(403)]
-fn forbidden(req: &Request<'_>) -> ErrorPage {
-    logged(
-        req,
-        ErrorPage::new(
+fn forbidden(req: &Request<'_>) -> Either<ErrorPage, (Status, (ContentType, &'static str))> {
+    if crate::session::is_navigation(req) {
+        Either::Left(logged(
+            req,
+            ErrorPage::new(
+                Status::Forbidden,
+                "Forbidden",
+                "This request is not allowed.",
+            ),
+        ))
+    } else {
+        Either::Right((
             Status::Forbidden,
-            "Forbidden",
-            "This request is not allowed.",
-        ),
-    )
+            (
+                ContentType::JSON,
+                r#"{"error":"forbidden","message":"this request is not allowed: API calls that change something must come from this site's page, with the header X-CSRF: 1"}"#,
+            ),
+        ))
+    }
 }
 
 #[catch(404)]

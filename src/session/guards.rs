@@ -22,6 +22,9 @@ pub enum NoSession {
     /// Whether it was ended cannot be checked now: the store's list of ended sessions is out
     /// of date. Answered with 503, and the cookie is kept for when the store is back.
     Unverifiable,
+    /// Not looked at: an API call with an unsafe method lacks the CSRF marks (`X-CSRF: 1`,
+    /// same-origin). Answered with 403.
+    CrossSite,
 }
 
 /// Where to send someone who needs to log in, and whether to redirect or answer 401.
@@ -124,7 +127,8 @@ impl<'r> FromRequest<'r> for User<'r> {
 }
 
 /// A logged-in user calling `/api`: without a session, scripts get 401 JSON and top-level
-/// browser navigations get a redirect to log in.
+/// browser navigations get a redirect to log in. An unsafe method (POST, PUT, PATCH,
+/// DELETE, ...) must also carry `X-CSRF: 1` and come from the same origin, else 403.
 pub struct ApiUser<'r>(pub &'r Session);
 
 #[rocket::async_trait]
@@ -132,6 +136,11 @@ impl<'r> FromRequest<'r> for ApiUser<'r> {
     type Error = NoSession;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        if let Some(reason) = crate::csrf::refusal(req) {
+            tracing::warn!(reason, "cross-site API call refused");
+            crate::metrics::csrf_refusal(req.route().map_or("-", |route| route.uri.as_str()));
+            return Outcome::Error((Status::Forbidden, NoSession::CrossSite));
+        }
         match current(req).await {
             Ok(session) => Outcome::Success(ApiUser(session)),
             Err(reason) => fail(req, *reason, is_navigation(req)),

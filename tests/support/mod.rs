@@ -6,6 +6,7 @@ pub mod back_channel;
 pub mod idp;
 pub mod redis;
 pub mod store;
+pub mod upstream;
 
 use std::collections::HashMap;
 

@@ -2,12 +2,15 @@
 //! own Rust code for the logged-in user (the "local API" of a backend-for-frontend).
 //!
 //! Without a session the BFF's guard answers as for its built-in API: 401 JSON for a script,
-//! a redirect to `/login` for a browser navigation.
+//! a redirect to `/login` for a browser navigation. `POST /api/orders` shows the CSRF rule
+//! the same guard applies to every method that changes something: the page's script sends
+//! `X-CSRF: 1` from the same origin, anything else gets 403.
 
 use oidc_bff::{ApiUser, Bff, ConfigError};
 use rocket::figment::Figment;
+use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{get, routes, Build, Rocket};
+use rocket::{get, post, routes, Build, Rocket};
 use serde::Serialize;
 
 /// One order, as the page shows it.
@@ -51,8 +54,27 @@ fn orders(user: ApiUser<'_>) -> Json<Orders<'_>> {
     })
 }
 
+/// A new order for the logged-in user (`201` with the order). The guard has already checked
+/// the CSRF marks.
+#[post("/orders")]
+fn place_order(user: ApiUser<'_>) -> (Status, Json<Orders<'_>>) {
+    let ApiUser(session) = user;
+    let order = Order {
+        id: 1003,
+        item: "Tea, Assam, 500 g",
+        quantity: 1,
+    };
+    (
+        Status::Created,
+        Json(Orders {
+            sub: &session.sub,
+            orders: vec![order],
+        }),
+    )
+}
+
 /// The host app with the BFF attached, configured from `figment`.
 pub fn app(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
-    let app = rocket::custom(figment).mount("/api", routes![orders]);
+    let app = rocket::custom(figment).mount("/api", routes![orders, place_order]);
     Bff::new().attach(app)
 }

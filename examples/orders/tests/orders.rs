@@ -209,3 +209,33 @@ async fn a_tampered_session_cookie_is_no_session() {
         .await;
     assert_eq!(response.status().code, 401);
 }
+
+#[rocket::async_test]
+async fn placing_an_order_needs_the_csrf_header_and_the_same_origin() {
+    let app = example_app().await;
+    log_in_as_alice(&app).await;
+    let post = |headers: &'static [(&'static str, &'static str)]| {
+        let mut request = app.post("/api/orders");
+        for (name, value) in headers {
+            request = request.header(Header::new(*name, *value));
+        }
+        request.dispatch()
+    };
+    assert_eq!(
+        post(&[("Sec-Fetch-Site", "same-origin")])
+            .await
+            .status()
+            .code,
+        403
+    );
+    assert_eq!(
+        post(&[("X-CSRF", "1"), ("Sec-Fetch-Site", "cross-site")])
+            .await
+            .status()
+            .code,
+        403
+    );
+    let placed = post(&[("X-CSRF", "1"), ("Sec-Fetch-Site", "same-origin")]).await;
+    assert_eq!(placed.status().code, 201);
+    assert_eq!(json(placed).await["sub"], ALICE);
+}

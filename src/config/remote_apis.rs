@@ -1,0 +1,198 @@
+//! The APIs behind the BFF (`/api/<name>/…`): `[default.oidc.remote_apis]` in `Rocket.toml`
+//! (name → `{ url, token }`) and `REMOTE_APIS` (`name=url` pairs separated by commas, token
+//! policy `user`), the variable winning for a name both give.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use url::Url;
+
+use super::settings::ConfigError;
+
+/// Which token, if any, the BFF attaches to a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPolicy {
+    /// The session's access token; no session → 401 (scripts) or a redirect (navigations).
+    User,
+    /// The session's access token when there is a session; none otherwise.
+    UserOrNone,
+    /// Never a token (a public API).
+    None,
+}
+
+/// One API behind the BFF.
+#[derive(Debug, Clone)]
+pub struct RemoteApi {
+    /// The name in `/api/<name>/…`.
+    pub name: String,
+    /// Where `/api/<name>/<rest>` goes: `<url>/<rest>`.
+    pub url: Url,
+    /// Which token is attached.
+    pub token: TokenPolicy,
+}
+
+/// One entry of the `Rocket.toml` table, as written.
+#[derive(Debug, Deserialize)]
+pub(super) struct RawRemoteApi {
+    url: String,
+    #[serde(default)]
+    token: Option<String>,
+}
+
+const NAME: &str = "REMOTE_APIS (oidc.remote_apis)";
+
+/// The configured APIs, sorted by name; built-in API names cannot be taken.
+pub(super) fn parse(
+    table: Option<BTreeMap<String, RawRemoteApi>>,
+    env: Option<&str>,
+) -> Result<Vec<RemoteApi>, ConfigError> {
+    let mut apis: BTreeMap<String, RemoteApi> = BTreeMap::new();
+    for (name, raw) in table.unwrap_or_default() {
+        let token = match raw.token.as_deref().map(str::trim) {
+            None | Some("user") => TokenPolicy::User,
+            Some("user-or-none") => TokenPolicy::UserOrNone,
+            Some("none") => TokenPolicy::None,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: NAME,
+                    detail: format!("token `{other}` for `{name}`"),
+                    hint: "token is `user`, `user-or-none` or `none`",
+                })
+            }
+        };
+        let api = checked(&name, &raw.url, token)?;
+        apis.insert(name, api);
+    }
+    for pair in env.unwrap_or_default().split(',').map(str::trim) {
+        if pair.is_empty() {
+            continue;
+        }
+        let Some((name, url)) = pair.split_once('=') else {
+            return Err(ConfigError::Invalid {
+                name: NAME,
+                detail: format!("`{pair}`"),
+                hint: "write name=url pairs separated by commas, e.g. orders=https://orders.internal/v1",
+            });
+        };
+        let api = checked(name.trim(), url.trim(), TokenPolicy::User)?;
+        apis.insert(api.name.clone(), api);
+    }
+    Ok(apis.into_values().collect())
+}
+
+fn checked(name: &str, url: &str, token: TokenPolicy) -> Result<RemoteApi, ConfigError> {
+    let name_ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !name_ok {
+        return Err(ConfigError::Invalid {
+            name: NAME,
+            detail: format!("name `{name}`"),
+            hint: "names are 1-64 lowercase letters, digits, `-` or `_`",
+        });
+    }
+    if matches!(name, "hello" | "upstream") {
+        return Err(ConfigError::Invalid {
+            name: NAME,
+            detail: format!("name `{name}`"),
+            hint: "`hello` and `upstream` are the app's own APIs: choose another name",
+        });
+    }
+    let mut parsed = Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
+        .filter(|u| u.query().is_none() && u.fragment().is_none())
+        .filter(|u| u.username().is_empty() && u.password().is_none())
+        .ok_or(ConfigError::Invalid {
+            name: NAME,
+            detail: format!("url `{url}` of `{name}`"),
+            hint: "an absolute http(s) URL without credentials, query or fragment",
+        })?;
+    // `<url>/<rest>`: the base path always ends with one slash.
+    if !parsed.path().ends_with('/') {
+        let path = format!("{}/", parsed.path());
+        parsed.set_path(&path);
+    }
+    Ok(RemoteApi {
+        name: name.to_string(),
+        url: parsed,
+        token,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(entries: &[(&str, &str, Option<&str>)]) -> Option<BTreeMap<String, RawRemoteApi>> {
+        Some(
+            entries
+                .iter()
+                .map(|(name, url, token)| {
+                    (
+                        name.to_string(),
+                        RawRemoteApi {
+                            url: url.to_string(),
+                            token: token.map(str::to_string),
+                        },
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_variable_gives_user_apis_and_wins_over_the_table() {
+        let apis = parse(
+            table(&[("orders", "https://a.example/v1", Some("none"))]),
+            Some("orders=https://b.example/v2, stock=http://127.0.0.1:9000"),
+        )
+        .unwrap();
+        assert_eq!(apis.len(), 2);
+        assert_eq!(apis[0].name, "orders");
+        assert_eq!(apis[0].url.as_str(), "https://b.example/v2/");
+        assert_eq!(apis[0].token, TokenPolicy::User);
+        assert_eq!(apis[1].url.as_str(), "http://127.0.0.1:9000/");
+    }
+
+    #[test]
+    fn token_policies_are_read_from_the_table() {
+        let apis = parse(
+            table(&[
+                ("a", "https://a.example", Some("user-or-none")),
+                ("b", "https://b.example", Some("none")),
+                ("c", "https://c.example", None),
+            ]),
+            None,
+        )
+        .unwrap();
+        let policies: Vec<_> = apis.iter().map(|a| a.token).collect();
+        assert_eq!(
+            policies,
+            [
+                TokenPolicy::UserOrNone,
+                TokenPolicy::None,
+                TokenPolicy::User
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_names_urls_and_policies_are_refused() {
+        for env in [
+            "Orders=https://a.example",
+            "a/b=https://a.example",
+            "hello=https://a.example",
+            "orders=ftp://a.example",
+            "orders=https://user:pw@a.example",
+            "orders=https://a.example/?x=1",
+            "orders",
+            "orders=/relative",
+        ] {
+            assert!(parse(None, Some(env)).is_err(), "{env} accepted");
+        }
+        assert!(parse(table(&[("a", "https://a.example", Some("admin"))]), None).is_err());
+    }
+}

@@ -1,0 +1,192 @@
+//! Which headers cross the gateway. Towards the API: never the browser's `Cookie` or an
+//! `Authorization` it sent (the BFF sets its own), nor hop-by-hop headers (RFC 9110 §7.6.1:
+//! `Connection` and every header it names, `Keep-Alive`, `TE`, `Trailer`, `Transfer-Encoding`,
+//! `Upgrade`, `Proxy-*`), nor forwarding headers the client made up: the BFF writes
+//! `Forwarded` (RFC 7239) and `X-Forwarded-For/Host/Proto` itself. Back to the browser: the
+//! API's headers minus hop-by-hop ones and `Set-Cookie` (the browser's only cookie is the
+//! BFF's session).
+
+use std::net::IpAddr;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1), plus `Host` and `Content-Length`, which the client
+/// library sets for the outgoing request.
+const NOT_FORWARDED: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+];
+
+/// Headers of the browser's request the API never sees.
+const PRIVATE_TO_THE_BFF: &[&str] = &[
+    "cookie",
+    "authorization",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "x-csrf",
+];
+
+/// The headers named by `Connection` (lowercase).
+fn named_by_connection<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<String> {
+    headers
+        .filter(|(name, _)| name.eq_ignore_ascii_case("connection"))
+        .flat_map(|(_, value)| value.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+fn hop_by_hop(name: &str, connection_named: &[String]) -> bool {
+    NOT_FORWARDED.contains(&name)
+        || name.starts_with("proxy-")
+        || connection_named.iter().any(|named| named == name)
+}
+
+/// Where the browser's request came from and how it reached the BFF.
+pub struct ForwardedFor<'a> {
+    /// The client's address, when known.
+    pub client: Option<IpAddr>,
+    /// The host the browser asked for.
+    pub host: Option<&'a str>,
+    /// `https` or `http`.
+    pub proto: &'a str,
+}
+
+/// The headers for the API: the browser's, filtered, plus the forwarding headers.
+pub fn upstream_request(incoming: &[(&str, &str)], forwarded: &ForwardedFor<'_>) -> HeaderMap {
+    let connection_named = named_by_connection(incoming.iter().copied());
+    let mut headers = HeaderMap::new();
+    for &(name, value) in incoming {
+        let lower = name.to_ascii_lowercase();
+        if hop_by_hop(&lower, &connection_named) || PRIVATE_TO_THE_BFF.contains(&lower.as_str()) {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(lower.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    let mut forwarded_value = Vec::new();
+    if let Some(client) = forwarded.client {
+        let for_ = match client {
+            IpAddr::V4(ip) => ip.to_string(),
+            IpAddr::V6(ip) => format!("\"[{ip}]\""),
+        };
+        forwarded_value.push(format!("for={for_}"));
+        set(&mut headers, "x-forwarded-for", &client.to_string());
+    }
+    if let Some(host) = forwarded
+        .host
+        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        forwarded_value.push(format!("host=\"{}\"", host.replace('"', "")));
+        set(&mut headers, "x-forwarded-host", host);
+    }
+    forwarded_value.push(format!("proto={}", forwarded.proto));
+    set(&mut headers, "x-forwarded-proto", forwarded.proto);
+    set(&mut headers, "forwarded", &forwarded_value.join(";"));
+    headers
+}
+
+/// The API's response headers that go back to the browser.
+pub fn downstream_response(upstream: &HeaderMap) -> Vec<(String, String)> {
+    let connection_named = named_by_connection(
+        upstream
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+    );
+    upstream
+        .iter()
+        .filter(|(name, _)| {
+            let name = name.as_str();
+            !hop_by_hop(name, &connection_named) && name != "set-cookie"
+        })
+        .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
+        .collect()
+}
+
+fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(HeaderName::from_static(name), value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(headers: &HeaderMap) -> Vec<String> {
+        headers.keys().map(|k| k.as_str().to_string()).collect()
+    }
+
+    #[test]
+    fn cookies_credentials_and_hop_by_hop_headers_never_go_upstream() {
+        let incoming = [
+            ("Cookie", "bff_session=secret"),
+            ("Authorization", "Bearer stolen"),
+            ("Connection", "keep-alive, X-Secret-Hop"),
+            ("X-Secret-Hop", "1"),
+            ("Keep-Alive", "timeout=5"),
+            ("TE", "trailers"),
+            ("Trailer", "x"),
+            ("Transfer-Encoding", "chunked"),
+            ("Upgrade", "websocket"),
+            ("Proxy-Authorization", "Basic x"),
+            ("X-Forwarded-For", "6.6.6.6"),
+            ("Forwarded", "for=6.6.6.6"),
+            ("X-CSRF", "1"),
+            ("Accept", "application/json"),
+            ("X-Custom", "kept"),
+        ];
+        let forwarded = ForwardedFor {
+            client: Some("127.0.0.1".parse().unwrap()),
+            host: Some("app.example"),
+            proto: "https",
+        };
+        let headers = upstream_request(&incoming, &forwarded);
+        let mut got = names(&headers);
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "accept",
+                "forwarded",
+                "x-custom",
+                "x-forwarded-for",
+                "x-forwarded-host",
+                "x-forwarded-proto"
+            ]
+        );
+        assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
+        assert_eq!(
+            headers["forwarded"],
+            "for=127.0.0.1;host=\"app.example\";proto=https"
+        );
+    }
+
+    #[test]
+    fn set_cookie_and_hop_by_hop_headers_never_come_back() {
+        let mut upstream = HeaderMap::new();
+        upstream.insert("set-cookie", HeaderValue::from_static("evil=1"));
+        upstream.insert("connection", HeaderValue::from_static("x-hop"));
+        upstream.insert("x-hop", HeaderValue::from_static("1"));
+        upstream.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        upstream.insert("content-type", HeaderValue::from_static("application/json"));
+        let back = downstream_response(&upstream);
+        assert_eq!(
+            back,
+            [("content-type".to_string(), "application/json".to_string())]
+        );
+    }
+}

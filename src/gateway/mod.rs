@@ -1,0 +1,101 @@
+//! The gateway to the APIs behind the BFF (OAuth 2.0 for Browser-Based Applications, its BFF
+//! section): `/api/<name>/<rest>?<query>` goes to `<url>/<rest>?<query>` of the API configured
+//! under `name`, any method, bodies streamed both ways, with the session's access token when
+//! the API's token policy asks for it. Only configured names are reachable and the path
+//! cannot leave the API's base URL ([`path`]); cookies, credentials and hop-by-hop headers
+//! stay behind ([`headers`]); unsafe methods need the CSRF marks ([`crate::csrf`]).
+//!
+//! Answers of its own, all JSON: 400 (a path that would leave the base), 403 (CSRF), 413 (a
+//! body over the limit), 401/302 (no session, policy `user`), 502 (the API cannot be reached
+//! or broke off), 504 (the API did not answer in time).
+
+pub mod headers;
+pub mod path;
+mod relay;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rocket::http::{Method, Status};
+use rocket::route::{Handler, Outcome, Route};
+use rocket::serde::json::{json, Json, Value};
+use rocket::{Data, Request};
+
+use crate::config::{RemoteApi, Settings};
+
+/// Below every route of the app and of a host app at the same path: `/api/hello`,
+/// `/api/upstream` and a host's own `/api/orders` always win.
+const GATEWAY_RANK: isize = 20;
+
+/// The configured APIs and the HTTP client that calls them.
+pub struct Gateway {
+    apis: HashMap<String, RemoteApi>,
+    http: reqwest::Client,
+    body_limit: u64,
+    timeout: Duration,
+}
+
+impl Gateway {
+    /// The gateway for the configured remote APIs.
+    pub fn new(settings: &Settings) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            // The API's redirects go back to the browser as they are.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(settings.http_connect_timeout)
+            // A stalled body (either way) ends the exchange, however long a download is.
+            .read_timeout(settings.gateway_timeout)
+            .build()?;
+        Ok(Self {
+            apis: settings
+                .remote_apis
+                .iter()
+                .map(|api| (api.name.clone(), api.clone()))
+                .collect(),
+            http,
+            body_limit: settings.gateway_body_limit,
+            timeout: settings.gateway_timeout,
+        })
+    }
+}
+
+/// The gateway's routes: every method at `/api/<name>/<rest..>`.
+pub fn routes() -> Vec<Route> {
+    [
+        Method::Get,
+        Method::Head,
+        Method::Options,
+        Method::Post,
+        Method::Put,
+        Method::Patch,
+        Method::Delete,
+    ]
+    .into_iter()
+    .map(|method| Route::ranked(GATEWAY_RANK, method, "/api/<_..>", GatewayRoute))
+    .collect()
+}
+
+#[derive(Clone)]
+struct GatewayRoute;
+
+#[rocket::async_trait]
+impl Handler for GatewayRoute {
+    async fn handle<'r>(&self, req: &'r Request<'_>, data: Data<'r>) -> Outcome<'r> {
+        let Some(gateway) = req.rocket().state::<Arc<Gateway>>() else {
+            return Outcome::forward(data, Status::NotFound);
+        };
+        let raw_path = req.uri().path().as_str();
+        let after_api = raw_path.strip_prefix("/api/").unwrap_or_default();
+        let (name, rest) = after_api.split_once('/').unwrap_or((after_api, ""));
+        let Some(api) = gateway.apis.get(name) else {
+            return Outcome::forward(data, Status::NotFound);
+        };
+        relay::relay(gateway, api, rest, req, data).await
+    }
+}
+
+/// A JSON answer of the gateway itself.
+fn answer<'r>(req: &'r Request<'_>, status: Status, error: &str, message: &str) -> Outcome<'r> {
+    let body: Json<Value> = Json(json!({ "error": error, "message": message }));
+    Outcome::from(req, (status, body))
+}

@@ -1,0 +1,406 @@
+//! One call through the gateway: the CSRF and path checks, the token, the browser's request
+//! streamed to the API, and the API's answer streamed back.
+
+use std::io;
+use std::time::Instant;
+
+use bytes::Bytes;
+use rocket::data::ToByteUnit;
+use rocket::futures::{stream, StreamExt, TryStreamExt};
+use rocket::http::Status;
+use rocket::request;
+use rocket::route::Outcome;
+use rocket::tokio::io::AsyncReadExt;
+use rocket::{Data, Request, Response};
+use tokio::sync::mpsc;
+use tokio_util::io::StreamReader;
+use url::Url;
+
+use super::headers::{self, ForwardedFor};
+use super::{answer, path, Gateway};
+use crate::config::{RemoteApi, Settings, TokenPolicy};
+use crate::csrf;
+use crate::metrics;
+use crate::session::{self, ApiUser, Sessions};
+use crate::telemetry::request_id;
+use crate::tokens::{TokenKeeper, TokenUnavailable};
+
+/// How much of a request body is read at once; also the granularity of the back-pressure.
+const CHUNK: usize = 64 * 1024;
+
+/// How the request body went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pumped {
+    Done,
+    TooLarge,
+    Failed,
+}
+
+pub(super) async fn relay<'r>(
+    gateway: &Gateway,
+    api: &RemoteApi,
+    rest: &str,
+    req: &'r Request<'_>,
+    data: Data<'r>,
+) -> Outcome<'r> {
+    if let Some(reason) = csrf::refusal(req) {
+        metrics::csrf_refusal("/api/<name>/<rest..>");
+        tracing::warn!(request_id = %request_id(req), api = %api.name, "cross-site API call refused");
+        return answer(req, Status::Forbidden, "csrf_check_failed", reason);
+    }
+    let url = match upstream_url(api, rest, req) {
+        Ok(url) => url,
+        Err(message) => return answer(req, Status::BadRequest, "invalid_path", &message),
+    };
+    let declared_length = req
+        .headers()
+        .get_one("Content-Length")
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if declared_length.is_some_and(|length| length > gateway.body_limit) {
+        return too_large(req, gateway);
+    }
+    let has_body = declared_length.is_some_and(|length| length > 0)
+        || req.headers().contains("Transfer-Encoding");
+
+    let token = match access_token(api, req).await {
+        Ok(token) => token,
+        Err(outcome) => return outcome,
+    };
+    let proto = req
+        .rocket()
+        .state::<Settings>()
+        .map_or("https", |settings| settings.base_url.scheme());
+    let host = req.host().map(|host| host.to_string());
+    let forwarded = ForwardedFor {
+        client: req.client_ip(),
+        host: host.as_deref(),
+        proto,
+    };
+    let incoming: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|h| (h.name().to_string(), h.value().to_string()))
+        .collect();
+    let incoming: Vec<(&str, &str)> = incoming
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let outgoing = headers::upstream_request(&incoming, &forwarded);
+    let Ok(method) = reqwest::Method::from_bytes(req.method().as_str().as_bytes()) else {
+        return answer(
+            req,
+            Status::MethodNotAllowed,
+            "method_not_allowed",
+            "this method is not relayed",
+        );
+    };
+    let build = |token: Option<&str>| {
+        let mut request = gateway
+            .http
+            .request(method.clone(), url.clone())
+            .headers(outgoing.clone());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+    };
+
+    let started = Instant::now();
+    let (pumped, sent) = if has_body {
+        let (body, pump) = streamed_body(data, gateway.body_limit);
+        let request = build(token.as_deref()).body(body);
+        tokio::join!(pump, tokio::time::timeout(gateway.timeout, request.send()))
+    } else {
+        let request = build(token.as_deref());
+        (
+            Pumped::Done,
+            tokio::time::timeout(gateway.timeout, request.send()).await,
+        )
+    };
+    let mut response = match sent {
+        Ok(Ok(response)) => response,
+        Ok(Err(_)) if pumped == Pumped::TooLarge => return too_large(req, gateway),
+        Ok(Err(error)) => return failed(req, api, started, pumped, &error),
+        Err(_) => return timed_out(req, api, started),
+    };
+    // RFC 6750 §3.1: a token refused before its expiry (revoked) is refreshed once and the
+    // call repeated, when repeating is safe: an idempotent method without a body.
+    let idempotent = matches!(
+        method,
+        reqwest::Method::GET
+            | reqwest::Method::HEAD
+            | reqwest::Method::OPTIONS
+            | reqwest::Method::PUT
+            | reqwest::Method::DELETE
+    );
+    if response.status() == reqwest::StatusCode::UNAUTHORIZED
+        && invalid_token(&response)
+        && idempotent
+        && !has_body
+    {
+        if let Some(rejected) = token.as_deref() {
+            match replace_rejected(req, rejected).await {
+                Ok(fresh) => {
+                    response =
+                        match tokio::time::timeout(gateway.timeout, build(Some(&fresh)).send())
+                            .await
+                        {
+                            Ok(Ok(response)) => response,
+                            Ok(Err(error)) => {
+                                return failed(req, api, started, Pumped::Done, &error)
+                            }
+                            Err(_) => return timed_out(req, api, started),
+                        };
+                }
+                Err(outcome) => return outcome,
+            }
+        }
+    }
+    metrics::upstream_call(&api.name, response.status().as_u16(), started.elapsed());
+    Outcome::Success(relayed(response))
+}
+
+/// `<api url>/<rest>?<query>`, after the path checks; the query goes as the browser sent it.
+fn upstream_url(api: &RemoteApi, rest: &str, req: &Request<'_>) -> Result<Url, String> {
+    let rest = path::checked_rest(rest).map_err(|error| error.to_string())?;
+    let mut text = format!("{}{rest}", api.url);
+    if let Some(query) = req.uri().query() {
+        text.push('?');
+        text.push_str(query.as_str());
+    }
+    // Defence in depth: whatever the parser makes of it must stay under the base.
+    Url::parse(&text)
+        .ok()
+        .filter(|url| url.as_str().starts_with(api.url.as_str()))
+        .ok_or_else(|| "the path leaves the API's base URL".to_string())
+}
+
+/// The access token the API's policy asks for, refreshed first when due; or the answer
+/// that ends the call (no session, no token, store or IdP down).
+async fn access_token<'r>(
+    api: &RemoteApi,
+    req: &'r Request<'_>,
+) -> Result<Option<String>, Outcome<'r>> {
+    let session = match (api.token, req.guard::<ApiUser<'r>>().await) {
+        (TokenPolicy::None, _) => return Ok(None),
+        (_, request::Outcome::Success(ApiUser(session))) => session,
+        (_, request::Outcome::Error((Status::ServiceUnavailable, _))) => {
+            return Err(Outcome::Error(Status::ServiceUnavailable))
+        }
+        (TokenPolicy::UserOrNone, _) => return Ok(None),
+        (TokenPolicy::User, request::Outcome::Error((status, _))) => {
+            return Err(Outcome::Error(status))
+        }
+        (TokenPolicy::User, request::Outcome::Forward(status)) => {
+            return Err(Outcome::Error(status))
+        }
+    };
+    let (Some(keeper), Some(sessions)) = (
+        req.rocket().state::<TokenKeeper>(),
+        req.rocket().state::<Sessions>(),
+    ) else {
+        return Ok(None);
+    };
+    match keeper
+        .access_token(&session.id, sessions.policy.absolute_lifetime)
+        .await
+    {
+        Ok(token) => Ok(Some(token)),
+        Err(TokenUnavailable::NoTokens) if api.token == TokenPolicy::UserOrNone => Ok(None),
+        Err(error) => Err(token_unavailable(req, error).await),
+    }
+}
+
+/// After the API refused `rejected`: a refreshed token, or the answer that ends the call.
+async fn replace_rejected<'r>(req: &'r Request<'_>, rejected: &str) -> Result<String, Outcome<'r>> {
+    let session = match req.guard::<ApiUser<'r>>().await {
+        request::Outcome::Success(ApiUser(session)) => session,
+        _ => return Err(Outcome::Error(Status::Unauthorized)),
+    };
+    let (Some(keeper), Some(sessions)) = (
+        req.rocket().state::<TokenKeeper>(),
+        req.rocket().state::<Sessions>(),
+    ) else {
+        return Err(Outcome::Error(Status::Unauthorized));
+    };
+    match keeper
+        .replace_rejected(&session.id, rejected, sessions.policy.absolute_lifetime)
+        .await
+    {
+        Ok(token) => Ok(token),
+        Err(error) => Err(token_unavailable(req, error).await),
+    }
+}
+
+/// Why no token: tokens gone or refused → the session ends (401, the page asks to log in);
+/// an id_token session never had one → 409; store or IdP down → 503.
+async fn token_unavailable<'r>(req: &'r Request<'_>, error: TokenUnavailable) -> Outcome<'r> {
+    let uses_code = req
+        .rocket()
+        .state::<Settings>()
+        .is_some_and(|settings| settings.response_type.uses_code());
+    match error {
+        TokenUnavailable::NoTokens if !uses_code => answer(
+            req,
+            Status::Conflict,
+            "no_access_token",
+            "this session has no access token: the app logs in with response_type=id_token (set RESPONSE_TYPE=code to call APIs)",
+        ),
+        TokenUnavailable::NoTokens | TokenUnavailable::RefreshFailed(_) => {
+            if let Some(sessions) = req.rocket().state::<Sessions>() {
+                session::end(
+                    req.cookies(),
+                    &sessions.policy,
+                    sessions.store.as_ref(),
+                    crate::clock::now(),
+                )
+                .await;
+            }
+            answer(
+                req,
+                Status::Unauthorized,
+                "login_required",
+                "the session's tokens are no longer valid: log in again",
+            )
+        }
+        TokenUnavailable::Provider(error) => {
+            tracing::warn!(%error, "no access token for a remote API call");
+            answer(
+                req,
+                Status::ServiceUnavailable,
+                "temporarily_unavailable",
+                "the identity provider cannot refresh the access token right now",
+            )
+        }
+        TokenUnavailable::Store(error) => {
+            tracing::error!(%error, "remote API call stopped: session store unavailable");
+            answer(
+                req,
+                Status::ServiceUnavailable,
+                "temporarily_unavailable",
+                "the session store is unavailable; try again in a moment",
+            )
+        }
+    }
+}
+
+/// Whether a 401 says the token itself was refused (`WWW-Authenticate: Bearer
+/// error="invalid_token"`, RFC 6750 §3.1).
+fn invalid_token(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get_all(reqwest::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| value.contains("invalid_token"))
+}
+
+/// The browser's body as a stream for the API, and the pump that feeds it: at most a few
+/// chunks are in memory at once, and more than `limit` bytes break the request off.
+fn streamed_body<'r>(
+    data: Data<'r>,
+    limit: u64,
+) -> (
+    reqwest::Body,
+    impl std::future::Future<Output = Pumped> + 'r,
+) {
+    let (sender, receiver) = mpsc::channel::<io::Result<Bytes>>(4);
+    let chunks = stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    });
+    let pump = async move {
+        let mut reader = data.open((limit + 1).bytes());
+        let mut total = 0u64;
+        loop {
+            let mut chunk = vec![0u8; CHUNK];
+            let read = match reader.read(&mut chunk).await {
+                Ok(0) => return Pumped::Done,
+                Ok(read) => read,
+                Err(error) => {
+                    let _ = sender.send(Err(error)).await;
+                    return Pumped::Failed;
+                }
+            };
+            total += read as u64;
+            if total > limit {
+                let _ = sender
+                    .send(Err(io::Error::other("the request body is over the limit")))
+                    .await;
+                return Pumped::TooLarge;
+            }
+            chunk.truncate(read);
+            if sender.send(Ok(Bytes::from(chunk))).await.is_err() {
+                // The API answered without reading the rest.
+                return Pumped::Done;
+            }
+        }
+    };
+    (reqwest::Body::wrap_stream(chunks), pump)
+}
+
+/// The API's answer for the browser: its status, its headers minus those that stay behind,
+/// and its body streamed as it arrives.
+fn relayed<'r>(response: reqwest::Response) -> Response<'r> {
+    let mut builder = Response::build();
+    builder.status(Status::new(response.status().as_u16()));
+    for (name, value) in headers::downstream_response(response.headers()) {
+        builder.raw_header_adjoin(name, value);
+    }
+    let body = response.bytes_stream().map_err(io::Error::other);
+    builder.streamed_body(StreamReader::new(body.boxed()));
+    builder.finalize()
+}
+
+fn too_large<'r>(req: &'r Request<'_>, gateway: &Gateway) -> Outcome<'r> {
+    answer(
+        req,
+        Status::PayloadTooLarge,
+        "request_too_large",
+        &format!(
+            "the request body is over the limit of {} bytes",
+            gateway.body_limit
+        ),
+    )
+}
+
+fn failed<'r>(
+    req: &'r Request<'_>,
+    api: &RemoteApi,
+    started: Instant,
+    pumped: Pumped,
+    error: &reqwest::Error,
+) -> Outcome<'r> {
+    if error.is_timeout() {
+        return timed_out(req, api, started);
+    }
+    metrics::upstream_call(&api.name, 0, started.elapsed());
+    tracing::warn!(request_id = %request_id(req), api = %api.name, ?pumped, error = %without_url(error), "remote API unreachable");
+    answer(
+        req,
+        Status::BadGateway,
+        "bad_gateway",
+        &format!("the API `{}` could not be reached", api.name),
+    )
+}
+
+fn timed_out<'r>(req: &'r Request<'_>, api: &RemoteApi, started: Instant) -> Outcome<'r> {
+    metrics::upstream_call(&api.name, 0, started.elapsed());
+    tracing::warn!(request_id = %request_id(req), api = %api.name, "remote API too slow");
+    answer(
+        req,
+        Status::GatewayTimeout,
+        "gateway_timeout",
+        &format!("the API `{}` did not answer in time", api.name),
+    )
+}
+
+/// The error without the URL it carries (the query could hold something personal).
+fn without_url(error: &reqwest::Error) -> String {
+    let mut text = String::new();
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(current) = source {
+        text = current.to_string();
+        source = current.source();
+    }
+    text
+}
