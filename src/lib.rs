@@ -126,6 +126,7 @@ impl Bff {
                 absolute_lifetime: settings.session_absolute_lifetime,
                 secure_cookies: settings.cookies_secure(),
                 previous_keys: settings.previous_cookie_keys.clone(),
+                same_site: settings.session_same_site,
             },
             store: store.clone(),
         };

@@ -78,10 +78,22 @@ const CODE_FLOW_STORIES: &[(&str, Scenario)] = &[
     }),
 ];
 
+/// The stories of an app whose session cookie is `SameSite=Strict` (`SESSION_SAMESITE`).
+const STRICT_SAME_SITE_STORIES: &[(&str, Scenario)] = &[
+    ("strict-same-site", |p| {
+        Box::pin(strict_session_cookie_logs_in_on_the_first_page(p))
+    }),
+    ("strict-same-site-deep-link", |p| {
+        Box::pin(deep_link_returns_to_the_page(p))
+    }),
+];
+
 /// How the app is configured for a round.
 #[derive(Clone, Copy, Debug)]
 enum AppMode {
     IdToken,
+    /// `id_token` with `SESSION_SAMESITE=strict`.
+    StrictSameSite,
     /// `response_type=code` with the IdP driver's client secret.
     Code {
         refresh_margin_secs: u64,
@@ -190,6 +202,10 @@ async fn browser_login_stories() {
     };
     let code_stories = selection.stories(&DEV_IDP, CODE_FLOW_STORIES);
     harness.round(&DEV_IDP, mode, &code_stories, None).await;
+    let strict_stories = selection.stories(&DEV_IDP, STRICT_SAME_SITE_STORIES);
+    harness
+        .round(&DEV_IDP, AppMode::StrictSameSite, &strict_stories, None)
+        .await;
 
     // Round 2: oidc-provider, started once port 4000 is free again.
     let login_stories = selection.stories(&OIDC_PROVIDER, LOGIN_STORIES);
@@ -449,6 +465,9 @@ impl AppServer {
             figment = figment
                 .merge(("oidc.issuer", e2e_support::IDP))
                 .merge(("oidc.client_id", idp.client_id));
+        }
+        if let AppMode::StrictSameSite = mode {
+            figment = figment.merge(("oidc.session_samesite", "strict"));
         }
         if let AppMode::Code {
             refresh_margin_secs,
@@ -721,6 +740,23 @@ async fn login_after_logout_asks_for_credentials(p: Page) {
     sign_in(&p, bob).await;
     expect_logged_in_at_start_page(&p, bob.name).await;
     p.shot("logged-in-as-bob").await;
+}
+
+/// With a `SameSite=Strict` session cookie, the first page after the IdP's cross-site POST is
+/// already logged in (the callback hands over through a same-origin page), and the API
+/// answers.
+async fn strict_session_cookie_logs_in_on_the_first_page(p: Page) {
+    let alice = &p.idp.alice;
+    p.open("/").await;
+    expect_logged_out_at_start_page(&p).await;
+    p.click("#login").await;
+    expect_idp_sign_in_page(&p).await;
+    sign_in(&p, alice).await;
+    expect_logged_in_at_start_page(&p, alice.name).await;
+    p.shot("strict-logged-in").await;
+    p.click("#call-api").await;
+    let answer = p.wait_page(At::App("/"), "#api-json", &[alice.sub]).await;
+    assert!(answer.contains(alice.sub), "{answer}");
 }
 
 /// c. A logged-out visit to /profile goes through the IdP's login and lands on /profile.

@@ -87,7 +87,7 @@ async fn session_cookie_is_secure_when_the_base_url_is_https() {
     let set_cookie: Vec<&str> = response.headers().get("Set-Cookie").collect();
     let session = set_cookie
         .iter()
-        .find(|c| c.starts_with("bff_session="))
+        .find(|c| c.starts_with("__Host-bff_session="))
         .expect("session cookie");
     assert!(session.contains("Secure"), "{session}");
 }

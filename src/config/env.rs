@@ -33,6 +33,7 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("REMOTE_APIS", "oidc.remote_apis_env"),
     ("GATEWAY_BODY_LIMIT_BYTES", "oidc.gateway_body_limit_bytes"),
     ("GATEWAY_TIMEOUT_SECS", "oidc.gateway_timeout_secs"),
+    ("SESSION_SAMESITE", "oidc.session_samesite"),
     // The built-in development IdP's port (feature `dev-idp`, debug builds, no issuer set).
     ("DEV_IDP_PORT", "oidc.dev_idp_port"),
 ];

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use rocket::http::SameSite;
 use serde::Deserialize;
 use url::Url;
 
@@ -56,6 +57,7 @@ pub(super) struct RawSettings {
     remote_apis_env: Option<String>,
     gateway_body_limit_bytes: Option<u64>,
     gateway_timeout_secs: Option<u64>,
+    session_samesite: Option<String>,
 }
 
 /// The `response_type` this app asks for; always with `response_mode=form_post`.
@@ -145,6 +147,8 @@ pub struct Settings {
     pub gateway_body_limit: u64,
     /// How long a remote API may take to start answering (then 504).
     pub gateway_timeout: Duration,
+    /// The session cookie's `SameSite`: `Lax` (default) or `Strict` (`SESSION_SAMESITE`).
+    pub session_same_site: SameSite,
 }
 
 impl Settings {
@@ -277,6 +281,20 @@ pub(super) fn check(
                 })
         })
         .transpose()?;
+    let session_same_site = match non_empty(raw.session_samesite)
+        .map(|text| text.to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("lax") => SameSite::Lax,
+        Some("strict") => SameSite::Strict,
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                name: "SESSION_SAMESITE (oidc.session_samesite)",
+                detail: format!("`{other}`"),
+                hint: "use `lax` (the default) or `strict`",
+            })
+        }
+    };
     let remote_apis = super::remote_apis::parse(raw.remote_apis, raw.remote_apis_env.as_deref())?;
     let keys = keys?;
     let secs = Duration::from_secs;
@@ -300,6 +318,7 @@ pub(super) fn check(
         remote_apis,
         gateway_body_limit: raw.gateway_body_limit_bytes.unwrap_or(10 * 1024 * 1024),
         gateway_timeout: secs(raw.gateway_timeout_secs.unwrap_or(30).max(1)),
+        session_same_site,
     })
 }
 

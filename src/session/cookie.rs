@@ -12,7 +12,7 @@ use crate::oidc::validate::VerifiedIdToken;
 use crate::store::{Revocation, Store};
 
 /// Named so it cannot collide with an IdP's cookies on the same host (ports do not separate
-/// cookies).
+/// cookies); over https it is `__Host-bff_session` ([`SessionPolicy::session_cookie_name`]).
 pub const SESSION_COOKIE: &str = "bff_session";
 
 /// Browsers keep cookies of at most 4096 bytes (name and value); stay clear of it.
@@ -120,10 +120,11 @@ pub(super) fn session_cookie(
     session: &Session,
     now: i64,
 ) -> Cookie<'static> {
-    let cookie = Cookie::build((SESSION_COOKIE, value))
+    let cookie = Cookie::build((policy.session_cookie_name(), value))
         .http_only(true)
-        // Lax, not Strict: the navigation that follows the IdP's cross-site POST must carry it.
-        .same_site(SameSite::Lax)
+        // Lax by default: the redirect that follows the IdP's cross-site POST carries it. With
+        // Strict, the callback hands over through a same-origin page instead.
+        .same_site(policy.same_site)
         .secure(policy.secure_cookies)
         .path("/")
         .build();
@@ -147,14 +148,24 @@ pub async fn end(
             tracing::error!(%error, "the ended session could not be recorded");
         }
     }
-    jar.remove_private(Cookie::build(SESSION_COOKIE).path("/"));
+    remove_session_cookie(jar, policy);
     session
+}
+
+/// Removes the session cookie from the browser.
+pub fn remove_session_cookie(jar: &CookieJar<'_>, policy: &SessionPolicy) {
+    jar.remove_private(
+        Cookie::build(policy.session_cookie_name())
+            .path("/")
+            .secure(policy.secure_cookies),
+    );
 }
 
 /// The raw ID token, kept for `id_token_hint` at logout in its own encrypted cookie that the
 /// browser sends to `/logout` only: in the session cookie it would double the bytes every
 /// request carries and decrypts, and on the server it would cost memory per session (and a
 /// shared store for several instances).
+/// Over https it is `__Secure-bff_logout_hint` ([`SessionPolicy::logout_hint_cookie_name`]).
 pub const LOGOUT_HINT_COOKIE: &str = "bff_logout_hint";
 const LOGOUT_PATH: &str = "/logout";
 
@@ -168,12 +179,17 @@ pub fn keep_id_token(
     now: i64,
 ) {
     let value = format!("{} {id_token}", session.id);
-    if !fits_in_a_cookie(LOGOUT_HINT_COOKIE, &value) {
+    let name = policy.logout_hint_cookie_name();
+    if !fits_in_a_cookie(name, &value) {
         tracing::debug!("ID token too large to keep for logout; logout will go without the hint");
-        jar.remove_private(Cookie::build(LOGOUT_HINT_COOKIE).path(LOGOUT_PATH));
+        jar.remove_private(
+            Cookie::build(name)
+                .path(LOGOUT_PATH)
+                .secure(policy.secure_cookies),
+        );
         return;
     }
-    let cookie = Cookie::build((LOGOUT_HINT_COOKIE, value))
+    let cookie = Cookie::build((name, value))
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(policy.secure_cookies)
@@ -191,8 +207,13 @@ pub fn take_id_token(
     policy: &SessionPolicy,
     session_id: &str,
 ) -> Option<String> {
-    let cookie = keyring::get_private(jar, &policy.previous_keys, LOGOUT_HINT_COOKIE, |_| None);
-    jar.remove_private(Cookie::build(LOGOUT_HINT_COOKIE).path(LOGOUT_PATH));
+    let name = policy.logout_hint_cookie_name();
+    let cookie = keyring::get_private(jar, &policy.previous_keys, name, |_| None);
+    jar.remove_private(
+        Cookie::build(name)
+            .path(LOGOUT_PATH)
+            .secure(policy.secure_cookies),
+    );
     let cookie = cookie?;
     let (owner, token) = cookie.value().split_once(' ')?;
     (owner == session_id).then(|| token.to_string())
@@ -201,7 +222,8 @@ pub fn take_id_token(
 /// The session in the cookie; one issued under a previous key is re-issued under the current
 /// one, with the same value and attributes.
 pub(super) fn read_cookie(jar: &CookieJar<'_>, policy: &SessionPolicy) -> Option<Session> {
-    let cookie = keyring::get_private(jar, &policy.previous_keys, SESSION_COOKIE, |old| {
+    let name = policy.session_cookie_name();
+    let cookie = keyring::get_private(jar, &policy.previous_keys, name, |old| {
         let session: Session = serde_json::from_str(old.value()).ok()?;
         let value = old.value().to_string();
         Some(session_cookie(policy, value, &session, crate::clock::now()))

@@ -1,6 +1,7 @@
 //! What a session is: who logged in, when, and the claims kept for pages; and the idle and
 //! absolute limits that end it.
 
+use rocket::http::SameSite;
 use std::borrow::Cow;
 use std::time::Duration;
 
@@ -22,9 +23,37 @@ pub struct SessionPolicy {
     /// Keys of `PREVIOUS_SECRETS`: the app's cookies issued under them are still read, and
     /// re-issued under the current key (`Settings::previous_cookie_keys`).
     pub previous_keys: PreviousCookieKeys,
+    /// The session cookie's `SameSite` (`SESSION_SAMESITE`): `Lax` by default, or `Strict`.
+    pub same_site: SameSite,
 }
 
 impl SessionPolicy {
+    /// The session cookie's name: `__Host-` prefixed over https, so a browser accepts it only
+    /// with `Secure`, `Path=/` and no `Domain` (a sibling subdomain cannot plant or shadow it).
+    /// Plain `bff_session` on http://localhost development, where tools would refuse the prefix.
+    pub fn session_cookie_name(&self) -> &'static str {
+        match self.secure_cookies {
+            true => "__Host-bff_session",
+            false => "bff_session",
+        }
+    }
+
+    /// The prefix of the login attempts' cookies, `__Host-` prefixed over https likewise.
+    pub fn login_cookie_prefix(&self) -> &'static str {
+        match self.secure_cookies {
+            true => "__Host-bff_login_",
+            false => "bff_login_",
+        }
+    }
+
+    /// The logout hint's cookie (path `/logout`, so `__Secure-` rather than `__Host-`).
+    pub fn logout_hint_cookie_name(&self) -> &'static str {
+        match self.secure_cookies {
+            true => "__Secure-bff_logout_hint",
+            false => "bff_logout_hint",
+        }
+    }
+
     /// The idle window is rolled forward only after this much of it has passed, so ordinary
     /// requests carry no `Set-Cookie`.
     pub(super) fn renew_after_secs(&self) -> i64 {
@@ -129,6 +158,7 @@ pub(super) mod tests {
 
     fn policy() -> SessionPolicy {
         SessionPolicy {
+            same_site: SameSite::Lax,
             idle_timeout: Duration::from_secs(100),
             absolute_lifetime: Duration::from_secs(1000),
             secure_cookies: true,

@@ -3,19 +3,25 @@
 
 use rocket::http::{Cookie, CookieJar, SameSite};
 
-use crate::config::PreviousCookieKeys;
 use crate::oidc::flow::{LoginAttempt, LOGIN_ATTEMPT_LIFETIME_SECS};
-use crate::session;
-
-/// Transient cookies are named `bff_login_<tag>`, one per login attempt.
-pub(super) const LOGIN_COOKIE_PREFIX: &str = "bff_login_";
+use crate::session::{self, SessionPolicy};
 /// At most this many login attempts are pending per browser; older ones are dropped.
 const MAX_PENDING_LOGINS: usize = 4;
 
+/// The cookie of the attempt whose state has this tag: `bff_login_<tag>`
+/// (`__Host-bff_login_<tag>` over https).
+pub(super) fn cookie_name(policy: &SessionPolicy, tag: &str) -> String {
+    format!("{}{tag}", policy.login_cookie_prefix())
+}
+
 /// Sets the cookie of a new attempt.
-pub(super) fn keep(jar: &CookieJar<'_>, attempt: &LoginAttempt) -> Result<(), serde_json::Error> {
+pub(super) fn keep(
+    jar: &CookieJar<'_>,
+    policy: &SessionPolicy,
+    attempt: &LoginAttempt,
+) -> Result<(), serde_json::Error> {
     let value = serde_json::to_string(attempt)?;
-    let name = format!("{LOGIN_COOKIE_PREFIX}{}", attempt.tag());
+    let name = cookie_name(policy, attempt.tag());
     jar.add_private(attempt_cookie(name, value, LOGIN_ATTEMPT_LIFETIME_SECS));
     Ok(())
 }
@@ -33,19 +39,15 @@ fn attempt_cookie(name: String, value: String, max_age_secs: i64) -> Cookie<'sta
 }
 
 /// Removes expired or unreadable attempts and, past the limit, the oldest ones.
-pub(super) fn drop_stale_attempts(
-    jar: &CookieJar<'_>,
-    previous_keys: &PreviousCookieKeys,
-    now_ms: i64,
-) {
+pub(super) fn drop_stale_attempts(jar: &CookieJar<'_>, policy: &SessionPolicy, now_ms: i64) {
     let names: Vec<String> = jar
         .iter()
-        .filter(|c| c.name().starts_with(LOGIN_COOKIE_PREFIX))
+        .filter(|c| c.name().starts_with(policy.login_cookie_prefix()))
         .map(|c| c.name().to_string())
         .collect();
     let mut live = Vec::new();
     for name in names {
-        match read_attempt(jar, previous_keys, &name) {
+        match read_attempt(jar, policy, &name) {
             Some(attempt) if !attempt.is_expired(now_ms) => {
                 live.push((attempt.started_at_ms, name))
             }
@@ -63,10 +65,10 @@ pub(super) fn drop_stale_attempts(
 /// re-issued under the current one for the rest of its lifetime.
 pub(super) fn read_attempt(
     jar: &CookieJar<'_>,
-    previous_keys: &PreviousCookieKeys,
+    policy: &SessionPolicy,
     name: &str,
 ) -> Option<LoginAttempt> {
-    let cookie = session::get_private(jar, previous_keys, name, |old| {
+    let cookie = session::get_private(jar, &policy.previous_keys, name, |old| {
         let attempt: LoginAttempt = serde_json::from_str(old.value()).ok()?;
         let remaining_secs = (attempt.expires_at_ms() - crate::clock::now_ms()) / 1000;
         (remaining_secs > 0).then(|| {

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rocket::form::{Form, FromForm};
-use rocket::http::{CookieJar, Status};
+use rocket::http::{CookieJar, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::response::Redirect;
-use rocket::{get, post, routes, Route, State};
+use rocket::{get, post, routes, Either, Route, State};
+use rocket_dyn_templates::{context, Template};
 
-use super::attempts::{read_attempt, remove_login_cookie, LOGIN_COOKIE_PREFIX};
+use super::attempts::{cookie_name, read_attempt, remove_login_cookie};
 use super::failures::{
     idp_error, login_failed, no_login_in_progress, store_unavailable, unavailable,
 };
@@ -21,7 +22,7 @@ use crate::oidc::flow;
 use crate::oidc::login::{AuthorizationResult, CompletedLogin, LoginError};
 use crate::oidc::provider::Provider;
 use crate::routes::errors::{request_id, ErrorPage};
-use crate::session::{self, Sessions};
+use crate::session::{self, SessionPolicy, Sessions};
 use crate::store::{self, StoreError};
 use crate::tokens::TokenKeeper;
 
@@ -50,7 +51,7 @@ async fn callback(
     settings: &State<Settings>,
     sessions: &State<Sessions>,
     keeper: &State<TokenKeeper>,
-) -> Result<Redirect, ErrorPage> {
+) -> Result<Either<Redirect, Template>, ErrorPage> {
     let response = response.into_inner();
     let now_ms = clock::now_ms();
     // `kind` is the metric's fixed reason; `reason` the log's, which may say more.
@@ -76,14 +77,14 @@ async fn callback(
             no_login_in_progress(),
         ));
     };
-    let Some(name) = flow::state_tag(state).map(|tag| format!("{LOGIN_COOKIE_PREFIX}{tag}")) else {
+    let Some(name) = flow::state_tag(state).map(|tag| cookie_name(&sessions.policy, tag)) else {
         return Err(rejected(
             "malformed_state",
             "malformed state",
             no_login_in_progress(),
         ));
     };
-    let Some(attempt) = read_attempt(jar, &settings.previous_cookie_keys, &name) else {
+    let Some(attempt) = read_attempt(jar, &sessions.policy, &name) else {
         return Err(rejected(
             "no_login_cookie",
             "no transient cookie for this state",
@@ -201,7 +202,7 @@ async fn callback(
             .keep(&session, &tokens, sessions.policy.absolute_lifetime)
             .await
         {
-            jar.remove_private(rocket::http::Cookie::build(session::SESSION_COOKIE).path("/"));
+            session::remove_session_cookie(jar, &sessions.policy);
             return Err(store_unavailable(&error));
         }
     }
@@ -210,7 +211,17 @@ async fn callback(
         (now_ms - attempt.started_at_ms).max(0) as u64,
     ));
     tracing::info!(request_id = %req_info.request_id, sub = %subject, "login accepted");
-    Ok(Redirect::to(attempt.return_to))
+    Ok(onward(&sessions.policy, attempt.return_to))
+}
+
+/// Back to where the login started. With a `SameSite=Strict` session cookie a redirect would
+/// still belong to the IdP's cross-site POST, and the browser would leave the cookie off the
+/// first page: a small same-origin page navigates instead, and its navigation is same-site.
+fn onward(policy: &SessionPolicy, return_to: String) -> Either<Redirect, Template> {
+    match policy.same_site {
+        SameSite::Strict => Either::Right(Template::render("continue", context! { return_to })),
+        _ => Either::Left(Redirect::to(return_to)),
+    }
 }
 
 /// A POST to /callback that is not a form (e.g. JSON): refuse clearly instead of a 404.

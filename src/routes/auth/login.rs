@@ -38,8 +38,8 @@ async fn login(
     let snapshot = provider.snapshot().await.map_err(unavailable)?;
     let now_ms = clock::now_ms();
     let attempt = LoginAttempt::start(returnTo.unwrap_or("/"), settings.response_type, now_ms);
-    attempts::drop_stale_attempts(jar, &settings.previous_cookie_keys, now_ms);
-    attempts::keep(jar, &attempt).map_err(|_| internal())?;
+    attempts::drop_stale_attempts(jar, &sessions.policy, now_ms);
+    attempts::keep(jar, &sessions.policy, &attempt).map_err(|_| internal())?;
     let url = attempt.authorization_url(
         &snapshot.metadata,
         &settings.client_id,
