@@ -57,7 +57,7 @@ use tokens::TokenKeeper;
 
 pub use config::{figment, ConfigError, Settings};
 pub use session::{ApiUser, Session, User};
-pub use store::{MemoryStore, Store};
+pub use store::{MemoryStore, RedisStore, Store};
 
 /// The BFF to attach to a Rocket app: `/login`, `/callback`, `/logout`, `/healthz`, the
 /// error pages and catchers (401 → JSON or a redirect to log in), the security headers, the
@@ -65,9 +65,11 @@ pub use store::{MemoryStore, Store};
 ///
 /// Configured from the app's figment (`[default.oidc]` in `Rocket.toml`; [`figment`] adds
 /// the familiar environment names such as `ISSUER_BASE_URL`). In a debug build with no issuer
-/// configured, it also starts the development identity provider.
+/// configured, it also starts the development identity provider. The store is the one given
+/// with [`Bff::with_store`], else Redis when `REDIS_URL` is set, else the embedded memory
+/// store.
 pub struct Bff {
-    store: Arc<dyn Store>,
+    store: Option<Arc<dyn Store>>,
 }
 
 impl Default for Bff {
@@ -77,16 +79,15 @@ impl Default for Bff {
 }
 
 impl Bff {
-    /// The BFF with the embedded in-memory store (one instance).
+    /// The BFF with the store the settings choose: Redis when `REDIS_URL` is set, else the
+    /// embedded in-memory store (one instance).
     pub fn new() -> Self {
-        Self {
-            store: Arc::new(MemoryStore::default()),
-        }
+        Self { store: None }
     }
 
-    /// Another store for consumed states, ended sessions and tokens.
+    /// This store for consumed states, ended sessions and tokens, whatever the settings say.
     pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
-        self.store = store;
+        self.store = Some(store);
         self
     }
 
@@ -99,6 +100,11 @@ impl Bff {
         #[cfg(all(feature = "dev-idp", debug_assertions))]
         let (figment, dev_idp) = local_idp::configure(figment, true)?;
         let (figment, settings) = config::load(figment)?;
+        let store: Arc<dyn Store> = match (self.store, &settings.redis) {
+            (Some(store), _) => store,
+            (None, Some(redis)) => Arc::new(RedisStore::new(redis)?),
+            (None, None) => Arc::new(MemoryStore::default()),
+        };
         let provider = Provider::new(
             &settings.issuer,
             &settings.client_id,
@@ -119,7 +125,7 @@ impl Bff {
                 secure_cookies: settings.cookies_secure(),
                 previous_keys: settings.previous_cookie_keys.clone(),
             },
-            store: self.store.clone(),
+            store: store.clone(),
         };
         let https = settings.base_url.scheme() == "https";
         let issuer_origin = url::Url::parse(&settings.issuer)
@@ -129,8 +135,9 @@ impl Bff {
         let warm_up = provider.clone();
         // A refresh elsewhere is waited for as long as the IdP may take to answer it, and a
         // little more.
+        let started = store.clone();
         let keeper = TokenKeeper::new(
-            self.store,
+            store,
             settings.sealer.clone(),
             provider.clone(),
             settings.refresh_margin,
@@ -151,6 +158,10 @@ impl Bff {
                 https,
                 issuer_origin.as_deref(),
             ))
+            // A shared store follows the other instances' revocations from now on.
+            .attach(AdHoc::on_liftoff("session store", move |_| {
+                Box::pin(async move { started.start() })
+            }))
             .attach(AdHoc::on_liftoff(
                 "identity provider discovery",
                 move |rocket| {
@@ -187,9 +198,10 @@ pub fn build() -> Result<Rocket<Build>, ConfigError> {
     build_from(config::figment())
 }
 
-/// The app configured from the given figment (tests pass their own).
+/// The app configured from the given figment (tests pass their own), with the store its
+/// settings choose (Redis when `oidc.redis_url` is set, else memory).
 pub fn build_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
-    build_with_store(figment, Arc::new(MemoryStore::default()))
+    Bff::new().attach(app_routes(figment))
 }
 
 /// The app with the given store for consumed states, ended sessions and tokens.
@@ -197,9 +209,13 @@ pub fn build_with_store(
     figment: Figment,
     store: Arc<dyn Store>,
 ) -> Result<Rocket<Build>, ConfigError> {
-    let app = rocket::custom(figment)
+    Bff::new().with_store(store).attach(app_routes(figment))
+}
+
+/// The app's own pages, API and static files, before the BFF is attached.
+fn app_routes(figment: Figment) -> Rocket<Build> {
+    rocket::custom(figment)
         .mount("/", routes::pages::routes())
         .mount("/api", routes::api::routes())
-        .mount("/static", FileServer::from("public"));
-    Bff::new().with_store(store).attach(app)
+        .mount("/static", FileServer::from("public"))
 }
