@@ -10,7 +10,7 @@ use rocket::figment::Figment;
 
 use crate::config::{self, Settings};
 use crate::oidc::provider::Provider;
-use crate::store::Store;
+use crate::store::{MemoryStore, RedisStore, Store};
 
 /// One check and how it went.
 pub struct Check {
@@ -53,8 +53,9 @@ impl fmt::Display for Report {
     }
 }
 
-/// Runs every check against the configuration in `figment`, with the store the app would use.
-pub async fn run(figment: Figment, store: Arc<dyn Store>) -> Report {
+/// Runs every check against the configuration in `figment`, with the store it configures
+/// (Redis when `REDIS_URL` is set, else the embedded memory store).
+pub async fn run(figment: Figment) -> Report {
     let mut report = Report { checks: Vec::new() };
     let settings = match config::load(figment) {
         Ok((_, settings)) => settings,
@@ -74,14 +75,19 @@ pub async fn run(figment: Figment, store: Arc<dyn Store>) -> Report {
     );
     check_urls(&settings, &mut report);
     check_provider(&settings, &mut report).await;
-    report.push(
-        "store",
-        store
-            .ping()
-            .await
-            .map(|()| "answers".to_string())
-            .map_err(|error| error.to_string()),
-    );
+    let store: Result<Arc<dyn Store>, _> = match &settings.redis {
+        Some(redis) => RedisStore::new(redis).map(|store| Arc::new(store) as Arc<dyn Store>),
+        None => Ok(Arc::new(MemoryStore::default())),
+    };
+    let outcome = match store {
+        Ok(store) => match store.ping().await {
+            Ok(()) if settings.redis.is_some() => Ok("Redis answers".to_string()),
+            Ok(()) => Ok("the embedded memory store (one instance)".to_string()),
+            Err(error) => Err(error.to_string()),
+        },
+        Err(error) => Err(error.to_string()),
+    };
+    report.push("store", outcome);
     report
 }
 

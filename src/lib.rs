@@ -61,7 +61,7 @@ use tokens::TokenKeeper;
 
 pub use config::{figment, ConfigError, Settings};
 pub use session::{ApiUser, Session, User};
-pub use store::{MemoryStore, Store};
+pub use store::{MemoryStore, RedisStore, Store};
 
 /// The BFF to attach to a Rocket app: `/login`, `/callback`, `/logout`, `/healthz`, the
 /// error pages and catchers (401 → JSON or a redirect to log in), the security headers, the
@@ -69,9 +69,11 @@ pub use store::{MemoryStore, Store};
 ///
 /// Configured from the app's figment (`[default.oidc]` in `Rocket.toml`; [`figment`] adds
 /// the familiar environment names such as `ISSUER_BASE_URL`). In a debug build with no issuer
-/// configured, it also starts the development identity provider.
+/// configured, it also starts the development identity provider. The store is the one given
+/// with [`Bff::with_store`], else Redis when `REDIS_URL` is set, else the embedded memory
+/// store.
 pub struct Bff {
-    store: Arc<dyn Store>,
+    store: Option<Arc<dyn Store>>,
 }
 
 impl Default for Bff {
@@ -81,16 +83,15 @@ impl Default for Bff {
 }
 
 impl Bff {
-    /// The BFF with the embedded in-memory store (one instance).
+    /// The BFF with the store the settings choose: Redis when `REDIS_URL` is set, else the
+    /// embedded in-memory store (one instance).
     pub fn new() -> Self {
-        Self {
-            store: Arc::new(MemoryStore::default()),
-        }
+        Self { store: None }
     }
 
-    /// Another store for consumed states, ended sessions and tokens.
+    /// This store for consumed states, ended sessions and tokens, whatever the settings say.
     pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
-        self.store = store;
+        self.store = Some(store);
         self
     }
 
@@ -103,9 +104,15 @@ impl Bff {
         #[cfg(all(feature = "dev-idp", debug_assertions))]
         let (figment, dev_idp) = local_idp::configure(figment, true)?;
         let (figment, settings) = config::load(figment)?;
+        let store: Arc<dyn Store> = match (self.store, &settings.redis) {
+            (Some(store), _) => store,
+            (None, Some(redis)) => Arc::new(RedisStore::new(redis)?),
+            (None, None) => Arc::new(MemoryStore::default()),
+        };
+        // With metrics on, every store operation is counted and timed.
         let store: Arc<dyn Store> = match settings.metrics_address {
-            Some(_) => Arc::new(store::MeteredStore::new(self.store)),
-            None => self.store,
+            Some(_) => Arc::new(store::MeteredStore::new(store)),
+            None => store,
         };
         let provider = Provider::new(
             &settings.issuer,
@@ -154,6 +161,7 @@ impl Bff {
         let warm_up = provider.clone();
         // A refresh elsewhere is waited for as long as the IdP may take to answer it, and a
         // little more.
+        let started = store.clone();
         let keeper = TokenKeeper::new(
             store,
             settings.sealer.clone(),
@@ -179,6 +187,10 @@ impl Bff {
                 https,
                 issuer_origin.as_deref(),
             ))
+            // A shared store follows the other instances' revocations from now on.
+            .attach(AdHoc::on_liftoff("session store", move |_| {
+                Box::pin(async move { started.start() })
+            }))
             .attach(AdHoc::on_liftoff(
                 "identity provider discovery",
                 move |rocket| {
@@ -220,9 +232,10 @@ pub fn build() -> Result<Rocket<Build>, ConfigError> {
     build_from(config::figment())
 }
 
-/// The app configured from the given figment (tests pass their own).
+/// The app configured from the given figment (tests pass their own), with the store its
+/// settings choose (Redis when `oidc.redis_url` is set, else memory).
 pub fn build_from(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
-    build_with_store(figment, Arc::new(MemoryStore::default()))
+    Bff::new().attach(app_routes(figment))
 }
 
 /// The app with the given store for consumed states, ended sessions and tokens.
@@ -230,9 +243,13 @@ pub fn build_with_store(
     figment: Figment,
     store: Arc<dyn Store>,
 ) -> Result<Rocket<Build>, ConfigError> {
-    let app = rocket::custom(figment)
+    Bff::new().with_store(store).attach(app_routes(figment))
+}
+
+/// The app's own pages, API and static files, before the BFF is attached.
+fn app_routes(figment: Figment) -> Rocket<Build> {
+    rocket::custom(figment)
         .mount("/", routes::pages::routes())
         .mount("/api", routes::api::routes())
-        .mount("/static", FileServer::from("public"));
-    Bff::new().with_store(store).attach(app)
+        .mount("/static", FileServer::from("public"))
 }

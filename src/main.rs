@@ -2,7 +2,6 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 const USAGE: &str = "usage: oidc-bff [check]\n  (no argument)  serve\n  check          check the configuration, the identity provider and the store, then exit";
 
@@ -46,8 +45,7 @@ async fn serve() -> ExitCode {
 }
 
 async fn check() -> ExitCode {
-    let store: Arc<dyn oidc_bff::Store> = Arc::new(oidc_bff::MemoryStore::default());
-    let report = oidc_bff::check::run(oidc_bff::figment(), store).await;
+    let report = oidc_bff::check::run(oidc_bff::figment()).await;
     println!("{report}");
     match report.passed() {
         true => ExitCode::SUCCESS,

@@ -34,21 +34,25 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("GATEWAY_BODY_LIMIT_BYTES", "oidc.gateway_body_limit_bytes"),
     ("GATEWAY_TIMEOUT_SECS", "oidc.gateway_timeout_secs"),
     ("SESSION_SAMESITE", "oidc.session_samesite"),
+    ("REDIS_CONNECT_TIMEOUT_MS", "oidc.redis_connect_timeout_ms"),
+    ("REDIS_COMMAND_TIMEOUT_MS", "oidc.redis_command_timeout_ms"),
+    ("REDIS_SYNC_GRACE_SECS", "oidc.redis_sync_grace_secs"),
     // The built-in development IdP's port (feature `dev-idp`, debug builds, no issuer set).
     ("DEV_IDP_PORT", "oidc.dev_idp_port"),
 ];
 
-/// Rocket's figment with `.env`, the familiar variable names, `SECRET` and `PREVIOUS_SECRETS`
-/// merged in.
+/// Rocket's figment with `.env`, the familiar variable names, `SECRET`, `PREVIOUS_SECRETS`,
+/// `REDIS_URL` and `REDIS_KEY_PREFIX` merged in.
 pub fn figment() -> Figment {
     // A missing .env file is normal; a malformed one is reported by the settings check.
     let _ = dotenvy::dotenv();
     with_env_aliases(rocket::Config::figment())
 }
 
-/// Adds the familiar environment names, `SECRET` and `PREVIOUS_SECRETS` on top of an existing
-/// figment. The secrets are taken as text, whatever they look like (`Env` would read a secret of
-/// digits as a number).
+/// Adds the familiar environment names, `SECRET`, `PREVIOUS_SECRETS`, `REDIS_URL` and
+/// `REDIS_KEY_PREFIX` on top of an existing figment. Those four are taken as text, whatever they
+/// look like (`Env` would read a secret or prefix of digits as a number, and a list of URLs
+/// in brackets as an array).
 pub fn with_env_aliases(figment: Figment) -> Figment {
     let aliases = Env::raw().filter_map(|key| {
         ENV_ALIASES
@@ -60,9 +64,11 @@ pub fn with_env_aliases(figment: Figment) -> Figment {
     for (name, path) in [
         ("SECRET", "oidc.secret"),
         ("PREVIOUS_SECRETS", "oidc.previous_secrets"),
+        ("REDIS_URL", "oidc.redis_url"),
+        ("REDIS_KEY_PREFIX", "oidc.redis_key_prefix"),
     ] {
-        if let Ok(secret) = std::env::var(name) {
-            figment = figment.merge(Serialized::default(path, secret));
+        if let Ok(text) = std::env::var(name) {
+            figment = figment.merge(Serialized::default(path, text));
         }
     }
     figment

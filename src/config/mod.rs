@@ -4,7 +4,9 @@
 //! other module of the app.
 
 mod env;
+mod error;
 mod keys;
+mod redis;
 mod remote_apis;
 mod sealer;
 mod secret;
@@ -13,10 +15,12 @@ mod settings;
 use rocket::figment::Figment;
 
 pub use env::{figment, with_env_aliases};
+pub use error::ConfigError;
 pub use keys::PreviousCookieKeys;
+pub use redis::{RedisSettings, RedisUrl};
 pub use remote_apis::{RemoteApi, TokenPolicy};
 pub use sealer::Sealer;
-pub use settings::{ConfigError, ResponseType, Settings};
+pub use settings::{ResponseType, Settings};
 
 /// Reads and checks the `oidc` settings and turns `oidc.secret` into Rocket's `secret_key`
 /// (and, with `oidc.previous_secrets`, into the keys in [`Settings::previous_cookie_keys`] and
@@ -38,6 +42,13 @@ pub fn load(figment: Figment) -> Result<(Figment, Settings), ConfigError> {
         Ok((figment, keys)) => (figment, Ok(keys)),
         Err(error) => (figment, Err(error)),
     };
-    let settings = settings::check(raw, keys)?;
+    let redis = redis_settings(&figment);
+    let settings = settings::check(raw, redis, keys)?;
     Ok((figment, settings))
+}
+
+/// Reads and checks the shared store's settings alone (`oidc.redis_url`, `REDIS_URL`, …):
+/// `None` when no URL is set.
+pub fn redis_settings(figment: &Figment) -> Result<Option<RedisSettings>, ConfigError> {
+    redis::read(figment)
 }

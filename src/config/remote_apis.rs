@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use url::Url;
 
-use super::settings::ConfigError;
+use super::error::ConfigError;
 
 /// Which token, if any, the BFF attaches to a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

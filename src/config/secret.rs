@@ -8,9 +8,9 @@ use rocket::figment::Figment;
 use serde::Deserialize;
 use sha2::Sha256;
 
+use super::error::{non_empty, ConfigError};
 use super::keys::{Keys, PreviousCookieKeys};
 use super::sealer::Sealer;
-use super::settings::{non_empty, ConfigError};
 
 /// The shortest `SECRET` accepted: 32 bytes, as for a 256-bit key.
 const MIN_SECRET_LEN: usize = 32;

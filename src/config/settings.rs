@@ -8,32 +8,11 @@ use rocket::http::SameSite;
 use serde::Deserialize;
 use url::Url;
 
+use super::error::{non_empty, ConfigError};
 use super::keys::{Keys, PreviousCookieKeys};
+use super::redis::RedisSettings;
 use super::remote_apis::RemoteApi;
 use super::sealer::Sealer;
-
-/// A setting that is missing or unusable; the message names it and says how to fix it.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum ConfigError {
-    /// A required setting is not set.
-    #[error("{name} is not set: {hint}")]
-    Missing {
-        /// The setting, as the user would write it.
-        name: &'static str,
-        /// What to set it to.
-        hint: &'static str,
-    },
-    /// A setting is set to something unusable.
-    #[error("{name} is invalid ({detail}): {hint}")]
-    Invalid {
-        /// The setting, as the user would write it.
-        name: &'static str,
-        /// What is wrong with the value.
-        detail: String,
-        /// What to set it to.
-        hint: &'static str,
-    },
-}
 
 /// The `[oidc]` table as written by the user, before it is checked.
 #[derive(Debug, Deserialize, Default)]
@@ -149,6 +128,8 @@ pub struct Settings {
     pub gateway_timeout: Duration,
     /// The session cookie's `SameSite`: `Lax` (default) or `Strict` (`SESSION_SAMESITE`).
     pub session_same_site: SameSite,
+    /// The shared store, when `REDIS_URL` is set; `None` keeps the embedded memory store.
+    pub redis: Option<RedisSettings>,
 }
 
 impl Settings {
@@ -180,9 +161,11 @@ fn is_loopback_host(url: &Url) -> bool {
     )
 }
 
-/// Checks what the user wrote; `keys` (from `SECRET` and `PREVIOUS_SECRETS`) is checked last.
+/// Checks what the user wrote; then `redis` (the shared store's settings) and `keys` (from
+/// `SECRET` and `PREVIOUS_SECRETS`), read apart, are reported in that order.
 pub(super) fn check(
     raw: RawSettings,
+    redis: Result<Option<RedisSettings>, ConfigError>,
     keys: Result<Keys, ConfigError>,
 ) -> Result<Settings, ConfigError> {
     let issuer = non_empty(raw.issuer).ok_or(ConfigError::Missing {
@@ -296,6 +279,7 @@ pub(super) fn check(
         }
     };
     let remote_apis = super::remote_apis::parse(raw.remote_apis, raw.remote_apis_env.as_deref())?;
+    let redis = redis?;
     let keys = keys?;
     let secs = Duration::from_secs;
     Ok(Settings {
@@ -319,13 +303,8 @@ pub(super) fn check(
         gateway_body_limit: raw.gateway_body_limit_bytes.unwrap_or(10 * 1024 * 1024),
         gateway_timeout: secs(raw.gateway_timeout_secs.unwrap_or(30).max(1)),
         session_same_site,
+        redis,
     })
-}
-
-pub(super) fn non_empty(value: Option<String>) -> Option<String> {
-    value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]
@@ -337,7 +316,7 @@ mod tests {
             previous_cookie_keys: PreviousCookieKeys::none(),
             sealer: Sealer::random(),
         };
-        check(raw, Ok(keys))
+        check(raw, Ok(None), Ok(keys))
     }
 
     fn raw(issuer: &str, base_url: &str) -> RawSettings {

@@ -1,6 +1,7 @@
 //! `GET /healthz`: liveness for load balancers, and the benchmark's floor (no session work).
-//! `GET /readyz`: readiness: the identity provider answers its discovery document and the
-//! store answers a ping; otherwise 503 JSON naming what is not ready.
+//! `GET /readyz`: readiness: the identity provider answers its discovery document, the store
+//! answers a ping and its list of ended sessions is current; otherwise 503 JSON naming what
+//! is not ready.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use tokio::sync::Mutex;
 
 use crate::oidc::provider::Provider;
 use crate::session::Sessions;
+use crate::store::SessionFacts;
 
 /// A readiness answer is reused this long, so a flood of probes costs the IdP and the store
 /// at most one request each per interval.
@@ -50,6 +52,16 @@ async fn readyz(
                 not_ready.push(format!("identity provider: {error}"));
             }
             if let Err(error) = store {
+                not_ready.push(format!("store: {error}"));
+            } else if let Err(error) = sessions.store.is_revoked(&SessionFacts {
+                // Sessions can be accepted only while the list of ended sessions is current:
+                // asking about any session tells (a shared store that lost its feed for
+                // longer than its grace answers `OutOfSync`).
+                id: "readiness",
+                sid: None,
+                sub: "",
+                created: 0,
+            }) {
                 not_ready.push(format!("store: {error}"));
             }
             *last = Some((Instant::now(), not_ready.clone()));

@@ -114,4 +114,8 @@ impl Store for MeteredStore {
         let started = Instant::now();
         counted("ping", started, self.inner.ping().await)
     }
+
+    fn start(&self) {
+        self.inner.start();
+    }
 }

@@ -1,12 +1,13 @@
 //! Server-side records with an expiry: consumed login `state`s and logout-token `jti`s, the
 //! tokens of code-flow sessions with their refresh locks, which sessions belong to an IdP
 //! session or user, and revocations (sessions ended before their cookie expires). The trait is
-//! what every store implements; `MemoryStore` serves one instance, a shared store (Redis)
-//! several.
+//! what every store implements; `MemoryStore` serves one instance, `RedisStore` (Redis or
+//! Redis Cluster) several.
 
 mod memory;
 mod metered;
 mod partition;
+mod redis;
 mod revocations;
 
 use std::time::Duration;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use rocket::async_trait;
 use sha2::{Digest as _, Sha256};
 
+pub use self::redis::RedisStore;
 pub use memory::MemoryStore;
 pub use metered::MeteredStore;
 pub use revocations::{Revocation, RevocationList, Revoked, SessionFacts};
@@ -82,6 +84,11 @@ pub trait Store: Send + Sync {
 
     /// Whether the store answers (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Called once the app runs (Rocket's liftoff), inside its async runtime: a shared store
+    /// starts following the revocations of other instances here. Calling it again does
+    /// nothing. The default does nothing.
+    fn start(&self) {}
 }
 
 /// The store's name for a secret or personal value (a session id, `state`, `sid`, `sub`, `jti`):

@@ -36,7 +36,10 @@ impl RedisServer {
     }
 
     fn start_with(extra: &[&str]) -> Self {
-        let port = free_port();
+        Self::start_on(free_port(), extra)
+    }
+
+    fn start_on(port: u16, extra: &[&str]) -> Self {
         let dir =
             std::env::temp_dir().join(format!("oidc-bff-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("redis working directory");
@@ -83,6 +86,33 @@ impl RedisServer {
         self.spawn();
     }
 
+    /// Starts it again after `stop` (same port and directory).
+    pub fn start_again(&mut self) {
+        if self.child.is_none() {
+            self.spawn();
+        }
+    }
+
+    /// Freezes the process (SIGSTOP): connections stay open but nothing answers.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused process run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status()
+                .expect("kill");
+            assert!(status.success(), "kill {signal}");
+        }
+    }
+
     /// Runs `redis-cli` against this server and returns what it printed.
     pub fn cli(&self, args: &[&str]) -> String {
         cli(self.port, args)
@@ -105,16 +135,19 @@ impl RedisCluster {
     pub fn start() -> Self {
         let nodes: Vec<RedisServer> = (0..3)
             .map(|_| {
-                RedisServer::start_with(&[
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-node-timeout",
-                    "2000",
-                ])
+                RedisServer::start_on(
+                    free_cluster_port(),
+                    &[
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-node-timeout",
+                        "2000",
+                    ],
+                )
             })
             .collect();
         let addresses: Vec<String> = nodes
@@ -130,15 +163,22 @@ impl RedisCluster {
             .expect("redis-cli on the PATH");
         assert!(out.status.success(), "cluster create: {out:?}");
         let cluster = Self { nodes };
+        // Every node must know the whole slot map, or a client seeded with it is misrouted.
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !cluster.nodes[0]
-            .cli(&["cluster", "info"])
-            .contains("cluster_state:ok")
+        while !cluster
+            .nodes
+            .iter()
+            .all(|node| node.cli(&["cluster", "info"]).contains("cluster_state:ok"))
         {
             assert!(Instant::now() < deadline, "the cluster never became ready");
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(50));
         }
         cluster
+    }
+
+    /// Every key on every node (`KEYS *`).
+    pub fn keys(&self) -> Vec<String> {
+        self.nodes.iter().flat_map(RedisServer::keys).collect()
     }
 
     /// `redis://127.0.0.1:<p1>,redis://127.0.0.1:<p2>,redis://127.0.0.1:<p3>`
@@ -148,6 +188,29 @@ impl RedisCluster {
             .map(RedisServer::url)
             .collect::<Vec<_>>()
             .join(",")
+    }
+}
+
+impl RedisServer {
+    /// Every key (`KEYS *`).
+    pub fn keys(&self) -> Vec<String> {
+        self.cli(&["keys", "*"])
+            .lines()
+            .map(str::to_string)
+            .filter(|k| !k.is_empty())
+            .collect()
+    }
+}
+
+/// A free port whose cluster bus port (port + 10000) is free too.
+fn free_cluster_port() -> u16 {
+    loop {
+        let port = free_port();
+        if port <= u16::MAX - 10_000
+            && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok()
+        {
+            return port;
+        }
     }
 }
 
