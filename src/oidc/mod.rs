@@ -1,5 +1,5 @@
-//! Everything that speaks OpenID Connect: discovery, keys, the login attempt and ID token
-//! validation. Nothing here knows about Rocket routes or cookies.
+//! Everything that speaks OpenID Connect: discovery, keys, the login attempt, ID token
+//! validation and back-channel logout tokens. Nothing here knows about Rocket routes or cookies.
 
 pub mod discovery;
 pub mod fetch;
@@ -7,6 +7,7 @@ pub mod flow;
 mod key_refetch;
 pub mod keys;
 pub mod login;
+pub mod logout_token;
 pub mod provider;
 pub mod tokens;
 pub mod validate;

@@ -12,9 +12,9 @@ use super::discovery::ProviderMetadata;
 use super::fetch::{self, ProviderError};
 use super::key_refetch::KeyFetches;
 use super::keys::KeySet;
-use crate::metrics;
-
+use super::logout_token::{LogoutToken, LogoutTokenError, LogoutTokenValidator};
 use super::validate::{Expected, IdTokenError, IdTokenValidator, ValidationRules, VerifiedIdToken};
+use crate::metrics;
 
 /// Failed discovery is retried at most this often, so a down IdP is not hammered by `/login`.
 const DISCOVERY_RETRY_INTERVAL: Duration = Duration::from_secs(1);
@@ -34,11 +34,24 @@ pub enum ValidationError {
     IdToken(#[from] IdTokenError),
 }
 
+/// Why a logout token was not accepted: the IdP's keys could not be had, or the token breaks
+/// a rule.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum LogoutValidationError {
+    /// The IdP could not be asked for its discovery document or keys.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// The token itself is not acceptable.
+    #[error(transparent)]
+    LogoutToken(#[from] LogoutTokenError),
+}
+
 /// Everything known about the IdP at one moment. Replaced whole when keys change.
 pub struct Snapshot {
     /// The discovery document.
     pub metadata: Arc<ProviderMetadata>,
     validator: IdTokenValidator,
+    logout_validator: LogoutTokenValidator,
     rules: ValidationRules,
     key_generation: u64,
     /// When discovery should run again.
@@ -150,6 +163,7 @@ impl Provider {
                 let retry_later = Arc::new(Snapshot {
                     metadata: stale.metadata.clone(),
                     validator: stale.validator.clone(),
+                    logout_validator: stale.logout_validator.clone(),
                     rules: stale.rules.clone(),
                     key_generation: stale.key_generation,
                     refresh_due: Instant::now() + DISCOVERY_REFRESH_RETRY,
@@ -204,6 +218,7 @@ impl Provider {
             algorithms,
         };
         let keys = self.fetch_keys(&metadata.jwks_uri, "discovery").await?;
+        let logout_validator = LogoutTokenValidator::new(&rules, keys.clone());
         let validator = IdTokenValidator::new(&rules, keys).map_err(ProviderError::BadResponse)?;
         let key_generation = self
             .key_fetch
@@ -213,6 +228,7 @@ impl Provider {
         Ok(Snapshot {
             metadata: Arc::new(metadata),
             validator,
+            logout_validator,
             rules,
             key_generation,
             refresh_due: Instant::now() + DISCOVERY_REFRESH_INTERVAL,
@@ -232,6 +248,24 @@ impl Provider {
                     return Err(IdTokenError::UnknownKey { kid }.into());
                 };
                 Ok(fresh.validator.validate(token, expected)?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Validates a back-channel logout token (all but the replay of its `jti`), refetching the
+    /// key set once if it names an unknown key, under the same limits as for ID tokens.
+    pub async fn validate_logout_token(
+        &self,
+        token: &str,
+    ) -> Result<LogoutToken, LogoutValidationError> {
+        let snapshot = self.snapshot().await?;
+        match snapshot.logout_validator.validate(token) {
+            Err(LogoutTokenError::UnknownKey { kid }) => {
+                let Some(fresh) = self.refresh_keys(&snapshot, kid.as_deref()).await? else {
+                    return Err(LogoutTokenError::UnknownKey { kid }.into());
+                };
+                Ok(fresh.logout_validator.validate(token)?)
             }
             other => Ok(other?),
         }
@@ -260,11 +294,13 @@ impl Provider {
         let keys = self
             .fetch_keys(&seen.metadata.jwks_uri, "unknown_kid")
             .await?;
+        let logout_validator = LogoutTokenValidator::new(&seen.rules, keys.clone());
         let validator =
             IdTokenValidator::new(&seen.rules, keys).map_err(ProviderError::BadResponse)?;
         let fresh = Arc::new(Snapshot {
             metadata: seen.metadata.clone(),
             validator,
+            logout_validator,
             rules: seen.rules.clone(),
             key_generation: state.replaced(),
             refresh_due: seen.refresh_due,

@@ -267,6 +267,38 @@ impl TestIdp {
     pub fn token(&self, claims: &Value) -> String {
         sign_with(&self.key, claims)
     }
+
+    /// Claims of a valid back-channel logout token naming `sid` and/or `sub`, with a fresh
+    /// `jti`, to be altered by a test.
+    pub fn logout_claims(&self, sid: Option<&str>, sub: Option<&str>) -> Value {
+        let now = now();
+        let mut claims = json!({
+            "iss": self.issuer,
+            "aud": CLIENT_ID,
+            "iat": now,
+            "exp": now + 120,
+            "jti": format!("jti-{:016x}", rand::random::<u64>()),
+            "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+        });
+        if let Some(sid) = sid {
+            claims["sid"] = json!(sid);
+        }
+        if let Some(sub) = sub {
+            claims["sub"] = json!(sub);
+        }
+        claims
+    }
+
+    /// A logout token with the given claims, signed by the IdP's key, typed `logout+jwt`.
+    pub fn logout_token(&self, claims: &Value) -> String {
+        sign_logout_token(&self.key, claims)
+    }
+}
+
+/// Header `{"alg", "kid", "typ": "logout+jwt"}` for `key`, then the signature.
+pub fn sign_logout_token(key: &Key, claims: &Value) -> String {
+    let header = json!({ "alg": key.alg(), "kid": key.kid(), "typ": "logout+jwt" });
+    sign_raw(key, &header, claims)
 }
 
 /// Header `{"alg", "kid", "typ": "JWT"}` for `key`, then the signature.

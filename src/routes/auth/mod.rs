@@ -1,7 +1,8 @@
-//! `/login`, `/callback` and `/logout`: the login attempt's steps in the order the
-//! specification gives them. Cryptography lives in `oidc`, the session cookie in `session`.
+//! `/login`, `/callback`, `/logout` and `/backchannel-logout`: each step in the order the
+//! specification gives it. Cryptography lives in `oidc`, the session cookie in `session`.
 
 mod attempts;
+mod backchannel;
 mod callback;
 mod failures;
 mod login;
@@ -11,5 +12,11 @@ use rocket::Route;
 
 /// The routes of logging in and out, mounted at `/`.
 pub fn routes() -> Vec<Route> {
-    [login::routes(), callback::routes(), logout::routes()].concat()
+    [
+        login::routes(),
+        callback::routes(),
+        logout::routes(),
+        backchannel::routes(),
+    ]
+    .concat()
 }
