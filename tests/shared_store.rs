@@ -7,9 +7,10 @@ mod support;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use oidc_bff::store::Store;
+use oidc_bff::RedisStore;
 use rocket::figment::Figment;
 use rocket::futures::future::join_all;
 use rocket::http::{ContentType, Cookie, Header};
@@ -17,27 +18,67 @@ use rocket::local::asynchronous::{Client, LocalResponse};
 use serde_json::Value;
 use support::back_channel::CLIENT_SECRET;
 use support::idp::TestIdp;
+use support::redis::RedisServer;
 use support::store::ObservedStore;
 
-/// Instances A and B in front of one IdP, sharing `store` and the cookie key.
+/// Instances A and B in front of one IdP, sharing the cookie key and a store: one
+/// `ObservedStore`, or one Redis through a `RedisStore` each.
 struct Pair {
     idp: TestIdp,
     a: Client,
     b: Client,
-    store: Arc<ObservedStore>,
+    store: Option<Arc<ObservedStore>>,
+}
+
+impl Pair {
+    /// The `ObservedStore` both instances share.
+    fn observed(&self) -> &ObservedStore {
+        self.store
+            .as_deref()
+            .expect("a pair sharing an ObservedStore")
+    }
+}
+
+/// One instance in front of `idp` with `store`.
+async fn instance(
+    idp: &TestIdp,
+    store: Arc<dyn Store>,
+    customize: &impl Fn(Figment) -> Figment,
+) -> Client {
+    let figment = customize(support::figment(&idp.issuer));
+    let rocket = oidc_bff::build_with_store(figment, store).expect("valid config");
+    Client::untracked(rocket).await.expect("app ignites")
 }
 
 async fn pair_with(customize: impl Fn(Figment) -> Figment) -> Pair {
     let idp = TestIdp::start().await;
     let store = Arc::new(ObservedStore::default());
-    let instance = || async {
-        let figment = customize(support::figment(&idp.issuer));
-        let rocket = oidc_bff::build_with_store(figment, store.clone()).expect("valid config");
-        Client::untracked(rocket).await.expect("app ignites")
-    };
-    let a = instance().await;
-    let b = instance().await;
-    Pair { idp, a, b, store }
+    let a = instance(&idp, store.clone(), &customize).await;
+    let b = instance(&idp, store.clone(), &customize).await;
+    Pair {
+        idp,
+        a,
+        b,
+        store: Some(store),
+    }
+}
+
+/// A and B with a `RedisStore` each on one Redis, as two processes would be.
+async fn redis_pair(redis: &RedisServer) -> Pair {
+    let idp = TestIdp::start().await;
+    let figment = Figment::new().merge(("oidc.redis_url", redis.url()));
+    let settings = oidc_bff::config::redis_settings(&figment)
+        .expect("valid settings")
+        .expect("a Redis URL");
+    let store = || Arc::new(RedisStore::new(&settings).expect("usable URL"));
+    let a = instance(&idp, store(), &|f| f).await;
+    let b = instance(&idp, store(), &|f| f).await;
+    Pair {
+        idp,
+        a,
+        b,
+        store: None,
+    }
 }
 
 async fn pair() -> Pair {
@@ -172,6 +213,39 @@ async fn a_logout_on_one_instance_is_refused_on_the_other() {
 }
 
 #[rocket::async_test]
+async fn on_redis_a_logout_on_one_instance_is_refused_on_the_other_within_a_second() {
+    let redis = RedisServer::start();
+    let pair = redis_pair(&redis).await;
+    let session = log_in(&pair).await;
+    // B vouches for sessions once it has read the revocations (503 until then).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while api(&pair.b, "/api/hello", &session).await.status().code != 200 {
+        assert!(Instant::now() < deadline, "B never accepted the session");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let logout = pair
+        .a
+        .post("/logout")
+        .cookie(session.clone())
+        .header(Header::new("Sec-Fetch-Site", "same-origin"))
+        .dispatch()
+        .await;
+    assert_eq!(logout.status().code, 303);
+    let logged_out = Instant::now();
+    while api(&pair.b, "/api/hello", &session).await.status().code != 401 {
+        assert!(
+            logged_out.elapsed() < Duration::from_secs(1),
+            "B still accepts the session a second after the logout"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        api(&pair.a, "/api/hello", &session).await.status().code,
+        401
+    );
+}
+
+#[rocket::async_test]
 async fn the_same_state_posted_to_both_instances_at_once_makes_exactly_one_session() {
     let pair = pair().await;
     let (cookies, state, nonce, _) = start_login(&pair.a).await;
@@ -208,7 +282,7 @@ async fn with_the_store_down_session_checks_logins_and_token_calls_answer_503_th
     let pair = code_pair().await;
     let session = log_in(&pair).await;
     let (cookies, state, nonce, challenge) = start_login(&pair.a).await;
-    pair.store.set_failing(true);
+    pair.observed().set_failing(true);
 
     let hello = api(&pair.b, "/api/hello", &session).await;
     assert_eq!(hello.status().code, 503);
@@ -240,7 +314,7 @@ async fn with_the_store_down_session_checks_logins_and_token_calls_answer_503_th
     let callback = post_callback(&pair.a, &cookies, &[("code", &code), ("state", &state)]).await;
     assert_eq!(callback.status().code, 503);
 
-    pair.store.set_failing(false);
+    pair.observed().set_failing(false);
     assert_eq!(
         api(&pair.b, "/api/hello", &session).await.status().code,
         200
@@ -260,7 +334,7 @@ async fn the_store_never_holds_a_token_in_the_clear() {
         api(&pair.b, "/api/upstream", &session).await.status().code,
         200
     );
-    let keys = pair.store.puts();
+    let keys = pair.observed().puts();
     assert!(keys.iter().any(|k| k.starts_with("tokens:")), "{keys:?}");
     let issued: Vec<String> = pair
         .idp
@@ -273,7 +347,13 @@ async fn the_store_never_holds_a_token_in_the_clear() {
         .cloned()
         .collect();
     for key in &keys {
-        let value = pair.store.inner.get(key).await.unwrap().unwrap_or_default();
+        let value = pair
+            .observed()
+            .inner
+            .get(key)
+            .await
+            .unwrap()
+            .unwrap_or_default();
         for token in &issued {
             assert!(
                 !value.contains(token.as_str()),

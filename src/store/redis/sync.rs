@@ -81,6 +81,10 @@ impl Feed {
         Ok(self.list.is_revoked(session))
     }
 
+    fn never_read(&self) -> bool {
+        self.state.load(Ordering::Acquire) == NEVER_READ
+    }
+
     fn mark_live(&self) {
         self.state.store(LIVE, Ordering::Release);
     }
@@ -98,6 +102,8 @@ pub(super) async fn follow(redis: Arc<Redis>, feed: Arc<Feed>, names: Arc<Names>
     let nodes = redis.subscribers().len().max(1);
     let mut node = 0;
     let mut retry = FIRST_RETRY;
+    // One warning per outage, not one per attempt (a loss warns when it happens).
+    let mut warned_unread = false;
     loop {
         let Err(error) = subscribe_and_apply(&redis, &feed, &names, node).await;
         if feed.mark_lost() {
@@ -107,6 +113,9 @@ pub(super) async fn follow(redis: Arc<Redis>, feed: Arc<Feed>, names: Arc<Names>
                 "revocation feed lost: sessions are checked against the last copy for the grace period, then refused with 503 until Redis is back"
             );
             retry = FIRST_RETRY;
+        } else if !warned_unread && feed.never_read() {
+            tracing::warn!(%error, "revocation feed: Redis not read yet; sessions answer 503 until it is");
+            warned_unread = true;
         } else {
             tracing::debug!(%error, "revocation feed: Redis still unreachable");
         }
