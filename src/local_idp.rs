@@ -182,6 +182,7 @@ impl Fairing for Launcher {
             client_secret: ClientSecret::new(secret.unwrap_or(DEFAULT_CLIENT_SECRET)),
             redirect_uris: vec![settings.redirect_uri()],
             post_logout_redirect_uris: vec![settings.post_logout_redirect_uri()],
+            backchannel_logout_uri: Some(settings.backchannel_logout_uri()),
         };
         let options = Options {
             port: self.idp.port,

@@ -38,11 +38,15 @@ pub struct Client {
     pub redirect_uris: Vec<String>,
     /// Where RP-initiated logout may return to, each compared exactly.
     pub post_logout_redirect_uris: Vec<String>,
+    /// Where the IdP posts a logout token when a session ends (OpenID Connect Back-Channel
+    /// Logout 1.0 §2.2); `None`: the client is not told.
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl Client {
-    /// A client whose redirect URI is `<base_url>/callback` and whose post-logout redirect
-    /// URI is `<base_url>/`, as oidc-bff uses them.
+    /// A client whose redirect URI is `<base_url>/callback`, whose post-logout redirect URI is
+    /// `<base_url>/` and whose back-channel logout URI is `<base_url>/backchannel-logout`, as
+    /// oidc-bff uses them.
     pub fn for_app(client_id: &str, client_secret: &str, base_url: &str) -> Self {
         let base = base_url.trim_end_matches('/');
         Self {
@@ -50,6 +54,7 @@ impl Client {
             client_secret: ClientSecret::new(client_secret),
             redirect_uris: vec![format!("{base}/callback")],
             post_logout_redirect_uris: vec![format!("{base}/")],
+            backchannel_logout_uri: Some(format!("{base}/backchannel-logout")),
         }
     }
 }

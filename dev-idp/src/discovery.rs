@@ -39,11 +39,14 @@ pub const CLAIMS: &[&str] = &[
     "email_verified",
 ];
 
-/// Metadata beyond Discovery 1.0: RP-Initiated Logout 1.0, RFC 9207, and from RFC 8414 the
-/// revocation endpoint (RFC 7009) and PKCE methods (RFC 7636).
+/// Metadata beyond Discovery 1.0: RP-Initiated Logout 1.0, Back-Channel Logout 1.0 §2.1,
+/// RFC 9207, and from RFC 8414 the revocation endpoint (RFC 7009) and PKCE methods (RFC 7636).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExtraMetadata {
     pub end_session_endpoint: String,
+    pub backchannel_logout_supported: bool,
+    /// Its logout tokens carry `sid`, as its ID tokens do.
+    pub backchannel_logout_session_supported: bool,
     pub authorization_response_iss_parameter_supported: bool,
     pub revocation_endpoint: String,
     pub revocation_endpoint_auth_methods_supported: Vec<CoreClientAuthMethod>,
@@ -86,6 +89,8 @@ pub fn metadata(issuer: &IssuerUrl) -> Result<DevProviderMetadata, String> {
         vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256],
         ExtraMetadata {
             end_session_endpoint: at(END_SESSION_PATH),
+            backchannel_logout_supported: true,
+            backchannel_logout_session_supported: true,
             authorization_response_iss_parameter_supported: true,
             revocation_endpoint: at(REVOCATION_PATH),
             revocation_endpoint_auth_methods_supported: auth_methods.clone(),

@@ -5,7 +5,8 @@
 //! `code id_token`, always `response_mode=form_post`, PKCE S256 for codes) with a sign-in page
 //! for demo accounts (alice, bob and carol, passwords as their names), a token endpoint (codes
 //! and refresh tokens with rotation, `client_secret_basic` or `client_secret_post`), UserInfo,
-//! revocation (RFC 7009) and RP-initiated logout. Its RSA signing key is generated at each
+//! revocation (RFC 7009), RP-initiated logout and back-channel logout (a logout token posted to
+//! each client's `backchannel_logout_uri` when a session ends). Its RSA signing key is generated at each
 //! start and never stored; sessions, codes and tokens live in memory, bounded.
 //!
 //! oidc-bff starts it in debug builds when no issuer is configured; `cargo run -p dev-idp`
@@ -34,6 +35,7 @@
 mod accounts;
 mod authorize;
 mod back_channel;
+mod backchannel_logout;
 mod client_auth;
 mod clients;
 mod discovery;

@@ -1,11 +1,12 @@
-//! RP-Initiated Logout 1.0 at the development IdP: ends its session and returns to a client's
-//! registered post-logout URI.
+//! RP-Initiated Logout 1.0 at the development IdP: ends its session (telling the clients through
+//! the back channel) and returns to a client's registered post-logout URI.
 
 use rocket::http::uri::Origin;
 use rocket::http::{Cookie, CookieJar, Status};
 use rocket::response::Redirect;
 use rocket::{get, post, Either};
 
+use crate::backchannel_logout;
 use crate::clients::{quoted, Client};
 use crate::http::Page;
 use crate::pages;
@@ -109,7 +110,9 @@ fn end_session(params: &Params, jar: &CookieJar<'_>, idp: &IdpState) -> Either<R
         }
     };
     if let Some(cookie) = jar.get(sessions::COOKIE) {
-        idp.sessions.end(cookie.value());
+        if let Some(ended) = idp.sessions.end(cookie.value()) {
+            backchannel_logout::session_ended(idp, &ended);
+        }
     }
     jar.remove(Cookie::build(sessions::COOKIE).path("/"));
     let Some(uri) = redirect else {

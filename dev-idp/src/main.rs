@@ -22,7 +22,7 @@ struct Args {
     #[arg(long, env = "DEV_IDP_ISSUER")]
     issuer: Option<String>,
     /// A registered client, as `id=ID,secret=SECRET,redirect_uri=URI[,redirect_uri=URI...]
-    /// [,post_logout_redirect_uri=URI...]`; repeat for several (in the environment, separate
+    /// [,post_logout_redirect_uri=URI...][,backchannel_logout_uri=URI]`; repeat for several (in the environment, separate
     /// them with `;`). Default: oidc-bff's development client for http://localhost:3000.
     #[arg(long = "client", env = "DEV_IDP_CLIENTS", value_delimiter = ';', value_parser = parse_client)]
     clients: Vec<Client>,
@@ -37,10 +37,12 @@ struct Args {
     code_ttl: u64,
 }
 
-/// `id=…,secret=…,redirect_uri=…[,redirect_uri=…][,post_logout_redirect_uri=…]`.
+/// `id=…,secret=…,redirect_uri=…[,redirect_uri=…][,post_logout_redirect_uri=…]
+/// [,backchannel_logout_uri=…]`.
 fn parse_client(spec: &str) -> Result<Client, String> {
     let (mut id, mut secret) = (None, None);
     let (mut redirect_uris, mut post_logout_redirect_uris) = (Vec::new(), Vec::new());
+    let mut backchannel_logout_uri = None;
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (name, value) = part
             .split_once('=')
@@ -54,6 +56,12 @@ fn parse_client(spec: &str) -> Result<Client, String> {
                     redirect_uris.push(value.to_string());
                 } else {
                     post_logout_redirect_uris.push(value.to_string());
+                }
+            }
+            "backchannel_logout_uri" => {
+                url::Url::parse(value).map_err(|e| format!("`{value}` is not a URL: {e}"))?;
+                if backchannel_logout_uri.replace(value.to_string()).is_some() {
+                    return Err("the client has more than one backchannel_logout_uri=".into());
                 }
             }
             other => return Err(format!("unknown client field `{other}`")),
@@ -73,6 +81,7 @@ fn parse_client(spec: &str) -> Result<Client, String> {
         client_secret: ClientSecret::new(secret),
         redirect_uris,
         post_logout_redirect_uris,
+        backchannel_logout_uri,
     })
 }
 

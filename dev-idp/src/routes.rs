@@ -114,8 +114,11 @@ fn authorize_post(_from_us: SameOrigin, body: String, jar: &CookieJar<'_>, idp: 
             ),
         );
     };
+    // Signing in again replaces the browser's IdP session: the old one ends for its clients.
     if let Some(old) = jar.get(sessions::COOKIE) {
-        idp.sessions.end(old.value());
+        if let Some(ended) = idp.sessions.end(old.value()) {
+            crate::backchannel_logout::session_ended(idp, &ended);
+        }
     }
     let (cookie, session) = idp.sessions.start(account);
     jar.add(

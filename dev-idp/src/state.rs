@@ -25,6 +25,8 @@ pub struct IdpState {
     pub discovery: Value,
     /// The public key set, served as is.
     pub jwks: Value,
+    /// Delivers back-channel logout tokens to the clients.
+    pub backchannel_http: openidconnect::reqwest::Client,
 }
 
 impl IdpState {
@@ -38,6 +40,7 @@ impl IdpState {
         let metadata = discovery::metadata(&issuer)?;
         let discovery = serde_json::to_value(&metadata).map_err(|e| e.to_string())?;
         let jwks = serde_json::to_value(key.jwks()).map_err(|e| e.to_string())?;
+        let backchannel_http = crate::backchannel_logout::http_client()?;
         Ok(Self {
             issuer,
             clients,
@@ -46,6 +49,7 @@ impl IdpState {
             grants: Grants::new(lifetimes),
             discovery,
             jwks,
+            backchannel_http,
         })
     }
 

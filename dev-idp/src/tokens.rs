@@ -47,7 +47,7 @@ pub type DevIdTokenClaims = IdTokenClaims<SessionClaims, CoreGenderClaim>;
 pub enum TokenError {
     #[error("the signing key could not be generated ({0})")]
     KeyGeneration(String),
-    #[error("the ID token could not be signed ({0})")]
+    #[error("the token could not be signed ({0})")]
     Signing(String),
     #[error("the ID token was not issued by this identity provider ({0})")]
     NotOurs(String),
@@ -114,8 +114,14 @@ pub struct IssuedWith<'a> {
 
 pub struct SigningKey {
     key: CoreRsaPrivateSigningKey,
+    kid: String,
     jwks: CoreJsonWebKeySet,
 }
+
+/// Logout tokens are posted at once; a short life bounds how long a copy could be replayed.
+pub const LOGOUT_TOKEN_LIFETIME: TimeDelta = TimeDelta::minutes(2);
+/// The event that makes a JWT a logout token (Back-Channel Logout 1.0 §2.4).
+const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 impl SigningKey {
     /// A fresh RSA key with a random `kid`. Slow-ish (CPU-bound): call it off the async runtime.
@@ -127,10 +133,11 @@ impl SigningKey {
         let pem = private
             .to_pkcs1_pem(LineEnding::LF)
             .map_err(|e| failed(&e))?;
-        let kid = JsonWebKeyId::new(format!("dev-{}", &crate::random::random_token()[..12]));
-        let key = CoreRsaPrivateSigningKey::from_pem(&pem, Some(kid)).map_err(|e| failed(&e))?;
+        let kid = format!("dev-{}", &crate::random::random_token()[..12]);
+        let key = CoreRsaPrivateSigningKey::from_pem(&pem, Some(JsonWebKeyId::new(kid.clone())))
+            .map_err(|e| failed(&e))?;
         let jwks = CoreJsonWebKeySet::new(vec![key.as_verification_key()]);
-        Ok(Self { key, jwks })
+        Ok(Self { key, kid, jwks })
     }
 
     /// The public half, as served at the JWKS endpoint.
@@ -171,6 +178,43 @@ impl SigningKey {
         )
         .map_err(|e| TokenError::Signing(e.to_string()))?;
         Ok(token.to_string())
+    }
+
+    /// A logout token (Back-Channel Logout 1.0 §2.4) for `client_id` saying that the IdP
+    /// session `sid` of `sub` ended: `iss aud iat exp jti events sid sub`, typed `logout+jwt`,
+    /// never a `nonce`.
+    pub fn logout_token(
+        &self,
+        issuer: &IssuerUrl,
+        client_id: &str,
+        sub: &str,
+        sid: &str,
+    ) -> Result<String, TokenError> {
+        use base64::Engine;
+        let now = Utc::now().timestamp();
+        let header = serde_json::json!({ "alg": "RS256", "kid": self.kid, "typ": "logout+jwt" });
+        let claims = serde_json::json!({
+            "iss": issuer.as_str(),
+            "aud": client_id,
+            "iat": now,
+            "exp": now + LOGOUT_TOKEN_LIFETIME.num_seconds(),
+            "jti": crate::random::random_token(),
+            "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
+            "sid": sid,
+            "sub": sub,
+        });
+        let b64 = |value: &serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+        };
+        let input = format!("{}.{}", b64(&header), b64(&claims));
+        let signature = self
+            .key
+            .sign(&ALGORITHM, input.as_bytes())
+            .map_err(|e| TokenError::Signing(e.to_string()))?;
+        Ok(format!(
+            "{input}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature)
+        ))
     }
 
     /// Checks an `id_token_hint` (RP-Initiated Logout 1.0 §2): signed by us, issued by us, for

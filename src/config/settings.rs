@@ -143,6 +143,11 @@ impl Settings {
         self.url_for("/")
     }
 
+    /// `<base_url>/backchannel-logout`, the back-channel logout URI to register at the IdP.
+    pub fn backchannel_logout_uri(&self) -> String {
+        self.url_for("/backchannel-logout")
+    }
+
     fn url_for(&self, path: &str) -> String {
         format!("{}{}", self.base_url.as_str().trim_end_matches('/'), path)
     }

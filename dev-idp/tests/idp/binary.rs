@@ -144,6 +144,68 @@ async fn the_binary_serves_the_client_given_with_client_and_the_issuer_given_wit
 }
 
 #[rocket::async_test]
+async fn the_binary_tells_a_client_given_a_backchannel_logout_uri() {
+    let mut receiver = crate::receiver::Receiver::start().await;
+    let spec = format!(
+        "id=a,secret=s,redirect_uri=http://localhost:8000/callback,backchannel_logout_uri={}",
+        receiver.uri
+    );
+    let process = spawn(&["--client", &spec], &[]).await;
+    let http = openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("client_id", "a"),
+            ("redirect_uri", "http://localhost:8000/callback"),
+            ("response_type", "id_token"),
+            ("response_mode", "form_post"),
+            ("scope", "openid"),
+            ("state", "s"),
+            ("nonce", "n"),
+        ])
+        .finish();
+    let sign_in = http
+        .get(format!("{}/authorize?{query}", process.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut fields = hidden_fields(&sign_in);
+    fields.push(("username".into(), "bob".into()));
+    fields.push(("password".into(), "bob".into()));
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    let signed_in = http
+        .post(format!("{}/authorize", process.url))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("devidp_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("an IdP session")
+        .to_string();
+    http.get(format!("{}/end_session", process.url))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    let token = receiver.next().await;
+    assert_eq!(claims(&token)["aud"], "a");
+}
+
+#[rocket::async_test]
 async fn the_binary_reads_several_clients_from_dev_idp_clients() {
     let clients = "id=a,secret=s,redirect_uri=http://localhost:8000/callback;\
                    id=b,secret=t,redirect_uri=http://localhost:9000/cb,\
@@ -181,6 +243,15 @@ fn a_bad_client_spec_stops_the_binary_with_a_clear_message() {
             "unknown client field `colour`",
         ),
         ("id=a,secret", "`secret` is not name=value"),
+        (
+            "id=a,secret=s,redirect_uri=http://localhost/cb,backchannel_logout_uri=nope",
+            "`nope` is not a URL",
+        ),
+        (
+            "id=a,secret=s,redirect_uri=http://localhost/cb,\
+             backchannel_logout_uri=http://localhost/b,backchannel_logout_uri=http://localhost/c",
+            "more than one backchannel_logout_uri=",
+        ),
     ] {
         let output = dev_idp()
             .args(["--port", &free_port().to_string(), "--client", spec])

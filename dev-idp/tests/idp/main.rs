@@ -3,9 +3,11 @@
 //!
 //! One test binary with a module per endpoint or concern: one link instead of one per file.
 
+mod receiver;
 mod support;
 
 mod authorize;
+mod backchannel_logout;
 mod binary;
 mod clients;
 mod discovery;
