@@ -18,9 +18,35 @@ function loginPrompt(loginUrl) {
   return box;
 }
 
+// An API behind the gateway asked for a stronger sign-in (RFC 9470 step-up): the BFF answered
+// 401 {"error":"step_up_required","login_url":"/login?acr_values=…"}.
+function stepUpPrompt(loginUrl) {
+  const box = document.createElement("p");
+  box.id = "step-up-prompt";
+  box.append("This needs a stronger sign-in. ");
+  const link = document.createElement("a");
+  link.href = loginUrl;
+  link.textContent = "Sign in again";
+  link.id = "step-up";
+  box.append(link);
+  return box;
+}
+
+function here() {
+  return window.location.pathname + window.location.search;
+}
+
 function currentLoginUrl() {
-  const here = window.location.pathname + window.location.search;
-  return "/login?returnTo=" + encodeURIComponent(here);
+  return "/login?returnTo=" + encodeURIComponent(here());
+}
+
+// The BFF's step-up link, kept only when it is one of its own /login URLs, with returnTo added.
+function stepUpLoginUrl(loginUrl) {
+  if (typeof loginUrl !== "string" || !/^\/login(\?|$)/.test(loginUrl)) {
+    return null;
+  }
+  const separator = loginUrl.includes("?") ? "&" : "?";
+  return loginUrl + separator + "returnTo=" + encodeURIComponent(here());
 }
 
 async function callApi(path) {
@@ -38,7 +64,11 @@ async function callApi(path) {
       pre.id = "api-json";
       pre.textContent = JSON.stringify(await response.json(), null, 2);
       show(result, pre);
-    } else if (response.status === 401 || response.type === "opaqueredirect") {
+    } else if (response.status === 401) {
+      const body = await response.json().catch(() => ({}));
+      const stepUp = body.error === "step_up_required" ? stepUpLoginUrl(body.login_url) : null;
+      show(result, stepUp ? stepUpPrompt(stepUp) : loginPrompt(currentLoginUrl()));
+    } else if (response.type === "opaqueredirect") {
       show(result, loginPrompt(currentLoginUrl()));
     } else {
       const p = document.createElement("p");
@@ -62,5 +92,9 @@ document.addEventListener("DOMContentLoaded", () => {
     if (button) {
       button.addEventListener("click", () => callApi(path));
     }
+  }
+  // The remote API buttons say in data-path where they go (shown when the API is configured).
+  for (const button of document.querySelectorAll("button[data-path]")) {
+    button.addEventListener("click", () => callApi(button.dataset.path));
   }
 });

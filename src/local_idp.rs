@@ -54,6 +54,12 @@ impl DevIdp {
     pub fn issuer(&self) -> String {
         format!("http://{}:{}", Ipv4Addr::LOCALHOST, self.port)
     }
+
+    /// Its demo API, the remote API `demo` of the gateway (`/api/demo/hello`,
+    /// `/api/demo/sensitive`).
+    pub fn demo_api_url(&self) -> String {
+        format!("{}/demo-api", self.issuer())
+    }
 }
 
 /// With no issuer configured and `debug_build`, points the figment at the development IdP
@@ -97,8 +103,19 @@ pub fn configure(
             DEFAULT_CLIENT_SECRET,
         ));
     }
+    // Its demo API behind the gateway (`/api/demo/…`), so `cargo run` shows a remote API:
+    // with the user's token when there is a session (code flow), without one otherwise.
+    if !is_set(&figment, DEMO_API_SETTING) {
+        figment = figment.merge(Serialized::global(
+            DEMO_API_SETTING,
+            serde_json::json!({ "url": idp.demo_api_url(), "token": "user-or-none" }),
+        ));
+    }
     Ok((figment, Some(idp)))
 }
+
+/// The remote API entry `configure` adds for the development IdP's demo API.
+const DEMO_API_SETTING: &str = "oidc.remote_apis.demo";
 
 /// `DEV_IDP_ACCESS_TOKEN_TTL` (from `env`), else `oidc.dev_idp_access_token_ttl`, else 300 s.
 fn access_token_ttl(figment: &Figment, env: Option<String>) -> Result<Duration, ConfigError> {
@@ -243,6 +260,31 @@ mod tests {
         assert_eq!(
             settings.client_secret.as_deref(),
             Some(DEFAULT_CLIENT_SECRET)
+        );
+    }
+
+    #[test]
+    fn the_dev_idps_demo_api_is_behind_the_gateway_unless_demo_is_configured() {
+        let (figment, _) = configure(without_issuer(), true).unwrap();
+        let (_, settings) = crate::config::load(figment).unwrap();
+        let demo = settings.remote_apis.iter().find(|api| api.name == "demo");
+        assert_eq!(
+            demo.map(|api| (api.url.as_str(), api.token)),
+            Some((
+                "http://127.0.0.1:4000/demo-api/",
+                crate::config::TokenPolicy::UserOrNone
+            ))
+        );
+        let mine = without_issuer().merge((
+            "oidc.remote_apis.demo",
+            serde_json::json!({"url": "https://demo.example/v1", "token": "none"}),
+        ));
+        let (figment, _) = configure(mine, true).unwrap();
+        let (_, settings) = crate::config::load(figment).unwrap();
+        let demo = settings.remote_apis.iter().find(|api| api.name == "demo");
+        assert_eq!(
+            demo.map(|api| api.url.as_str()),
+            Some("https://demo.example/v1/")
         );
     }
 

@@ -16,6 +16,15 @@ pub struct Account {
     colour: &'static str,
 }
 
+/// The one-time code of the second factor (`acr=mfa`), the same for every demo account and
+/// printed on its page, as the passwords are.
+pub const DEMO_ONE_TIME_CODE: &str = "123456";
+
+/// Whether `code` is the demo second factor.
+pub fn second_factor_matches(code: &str) -> bool {
+    bool::from(code.trim().as_bytes().ct_eq(DEMO_ONE_TIME_CODE.as_bytes()))
+}
+
 pub const ACCOUNTS: &[Account] = &[
     Account {
         username: "alice",

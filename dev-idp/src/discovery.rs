@@ -7,8 +7,8 @@ use openidconnect::core::{
     CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    AdditionalProviderMetadata, AuthUrl, IssuerUrl, JsonWebKeySetUrl, ProviderMetadata,
-    ResponseTypes, Scope, TokenUrl, UserInfoUrl,
+    AdditionalProviderMetadata, AuthUrl, AuthenticationContextClass, IssuerUrl, JsonWebKeySetUrl,
+    ProviderMetadata, ResponseTypes, Scope, TokenUrl, UserInfoUrl,
 };
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +28,8 @@ pub const CLAIMS: &[&str] = &[
     "exp",
     "iat",
     "auth_time",
+    "acr",
+    "amr",
     "nonce",
     "sid",
     "name",
@@ -119,6 +121,10 @@ pub fn metadata(issuer: &IssuerUrl) -> Result<DevProviderMetadata, String> {
             .map(|c| CoreClaimName::new(c.to_string()))
             .collect(),
     ))
+    .set_acr_values_supported(Some(vec![
+        AuthenticationContextClass::new(crate::authorize::ACR_PASSWORD.into()),
+        AuthenticationContextClass::new(crate::authorize::ACR_MFA.into()),
+    ]))
     .set_claims_parameter_supported(Some(false))
     .set_request_parameter_supported(Some(false))
     .set_request_uri_parameter_supported(Some(false)))

@@ -6,7 +6,10 @@
 //! for demo accounts (alice, bob and carol, passwords as their names), a token endpoint (codes
 //! and refresh tokens with rotation, `client_secret_basic` or `client_secret_post`), UserInfo,
 //! revocation (RFC 7009), RP-initiated logout and back-channel logout (a logout token posted to
-//! each client's `backchannel_logout_uri` when a session ends). Its RSA signing key is generated at each
+//! each client's `backchannel_logout_uri` when a session ends). `acr_values=mfa` adds a second
+//! step (a demo one-time code) and ID tokens carry `acr` and `amr`; a small demo API at
+//! `/demo-api/` accepts its access tokens and asks for that second factor with an RFC 9470
+//! step-up challenge at `/demo-api/sensitive`. Its RSA signing key is generated at each
 //! start and never stored; sessions, codes and tokens live in memory, bounded.
 //!
 //! oidc-bff starts it in debug builds when no issuer is configured; `cargo run -p dev-idp`
@@ -38,6 +41,7 @@ mod back_channel;
 mod backchannel_logout;
 mod client_auth;
 mod clients;
+mod demo_api;
 mod discovery;
 mod grants;
 mod http;
@@ -212,6 +216,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
         }))
         .mount("/", routes::routes())
         .mount("/", back_channel::routes())
+        .mount(demo_api::BASE_PATH, demo_api::routes())
         .register("/", routes::catchers())
         .ignite()
         .await

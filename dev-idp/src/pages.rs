@@ -2,7 +2,7 @@
 //! pages. Each carries the banner that says what this IdP is. No inline script or style: the
 //! scripts and the stylesheet are files under `assets/`.
 
-use crate::accounts::{Account, ACCOUNTS};
+use crate::accounts::{Account, ACCOUNTS, DEMO_ONE_TIME_CODE};
 use crate::authorize::AuthorizationRequest;
 use crate::clients::Clients;
 
@@ -124,6 +124,39 @@ pub fn sign_in(request: &AuthorizationRequest, username: &str, error: Option<&st
         accounts = account_list(),
     );
     layout("Sign in", Some("/assets/sign_in.js"), &body)
+}
+
+/// The second step of a sign-in that asked for `acr=mfa`: a one-time code (the demo code is
+/// printed on the page, as the passwords are).
+pub fn second_factor(request: &AuthorizationRequest, error: Option<&str>) -> String {
+    let error = error
+        .map(|e| {
+            format!(
+                r#"<p class="error" id="error" role="alert">{}</p>"#,
+                escape(e)
+            )
+        })
+        .unwrap_or_default();
+    let body = format!(
+        r#"<h1>Second factor</h1>
+<p>The application <code>{client}</code> asks for a stronger sign-in (<code>acr=mfa</code>): enter
+the one-time code.</p>
+{error}
+<form method="post" action="/authorize" class="sign-in" id="second-factor-form">
+{hidden}
+<label for="one_time_code">One-time code</label>
+<input id="one_time_code" name="one_time_code" inputmode="numeric" autocomplete="one-time-code" required autofocus>
+<div class="actions">
+<button type="submit" id="verify" name="action" value="second_factor">Verify</button>
+<button type="submit" id="cancel" name="action" value="cancel" class="secondary" formnovalidate>Cancel</button>
+</div>
+</form>
+<p>The demo code of every account is <code id="demo-code">{code}</code>.</p>"#,
+        client = escape(&request.client_id),
+        hidden = hidden_fields(&request.form_fields()),
+        code = DEMO_ONE_TIME_CODE,
+    );
+    layout("Second factor", None, &body)
 }
 
 /// The form_post response (OAuth 2.0 Form Post Response Mode): a form that the browser posts to

@@ -65,7 +65,23 @@ fn authorize_get(uri: &Origin<'_>, jar: &CookieJar<'_>, idp: &Idp) -> Page {
         .and_then(|cookie| idp.sessions.get(cookie.value()))
         .filter(|session| recent_enough(session, request.max_age));
     match session {
-        Some(session) if !request.prompt.login => respond(idp, &request, &session),
+        Some(session) if !request.prompt.login => {
+            if request.wants_second_factor() && !session.second_factor {
+                if request.prompt.none {
+                    return rejected(
+                        idp,
+                        Rejection::ToClient(ErrorResponse::new(
+                            &request.redirect_uri,
+                            request.state.as_deref(),
+                            "interaction_required",
+                            "prompt=none was requested, but acr_values asks for the second factor.",
+                        )),
+                    );
+                }
+                return Page(Status::Ok, pages::second_factor(&request, None));
+            }
+            respond(idp, &request, &session)
+        }
         _ if request.prompt.none => rejected(
             idp,
             Rejection::ToClient(ErrorResponse::new(
@@ -102,6 +118,9 @@ fn authorize_post(_from_us: SameOrigin, body: String, jar: &CookieJar<'_>, idp: 
             )),
         );
     }
+    if field("action") == "second_factor" {
+        return second_factor(idp, &request, jar, field("one_time_code"));
+    }
     let username = field("username");
     let Some(account) = accounts::authenticate(username, field("password")) else {
         tracing::debug!("development IdP: wrong username or password");
@@ -131,7 +150,37 @@ fn authorize_post(_from_us: SameOrigin, body: String, jar: &CookieJar<'_>, idp: 
             ))
             .build(),
     );
+    if request.wants_second_factor() {
+        return Page(Status::Ok, pages::second_factor(&request, None));
+    }
     respond(idp, &request, &session)
+}
+
+/// The second step of a sign-in that asked for `acr=mfa`: the one-time code, within the IdP
+/// session the password started.
+fn second_factor(
+    idp: &IdpState,
+    request: &AuthorizationRequest,
+    jar: &CookieJar<'_>,
+    code: &str,
+) -> Page {
+    let Some(cookie) = jar.get(sessions::COOKIE).map(|c| c.value().to_string()) else {
+        return Page(Status::Ok, pages::sign_in(request, "", None));
+    };
+    if idp.sessions.get(&cookie).is_none() {
+        return Page(Status::Ok, pages::sign_in(request, "", None));
+    }
+    if !accounts::second_factor_matches(code) {
+        tracing::debug!("development IdP: wrong one-time code");
+        return Page(
+            Status::Ok,
+            pages::second_factor(request, Some("Wrong code. The demo code is shown below.")),
+        );
+    }
+    match idp.sessions.add_second_factor(&cookie) {
+        Some(session) => respond(idp, request, &session),
+        None => Page(Status::Ok, pages::sign_in(request, "", None)),
+    }
 }
 
 /// `max_age` (Core 3.1.2.1): an older sign-in must be repeated.
@@ -155,6 +204,8 @@ fn respond(idp: &IdpState, request: &AuthorizationRequest, session: &IdpSession)
         scopes: request.scopes.clone(),
         auth_time: session.auth_time,
         sid: session.sid.clone(),
+        acr: session.acr(),
+        amr: session.amr(),
         picture_url: idp.picture_url(account),
     };
     let mut fields = Vec::new();

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use crate::accounts::{self, Account};
+use crate::authorize::{ACR_MFA, ACR_PASSWORD};
 use crate::random::random_token;
 
 /// The IdP session cookie (host-only on the IdP's host, so never sent to the app).
@@ -23,12 +24,30 @@ pub struct IdpSession {
     /// The session id put into ID tokens as `sid` (not the cookie's value).
     pub sid: String,
     pub auth_time: DateTime<Utc>,
+    /// Whether the one-time code was given too (after the password, in this session).
+    pub second_factor: bool,
     expires: Instant,
 }
 
 impl IdpSession {
     pub fn account(&self) -> Option<&'static Account> {
         accounts::find(self.username)
+    }
+
+    /// The authentication context class reached (the ID token's `acr`).
+    pub fn acr(&self) -> &'static str {
+        match self.second_factor {
+            true => ACR_MFA,
+            false => ACR_PASSWORD,
+        }
+    }
+
+    /// The authentication methods used (the ID token's `amr`, RFC 8176 values).
+    pub fn amr(&self) -> &'static [&'static str] {
+        match self.second_factor {
+            true => &["pwd", "otp", "mfa"],
+            false => &["pwd"],
+        }
     }
 }
 
@@ -45,6 +64,7 @@ impl IdpSessions {
             username: account.username,
             sid: random_token(),
             auth_time: Utc::now(),
+            second_factor: false,
             expires: Instant::now() + LIFETIME,
         };
         if let Ok(mut sessions) = self.by_cookie.lock() {
@@ -72,6 +92,18 @@ impl IdpSessions {
             .cloned()
     }
 
+    /// Records the second factor for the session of `cookie`: its `auth_time` becomes now, as
+    /// the user just authenticated again.
+    pub fn add_second_factor(&self, cookie: &str) -> Option<IdpSession> {
+        let mut sessions = self.by_cookie.lock().ok()?;
+        let session = sessions
+            .get_mut(cookie)
+            .filter(|s| s.expires > Instant::now())?;
+        session.second_factor = true;
+        session.auth_time = Utc::now();
+        Some(session.clone())
+    }
+
     pub fn end(&self, cookie: &str) -> Option<IdpSession> {
         self.by_cookie.lock().ok()?.remove(cookie)
     }
@@ -88,6 +120,12 @@ mod tests {
         assert_ne!(cookie, session.sid);
         assert_eq!(sessions.get(&cookie).map(|s| s.username), Some("bob"));
         assert!(sessions.get("guess").is_none());
+        assert_eq!(sessions.get(&cookie).map(|s| s.acr()), Some("pwd"));
+        assert_eq!(
+            sessions.add_second_factor(&cookie).map(|s| s.acr()),
+            Some("mfa")
+        );
+        assert!(sessions.add_second_factor("guess").is_none());
         assert!(sessions.end(&cookie).is_some());
         assert!(sessions.get(&cookie).is_none());
     }

@@ -10,7 +10,8 @@ use openidconnect::core::{
     CoreRsaPrivateSigningKey, CoreUserInfoClaims,
 };
 use openidconnect::{
-    AccessToken, AdditionalClaims, Audience, AuthorizationCode, ClientId, EmptyAdditionalClaims,
+    AccessToken, AdditionalClaims, Audience, AuthenticationContextClass,
+    AuthenticationMethodReference, AuthorizationCode, ClientId, EmptyAdditionalClaims,
     EndUserEmail, EndUserFamilyName, EndUserGivenName, EndUserName, EndUserPictureUrl,
     EndUserUsername, IdToken, IdTokenClaims, IdTokenVerifier, IssuerUrl, JsonWebKeyId, Nonce,
     PrivateSigningKey, StandardClaims, SubjectIdentifier,
@@ -64,6 +65,9 @@ pub struct Grant {
     pub scopes: Vec<String>,
     pub auth_time: DateTime<Utc>,
     pub sid: String,
+    /// The authentication context class reached (`acr`) and the methods used (`amr`).
+    pub acr: &'static str,
+    pub amr: &'static [&'static str],
     /// Where the account's avatar is served (the `picture` claim).
     pub picture_url: String,
 }
@@ -166,7 +170,15 @@ impl SigningKey {
             },
         )
         .set_nonce(grant.nonce.clone().map(Nonce::new))
-        .set_auth_time(Some(grant.auth_time));
+        .set_auth_time(Some(grant.auth_time))
+        .set_auth_context_ref(Some(AuthenticationContextClass::new(grant.acr.into())))
+        .set_auth_method_refs(Some(
+            grant
+                .amr
+                .iter()
+                .map(|method| AuthenticationMethodReference::new(method.to_string()))
+                .collect(),
+        ));
         let access_token = with.access_token.map(|t| AccessToken::new(t.into()));
         let code = with.code.map(|c| AuthorizationCode::new(c.into()));
         let token = DevIdToken::new(
@@ -257,6 +269,8 @@ mod tests {
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             auth_time: Utc::now() - TimeDelta::seconds(30),
             sid: "session-1".into(),
+            acr: "pwd",
+            amr: &["pwd"],
             picture_url: "http://127.0.0.1:4000/avatars/alice.svg".into(),
         }
     }

@@ -6,12 +6,14 @@
 //! stay behind ([`headers`]); unsafe methods need the CSRF marks ([`crate::csrf`]).
 //!
 //! Answers of its own, all JSON: 400 (a path that would leave the base), 403 (CSRF), 413 (a
-//! body over the limit), 401/302 (no session, policy `user`), 502 (the API cannot be reached
-//! or broke off), 504 (the API did not answer in time).
+//! body over the limit), 401/302 (no session, policy `user`), 401 `step_up_required` (the API
+//! asks for a stronger login, RFC 9470: [`step_up`]), 502 (the API cannot be reached or
+//! broke off), 504 (the API did not answer in time).
 
 pub mod headers;
 pub mod path;
 mod relay;
+pub mod step_up;
 
 use std::collections::HashMap;
 use std::sync::Arc;

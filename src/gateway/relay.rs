@@ -10,6 +10,7 @@ use rocket::futures::{stream, StreamExt, TryStreamExt};
 use rocket::http::Status;
 use rocket::request;
 use rocket::route::Outcome;
+use rocket::serde::json::{json, Json};
 use rocket::tokio::io::AsyncReadExt;
 use rocket::{Data, Request, Response};
 use tokio::sync::mpsc;
@@ -17,7 +18,7 @@ use tokio_util::io::StreamReader;
 use url::Url;
 
 use super::headers::{self, ForwardedFor};
-use super::{answer, path, Gateway};
+use super::{answer, path, step_up, Gateway};
 use crate::config::{RemoteApi, Settings, TokenPolicy};
 use crate::csrf;
 use crate::metrics;
@@ -157,6 +158,22 @@ pub(super) async fn relay<'r>(
         }
     }
     metrics::upstream_call(&api.name, response.status().as_u16(), started.elapsed());
+    if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+        let challenges: Vec<&str> = response
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .collect();
+        if let Some(step_up) = step_up::requested(&challenges) {
+            let body = Json(json!({
+                "error": "step_up_required",
+                "message": format!("the API `{}` needs a stronger sign-in", api.name),
+                "login_url": step_up::login_url(&step_up),
+            }));
+            return Outcome::from(req, (Status::Unauthorized, body));
+        }
+    }
     Outcome::Success(relayed(response))
 }
 

@@ -8,6 +8,7 @@ use subtle::ConstantTimeEq;
 use url::Url;
 
 use super::discovery::ProviderMetadata;
+use super::step_up::StepUp;
 use crate::config::ResponseType;
 
 /// How long a login attempt may take, from `/login` to the IdP's POST to `/callback`.
@@ -30,6 +31,9 @@ pub struct LoginAttempt {
     pub code_verifier: Option<String>,
     /// Unix milliseconds, fine enough to tell the oldest of several quick attempts.
     pub started_at_ms: i64,
+    /// What the login must deliver beyond an ordinary one (RFC 9470 step-up).
+    #[serde(default, skip_serializing_if = "StepUp::is_empty")]
+    pub step_up: StepUp,
 }
 
 impl LoginAttempt {
@@ -41,7 +45,14 @@ impl LoginAttempt {
             return_to: normalize_return_to(Some(return_to)),
             code_verifier: response_type.uses_code().then(random_token),
             started_at_ms: now_ms,
+            step_up: StepUp::default(),
         }
+    }
+
+    /// The same attempt, asking the IdP for a stronger or more recent authentication.
+    pub fn with_step_up(mut self, step_up: StepUp) -> Self {
+        self.step_up = step_up;
+        self
     }
 
     /// A short, cookie-name-safe tag for this attempt, derived from its state.
@@ -89,6 +100,9 @@ impl LoginAttempt {
                 query
                     .append_pair("code_challenge", &pkce_challenge(verifier))
                     .append_pair("code_challenge_method", "S256");
+            }
+            for (name, value) in self.step_up.parameters() {
+                query.append_pair(name, &value);
             }
         }
         url

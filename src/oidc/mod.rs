@@ -9,5 +9,6 @@ pub mod keys;
 pub mod login;
 pub mod logout_token;
 pub mod provider;
+pub mod step_up;
 pub mod tokens;
 pub mod validate;

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::clock;
+use crate::config::Settings;
 use crate::oidc::provider::Provider;
 use crate::session::{self, Sessions, User};
 use crate::tokens::{TokenKeeper, TokenUnavailable};
@@ -19,12 +20,17 @@ pub fn routes() -> Vec<Route> {
     routes![index, profile]
 }
 
+/// The remote API the start page's third and fourth buttons call (the development IdP's demo
+/// API when `cargo run` starts it; any API configured under this name otherwise).
+const DEMO_API: &str = "demo";
+
 #[get("/")]
-fn index(user: Option<User<'_>>) -> Template {
+fn index(user: Option<User<'_>>, settings: &State<Settings>) -> Template {
     let name = user
         .as_ref()
         .map(|User(session)| session.display_name().to_string());
-    Template::render("index", context! { user: name })
+    let demo_api = settings.remote_apis.iter().any(|api| api.name == DEMO_API);
+    Template::render("index", context! { user: name, demo_api })
 }
 
 /// One row of the profile table.

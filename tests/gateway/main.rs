@@ -7,6 +7,7 @@ mod support;
 mod csrf;
 mod paths;
 mod relay;
+mod step_up;
 mod streaming;
 
 use rocket::http::{ContentType, Header, Status};

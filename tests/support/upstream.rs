@@ -43,6 +43,9 @@ pub struct UpstreamState {
     pub seen: Mutex<Vec<Seen>>,
     /// Access tokens answered with 401 `invalid_token`.
     pub rejected_tokens: Mutex<HashSet<String>>,
+    /// Access tokens from a strong enough sign-in for paths ending in `/stepup`; any other
+    /// token gets the RFC 9470 challenge there.
+    pub strong_tokens: Mutex<HashSet<String>>,
 }
 
 pub struct Upstream {
@@ -113,6 +116,15 @@ impl Upstream {
         self.state.seen.lock().unwrap().len()
     }
 
+    /// Accepts `token` at the `/stepup` paths from now on.
+    pub fn accept_as_strong(&self, token: &str) {
+        self.state
+            .strong_tokens
+            .lock()
+            .unwrap()
+            .insert(token.to_string());
+    }
+
     pub fn reject_token(&self, token: &str) {
         self.state
             .rejected_tokens
@@ -168,13 +180,26 @@ impl Handler for Echo {
             .header("authorization")
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::to_string);
-        if let Some(token) = token {
-            if self.0.rejected_tokens.lock().unwrap().contains(&token) {
+        if let Some(token) = &token {
+            if self.0.rejected_tokens.lock().unwrap().contains(token) {
                 let mut response = Response::build();
                 response.status(Status::Unauthorized);
                 response.raw_header("WWW-Authenticate", r#"Bearer error="invalid_token""#);
                 return Outcome::Success(response.finalize());
             }
+        }
+        if path.ends_with("/stepup")
+            && !token
+                .as_ref()
+                .is_some_and(|t| self.0.strong_tokens.lock().unwrap().contains(t))
+        {
+            let mut response = Response::build();
+            response.status(Status::Unauthorized);
+            response.raw_header(
+                "WWW-Authenticate",
+                r#"Bearer error="insufficient_user_authentication", error_description="A different authentication level is required", acr_values="mfa", max_age=60"#,
+            );
+            return Outcome::Success(response.finalize());
         }
         if path.ends_with("/big") {
             let size = query_param(req, "size").unwrap_or(1024);

@@ -10,7 +10,7 @@ use crate::params::Params;
 
 mod request;
 
-pub use request::{AuthorizationRequest, Prompt, ResponseType};
+pub use request::{AuthorizationRequest, Prompt, ResponseType, ACR_MFA, ACR_PASSWORD};
 
 /// Why a request is refused, and where the answer goes.
 #[derive(Debug, Clone, PartialEq)]
@@ -156,6 +156,12 @@ pub fn check(params: &Params, clients: &Clients) -> Result<AuthorizationRequest,
         prompt,
         max_age,
         login_hint: one("login_hint")?.map(str::to_string),
+        acr_values: one("acr_values")?
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|value| !value.is_empty())
+            .map(str::to_string)
+            .collect(),
     })
 }
 

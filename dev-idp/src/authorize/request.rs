@@ -70,6 +70,8 @@ pub struct AuthorizationRequest {
     pub prompt: Prompt,
     pub max_age: Option<u64>,
     pub login_hint: Option<String>,
+    /// Requested authentication context classes, in order of preference (Core 3.1.2.1).
+    pub acr_values: Vec<String>,
 }
 
 impl AuthorizationRequest {
@@ -96,6 +98,22 @@ impl AuthorizationRequest {
         if let Some(state) = &self.state {
             fields.push(("state", state.clone()));
         }
+        if !self.acr_values.is_empty() {
+            fields.push(("acr_values", self.acr_values.join(" ")));
+        }
         fields
     }
+
+    /// Whether the client asked for the second factor: `mfa` among `acr_values`, and `pwd`
+    /// (a password alone) not. Any other value is unknown here and, as `acr_values` is a
+    /// voluntary claim (Core 5.5.1.1), ignored.
+    pub fn wants_second_factor(&self) -> bool {
+        let asked = |acr: &str| self.acr_values.iter().any(|value| value == acr);
+        asked(ACR_MFA) && !asked(ACR_PASSWORD)
+    }
 }
+
+/// The authentication context class of a sign-in with the password alone.
+pub const ACR_PASSWORD: &str = "pwd";
+/// The authentication context class of a sign-in with the password and the one-time code.
+pub const ACR_MFA: &str = "mfa";

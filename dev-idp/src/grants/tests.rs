@@ -18,6 +18,8 @@ fn grant() -> Grant {
         scopes: vec!["openid".into(), "profile".into(), "email".into()],
         auth_time: Utc::now(),
         sid: "sid".into(),
+        acr: "pwd",
+        amr: &["pwd"],
         picture_url: "http://127.0.0.1:4000/avatars/alice.svg".into(),
     }
 }

@@ -14,5 +14,6 @@ mod discovery;
 mod end_session;
 mod revocation;
 mod sign_in;
+mod step_up;
 mod token;
 mod userinfo;

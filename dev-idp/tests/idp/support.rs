@@ -175,6 +175,35 @@ impl Idp {
         page(response).await
     }
 
+    /// Submits `page`'s form (its hidden fields and `fields`) within the IdP session `cookie`.
+    pub async fn submit_with_cookie(
+        &self,
+        current: &IdpPage,
+        fields: &[(&str, &str)],
+        cookie: &str,
+    ) -> IdpPage {
+        let mut form = hidden_fields(&current.body);
+        form.extend(fields.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+        let response = self
+            .http
+            .post(format!("{}/authorize", self.url))
+            .header("cookie", cookie)
+            .form(&form)
+            .send()
+            .await
+            .expect("IdP reachable");
+        page(response).await
+    }
+
+    /// `GET <url>` with `Authorization: Bearer <token>` when there is one (the demo API).
+    pub async fn get_with_token(&self, url: &str, token: Option<&str>) -> Answer {
+        let mut request = self.http.get(url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        answer(request.send().await.expect("IdP reachable")).await
+    }
+
     /// Submits the sign-in page's form with these credentials (or `action=cancel`).
     pub async fn submit_sign_in(&self, sign_in: &IdpPage, fields: &[(&str, &str)]) -> IdpPage {
         let mut form = hidden_fields(&sign_in.body);

@@ -154,6 +154,24 @@ async fn callback(
             ));
         }
     };
+    // 4b. A step-up login (RFC 9470) must deliver the context and recency asked for.
+    if let Err(error) = attempt.step_up.check(
+        &completed.identity.claims,
+        now_ms / 1000,
+        settings.clock_skew.as_secs() as i64,
+    ) {
+        let reason = error.to_string();
+        return Err(rejected(
+            "step_up_not_satisfied",
+            &reason,
+            ErrorPage::new(
+                Status::Unauthorized,
+                "Login failed",
+                format!("The login could not be accepted: {reason}."),
+            )
+            .try_login_again(),
+        ));
+    }
     // 5. Remember the state as consumed, so a replayed POST with a copied cookie fails.
     //    Only now: a response that failed validation costs no memory. A replay needs both the
     //    attempt's cookie and a token that still validates, so the record lasts until the
@@ -189,6 +207,12 @@ async fn callback(
     } = completed;
     let subject = identity.subject.clone();
     let now = now_ms / 1000;
+    // A session this browser already had (a step-up, or a login in another tab) ends here:
+    // its cookie is replaced, and a copy of it must not outlive it, nor its tokens.
+    if let Some(previous) = session::end(jar, &sessions.policy, sessions.store.as_ref(), now).await
+    {
+        keeper.revoke_and_forget(&previous.id).await;
+    }
     let session = session::issue(jar, &sessions.policy, identity, now).map_err(|e| {
         rejected(
             "session_too_large",

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use rocket::http::CookieJar;
+use rocket::http::{CookieJar, Status};
 use rocket::response::Redirect;
 use rocket::{get, routes, Route, State};
 
@@ -13,6 +13,7 @@ use crate::clock;
 use crate::config::Settings;
 use crate::oidc::flow::LoginAttempt;
 use crate::oidc::provider::Provider;
+use crate::oidc::step_up::StepUp;
 use crate::routes::errors::ErrorPage;
 use crate::session::Sessions;
 
@@ -20,15 +21,21 @@ pub(super) fn routes() -> Vec<Route> {
     routes![login]
 }
 
-#[get("/login?<returnTo>")]
+#[get("/login?<returnTo>&<acr_values>&<max_age>")]
 #[allow(non_snake_case)]
 async fn login(
     returnTo: Option<&str>,
+    acr_values: Option<&str>,
+    max_age: Option<&str>,
     jar: &CookieJar<'_>,
     provider: &State<Arc<Provider>>,
     settings: &State<Settings>,
     sessions: &State<Sessions>,
 ) -> Result<Redirect, ErrorPage> {
+    // RFC 9470 step-up: checked before anything else, so a bad request costs nothing.
+    let step_up = StepUp::from_query(acr_values, max_age).map_err(|error| {
+        ErrorPage::new(Status::BadRequest, "Login failed", format!("{error}.")).try_login_again()
+    })?;
     // The callback will need the store: with it down, say so now rather than after the IdP.
     sessions
         .store
@@ -37,7 +44,8 @@ async fn login(
         .map_err(|e| store_unavailable(&e))?;
     let snapshot = provider.snapshot().await.map_err(unavailable)?;
     let now_ms = clock::now_ms();
-    let attempt = LoginAttempt::start(returnTo.unwrap_or("/"), settings.response_type, now_ms);
+    let attempt = LoginAttempt::start(returnTo.unwrap_or("/"), settings.response_type, now_ms)
+        .with_step_up(step_up);
     attempts::drop_stale_attempts(jar, &sessions.policy, now_ms);
     attempts::keep(jar, &sessions.policy, &attempt).map_err(|_| internal())?;
     let url = attempt.authorization_url(
