@@ -54,7 +54,7 @@ impl Fairing for SecurityHeaders {
         res.set_header(Header::new("Referrer-Policy", "strict-origin"));
         res.set_header(Header::new("X-Frame-Options", "DENY"));
         let path = req.uri().path();
-        if !path.starts_with("/static/") {
+        if !path.starts_with("/static/") && path != "/.well-known/jwks.json" {
             // Pages depend on who is logged in; API answers carry personal data.
             res.set_header(Header::new("Cache-Control", "no-store"));
         }

@@ -37,6 +37,7 @@ pub mod config;
 pub mod csrf;
 pub mod gateway;
 pub mod headers;
+pub mod jose;
 #[cfg(all(feature = "dev-idp", debug_assertions))]
 pub mod local_idp;
 pub mod metrics;
@@ -126,7 +127,8 @@ impl Bff {
             detail: e.to_string(),
             hint: "check the TLS set-up of this machine",
         })?
-        .with_client_secret(settings.client_secret.clone());
+        .with_client_secret(settings.client_secret.clone())
+        .with_fapi(&settings.fapi);
         let sessions = Sessions {
             policy: SessionPolicy {
                 idle_timeout: settings.session_idle_timeout,
@@ -213,6 +215,7 @@ impl Bff {
             ))
             .mount("/", routes::auth::routes())
             .mount("/", routes::health::routes())
+            .mount("/", routes::jwks::routes())
             .mount("/", gateway::routes())
             .register("/", routes::errors::catchers());
         let app = match metrics_address {

@@ -21,9 +21,10 @@ use serde::{Deserialize, Serialize};
 use crate::clock;
 use crate::config::Sealer;
 use crate::metrics;
+use crate::oidc::dpop::DpopKey;
 use crate::oidc::flow::random_token;
 use crate::oidc::provider::Provider;
-use crate::oidc::tokens::{TokenError, TokenResponse};
+use crate::oidc::tokens::{Credential, TokenError, TokenResponse};
 use crate::session::Session;
 use crate::store::{self, Store, StoreError};
 
@@ -35,6 +36,24 @@ struct StoredTokens {
     /// Unix seconds; `None` when the IdP did not say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_at: Option<i64>,
+    /// The DPoP key the tokens are bound to (PKCS#8, base64url), sealed with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dpop_key: Option<String>,
+}
+
+impl StoredTokens {
+    /// The access token with the key it is bound to. A stored key that no longer loads
+    /// leaves the token unusable: `None`.
+    fn credential(&self) -> Option<Credential> {
+        let dpop = match &self.dpop_key {
+            None => None,
+            Some(stored) => Some(Arc::new(DpopKey::from_stored(stored)?)),
+        };
+        Some(Credential {
+            token: self.access_token.clone(),
+            dpop,
+        })
+    }
 }
 
 /// Why no access token can be had for a session.
@@ -163,6 +182,7 @@ impl TokenKeeper {
             access_token: response.access_token.clone(),
             refresh_token: response.refresh_token.clone(),
             expires_at: response.expires_in.map(|secs| clock::now() + secs as i64),
+            dpop_key: response.dpop_key.as_ref().map(|key| key.to_stored()),
         };
         let name = store::digest(&session.id);
         self.save(&name, &tokens, lifetime).await?;
@@ -213,11 +233,11 @@ impl TokenKeeper {
         &self,
         session_id: &str,
         lifetime: Duration,
-    ) -> Result<String, TokenUnavailable> {
+    ) -> Result<Credential, TokenUnavailable> {
         let name = store::digest(session_id);
         let tokens = self.load(&name).await?.ok_or(TokenUnavailable::NoTokens)?;
         if self.is_fresh(&tokens) {
-            return Ok(tokens.access_token);
+            return tokens.credential().ok_or(TokenUnavailable::NoTokens);
         }
         self.refresh(&name, None, lifetime).await
     }
@@ -228,7 +248,7 @@ impl TokenKeeper {
         session_id: &str,
         rejected: &str,
         lifetime: Duration,
-    ) -> Result<String, TokenUnavailable> {
+    ) -> Result<Credential, TokenUnavailable> {
         self.refresh(&store::digest(session_id), Some(rejected), lifetime)
             .await
     }
@@ -249,7 +269,7 @@ impl TokenKeeper {
         name: &str,
         rejected: Option<&str>,
         lifetime: Duration,
-    ) -> Result<String, TokenUnavailable> {
+    ) -> Result<Credential, TokenUnavailable> {
         let local = LocalLock::take(self, name);
         let _refreshing = local.lock.lock().await;
         let owner = random_token();
@@ -258,7 +278,7 @@ impl TokenKeeper {
             // Another request may have refreshed while this one waited.
             let tokens = self.load(name).await?.ok_or(TokenUnavailable::NoTokens)?;
             if self.settled(&tokens, rejected) {
-                return Ok(tokens.access_token);
+                return tokens.credential().ok_or(TokenUnavailable::NoTokens);
             }
             if self.store.lock(&lock_key(name), &owner, LEASE).await? {
                 let result = self
@@ -282,11 +302,11 @@ impl TokenKeeper {
         owner: &str,
         rejected: Option<&str>,
         lifetime: Duration,
-    ) -> Result<String, TokenUnavailable> {
+    ) -> Result<Credential, TokenUnavailable> {
         // The holder before us may have refreshed between our read and our lock.
         let tokens = self.load(name).await?.ok_or(TokenUnavailable::NoTokens)?;
         if self.settled(&tokens, rejected) {
-            return Ok(tokens.access_token);
+            return tokens.credential().ok_or(TokenUnavailable::NoTokens);
         }
         let Some(refresh_token) = tokens.refresh_token.clone() else {
             self.store.remove(&tokens_key(name)).await?;
@@ -294,8 +314,18 @@ impl TokenKeeper {
                 "no refresh token was issued".into(),
             ));
         };
+        // Refreshed with the key the tokens are bound to; one that no longer loads cannot be.
+        let dpop = match tokens.credential() {
+            Some(credential) => credential.dpop,
+            None => {
+                self.store.remove(&tokens_key(name)).await?;
+                return Err(TokenUnavailable::RefreshFailed(
+                    "the DPoP key does not load".into(),
+                ));
+            }
+        };
         let refreshed = {
-            let call = self.provider.refresh(&refresh_token);
+            let call = self.provider.refresh(&refresh_token, dpop);
             tokio::pin!(call);
             let mut renew = tokio::time::interval(LEASE / 3);
             renew.tick().await;
@@ -317,6 +347,7 @@ impl TokenKeeper {
                     // RFC 6749 §6: a new refresh token replaces the old one, else keep it.
                     refresh_token: response.refresh_token.or(Some(refresh_token)),
                     expires_at: response.expires_in.map(|secs| clock::now() + secs as i64),
+                    dpop_key: tokens.dpop_key.clone(),
                 };
                 if let Err(error) = self.save(name, &renewed, lifetime).await {
                     // The rotated refresh token is lost and the old one is spent.
@@ -327,7 +358,7 @@ impl TokenKeeper {
                 }
                 metrics::token_refresh("refreshed");
                 tracing::info!("access token refreshed");
-                Ok(renewed.access_token)
+                renewed.credential().ok_or(TokenUnavailable::NoTokens)
             }
             Err(TokenError::Provider(error)) => {
                 metrics::token_refresh("failed");
@@ -378,7 +409,8 @@ impl TokenKeeper {
             Some(refresh) => (refresh.as_str(), "refresh_token"),
             None => (tokens.access_token.as_str(), "access_token"),
         };
-        match self.provider.revoke(token, hint).await {
+        let dpop = tokens.credential().and_then(|credential| credential.dpop);
+        match self.provider.revoke(token, hint, dpop.as_deref()).await {
             Ok(()) => tracing::info!(hint, "token revoked"),
             Err(error) => tracing::warn!(%error, "token revocation failed"),
         }

@@ -1,10 +1,11 @@
 //! Typed settings, read once at start-up from `Rocket.toml`, `ROCKET_*` variables and the
 //! familiar environment names (`ISSUER_BASE_URL`, `CLIENT_ID`, ...), then checked so that a
-//! mistake stops the app with one line that names the setting. The bottom layer: it uses no
-//! other module of the app.
+//! mistake stops the app with one line that names the setting. The bottom layer: of the app's
+//! modules it uses only `jose` (to load the client's private key).
 
 mod env;
 mod error;
+mod fapi;
 mod keys;
 mod redis;
 mod remote_apis;
@@ -16,6 +17,7 @@ use rocket::figment::Figment;
 
 pub use env::{figment, with_env_aliases};
 pub use error::ConfigError;
+pub use fapi::{ClientAuthMethod, Fapi, ParMode};
 pub use keys::PreviousCookieKeys;
 pub use redis::{RedisSettings, RedisUrl};
 pub use remote_apis::{RemoteApi, TokenPolicy};

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::error::{non_empty, ConfigError};
+use super::fapi::{self, Fapi, RawFapi};
 use super::keys::{Keys, PreviousCookieKeys};
 use super::redis::RedisSettings;
 use super::remote_apis::RemoteApi;
@@ -37,6 +38,10 @@ pub(super) struct RawSettings {
     gateway_body_limit_bytes: Option<u64>,
     gateway_timeout_secs: Option<u64>,
     session_samesite: Option<String>,
+    client_auth: Option<String>,
+    client_private_key: Option<String>,
+    par: Option<String>,
+    dpop: Option<String>,
 }
 
 /// The `response_type` this app asks for; always with `response_mode=form_post`.
@@ -130,6 +135,8 @@ pub struct Settings {
     pub session_same_site: SameSite,
     /// The shared store, when `REDIS_URL` is set; `None` keeps the embedded memory store.
     pub redis: Option<RedisSettings>,
+    /// Client authentication, PAR and DPoP (the FAPI 2.0 client features).
+    pub fapi: Fapi,
 }
 
 impl Settings {
@@ -231,10 +238,16 @@ pub(super) fn check(
         })?,
     };
     let client_secret = non_empty(raw.client_secret);
-    if response_type.uses_code() && client_secret.is_none() {
+    let fapi = fapi::check(RawFapi {
+        client_auth: raw.client_auth,
+        client_private_key: raw.client_private_key,
+        par: raw.par,
+        dpop: raw.dpop,
+    })?;
+    if response_type.uses_code() && client_secret.is_none() && !fapi.uses_private_key() {
         return Err(ConfigError::Missing {
             name: "CLIENT_SECRET (oidc.client_secret)",
-            hint: "response types with `code` authenticate at the token endpoint: set the client secret the IdP gave this application",
+            hint: "response types with `code` authenticate at the token endpoint: set the client secret the IdP gave this application (or CLIENT_AUTH=private_key_jwt with CLIENT_PRIVATE_KEY)",
         });
     }
     let upstream_api_url = match non_empty(raw.upstream_api_url) {
@@ -309,6 +322,7 @@ pub(super) fn check(
         gateway_timeout: secs(raw.gateway_timeout_secs.unwrap_or(30).max(1)),
         session_same_site,
         redis,
+        fapi,
     })
 }
 

@@ -2,6 +2,7 @@
 //! streamed to the API, and the API's answer streamed back.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -22,6 +23,9 @@ use super::{answer, path, step_up, Gateway};
 use crate::config::{RemoteApi, Settings, TokenPolicy};
 use crate::csrf;
 use crate::metrics;
+use crate::oidc::dpop::resource_wants_nonce;
+use crate::oidc::provider::Provider;
+use crate::oidc::tokens::Credential;
 use crate::session::{self, ApiUser, Sessions};
 use crate::telemetry::request_id;
 use crate::tokens::{TokenKeeper, TokenUnavailable};
@@ -95,27 +99,46 @@ pub(super) async fn relay<'r>(
             "this method is not relayed",
         );
     };
-    let build = |token: Option<&str>| {
+    // The token as Bearer, or as DPoP with a fresh proof for this method and URL.
+    let provider = req.rocket().state::<Arc<Provider>>();
+    let build = |credential: Option<&Credential>| -> Result<reqwest::RequestBuilder, String> {
         let mut request = gateway
             .http
             .request(method.clone(), url.clone())
             .headers(outgoing.clone());
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
+        if let (Some(credential), Some(provider)) = (credential, provider) {
+            let presented = provider
+                .resource_headers(method.as_str(), &url, credential)
+                .map_err(|e| e.to_string())?;
+            for (name, value) in presented {
+                request = request.header(name, value);
+            }
         }
-        request
+        Ok(request)
+    };
+    let unsigned = |error: String| {
+        tracing::error!(%error, api = %api.name, "the API call could not be prepared");
+        answer(
+            req,
+            Status::BadGateway,
+            "bad_gateway",
+            "the call to the API could not be prepared",
+        )
     };
 
     let started = Instant::now();
+    let first = match build(token.as_ref()) {
+        Ok(request) => request,
+        Err(error) => return unsigned(error),
+    };
     let (pumped, sent) = if has_body {
         let (body, pump) = streamed_body(data, gateway.body_limit);
-        let request = build(token.as_deref()).body(body);
+        let request = first.body(body);
         tokio::join!(pump, tokio::time::timeout(gateway.timeout, request.send()))
     } else {
-        let request = build(token.as_deref());
         (
             Pumped::Done,
-            tokio::time::timeout(gateway.timeout, request.send()).await,
+            tokio::time::timeout(gateway.timeout, first.send()).await,
         )
     };
     let mut response = match sent {
@@ -134,24 +157,43 @@ pub(super) async fn relay<'r>(
             | reqwest::Method::PUT
             | reqwest::Method::DELETE
     );
+    // RFC 9449 §9: a DPoP API that asks for a nonce gets the call again with it, once.
+    if let (Some(credential), Some(provider)) = (token.as_ref(), provider) {
+        let fresh_nonce =
+            credential.dpop.is_some() && provider.dpop_nonces().remember(&url, response.headers());
+        if fresh_nonce
+            && resource_wants_nonce(response.status().as_u16(), response.headers())
+            && idempotent
+            && !has_body
+        {
+            let again = match build(Some(credential)) {
+                Ok(request) => request,
+                Err(error) => return unsigned(error),
+            };
+            response = match tokio::time::timeout(gateway.timeout, again.send()).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(error)) => return failed(req, api, started, Pumped::Done, &error),
+                Err(_) => return timed_out(req, api, started),
+            };
+        }
+    }
     if response.status() == reqwest::StatusCode::UNAUTHORIZED
         && invalid_token(&response)
         && idempotent
         && !has_body
     {
-        if let Some(rejected) = token.as_deref() {
-            match replace_rejected(req, rejected).await {
+        if let Some(rejected) = token.as_ref() {
+            match replace_rejected(req, &rejected.token).await {
                 Ok(fresh) => {
-                    response =
-                        match tokio::time::timeout(gateway.timeout, build(Some(&fresh)).send())
-                            .await
-                        {
-                            Ok(Ok(response)) => response,
-                            Ok(Err(error)) => {
-                                return failed(req, api, started, Pumped::Done, &error)
-                            }
-                            Err(_) => return timed_out(req, api, started),
-                        };
+                    let again = match build(Some(&fresh)) {
+                        Ok(request) => request,
+                        Err(error) => return unsigned(error),
+                    };
+                    response = match tokio::time::timeout(gateway.timeout, again.send()).await {
+                        Ok(Ok(response)) => response,
+                        Ok(Err(error)) => return failed(req, api, started, Pumped::Done, &error),
+                        Err(_) => return timed_out(req, api, started),
+                    };
                 }
                 Err(outcome) => return outcome,
             }
@@ -197,7 +239,7 @@ fn upstream_url(api: &RemoteApi, rest: &str, req: &Request<'_>) -> Result<Url, S
 async fn access_token<'r>(
     api: &RemoteApi,
     req: &'r Request<'_>,
-) -> Result<Option<String>, Outcome<'r>> {
+) -> Result<Option<Credential>, Outcome<'r>> {
     let session = match (api.token, req.guard::<ApiUser<'r>>().await) {
         (TokenPolicy::None, _) => return Ok(None),
         (_, request::Outcome::Success(ApiUser(session))) => session,
@@ -229,7 +271,10 @@ async fn access_token<'r>(
 }
 
 /// After the API refused `rejected`: a refreshed token, or the answer that ends the call.
-async fn replace_rejected<'r>(req: &'r Request<'_>, rejected: &str) -> Result<String, Outcome<'r>> {
+async fn replace_rejected<'r>(
+    req: &'r Request<'_>,
+    rejected: &str,
+) -> Result<Credential, Outcome<'r>> {
     let session = match req.guard::<ApiUser<'r>>().await {
         request::Outcome::Success(ApiUser(session)) => session,
         _ => return Err(Outcome::Error(Status::Unauthorized)),

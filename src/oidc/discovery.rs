@@ -34,6 +34,18 @@ pub struct ProviderMetadata {
     /// When absent, `client_secret_basic` (Discovery §3).
     #[serde(default)]
     pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    /// The algorithms accepted for `private_key_jwt` assertions.
+    #[serde(default)]
+    pub token_endpoint_auth_signing_alg_values_supported: Option<Vec<String>>,
+    /// Where authorization requests are pushed (RFC 9126).
+    #[serde(default)]
+    pub pushed_authorization_request_endpoint: Option<Url>,
+    /// Whether every authorization request must be pushed (RFC 9126 §5).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// The DPoP proof algorithms the IdP accepts (RFC 9449 §5.1); absent: no DPoP.
+    #[serde(default)]
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
 }
 
 fn default_signing_algs() -> Vec<String> {

@@ -75,8 +75,34 @@ impl LoginAttempt {
         self.state.as_bytes().ct_eq(state.as_bytes()).into()
     }
 
-    /// The authentication request (Core 3.1.2.1 / 3.2.2.1 / 3.3.2.1) with
-    /// `response_mode=form_post`, and PKCE S256 when a code is asked for.
+    /// The authentication request's parameters (Core 3.1.2.1 / 3.2.2.1 / 3.3.2.1) with
+    /// `response_mode=form_post`, PKCE S256 when a code is asked for, and a step-up's
+    /// `acr_values` / `max_age`: in the browser's URL, or pushed first (RFC 9126).
+    pub fn authorization_parameters(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+        scopes: &str,
+        response_type: ResponseType,
+    ) -> Vec<(&'static str, String)> {
+        let mut parameters = vec![
+            ("response_type", response_type.as_str().to_string()),
+            ("response_mode", "form_post".to_string()),
+            ("client_id", client_id.to_string()),
+            ("redirect_uri", redirect_uri.to_string()),
+            ("scope", scopes.to_string()),
+            ("state", self.state.clone()),
+            ("nonce", self.nonce.clone()),
+        ];
+        if let Some(verifier) = &self.code_verifier {
+            parameters.push(("code_challenge", pkce_challenge(verifier)));
+            parameters.push(("code_challenge_method", "S256".to_string()));
+        }
+        parameters.extend(self.step_up.parameters());
+        parameters
+    }
+
+    /// The authorization endpoint with every parameter in the query (no PAR).
     pub fn authorization_url(
         &self,
         metadata: &ProviderMetadata,
@@ -85,28 +111,19 @@ impl LoginAttempt {
         scopes: &str,
         response_type: ResponseType,
     ) -> Url {
-        let mut url = metadata.authorization_endpoint.clone();
-        {
-            let mut query = url.query_pairs_mut();
-            query
-                .append_pair("response_type", response_type.as_str())
-                .append_pair("response_mode", "form_post")
-                .append_pair("client_id", client_id)
-                .append_pair("redirect_uri", redirect_uri)
-                .append_pair("scope", scopes)
-                .append_pair("state", &self.state)
-                .append_pair("nonce", &self.nonce);
-            if let Some(verifier) = &self.code_verifier {
-                query
-                    .append_pair("code_challenge", &pkce_challenge(verifier))
-                    .append_pair("code_challenge_method", "S256");
-            }
-            for (name, value) in self.step_up.parameters() {
-                query.append_pair(name, &value);
-            }
-        }
-        url
+        with_query(
+            &metadata.authorization_endpoint,
+            &self.authorization_parameters(client_id, redirect_uri, scopes, response_type),
+        )
     }
+}
+
+/// `url` with `parameters` appended to its query.
+pub fn with_query(url: &Url, parameters: &[(&str, String)]) -> Url {
+    let mut url = url.clone();
+    url.query_pairs_mut()
+        .extend_pairs(parameters.iter().map(|(n, v)| (*n, v.as_str())));
+    url
 }
 
 /// The cookie-name tag of a `state` received at the callback; `None` if it cannot be ours.

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::fetch::ProviderError;
 use super::flow::LoginAttempt;
 use super::provider::{Provider, ValidationError};
-use super::tokens::{TokenError, TokenResponse};
+use super::tokens::{Credential, TokenError, TokenResponse};
 use super::validate::{Expected, IdTokenError, VerifiedIdToken};
 use crate::config::ResponseType;
 
@@ -126,7 +126,11 @@ impl Provider {
             (None, Some(second), Some(raw)) => (second, raw),
             _ => return Err(LoginError::Missing("an ID token from the token endpoint")),
         };
-        let identity = self.with_userinfo(identity, &tokens.access_token).await;
+        let credential = Credential {
+            token: tokens.access_token.clone(),
+            dpop: tokens.dpop_key.clone(),
+        };
+        let identity = self.with_userinfo(identity, &credential).await;
         Ok(CompletedLogin {
             identity,
             id_token,
@@ -139,9 +143,9 @@ impl Provider {
     async fn with_userinfo(
         &self,
         mut identity: VerifiedIdToken,
-        access_token: &str,
+        credential: &Credential,
     ) -> VerifiedIdToken {
-        let claims = match self.userinfo(access_token).await {
+        let claims = match self.userinfo(credential).await {
             Ok(claims) => claims,
             Err(TokenError::NoEndpoint(_)) => return identity,
             Err(error) => {

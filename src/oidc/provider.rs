@@ -8,12 +8,15 @@ use openidconnect::reqwest;
 use tokio::sync::Mutex;
 use url::Url;
 
+use super::client_auth::ClientCredentials;
 use super::discovery::ProviderMetadata;
+use super::dpop::DpopNonces;
 use super::fetch::{self, ProviderError};
 use super::key_refetch::KeyFetches;
 use super::keys::KeySet;
 use super::logout_token::{LogoutToken, LogoutTokenError, LogoutTokenValidator};
 use super::validate::{Expected, IdTokenError, IdTokenValidator, ValidationRules, VerifiedIdToken};
+use crate::config::{Fapi, ParMode};
 use crate::metrics;
 
 /// Failed discovery is retried at most this often, so a down IdP is not hammered by `/login`.
@@ -63,7 +66,14 @@ pub struct Provider {
     pub(super) http: reqwest::Client,
     configured_issuer: String,
     pub(super) client_id: String,
-    pub(super) client_secret: Option<String>,
+    /// How the app authenticates at the token, revocation and PAR endpoints.
+    pub(super) credentials: ClientCredentials,
+    /// `PAR`: when authorization requests are pushed.
+    pub(super) par: ParMode,
+    /// `DPOP`: tokens are bound to a key per session.
+    pub(super) dpop: bool,
+    /// The latest DPoP nonce of each server (the IdP's and the APIs').
+    pub(super) dpop_nonces: DpopNonces,
     clock_skew: Duration,
     current: RwLock<Option<Arc<Snapshot>>>,
     /// When discovery last failed, and why: repeated until the retry interval has passed.
@@ -84,7 +94,13 @@ impl Provider {
             http: fetch::client(connect_timeout, timeout)?,
             configured_issuer: issuer.to_string(),
             client_id: client_id.to_string(),
-            client_secret: None,
+            credentials: ClientCredentials {
+                client_id: client_id.to_string(),
+                ..ClientCredentials::default()
+            },
+            par: ParMode::Auto,
+            dpop: false,
+            dpop_nonces: DpopNonces::default(),
             clock_skew,
             current: RwLock::new(None),
             last_discovery_failure: Mutex::new(None),
@@ -94,8 +110,27 @@ impl Provider {
 
     /// For confidential clients: the secret used at the token and revocation endpoints.
     pub fn with_client_secret(mut self, secret: Option<String>) -> Self {
-        self.client_secret = secret;
+        self.credentials.secret = secret;
         self
+    }
+
+    /// The FAPI 2.0 client settings: client authentication method and key, PAR and DPoP.
+    pub fn with_fapi(mut self, fapi: &Fapi) -> Self {
+        self.credentials.method = fapi.client_auth;
+        self.credentials.key = fapi.client_key.clone();
+        self.par = fapi.par;
+        self.dpop = fapi.dpop;
+        self
+    }
+
+    /// Whether tokens are DPoP-bound (`DPOP`).
+    pub fn uses_dpop(&self) -> bool {
+        self.dpop
+    }
+
+    /// The latest DPoP nonces of the servers this app called.
+    pub fn dpop_nonces(&self) -> &DpopNonces {
+        &self.dpop_nonces
     }
 
     /// The cached snapshot, discovering the IdP first if that has not succeeded yet.

@@ -2,12 +2,16 @@
 //! revocation (RFC 7009), UserInfo, and calls to an API with the access token (RFC 6750).
 //! Tokens travel only between this server and the IdP or API, never through the browser.
 
-use base64::Engine;
+use std::sync::Arc;
+
 use openidconnect::reqwest;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
 
+use super::client_auth::form_body;
+use super::discovery::ProviderMetadata;
+use super::dpop::{resource_wants_nonce, DpopKey};
 use super::fetch::ProviderError;
 use super::provider::Provider;
 
@@ -19,7 +23,7 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct TokenResponse {
     /// The access token, kept on the server.
     pub access_token: String,
-    /// Must be `Bearer`.
+    /// `Bearer`, or `DPoP` when the request carried a proof.
     pub token_type: String,
     /// Lifetime of the access token in seconds, when the IdP says.
     #[serde(default)]
@@ -30,6 +34,9 @@ pub struct TokenResponse {
     /// The ID token, when the token endpoint sends one.
     #[serde(default)]
     pub id_token: Option<String>,
+    /// The DPoP key the tokens are bound to (not part of the response: the request's).
+    #[serde(skip)]
+    pub dpop_key: Option<Arc<DpopKey>>,
 }
 
 /// An OAuth error response (RFC 6749 §5.2).
@@ -62,71 +69,150 @@ pub enum TokenError {
     Invalid(String),
 }
 
+/// An access token as the app uses it: plain Bearer, or bound to the session's DPoP key.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    /// The access token.
+    pub token: String,
+    /// The session's DPoP key, when the token is bound to it.
+    pub dpop: Option<Arc<DpopKey>>,
+}
+
+impl Credential {
+    /// A Bearer token.
+    pub fn bearer(token: impl Into<String>) -> Self {
+        Self {
+            token: token.into(),
+            dpop: None,
+        }
+    }
+}
+
 impl Provider {
-    /// Exchanges an authorization code (RFC 6749 §4.1.3, RFC 7636 §4.5).
+    /// Exchanges an authorization code (RFC 6749 §4.1.3, RFC 7636 §4.5); with `DPOP`, for
+    /// tokens bound to a fresh key, which the response carries on.
     pub async fn exchange_code(
         &self,
         code: &str,
         code_verifier: &str,
         redirect_uri: &str,
     ) -> Result<TokenResponse, TokenError> {
-        self.token_request(&[
+        let key = match self.dpop {
+            true => {
+                Some(Arc::new(DpopKey::generate().map_err(|e| {
+                    TokenError::Invalid(format!("no DPoP key: {e}"))
+                })?))
+            }
+            false => None,
+        };
+        let form = [
             ("grant_type", "authorization_code"),
             ("code", code),
             ("redirect_uri", redirect_uri),
             ("code_verifier", code_verifier),
-        ])
-        .await
+        ];
+        self.token_request(&form, key).await
     }
 
-    /// Uses a refresh token (RFC 6749 §6).
-    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenResponse, TokenError> {
-        self.token_request(&[
+    /// Uses a refresh token (RFC 6749 §6), with the key its tokens are bound to, if any.
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        dpop: Option<Arc<DpopKey>>,
+    ) -> Result<TokenResponse, TokenError> {
+        let form = [
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
-        ])
-        .await
+        ];
+        self.token_request(&form, dpop).await
     }
 
-    async fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenResponse, TokenError> {
+    async fn token_request(
+        &self,
+        form: &[(&str, &str)],
+        dpop: Option<Arc<DpopKey>>,
+    ) -> Result<TokenResponse, TokenError> {
         let snapshot = self.snapshot().await?;
         let endpoint = snapshot
             .metadata
             .token_endpoint
             .clone()
             .ok_or(TokenError::NoEndpoint("token endpoint"))?;
-        let request = self.authenticated_post(
-            endpoint,
-            form,
-            snapshot.metadata.prefers_client_secret_post(),
-        );
-        let (status, body) = send(request, "token endpoint").await?;
+        let mut retried = false;
+        let (status, body) = loop {
+            let mut request = self.authenticated_post(&snapshot.metadata, endpoint.clone(), form);
+            let nonce = self.dpop_nonces.for_url(&endpoint);
+            if let Some(key) = &dpop {
+                request = request.header(
+                    "dpop",
+                    self.proof(key, "POST", &endpoint, None, nonce.as_deref())?,
+                );
+            }
+            let (status, headers, body) = send(request, "token endpoint").await?;
+            let fresh_nonce = dpop.is_some() && self.dpop_nonces.remember(&endpoint, &headers);
+            // RFC 9449 §8: the IdP wants a nonce; once, with the one it just gave.
+            if status.as_u16() == 400
+                && fresh_nonce
+                && !retried
+                && is_error(&body, "use_dpop_nonce")
+            {
+                retried = true;
+                continue;
+            }
+            break (status, body);
+        };
         if !status.is_success() {
             return Err(refused(status, &body));
         }
-        let response: TokenResponse = serde_json::from_slice(&body)
+        let mut response: TokenResponse = serde_json::from_slice(&body)
             .map_err(|e| TokenError::Invalid(format!("token response: {e}")))?;
-        if !response.token_type.eq_ignore_ascii_case("bearer") {
+        // RFC 9449 §5: tokens asked for with a proof must come back bound; and a bound token
+        // is useless to a client that did not ask for binding.
+        let expected = if dpop.is_some() { "DPoP" } else { "Bearer" };
+        if !response.token_type.eq_ignore_ascii_case(expected) {
             return Err(TokenError::Invalid(format!(
-                "token type `{}` is not Bearer",
-                response.token_type
+                "token type `{}` where `{expected}` was expected",
+                response.token_type.chars().take(20).collect::<String>()
             )));
         }
+        response.dpop_key = dpop;
         Ok(response)
     }
 
+    /// A DPoP proof, as a header value.
+    fn proof(
+        &self,
+        key: &DpopKey,
+        method: &str,
+        url: &Url,
+        access_token: Option<&str>,
+        nonce: Option<&str>,
+    ) -> Result<String, TokenError> {
+        key.proof(method, url, access_token, nonce)
+            .map_err(|e| TokenError::Invalid(format!("DPoP proof not signed: {e}")))
+    }
+
     /// Revokes a token (RFC 7009). Without a revocation endpoint there is nothing to do.
-    pub async fn revoke(&self, token: &str, hint: &str) -> Result<(), TokenError> {
+    pub async fn revoke(
+        &self,
+        token: &str,
+        hint: &str,
+        dpop: Option<&DpopKey>,
+    ) -> Result<(), TokenError> {
         let snapshot = self.snapshot().await?;
         let Some(endpoint) = snapshot.metadata.revocation_endpoint.clone() else {
             return Ok(());
         };
-        let request = self.authenticated_post(
-            endpoint,
-            &[("token", token), ("token_type_hint", hint)],
-            snapshot.metadata.prefers_client_secret_post(),
-        );
-        let (status, body) = send(request, "revocation endpoint").await?;
+        let form = [("token", token), ("token_type_hint", hint)];
+        let mut request = self.authenticated_post(&snapshot.metadata, endpoint.clone(), &form);
+        if let Some(key) = dpop {
+            let nonce = self.dpop_nonces.for_url(&endpoint);
+            request = request.header(
+                "dpop",
+                self.proof(key, "POST", &endpoint, None, nonce.as_deref())?,
+            );
+        }
+        let (status, _, body) = send(request, "revocation endpoint").await?;
         if status.is_success() {
             Ok(())
         } else {
@@ -135,14 +221,17 @@ impl Provider {
     }
 
     /// The UserInfo claims for an access token (Core 5.3), JSON responses only.
-    pub async fn userinfo(&self, access_token: &str) -> Result<Map<String, Value>, TokenError> {
+    pub async fn userinfo(
+        &self,
+        credential: &Credential,
+    ) -> Result<Map<String, Value>, TokenError> {
         let snapshot = self.snapshot().await?;
         let endpoint = snapshot
             .metadata
             .userinfo_endpoint
             .clone()
             .ok_or(TokenError::NoEndpoint("userinfo endpoint"))?;
-        match self.get_with_bearer(endpoint, access_token).await? {
+        match self.get_with_token(endpoint, credential).await? {
             (200, Value::Object(claims)) => Ok(claims),
             (200, _) => Err(TokenError::Invalid("userinfo is not a JSON object".into())),
             (status, _) => Err(TokenError::Invalid(format!("userinfo answered {status}"))),
@@ -159,18 +248,58 @@ impl Provider {
             .clone()
     }
 
-    /// `GET url` with `Authorization: Bearer …` (RFC 6750 §2.1); the status and JSON body.
-    pub async fn get_with_bearer(
+    /// The headers that present `credential` for `method url`: `Authorization: Bearer …`, or
+    /// `Authorization: DPoP …` with a fresh `DPoP` proof (RFC 9449 §7) using the server's
+    /// latest nonce.
+    pub fn resource_headers(
+        &self,
+        method: &str,
+        url: &Url,
+        credential: &Credential,
+    ) -> Result<Vec<(&'static str, String)>, TokenError> {
+        match &credential.dpop {
+            None => Ok(vec![(
+                "authorization",
+                format!("Bearer {}", credential.token),
+            )]),
+            Some(key) => {
+                let nonce = self.dpop_nonces.for_url(url);
+                let proof =
+                    self.proof(key, method, url, Some(&credential.token), nonce.as_deref())?;
+                Ok(vec![
+                    ("authorization", format!("DPoP {}", credential.token)),
+                    ("dpop", proof),
+                ])
+            }
+        }
+    }
+
+    /// `GET url` with the access token (RFC 6750 §2.1 or RFC 9449 §7); the status and JSON
+    /// body. A DPoP server's request for a nonce is answered once.
+    pub async fn get_with_token(
         &self,
         url: Url,
-        access_token: &str,
+        credential: &Credential,
     ) -> Result<(u16, Value), TokenError> {
-        let request = self
-            .http
-            .get(url)
-            .bearer_auth(access_token)
-            .header("accept", "application/json");
-        let (status, body) = send(request, "upstream API").await?;
+        let mut retried = false;
+        let (status, body) = loop {
+            let mut request = self
+                .http
+                .get(url.clone())
+                .header("accept", "application/json");
+            for (name, value) in self.resource_headers("GET", &url, credential)? {
+                request = request.header(name, value);
+            }
+            let (status, headers, body) = send(request, "upstream API").await?;
+            if credential.dpop.is_some() {
+                let fresh_nonce = self.dpop_nonces.remember(&url, &headers);
+                if fresh_nonce && !retried && resource_wants_nonce(status.as_u16(), &headers) {
+                    retried = true;
+                    continue;
+                }
+            }
+            break (status, body);
+        };
         let json = if body.is_empty() {
             Value::Null
         } else {
@@ -180,45 +309,33 @@ impl Provider {
         Ok((status.as_u16(), json))
     }
 
-    /// A form POST authenticated as this client: HTTP Basic with form-encoded id and secret
-    /// (RFC 6749 §2.3.1), or the two as form fields when the IdP supports only that.
-    fn authenticated_post(
+    /// A form POST authenticated as this client (see [`super::client_auth`]).
+    pub(super) fn authenticated_post(
         &self,
+        metadata: &ProviderMetadata,
         url: Url,
         form: &[(&str, &str)],
-        in_body: bool,
     ) -> reqwest::RequestBuilder {
-        let secret = self.client_secret.as_deref().unwrap_or_default();
-        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        let auth = self.credentials.authenticate(metadata);
         let mut request = self.http.post(url).header("accept", "application/json");
-        if in_body {
-            fields.push(("client_id", &self.client_id));
-            if self.client_secret.is_some() {
-                fields.push(("client_secret", secret));
-            }
-        } else if self.client_secret.is_some() {
-            let encode = |text: &str| {
-                url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>()
-            };
-            let credentials = format!("{}:{}", encode(&self.client_id), encode(secret));
-            let basic = base64::engine::general_purpose::STANDARD.encode(credentials);
-            request = request.header("authorization", format!("Basic {basic}"));
-        } else {
-            fields.push(("client_id", &self.client_id));
+        if let Some(authorization) = auth.authorization {
+            request = request.header("authorization", authorization);
         }
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields)
-            .finish();
         request
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
+            .body(form_body(form, &auth.fields))
     }
 }
 
-async fn send(
+/// Whether an OAuth error body names `code`.
+fn is_error(body: &[u8], code: &str) -> bool {
+    serde_json::from_slice::<ErrorResponse>(body).is_ok_and(|e| e.error == code)
+}
+
+pub(super) async fn send(
     request: reqwest::RequestBuilder,
     what: &'static str,
-) -> Result<(reqwest::StatusCode, Vec<u8>), TokenError> {
+) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, Vec<u8>), TokenError> {
     let response = request.send().await.map_err(|e| {
         let reason = if e.is_timeout() {
             "timed out"
@@ -228,6 +345,7 @@ async fn send(
         TokenError::Provider(ProviderError::Unreachable(format!("the {what} {reason}")))
     })?;
     let status = response.status();
+    let headers = response.headers().clone();
     if status.is_server_error() {
         return Err(TokenError::Provider(ProviderError::Unreachable(format!(
             "the {what} answered {status}"
@@ -249,10 +367,10 @@ async fn send(
             "the {what}'s answer is too large"
         )));
     }
-    Ok((status, body.to_vec()))
+    Ok((status, headers, body.to_vec()))
 }
 
-fn refused(status: reqwest::StatusCode, body: &[u8]) -> TokenError {
+pub(super) fn refused(status: reqwest::StatusCode, body: &[u8]) -> TokenError {
     match serde_json::from_slice::<ErrorResponse>(body) {
         Ok(e) => TokenError::Refused {
             error: e.error.chars().take(100).collect(),

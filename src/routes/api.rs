@@ -14,7 +14,7 @@ use crate::clock;
 use crate::config::Settings;
 use crate::metrics;
 use crate::oidc::provider::Provider;
-use crate::oidc::tokens::TokenError;
+use crate::oidc::tokens::{Credential, TokenError};
 use crate::session::{self, ApiUser, LoginRequired, Sessions};
 use crate::store::StoreError;
 use crate::tokens::{TokenKeeper, TokenUnavailable};
@@ -73,8 +73,8 @@ async fn upstream(
         session::end(jar, &sessions.policy, sessions.store.as_ref(), clock::now()).await;
         login_required()
     };
-    let access_token = match keeper.access_token(&session.id, lifetime).await {
-        Ok(token) => token,
+    let credential = match keeper.access_token(&session.id, lifetime).await {
+        Ok(credential) => credential,
         // With a code response type every session has tokens: missing ones were lost (e.g. a
         // restart with the memory store), so a new login is the way forward.
         Err(TokenUnavailable::NoTokens) if settings.response_type.uses_code() => {
@@ -90,14 +90,14 @@ async fn upstream(
         Err(TokenUnavailable::Provider(error)) => return unavailable(&error),
         Err(TokenUnavailable::Store(error)) => return store_unavailable(&error),
     };
-    let mut answer = call_upstream(provider, target.clone(), &access_token).await;
+    let mut answer = call_upstream(provider, target.clone(), &credential).await;
     if matches!(answer, Ok((401, _))) {
         // RFC 6750 §3.1: the token was refused before its expiry (revoked): refresh once.
         answer = match keeper
-            .replace_rejected(&session.id, &access_token, lifetime)
+            .replace_rejected(&session.id, &credential.token, lifetime)
             .await
         {
-            Ok(token) => call_upstream(provider, target, &token).await,
+            Ok(renewed) => call_upstream(provider, target, &renewed).await,
             Err(TokenUnavailable::Provider(error)) => return unavailable(&error),
             Err(TokenUnavailable::Store(error)) => return store_unavailable(&error),
             Err(_) => return ended().await,
@@ -117,10 +117,10 @@ async fn upstream(
 async fn call_upstream(
     provider: &Provider,
     target: url::Url,
-    access_token: &str,
+    credential: &Credential,
 ) -> Result<(u16, Value), TokenError> {
     let started = Instant::now();
-    let answer = provider.get_with_bearer(target, access_token).await;
+    let answer = provider.get_with_token(target, credential).await;
     let status = answer.as_ref().map_or(0, |(status, _)| *status);
     metrics::upstream_call("upstream", status, started.elapsed());
     answer

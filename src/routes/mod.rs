@@ -4,4 +4,5 @@ pub mod api;
 pub mod auth;
 pub mod errors;
 pub mod health;
+pub mod jwks;
 pub mod pages;

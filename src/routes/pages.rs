@@ -56,8 +56,8 @@ async fn profile(
         .access_token(&session.id, sessions.policy.absolute_lifetime)
         .await
     {
-        Ok(token) => provider
-            .userinfo(&token)
+        Ok(credential) => provider
+            .userinfo(&credential)
             .await
             .ok()
             .map(|claims| claim_rows(&claims)),

@@ -14,6 +14,7 @@ use crate::config::Settings;
 use crate::oidc::flow::LoginAttempt;
 use crate::oidc::provider::Provider;
 use crate::oidc::step_up::StepUp;
+use crate::oidc::tokens::TokenError;
 use crate::routes::errors::ErrorPage;
 use crate::session::Sessions;
 
@@ -48,12 +49,33 @@ async fn login(
         .with_step_up(step_up);
     attempts::drop_stale_attempts(jar, &sessions.policy, now_ms);
     attempts::keep(jar, &sessions.policy, &attempt).map_err(|_| internal())?;
-    let url = attempt.authorization_url(
-        &snapshot.metadata,
+    let parameters = attempt.authorization_parameters(
         &settings.client_id,
         &settings.redirect_uri(),
         &settings.scopes,
         settings.response_type,
     );
+    // With PAR the parameters are pushed first, and the browser carries a reference only.
+    let url = provider
+        .authorization_redirect(&snapshot, &parameters)
+        .await
+        .map_err(|error| par_failed(&error))?;
     Ok(Redirect::found(url.to_string()))
+}
+
+/// The IdP could not take the pushed authorization request: unreachable (503) or refusing it
+/// (502, a configuration matter: client authentication, registered redirect URI).
+fn par_failed(error: &TokenError) -> ErrorPage {
+    match error {
+        TokenError::Provider(error) => unavailable(error.clone()),
+        other => {
+            tracing::warn!(error = %other, "pushed authorization request failed");
+            ErrorPage::new(
+                Status::BadGateway,
+                "Login unavailable",
+                format!("The identity provider did not accept the login request: {other}."),
+            )
+            .try_login_again()
+        }
+    }
 }

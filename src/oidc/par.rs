@@ -1,0 +1,81 @@
+//! Pushed authorization requests (RFC 9126): the authorization request's parameters go to the
+//! IdP over the authenticated back channel first, and the browser carries only `client_id` and
+//! the `request_uri` the IdP gave for them. Nothing of the request can then be read or altered
+//! in the browser, and the client is authenticated before the user sees a page.
+
+use serde::Deserialize;
+use url::Url;
+
+use super::flow::with_query;
+use super::provider::{Provider, Snapshot};
+use super::tokens::{refused, send, TokenError};
+use crate::config::ParMode;
+
+/// The longest `request_uri` accepted (they are short opaque strings).
+const MAX_REQUEST_URI_LEN: usize = 2048;
+
+/// The PAR endpoint's answer (RFC 9126 §2.2).
+#[derive(Debug, Deserialize)]
+struct PushedRequest {
+    request_uri: String,
+    #[allow(dead_code)]
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+impl Provider {
+    /// Whether this login's request is pushed: `PAR=always`, `auto` when the IdP has the
+    /// endpoint, and whatever the setting when the IdP requires it.
+    pub fn pushes_authorization_requests(&self, snapshot: &Snapshot) -> bool {
+        let metadata = &snapshot.metadata;
+        metadata.require_pushed_authorization_requests
+            || match self.par {
+                ParMode::Always => true,
+                ParMode::Auto => metadata.pushed_authorization_request_endpoint.is_some(),
+                ParMode::Never => false,
+            }
+    }
+
+    /// Where the browser goes to log in: the authorization endpoint with `parameters` in the
+    /// query, or, when pushed, with `client_id` and the `request_uri` the IdP returned.
+    pub async fn authorization_redirect(
+        &self,
+        snapshot: &Snapshot,
+        parameters: &[(&'static str, String)],
+    ) -> Result<Url, TokenError> {
+        let metadata = &snapshot.metadata;
+        if !self.pushes_authorization_requests(snapshot) {
+            return Ok(with_query(&metadata.authorization_endpoint, parameters));
+        }
+        let endpoint = metadata
+            .pushed_authorization_request_endpoint
+            .clone()
+            .ok_or(TokenError::NoEndpoint(
+                "pushed authorization request endpoint",
+            ))?;
+        let form: Vec<(&str, &str)> = parameters
+            .iter()
+            .filter(|(name, _)| *name != "client_id")
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        let request = self.authenticated_post(metadata, endpoint, &form);
+        let (status, _, body) = send(request, "pushed authorization request endpoint").await?;
+        if !status.is_success() {
+            return Err(refused(status, &body));
+        }
+        let pushed: PushedRequest = serde_json::from_slice(&body)
+            .map_err(|e| TokenError::Invalid(format!("pushed authorization response: {e}")))?;
+        if pushed.request_uri.is_empty() || pushed.request_uri.len() > MAX_REQUEST_URI_LEN {
+            return Err(TokenError::Invalid(
+                "the request_uri is empty or too long".into(),
+            ));
+        }
+        Ok(with_query(
+            &metadata.authorization_endpoint,
+            &[
+                ("client_id", self.client_id.clone()),
+                ("request_uri", pushed.request_uri),
+            ],
+        ))
+    }
+}
