@@ -41,7 +41,26 @@ pub(super) struct RawSettings {
     client_auth: Option<String>,
     client_private_key: Option<String>,
     par: Option<String>,
-    dpop: Option<String>,
+    dpop: Option<Flag>,
+}
+
+/// A yes/no setting as the environment or `Rocket.toml` give it: `true`, `"true"`, `1`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum Flag {
+    Bool(bool),
+    Number(i64),
+    Text(String),
+}
+
+impl Flag {
+    fn into_text(self) -> String {
+        match self {
+            Flag::Bool(value) => value.to_string(),
+            Flag::Number(value) => value.to_string(),
+            Flag::Text(value) => value,
+        }
+    }
 }
 
 /// The `response_type` this app asks for; always with `response_mode=form_post`.
@@ -242,7 +261,7 @@ pub(super) fn check(
         client_auth: raw.client_auth,
         client_private_key: raw.client_private_key,
         par: raw.par,
-        dpop: raw.dpop,
+        dpop: raw.dpop.map(Flag::into_text),
     })?;
     if response_type.uses_code() && client_secret.is_none() && !fapi.uses_private_key() {
         return Err(ConfigError::Missing {

@@ -188,6 +188,19 @@ impl Handler for Echo {
                 return Outcome::Success(response.finalize());
             }
         }
+        // A DPoP API that wants its nonce (RFC 9449 §9) in the proof.
+        if path.ends_with("/dpop-nonce")
+            && seen
+                .header("dpop")
+                .map(super::back_channel::proof_claims)
+                .is_none_or(|claims| claims["nonce"] != "api-nonce")
+        {
+            let mut response = Response::build();
+            response.status(Status::Unauthorized);
+            response.raw_header("WWW-Authenticate", r#"DPoP error="use_dpop_nonce""#);
+            response.raw_header("DPoP-Nonce", "api-nonce");
+            return Outcome::Success(response.finalize());
+        }
         if path.ends_with("/stepup")
             && !token
                 .as_ref()
