@@ -2,11 +2,18 @@
 // (implicit flow with form_post, no login required on every route, no IdP logout), with the
 // same two API answers and a floor route.
 //
-// Environment: PORT (default 3001), ISSUER_BASE_URL, CLIENT_ID, SECRET (>= 32 bytes).
+// With REMOTE_API_URL set it is also a gateway as oidc-bff's `/api/<name>/…` is (for
+// bench/gateway.sh): `/api/idp/*` proxied there by http-proxy-middleware, the browser's cookies
+// kept back, X-Forwarded-* set, the user's access token attached when the session has one (the
+// `user-or-none` policy; the implicit flow has none, as for oidc-bff).
+//
+// Environment: PORT (default 3001), ISSUER_BASE_URL, CLIENT_ID, SECRET (>= 32 bytes),
+// REMOTE_API_URL (optional).
 'use strict';
 
 const express = require('express');
 const { auth } = require('express-openid-connect');
+const { createProxyMiddleware } = require('http-proxy-middleware');
 
 const port = Number(process.env.PORT || 3001);
 const app = express();
@@ -46,6 +53,30 @@ app.get('/api/hello', (req, res) => {
     sub: user.sub,
   });
 });
+
+if (process.env.REMOTE_API_URL) {
+  app.use(
+    '/api/idp',
+    createProxyMiddleware({
+      target: process.env.REMOTE_API_URL,
+      changeOrigin: true,
+      xfwd: true,
+      on: {
+        proxyReq: (proxyReq, req) => {
+          proxyReq.removeHeader('cookie');
+          proxyReq.removeHeader('authorization');
+          const token = req.oidc.accessToken;
+          if (token && token.access_token) {
+            proxyReq.setHeader('Authorization', `Bearer ${token.access_token}`);
+          }
+        },
+        proxyRes: (proxyRes) => {
+          delete proxyRes.headers['set-cookie'];
+        },
+      },
+    }),
+  );
+}
 
 app.listen(port, '127.0.0.1', () => {
   console.log(`peer listening on http://127.0.0.1:${port}`);

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# The gateway's cost (issue "the gateway a BFF is for"): GET of the same upstream document,
+# directly and through the BFF's /api/<name>/… with a session (policy user-or-none), alternated
+# over several rounds. Reports medians, the latency the BFF adds (p50, p99) and its CPU per
+# proxied request; then the same through the Node peer (express-openid-connect with
+# http-proxy-middleware, bench/peer) unless BENCH_SKIP_PEER is set or node is missing. The
+# upstream is the bench IdP's discovery document (about 1 KB of JSON), served on the load core.
+# Environment (all optional): BENCH_ROUNDS=4 BENCH_SECS=10 BENCH_WARMUP_SECS=2
+#   BENCH_CONNECTIONS=32 BENCH_PORT_BASE=3360 BENCH_SKIP_BUILD=1 BENCH_APP_BIN=/path/to/oidc-bff
+#   BENCH_SERVER_CORE=0 BENCH_LOAD_CORE=1 BENCH_PRIORITY=nice|rt|normal
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ROUNDS=${BENCH_ROUNDS:-4}
+SECS=${BENCH_SECS:-10}
+WARMUP=${BENCH_WARMUP_SECS:-2}
+CONNS=${BENCH_CONNECTIONS:-32}
+PORT=${BENCH_PORT_BASE:-3360}
+PEER_PORT=$((PORT + 1))
+PEER=1
+if [[ -n ${BENCH_SKIP_PEER:-} ]] || ! command -v node >/dev/null; then
+  PEER=
+elif [[ ! -d $BENCH/peer/node_modules/http-proxy-middleware ]]; then
+  log "installing the peer app's packages (npm ci)"
+  (cd "$BENCH/peer" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci failed"
+fi
+
+start_run gateway-
+ensure_wrk
+if [[ -n ${BENCH_APP_BIN:-} ]]; then
+  APP_BIN=$BENCH_APP_BIN
+elif [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
+  build_app
+else
+  APP_BIN="$ROOT/target/release/oidc-bff"
+fi
+[[ -z ${BENCH_SKIP_BUILD:-} ]] && build_loadgen
+cp "$APP_BIN" "$OUT/oidc-bff" && APP_BIN="$OUT/oidc-bff"
+
+{
+  echo "meta.date=$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  echo "meta.commit=$COMMIT"
+  echo "meta.settings=$ROUNDS rounds, ${SECS}s per workload after ${WARMUP}s warm-up; wrk -t1 -c$CONNS; BFF on core $SERVER_CORE, upstream and wrk on core $LOAD_CORE; scheduling: $PRIORITY"
+  echo "meta.machine_busy_before_pct=$(machine_busy_pct)"
+} >>"$RES"
+
+start_idp 3600
+UPSTREAM_PID=${STARTED_PIDS[-1]}
+taskset -pc "$LOAD_CORE" "$UPSTREAM_PID" >/dev/null
+# The repo's Rocket.toml plus the remote API (ROCKET_CONFIG points the app at it).
+# Rocket reads a relative template_dir from the config file's directory: made absolute.
+sed "s#^template_dir = \"templates\"#template_dir = \"$ROOT/templates\"#" "$ROOT/Rocket.toml" >"$OUT/Rocket.toml"
+printf '\n[default.oidc.remote_apis]\nidp = { url = "%s", token = "user-or-none" }\n' "$ISSUER" >>"$OUT/Rocket.toml"
+export ROCKET_CONFIG="$OUT/Rocket.toml" ISSUER_BASE_URL=$ISSUER CLIENT_ID SECRET \
+  ROCKET_ADDRESS=127.0.0.1 ROCKET_PROFILE=release BASE_URL="http://localhost:$PORT" ROCKET_PORT=$PORT
+FETCH=("Sec-Fetch-Mode: cors" "Sec-Fetch-Dest: empty" "Accept: application/json")
+DOC=".well-known/openid-configuration"
+
+start_server bff "http://127.0.0.1:$PORT/healthz" "$APP_BIN"
+BFF_PID=$SPID
+session "http://localhost:$PORT" bff "$OUT/bff.cookie"
+COOKIE="Cookie: $(cat "$OUT/bff.cookie")"
+[[ $(status_of "http://127.0.0.1:$PORT/api/idp/$DOC" "${FETCH[@]}" "$COOKIE") == 200 ]] \
+  || die "the proxied document does not answer 200"
+
+MODES=(direct proxied)
+if [[ -n $PEER ]]; then
+  (
+    cd "$BENCH/peer"
+    REMOTE_API_URL=$ISSUER PORT=$PEER_PORT NODE_ENV=production \
+      start_server peer "http://127.0.0.1:$PEER_PORT/healthz" node server.js
+    echo "$SPID" >"$OUT/peer.pid"
+  )
+  PEER_PID=$(cat "$OUT/peer.pid")
+  STARTED_PIDS+=("$PEER_PID")
+  session "http://localhost:$PEER_PORT" express "$OUT/peer.cookie"
+  PEER_COOKIE="Cookie: $(cat "$OUT/peer.cookie")"
+  [[ $(status_of "http://127.0.0.1:$PEER_PORT/api/idp/$DOC" "${FETCH[@]}" "$PEER_COOKIE") == 200 ]] \
+    || die "the peer's proxied document does not answer 200"
+  echo "meta.peer=express-openid-connect $(node -p "require('$BENCH/peer/node_modules/express-openid-connect/package.json').version"), http-proxy-middleware $(node -p "require('$BENCH/peer/node_modules/http-proxy-middleware/package.json').version"), node $(node --version)" >>"$RES"
+  MODES+=(peer)
+fi
+
+for round in $(seq "$ROUNDS"); do
+  order=("${MODES[@]}")
+  if ((round % 2 == 0)); then order=($(printf '%s\n' "${MODES[@]}" | tac)); fi
+  for mode in "${order[@]}"; do
+    log "round $round: $mode"
+    # Each twice: saturated (CONNS connections: throughput, CPU) and with one connection (the
+    # latency a single request sees, without queueing).
+    for conns in "$CONNS" 1; do
+      suffix=
+      if [[ $conns == 1 ]]; then suffix=_c1; fi
+      if [[ $mode == direct ]]; then
+        CONNS=$conns SPID=$UPSTREAM_PID measure "direct$suffix.r$round" "$ISSUER/$DOC" "${FETCH[@]}"
+      elif [[ $mode == peer ]]; then
+        CONNS=$conns SPID=$PEER_PID measure "peer$suffix.r$round" "http://127.0.0.1:$PEER_PORT/api/idp/$DOC" "${FETCH[@]}" "$PEER_COOKIE"
+      else
+        CONNS=$conns SPID=$BFF_PID measure "proxied$suffix.r$round" "http://127.0.0.1:$PORT/api/idp/$DOC" "${FETCH[@]}" "$COOKIE"
+      fi
+    done
+  done
+done
+echo "bff.vm_hwm_mib=$(status_mib "$BFF_PID" VmHWM)" >>"$RES"
+stop_all
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
+figure() { grep -E "^$1\.r[0-9]+\.$2=" "$RES" | cut -d= -f2 | median; }
+{
+  echo "# Direct vs through the gateway ($RUN_ID)"
+  echo
+  echo '```'
+  grep '^meta\.' "$RES"
+  echo '```'
+  echo
+  echo "| GET of the upstream document (median of $ROUNDS rounds) | direct | proxied | proxied − direct |"
+  echo "|---|---:|---:|---:|"
+  for f in rps p50_ms p99_ms; do
+    a=$(figure direct "$f") b=$(figure proxied "$f")
+    echo "| $f | $a | $b | $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b - a }') |"
+  done
+  echo "| server CPU µs per request (upstream for direct, BFF only for proxied) | $(figure direct server_cpu_us_per_req) | $(figure proxied server_cpu_us_per_req) | |"
+  for f in p50_ms p99_ms; do
+    a=$(figure direct_c1 "$f") b=$(figure proxied_c1 "$f")
+    echo "| $f, one connection | $a | $b | $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b - a }') |"
+  done
+  if [[ -n $PEER ]]; then
+    echo
+    echo "| through the gateway (median of $ROUNDS rounds) | oidc-bff | Node peer | oidc-bff / peer |"
+    echo "|---|---:|---:|---:|"
+    for f in rps server_cpu_us_per_req p50_ms p99_ms; do
+      a=$(figure proxied "$f") b=$(figure peer "$f")
+      echo "| $f | $a | $b | $(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }') |"
+    done
+    echo "| added p50 over direct, saturated (ms) | $(awk -v a="$(figure proxied p50_ms)" -v d="$(figure direct p50_ms)" 'BEGIN { printf "%.3f", a - d }') | $(awk -v a="$(figure peer p50_ms)" -v d="$(figure direct p50_ms)" 'BEGIN { printf "%.3f", a - d }') | |"
+    echo "| added p50 over direct, one connection (ms) | $(awk -v a="$(figure proxied_c1 p50_ms)" -v d="$(figure direct_c1 p50_ms)" 'BEGIN { printf "%.3f", a - d }') | $(awk -v a="$(figure peer_c1 p50_ms)" -v d="$(figure direct_c1 p50_ms)" 'BEGIN { printf "%.3f", a - d }') | |"
+  fi
+  echo
+  echo "Raw figures: \`bench/results/$RUN_ID/results.env\`."
+} >"$OUT/summary.md"
+cat "$OUT/summary.md"
+log "summary in $OUT/summary.md"
