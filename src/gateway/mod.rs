@@ -10,56 +10,25 @@
 //! asks for a stronger login, RFC 9470: [`step_up`]), 502 (the API cannot be reached or
 //! broke off), 504 (the API did not answer in time).
 
+mod answer;
+mod apis;
+mod credentials;
 pub mod headers;
 pub mod path;
 mod relay;
 pub mod step_up;
 
-use std::collections::HashMap;
+pub use apis::Gateway;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use rocket::http::{Method, Status};
 use rocket::route::{Handler, Outcome, Route};
-use rocket::serde::json::{json, Json, Value};
 use rocket::{Data, Request};
-
-use crate::config::{RemoteApi, Settings};
 
 /// Below every route of the app and of a host app at the same path: `/api/hello`,
 /// `/api/upstream` and a host's own `/api/orders` always win.
 const GATEWAY_RANK: isize = 20;
-
-/// The configured APIs and the HTTP client that calls them.
-pub struct Gateway {
-    apis: HashMap<String, RemoteApi>,
-    http: reqwest::Client,
-    body_limit: u64,
-    timeout: Duration,
-}
-
-impl Gateway {
-    /// The gateway for the configured remote APIs.
-    pub fn new(settings: &Settings) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            // The API's redirects go back to the browser as they are.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(settings.http_connect_timeout)
-            // A stalled body (either way) ends the exchange, however long a download is.
-            .read_timeout(settings.gateway_timeout)
-            .build()?;
-        Ok(Self {
-            apis: settings
-                .remote_apis
-                .iter()
-                .map(|api| (api.name.clone(), api.clone()))
-                .collect(),
-            http,
-            body_limit: settings.gateway_body_limit,
-            timeout: settings.gateway_timeout,
-        })
-    }
-}
 
 /// The gateway's routes: every method at `/api/<name>/<rest..>`.
 pub fn routes() -> Vec<Route> {
@@ -94,10 +63,4 @@ impl Handler for GatewayRoute {
         };
         relay::relay(gateway, api, rest, req, data).await
     }
-}
-
-/// A JSON answer of the gateway itself.
-fn answer<'r>(req: &'r Request<'_>, status: Status, error: &str, message: &str) -> Outcome<'r> {
-    let body: Json<Value> = Json(json!({ "error": error, "message": message }));
-    Outcome::from(req, (status, body))
 }

@@ -1,0 +1,126 @@
+//! The token a call through the gateway carries: the one the API's policy asks for
+//! (refreshed first when due, or after the API refused it), or the answer that ends the call
+//! when there is none to be had.
+
+use rocket::http::Status;
+use rocket::request;
+use rocket::route::Outcome;
+use rocket::Request;
+
+use super::answer::answer;
+use crate::config::{RemoteApi, Settings, TokenPolicy};
+use crate::oidc::tokens::Credential;
+use crate::session::{self, ApiUser, Sessions};
+use crate::tokens::{TokenKeeper, TokenUnavailable};
+
+/// The access token the API's policy asks for, refreshed first when due; or the answer
+/// that ends the call (no session, no token, store or IdP down).
+pub(super) async fn access_token<'r>(
+    api: &RemoteApi,
+    req: &'r Request<'_>,
+) -> Result<Option<Credential>, Outcome<'r>> {
+    let session = match (api.token, req.guard::<ApiUser<'r>>().await) {
+        (TokenPolicy::None, _) => return Ok(None),
+        (_, request::Outcome::Success(ApiUser(session))) => session,
+        (_, request::Outcome::Error((Status::ServiceUnavailable, _))) => {
+            return Err(Outcome::Error(Status::ServiceUnavailable))
+        }
+        (TokenPolicy::UserOrNone, _) => return Ok(None),
+        (TokenPolicy::User, request::Outcome::Error((status, _))) => {
+            return Err(Outcome::Error(status))
+        }
+        (TokenPolicy::User, request::Outcome::Forward(status)) => {
+            return Err(Outcome::Error(status))
+        }
+    };
+    let (Some(keeper), Some(sessions)) = (
+        req.rocket().state::<TokenKeeper>(),
+        req.rocket().state::<Sessions>(),
+    ) else {
+        return Ok(None);
+    };
+    match keeper
+        .access_token(&session.id, sessions.policy.absolute_lifetime)
+        .await
+    {
+        Ok(token) => Ok(Some(token)),
+        Err(TokenUnavailable::NoTokens) if api.token == TokenPolicy::UserOrNone => Ok(None),
+        Err(error) => Err(token_unavailable(req, error).await),
+    }
+}
+
+/// After the API refused `rejected`: a refreshed token, or the answer that ends the call.
+pub(super) async fn replace_rejected<'r>(
+    req: &'r Request<'_>,
+    rejected: &str,
+) -> Result<Credential, Outcome<'r>> {
+    let session = match req.guard::<ApiUser<'r>>().await {
+        request::Outcome::Success(ApiUser(session)) => session,
+        _ => return Err(Outcome::Error(Status::Unauthorized)),
+    };
+    let (Some(keeper), Some(sessions)) = (
+        req.rocket().state::<TokenKeeper>(),
+        req.rocket().state::<Sessions>(),
+    ) else {
+        return Err(Outcome::Error(Status::Unauthorized));
+    };
+    match keeper
+        .replace_rejected(&session.id, rejected, sessions.policy.absolute_lifetime)
+        .await
+    {
+        Ok(token) => Ok(token),
+        Err(error) => Err(token_unavailable(req, error).await),
+    }
+}
+
+/// Why no token: tokens gone or refused → the session ends (401, the page asks to log in);
+/// an id_token session never had one → 409; store or IdP down → 503.
+async fn token_unavailable<'r>(req: &'r Request<'_>, error: TokenUnavailable) -> Outcome<'r> {
+    let uses_code = req
+        .rocket()
+        .state::<Settings>()
+        .is_some_and(|settings| settings.response_type.uses_code());
+    match error {
+        TokenUnavailable::NoTokens if !uses_code => answer(
+            req,
+            Status::Conflict,
+            "no_access_token",
+            "this session has no access token: the app logs in with response_type=id_token (set RESPONSE_TYPE=code to call APIs)",
+        ),
+        TokenUnavailable::NoTokens | TokenUnavailable::RefreshFailed(_) => {
+            if let Some(sessions) = req.rocket().state::<Sessions>() {
+                session::end(
+                    req.cookies(),
+                    &sessions.policy,
+                    sessions.store.as_ref(),
+                    crate::clock::now(),
+                )
+                .await;
+            }
+            answer(
+                req,
+                Status::Unauthorized,
+                "login_required",
+                "the session's tokens are no longer valid: log in again",
+            )
+        }
+        TokenUnavailable::Provider(error) => {
+            tracing::warn!(%error, "no access token for a remote API call");
+            answer(
+                req,
+                Status::ServiceUnavailable,
+                "temporarily_unavailable",
+                "the identity provider cannot refresh the access token right now",
+            )
+        }
+        TokenUnavailable::Store(error) => {
+            tracing::error!(%error, "remote API call stopped: session store unavailable");
+            answer(
+                req,
+                Status::ServiceUnavailable,
+                "temporarily_unavailable",
+                "the session store is unavailable; try again in a moment",
+            )
+        }
+    }
+}
