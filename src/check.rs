@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use rocket::figment::Figment;
 
-use crate::config::{self, Settings};
+use crate::config::{self, ParMode, Settings};
+use crate::oidc::discovery::ProviderMetadata;
+use crate::oidc::par;
 use crate::oidc::provider::Provider;
 use crate::store::{MemoryStore, RedisStore, Store};
 
@@ -152,4 +154,47 @@ async fn check_provider(settings: &Settings, report: &mut Report) {
         false => Err(problems.join("; ")),
     };
     report.push("flow", outcome);
+    report.push(
+        "FAPI 2.0 client features",
+        fapi_problems(settings, metadata),
+    );
+}
+
+/// What `CLIENT_AUTH`, `PAR` and `DPOP` need from the IdP, against its discovery.
+fn fapi_problems(settings: &Settings, metadata: &ProviderMetadata) -> Result<String, String> {
+    let fapi = &settings.fapi;
+    let mut problems = Vec::new();
+    if fapi.uses_private_key() {
+        let methods = metadata.token_endpoint_auth_methods_supported.as_deref();
+        if !methods.is_some_and(|m| m.iter().any(|m| m == "private_key_jwt")) {
+            problems.push("private_key_jwt, which discovery does not list".to_string());
+        }
+    }
+    if fapi.par == ParMode::Always && metadata.pushed_authorization_request_endpoint.is_none() {
+        problems
+            .push("PAR=always, and discovery has no pushed_authorization_request_endpoint".into());
+    }
+    if fapi.dpop {
+        let algs = metadata.dpop_signing_alg_values_supported.as_deref();
+        if !algs.is_some_and(|a| a.iter().any(|a| a == "ES256")) {
+            problems.push(
+                "DPOP=true, and discovery does not list ES256 in dpop_signing_alg_values_supported"
+                    .into(),
+            );
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems.join("; "));
+    }
+    let method = match (fapi.client_auth, fapi.client_key.is_some()) {
+        (Some(method), _) => method.as_str(),
+        (None, true) => "private_key_jwt",
+        (None, false) => "client secret (from discovery)",
+    };
+    let pushed = par::pushes(fapi.par, metadata);
+    Ok(format!(
+        "client authentication {method}; authorization requests {}; tokens {}",
+        if pushed { "pushed (PAR)" } else { "in the URL" },
+        if fapi.dpop { "DPoP-bound" } else { "Bearer" }
+    ))
 }

@@ -246,6 +246,35 @@ async fn check_fails_on_a_bad_setting_with_its_name() {
     assert!(output.contains("CLOCK_SKEW_SECS"), "{output}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_fails_when_the_idp_lacks_what_par_and_dpop_need() {
+    let idp = TestIdp::start().await;
+    let (code, output) = check(&idp, &[("PAR", "always"), ("DPOP", "true")]);
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains("FAIL  FAPI 2.0 client features"),
+        "{output}"
+    );
+    assert!(
+        output.contains("pushed_authorization_request_endpoint"),
+        "{output}"
+    );
+    assert!(
+        output.contains("dpop_signing_alg_values_supported"),
+        "{output}"
+    );
+    idp.set_metadata(serde_json::json!({
+        "pushed_authorization_request_endpoint": format!("{}/par", idp.issuer),
+        "dpop_signing_alg_values_supported": ["ES256"],
+    }));
+    let (code, output) = check(&idp, &[("PAR", "always"), ("DPOP", "true")]);
+    assert_eq!(code, 0, "{output}");
+    assert!(
+        output.contains("pushed (PAR)") && output.contains("DPoP-bound"),
+        "{output}"
+    );
+}
+
 /// The metrics text from the listener at `address`.
 async fn scrape(address: &str) -> String {
     let response = http()

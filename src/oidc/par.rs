@@ -6,6 +6,7 @@
 use serde::Deserialize;
 use url::Url;
 
+use super::discovery::ProviderMetadata;
 use super::flow::with_query;
 use super::provider::{Provider, Snapshot};
 use super::tokens::{refused, send, TokenError};
@@ -23,19 +24,18 @@ struct PushedRequest {
     expires_in: Option<u64>,
 }
 
-impl Provider {
-    /// Whether this login's request is pushed: `PAR=always`, `auto` when the IdP has the
-    /// endpoint, and whatever the setting when the IdP requires it.
-    pub fn pushes_authorization_requests(&self, snapshot: &Snapshot) -> bool {
-        let metadata = &snapshot.metadata;
-        metadata.require_pushed_authorization_requests
-            || match self.par {
-                ParMode::Always => true,
-                ParMode::Auto => metadata.pushed_authorization_request_endpoint.is_some(),
-                ParMode::Never => false,
-            }
-    }
+/// Whether authorization requests are pushed: `PAR=always`, `auto` when the IdP has the
+/// endpoint, and whatever the setting when the IdP requires it.
+pub fn pushes(par: ParMode, metadata: &ProviderMetadata) -> bool {
+    metadata.require_pushed_authorization_requests
+        || match par {
+            ParMode::Always => true,
+            ParMode::Auto => metadata.pushed_authorization_request_endpoint.is_some(),
+            ParMode::Never => false,
+        }
+}
 
+impl Provider {
     /// Where the browser goes to log in: the authorization endpoint with `parameters` in the
     /// query, or, when pushed, with `client_id` and the `request_uri` the IdP returned.
     pub async fn authorization_redirect(
@@ -44,7 +44,7 @@ impl Provider {
         parameters: &[(&'static str, String)],
     ) -> Result<Url, TokenError> {
         let metadata = &snapshot.metadata;
-        if !self.pushes_authorization_requests(snapshot) {
+        if !pushes(self.par, metadata) {
             return Ok(with_query(&metadata.authorization_endpoint, parameters));
         }
         let endpoint = metadata
