@@ -293,6 +293,15 @@ async fn a_pushed_request_carries_every_parameter_and_the_browser_only_a_referen
         assert!(params.contains_key(name), "{name} pushed");
     }
     assert_eq!(params["response_mode"], "form_post");
+    let client_ids = pushed
+        .fields
+        .iter()
+        .filter(|(n, _)| n == "client_id")
+        .count();
+    assert_eq!(
+        client_ids, 1,
+        "client_id pushed once, with Basic authentication too"
+    );
     let code = app
         .idp
         .back
@@ -302,6 +311,25 @@ async fn a_pushed_request_carries_every_parameter_and_the_browser_only_a_referen
         .await
         .status();
     assert_eq!(status, Status::SeeOther, "the pushed login completes");
+}
+
+#[tokio::test]
+async fn a_pushed_request_is_authenticated_by_an_assertion_with_one_client_id() {
+    let app = code_app(with_par(), private_key_jwt("ec-a.pem")).await;
+    assert_eq!(log_in(&app).await, Status::SeeOther);
+    let pushed = app
+        .idp
+        .back
+        .par_requests
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap();
+    let field = |name: &str| pushed.fields.iter().filter(|(n, _)| n == name).count();
+    assert_eq!(field("client_id"), 1);
+    assert_eq!(field("client_assertion"), 1);
+    assert_eq!(pushed.authorization, None);
 }
 
 #[tokio::test]

@@ -53,9 +53,9 @@ impl Provider {
             .ok_or(TokenError::NoEndpoint(
                 "pushed authorization request endpoint",
             ))?;
+        // Every parameter, `client_id` included (RFC 9126 §2.1), whatever the authentication.
         let form: Vec<(&str, &str)> = parameters
             .iter()
-            .filter(|(name, _)| *name != "client_id")
             .map(|(name, value)| (*name, value.as_str()))
             .collect();
         let request = self.authenticated_post(metadata, endpoint, &form);

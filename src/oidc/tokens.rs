@@ -321,9 +321,16 @@ impl Provider {
         if let Some(authorization) = auth.authorization {
             request = request.header("authorization", authorization);
         }
+        // A form that names the client already (a pushed request) keeps its one `client_id`.
+        let has_client_id = form.iter().any(|(name, _)| *name == "client_id");
+        let fields: Vec<(&'static str, String)> = auth
+            .fields
+            .into_iter()
+            .filter(|(name, _)| !(has_client_id && *name == "client_id"))
+            .collect();
         request
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(form_body(form, &auth.fields))
+            .body(form_body(form, &fields))
     }
 }
 
