@@ -94,6 +94,10 @@ fn main() {
                 .expect("proof"),
         );
     });
+    let loaded = DpopKey::from_stored(&stored).expect("stored key");
+    let dpop_proof_only = measure(&mut || {
+        black_box(loaded.proof("GET", &url, Some(token), Some("server-nonce")).expect("proof"));
+    });
     let dpop_login = measure(&mut || {
         let key = DpopKey::generate().expect("key");
         black_box(key.proof("POST", &url, None, None).expect("proof"));
@@ -116,6 +120,7 @@ fn main() {
     println!("|---|---:|");
     println!("| Bearer header (baseline per call) | {bearer:.2} |");
     println!("| DPoP per call: load the session's key, sign a proof with ath and nonce | {dpop_call:.1} |");
+    println!("| of which the proof alone (key already loaded) | {dpop_proof_only:.1} |");
     println!("| DPoP per login: generate the key, sign the exchange's proof, store the key | {dpop_login:.1} |");
     println!("| client_secret_basic per IdP call (baseline) | {basic:.2} |");
     println!("| private_key_jwt per IdP call, ES256 (P-256 key) | {assertion_es256:.1} |");
