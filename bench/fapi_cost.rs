@@ -1,6 +1,6 @@
 //! What the FAPI 2.0 client features add to the server's work, measured on the code that does
-//! it: a DPoP proof per upstream call (the session's key loaded from its stored form, a proof
-//! signed), and per login a DPoP key and proof for the code exchange and a client assertion
+//! it: a DPoP proof per upstream call (and, once per session and instance, loading the key
+//! from its stored form), and per login a DPoP key and proof for the code exchange and a client assertion
 //! for each authenticated call to the IdP (token endpoint, and the PAR push with PAR).
 //!
 //! A component benchmark, not a server run: the figures are CPU microseconds per operation on
@@ -119,8 +119,8 @@ fn main() {
     println!("| operation (median of {ROUNDS} rounds of {ITERATIONS}) | µs CPU |");
     println!("|---|---:|");
     println!("| Bearer header (baseline per call) | {bearer:.2} |");
-    println!("| DPoP per call: load the session's key, sign a proof with ath and nonce | {dpop_call:.1} |");
-    println!("| of which the proof alone (key already loaded) | {dpop_proof_only:.1} |");
+    println!("| DPoP per call: a proof with ath and nonce, the session's key already loaded (the server keeps it) | {dpop_proof_only:.1} |");
+    println!("| DPoP, the first call of a session on an instance: load the key, then the proof | {dpop_call:.1} |");
     println!("| DPoP per login: generate the key, sign the exchange's proof, store the key | {dpop_login:.1} |");
     println!("| client_secret_basic per IdP call (baseline) | {basic:.2} |");
     println!("| private_key_jwt per IdP call, ES256 (P-256 key) | {assertion_es256:.1} |");
