@@ -166,14 +166,12 @@ pub(super) async fn relay<'r>(
             && idempotent
             && !has_body
         {
-            let again = match build(Some(credential)) {
-                Ok(request) => request,
+            response = match build(Some(credential)) {
+                Ok(again) => match send_again(req, gateway, api, started, again).await {
+                    Ok(response) => response,
+                    Err(outcome) => return outcome,
+                },
                 Err(error) => return unsigned(error),
-            };
-            response = match tokio::time::timeout(gateway.timeout, again.send()).await {
-                Ok(Ok(response)) => response,
-                Ok(Err(error)) => return failed(req, api, started, Pumped::Done, &error),
-                Err(_) => return timed_out(req, api, started),
             };
         }
     }
@@ -185,14 +183,12 @@ pub(super) async fn relay<'r>(
         if let Some(rejected) = token.as_ref() {
             match replace_rejected(req, &rejected.token).await {
                 Ok(fresh) => {
-                    let again = match build(Some(&fresh)) {
-                        Ok(request) => request,
+                    response = match build(Some(&fresh)) {
+                        Ok(again) => match send_again(req, gateway, api, started, again).await {
+                            Ok(response) => response,
+                            Err(outcome) => return outcome,
+                        },
                         Err(error) => return unsigned(error),
-                    };
-                    response = match tokio::time::timeout(gateway.timeout, again.send()).await {
-                        Ok(Ok(response)) => response,
-                        Ok(Err(error)) => return failed(req, api, started, Pumped::Done, &error),
-                        Err(_) => return timed_out(req, api, started),
                     };
                 }
                 Err(outcome) => return outcome,
@@ -217,6 +213,22 @@ pub(super) async fn relay<'r>(
         }
     }
     Outcome::Success(relayed(response))
+}
+
+/// A repeat of a call without a body (after a refresh, or with a DPoP nonce): the API's
+/// answer, or the gateway's 502/504.
+async fn send_again<'r>(
+    req: &'r Request<'_>,
+    gateway: &Gateway,
+    api: &RemoteApi,
+    started: Instant,
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, Outcome<'r>> {
+    match tokio::time::timeout(gateway.timeout, request.send()).await {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(error)) => Err(failed(req, api, started, Pumped::Done, &error)),
+        Err(_) => Err(timed_out(req, api, started)),
+    }
 }
 
 /// `<api url>/<rest>?<query>`, after the path checks; the query goes as the browser sent it.
