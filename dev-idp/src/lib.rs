@@ -9,7 +9,9 @@
 //! each client's `backchannel_logout_uri` when a session ends). `acr_values=mfa` adds a second
 //! step (a demo one-time code) and ID tokens carry `acr` and `amr`; a small demo API at
 //! `/demo-api/` accepts its access tokens and asks for that second factor with an RFC 9470
-//! step-up challenge at `/demo-api/sensitive`. Its RSA signing key is generated at each
+//! step-up challenge at `/demo-api/sensitive`. For FAPI 2.0 clients: pushed authorization
+//! requests (RFC 9126, `/par`, optionally required), DPoP-bound tokens (RFC 9449, optionally
+//! with server nonces) and `private_key_jwt` client authentication (RFC 7523). Its RSA signing key is generated at each
 //! start and never stored; sessions, codes and tokens live in memory, bounded.
 //!
 //! oidc-bff starts it in debug builds when no issuer is configured; `cargo run -p dev-idp`
@@ -39,17 +41,24 @@ mod accounts;
 mod authorize;
 mod back_channel;
 mod backchannel_logout;
+mod client_assertion;
 mod client_auth;
 mod clients;
 mod demo_api;
 mod discovery;
+mod dpop;
 mod grants;
 mod http;
+mod jose;
 mod logout;
+mod oauth;
 mod pages;
+mod par;
 mod params;
 mod pkce;
 mod random;
+mod replay;
+mod resource;
 mod routes;
 mod sessions;
 mod state;
@@ -57,10 +66,12 @@ mod tokens;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rocket::fairing::AdHoc;
 
-pub use clients::{Client, ClientSecret};
+pub use clients::{Client, ClientKeys, ClientSecret};
+pub use dpop::DEFAULT_SKEW as DEFAULT_DPOP_SKEW;
 pub use grants::{Lifetimes, DEFAULT_ACCESS_TOKEN_TTL};
 pub use pages::BANNER;
 
@@ -88,6 +99,14 @@ pub struct Options {
     pub clients: Vec<Client>,
     /// How long codes and tokens stay valid.
     pub lifetimes: Lifetimes,
+    /// Refuse authorization requests that were not pushed to `/par` first (RFC 9126 §5), and
+    /// say so in discovery (`require_pushed_authorization_requests`).
+    pub require_par: bool,
+    /// Require server-provided nonces in DPoP proofs (RFC 9449 §8, §9).
+    pub dpop_nonce: bool,
+    /// How far a DPoP proof's `iat` may be from the IdP's clock, either way (default
+    /// [`DEFAULT_DPOP_SKEW`]).
+    pub dpop_skew: Duration,
 }
 
 impl Default for Options {
@@ -98,6 +117,9 @@ impl Default for Options {
             issuer: None,
             clients: Vec::new(),
             lifetimes: Lifetimes::default(),
+            require_par: false,
+            dpop_nonce: false,
+            dpop_skew: DEFAULT_DPOP_SKEW,
         }
     }
 }
@@ -183,7 +205,12 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
         .map_err(|e| StartError::Key(e.to_string()))?;
     let clients = clients::Clients::new(clients);
     let origins = clients.redirect_origins();
-    let state = state::IdpState::new(&issuer, clients, key, options.lifetimes)
+    let features = state::Features {
+        require_par: options.require_par,
+        dpop_nonce: options.dpop_nonce,
+        dpop_skew: options.dpop_skew,
+    };
+    let state = state::IdpState::new(&issuer, clients, key, options.lifetimes, features)
         .map_err(StartError::Config)?;
     let config = rocket::Config {
         address: options.address,
@@ -209,6 +236,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
     let rocket = rocket::custom(config)
         .manage(Arc::new(state))
         .attach(http::SecurityHeaders::new(&origins))
+        .attach(http::DpopNonces)
         .attach(AdHoc::on_liftoff("development IdP ready", move |_| {
             Box::pin(async move {
                 let _ = ready.send(());
@@ -216,6 +244,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
         }))
         .mount("/", routes::routes())
         .mount("/", back_channel::routes())
+        .mount("/", par::routes())
         .mount(demo_api::BASE_PATH, demo_api::routes())
         .register("/", routes::catchers())
         .ignite()

@@ -162,6 +162,7 @@ pub fn check(params: &Params, clients: &Clients) -> Result<AuthorizationRequest,
             .filter(|value| !value.is_empty())
             .map(str::to_string)
             .collect(),
+        pushed: None,
     })
 }
 

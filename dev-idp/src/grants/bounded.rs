@@ -33,6 +33,8 @@ pub struct CodeEntry {
 pub struct TokenEntry {
     pub family: u64,
     pub grant: Arc<Grant>,
+    /// The DPoP key thumbprint the token is bound to (RFC 9449 §6), if any.
+    pub jkt: Option<String>,
     pub expires: Instant,
 }
 
