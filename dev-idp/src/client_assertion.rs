@@ -25,7 +25,7 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 /// A fetched key set is used this long.
 const CACHE_TTL: Duration = Duration::from_secs(300);
 /// An unknown `kid` fetches the key set again, at most this often.
-const REFETCH_INTERVAL: Duration = Duration::from_secs(5);
+const REFETCH_INTERVAL: Duration = Duration::from_secs(1);
 
 struct Cached {
     keys: Vec<Value>,

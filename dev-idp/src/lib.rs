@@ -107,7 +107,13 @@ pub struct Options {
     /// How far a DPoP proof's `iat` may be from the IdP's clock, either way (default
     /// [`DEFAULT_DPOP_SKEW`]).
     pub dpop_skew: Duration,
+    /// How long a pushed request's `request_uri` stays usable (default
+    /// [`DEFAULT_REQUEST_URI_LIFETIME`]).
+    pub request_uri_lifetime: Duration,
 }
+
+/// How long a pushed request's `request_uri` stays usable, unless configured otherwise.
+pub const DEFAULT_REQUEST_URI_LIFETIME: Duration = par::LIFETIME;
 
 impl Default for Options {
     fn default() -> Self {
@@ -120,6 +126,7 @@ impl Default for Options {
             require_par: false,
             dpop_nonce: false,
             dpop_skew: DEFAULT_DPOP_SKEW,
+            request_uri_lifetime: DEFAULT_REQUEST_URI_LIFETIME,
         }
     }
 }
@@ -209,6 +216,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
         require_par: options.require_par,
         dpop_nonce: options.dpop_nonce,
         dpop_skew: options.dpop_skew,
+        request_uri_lifetime: options.request_uri_lifetime,
     };
     let state = state::IdpState::new(&issuer, clients, key, options.lifetimes, features)
         .map_err(StartError::Config)?;

@@ -147,6 +147,7 @@ async fn main() -> ExitCode {
         require_par: args.require_par,
         dpop_nonce: args.dpop_nonce,
         dpop_skew: Duration::from_secs(args.dpop_skew),
+        ..Options::default()
     };
     let clients = if options.clients.is_empty() {
         format!(

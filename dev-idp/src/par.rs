@@ -22,7 +22,7 @@ use crate::state::Idp;
 
 /// The form of a `request_uri` (RFC 9126 §2.2).
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
-/// A pushed request is used within this (`expires_in`).
+/// A pushed request is used within this (`expires_in`), unless configured otherwise.
 pub const LIFETIME: Duration = Duration::from_secs(60);
 /// The sign-in form's handle to a pushed request.
 const SIGN_IN_PREFIX: &str = "urn:dev-idp:sign-in:";
@@ -50,14 +50,17 @@ struct Entry {
 /// Pushed requests and the sign-ins of pushed requests, by `request_uri` (in memory, bounded).
 pub struct PushedRequests {
     required: bool,
+    lifetime: Duration,
     entries: Mutex<HashMap<String, Entry>>,
 }
 
 impl PushedRequests {
-    /// `required`: refuse authorization requests that were not pushed.
-    pub fn new(required: bool) -> Self {
+    /// `required`: refuse authorization requests that were not pushed; `lifetime`: of a
+    /// `request_uri`.
+    pub fn new(required: bool, lifetime: Duration) -> Self {
         Self {
             required,
+            lifetime,
             entries: Mutex::new(HashMap::new()),
         }
     }
@@ -163,11 +166,11 @@ impl PushedRequests {
 }
 
 /// `201 {"request_uri": …, "expires_in": …}` (RFC 9126 §2.2).
-struct Pushed(String);
+struct Pushed(String, Duration);
 
 impl<'r> Responder<'r, 'static> for Pushed {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        let body = json!({"request_uri": self.0, "expires_in": LIFETIME.as_secs()});
+        let body = json!({"request_uri": self.0, "expires_in": self.1.as_secs()});
         no_store(req, Status::Created, body)
     }
 }
@@ -195,10 +198,9 @@ async fn push(request: BackChannel<'_>, body: String, idp: &Idp) -> Result<Pushe
             return Err(OAuthError::new(response.error, response.description))
         }
     }
-    Ok(Pushed(idp.par.insert(
-        REQUEST_URI_PREFIX,
-        &client_id,
-        pairs,
-        LIFETIME,
-    )))
+    let lifetime = idp.par.lifetime;
+    let uri = idp
+        .par
+        .insert(REQUEST_URI_PREFIX, &client_id, pairs, lifetime);
+    Ok(Pushed(uri, lifetime))
 }

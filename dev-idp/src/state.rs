@@ -44,6 +44,7 @@ pub struct Features {
     pub require_par: bool,
     pub dpop_nonce: bool,
     pub dpop_skew: std::time::Duration,
+    pub request_uri_lifetime: std::time::Duration,
 }
 
 impl IdpState {
@@ -68,7 +69,7 @@ impl IdpState {
             discovery,
             jwks,
             backchannel_http,
-            par: PushedRequests::new(features.require_par),
+            par: PushedRequests::new(features.require_par, features.request_uri_lifetime),
             dpop: Dpop::new(features.dpop_nonce, features.dpop_skew),
             assertions: ClientAssertions::new()?,
         })

@@ -3,7 +3,9 @@
 //!
 //! One test binary with a module per endpoint or concern: one link instead of one per file.
 
+mod jwks_server;
 mod receiver;
+mod signer;
 mod support;
 
 mod authorize;
@@ -11,7 +13,11 @@ mod backchannel_logout;
 mod binary;
 mod clients;
 mod discovery;
+mod dpop;
+mod dpop_resources;
 mod end_session;
+mod par;
+mod private_key_jwt;
 mod revocation;
 mod sign_in;
 mod step_up;

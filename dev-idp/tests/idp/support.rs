@@ -45,15 +45,25 @@ pub async fn start() -> Idp {
 
 /// The IdP with these clients and lifetimes.
 pub async fn start_with(clients: Vec<Client>, lifetimes: Lifetimes) -> Idp {
+    start_configured(clients, lifetimes, |_| {}).await
+}
+
+/// The IdP with these clients and lifetimes and other options set by `configure`.
+pub async fn start_configured(
+    clients: Vec<Client>,
+    lifetimes: Lifetimes,
+    configure: impl Fn(&mut Options),
+) -> Idp {
     // A free port can be taken between the probe and the bind: try a few.
     let mut last_error = None;
     for _ in 0..5 {
-        let options = Options {
+        let mut options = Options {
             port: free_port(),
             clients: clients.clone(),
             lifetimes,
             ..Options::default()
         };
+        configure(&mut options);
         match dev_idp::start(options).await {
             Ok(running) => {
                 let http = reqwest::Client::builder()
@@ -85,6 +95,8 @@ pub fn free_port() -> u16 {
 pub enum Auth<'a> {
     Basic(&'a str, &'a str),
     Post(&'a str, &'a str),
+    /// `private_key_jwt`: this client assertion.
+    Assertion(&'a str),
     None,
 }
 
@@ -97,6 +109,8 @@ pub struct Answer {
     pub status: u16,
     pub cache_control: Option<String>,
     pub www_authenticate: Option<String>,
+    /// `DPoP-Nonce` (RFC 9449 §8).
+    pub dpop_nonce: Option<String>,
     pub json: Value,
 }
 
@@ -244,13 +258,34 @@ impl Idp {
 
     /// A form POST to one of the IdP's back-channel endpoints.
     pub async fn back_channel(&self, path: &str, auth: Auth<'_>, form: &[(&str, &str)]) -> Answer {
+        self.back_channel_with(path, auth, form, &[]).await
+    }
+
+    /// A form POST to one of the IdP's back-channel endpoints, with more headers (`DPoP`).
+    pub async fn back_channel_with(
+        &self,
+        path: &str,
+        auth: Auth<'_>,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let mut fields: Vec<(&str, &str)> = form.to_vec();
         let mut request = self.http.post(format!("{}{path}", self.url));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         match auth {
             Auth::Basic(id, secret) => request = request.basic_auth(id, Some(secret)),
             Auth::Post(id, secret) => {
                 fields.push(("client_id", id));
                 fields.push(("client_secret", secret));
+            }
+            Auth::Assertion(assertion) => {
+                fields.push((
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ));
+                fields.push(("client_assertion", assertion));
             }
             Auth::None => {}
         }
@@ -294,6 +329,15 @@ impl Idp {
         self.back_channel("/token", auth, &form).await
     }
 
+    /// `GET <url>` with these headers (`Authorization: DPoP …`, `DPoP`).
+    pub async fn get_with_headers(&self, url: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut request = self.http.get(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        answer(request.send().await.expect("IdP reachable")).await
+    }
+
     pub async fn userinfo(&self, access_token: &str) -> Answer {
         let request = self
             .http
@@ -319,12 +363,14 @@ pub async fn answer(response: reqwest::Response) -> Answer {
     };
     let cache_control = header("cache-control");
     let www_authenticate = header("www-authenticate");
+    let dpop_nonce = header("dpop-nonce");
     let status = response.status().as_u16();
     let text = response.text().await.unwrap_or_default();
     Answer {
         status,
         cache_control,
         www_authenticate,
+        dpop_nonce,
         json: serde_json::from_str(&text).unwrap_or(Value::Null),
     }
 }
