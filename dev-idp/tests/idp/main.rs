@@ -3,6 +3,7 @@
 //!
 //! One test binary with a module per endpoint or concern: one link instead of one per file.
 
+mod extract;
 mod jwks_server;
 mod receiver;
 mod signer;
