@@ -144,7 +144,7 @@ impl Dpop {
                 .is_some_and(|n| self.nonce_is_current(n))
         {
             return Err(DpopError::UseNonce(
-                "Authorization server requires nonce in DPoP proof".into(),
+                "A DPoP nonce is required: make a new proof with the one in DPoP-Nonce.".into(),
             ));
         }
         // Remembered as long as its `iat` could still be accepted.

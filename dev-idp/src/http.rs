@@ -88,6 +88,7 @@ impl Fairing for DpopNonces {
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
         let path = req.uri().path();
         let dpop_endpoint = path == crate::discovery::TOKEN_PATH
+            || path == crate::discovery::PAR_PATH
             || path == crate::discovery::USERINFO_PATH
             || path.starts_with(crate::demo_api::BASE_PATH);
         if !dpop_endpoint {

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::authorize::{self, Rejection};
 use crate::discovery::PAR_PATH;
-use crate::oauth::{authenticated, no_store, BackChannel, OAuthError};
+use crate::oauth::{authenticated, dpop_key, no_store, BackChannel, OAuthError};
 use crate::params::Params;
 use crate::random::random_token;
 use crate::state::Idp;
@@ -178,7 +178,22 @@ impl<'r> Responder<'r, 'static> for Pushed {
 /// The pushed authorization request endpoint (RFC 9126 §2).
 #[post("/par", data = "<body>")]
 async fn push(request: BackChannel<'_>, body: String, idp: &Idp) -> Result<Pushed, OAuthError> {
+    // RFC 9449 §10.1: a proof binds the code to its key, as `dpop_jkt` would.
+    let jkt = dpop_key(&request, idp, PAR_PATH)?;
     let (params, client_id) = authenticated(&request, &body, idp, PAR_PATH).await?;
+    if let Some(jkt) = &jkt {
+        if params
+            .one("dpop_jkt")
+            .ok()
+            .flatten()
+            .is_some_and(|sent| sent != jkt)
+        {
+            return Err(OAuthError::new(
+                "invalid_dpop_proof",
+                "dpop_jkt is not the thumbprint of the DPoP proof's key.",
+            ));
+        }
+    }
     if params.contains("request_uri") {
         return Err(OAuthError::invalid_request(
             "request_uri cannot be pushed (RFC 9126 §2.1).",
@@ -190,6 +205,10 @@ async fn push(request: BackChannel<'_>, body: String, idp: &Idp) -> Result<Pushe
         .filter(|(name, _)| !AUTHENTICATION.contains(&name.as_str()))
         .collect();
     pairs.push(("client_id".into(), client_id.clone()));
+    if let Some(jkt) = jkt {
+        pairs.retain(|(name, _)| name != "dpop_jkt");
+        pairs.push(("dpop_jkt".into(), jkt));
+    }
     // The same rules as at /authorize; every error is a JSON error here (RFC 9126 §2.3).
     match authorize::check(&Params::from_pairs(pairs.clone()), &idp.clients) {
         Ok(_) => {}

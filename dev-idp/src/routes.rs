@@ -226,10 +226,11 @@ fn respond(idp: &IdpState, request: &AuthorizationRequest, session: &IdpSession)
     };
     let mut fields = Vec::new();
     let code = match &request.code_challenge {
-        Some(challenge) if request.response_type.uses_code() => Some(idp.grants.issue_code(
+        Some(challenge) if request.response_type.uses_code() => Some(idp.grants.issue_bound_code(
             grant.clone(),
             &request.redirect_uri,
             challenge,
+            request.dpop_jkt.as_deref(),
         )),
         _ => None,
     };

@@ -72,6 +72,8 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     /// Requested authentication context classes, in order of preference (Core 3.1.2.1).
     pub acr_values: Vec<String>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
+    pub dpop_jkt: Option<String>,
     /// For a pushed request (RFC 9126): the handle its sign-in form carries instead of the
     /// parameters.
     pub pushed: Option<String>,
@@ -109,6 +111,9 @@ impl AuthorizationRequest {
         }
         if !self.acr_values.is_empty() {
             fields.push(("acr_values", self.acr_values.join(" ")));
+        }
+        if let Some(jkt) = &self.dpop_jkt {
+            fields.push(("dpop_jkt", jkt.clone()));
         }
         fields
     }

@@ -20,6 +20,8 @@ pub enum CodeState {
         grant: Arc<Grant>,
         redirect_uri: String,
         code_challenge: String,
+        /// RFC 9449 §10: the DPoP key the code must be redeemed with, if bound.
+        dpop_jkt: Option<String>,
     },
     /// Spent by a redemption that started token family `family`.
     Redeemed { family: u64 },

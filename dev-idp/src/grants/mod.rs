@@ -154,7 +154,20 @@ impl Grants {
 
     /// A new one-time code (256 random bits) for `grant`, bound to the request's redirect URI
     /// and PKCE challenge.
+    #[cfg(test)]
     pub fn issue_code(&self, grant: Grant, redirect_uri: &str, code_challenge: &str) -> String {
+        self.issue_bound_code(grant, redirect_uri, code_challenge, None)
+    }
+
+    /// [`Grants::issue_code`], the code bound to a DPoP key (RFC 9449 §10) when `dpop_jkt`
+    /// is given: it is redeemed only with a proof of that key.
+    pub fn issue_bound_code(
+        &self,
+        grant: Grant,
+        redirect_uri: &str,
+        code_challenge: &str,
+        dpop_jkt: Option<&str>,
+    ) -> String {
         let now = Instant::now();
         let code = random_token();
         let entry = CodeEntry {
@@ -162,6 +175,7 @@ impl Grants {
                 grant: Arc::new(grant),
                 redirect_uri: redirect_uri.to_string(),
                 code_challenge: code_challenge.to_string(),
+                dpop_jkt: dpop_jkt.map(str::to_string),
             },
             expires: now + self.lifetimes.code,
         };
@@ -197,7 +211,7 @@ impl Grants {
                 ))
             }
         };
-        let (grant, bound_redirect_uri, code_challenge) = match previous.state {
+        let (grant, bound_redirect_uri, code_challenge, dpop_jkt) = match previous.state {
             CodeState::Redeemed { family: first } => {
                 inner.revoke_family(first);
                 // Keep remembering the first redemption: its family is revoked again, harmlessly.
@@ -214,7 +228,8 @@ impl Grants {
                 grant,
                 redirect_uri,
                 code_challenge,
-            } => (grant, redirect_uri, code_challenge),
+                dpop_jkt,
+            } => (grant, redirect_uri, code_challenge, dpop_jkt),
         };
         inner.next_family += 1;
         if grant.client_id != client_id {
@@ -240,6 +255,12 @@ impl Grants {
                 "code_verifier is required: the code was issued with a PKCE challenge.".into(),
             )
         })?;
+        if dpop_jkt.is_some() && dpop_jkt.as_deref() != jkt {
+            return Err(GrantError::DpopKey(
+                "The code is bound to a DPoP key (dpop_jkt): send a DPoP proof made with it."
+                    .into(),
+            ));
+        }
         if !crate::pkce::verifies(verifier, &code_challenge) {
             return Err(GrantError::Invalid(
                 "The code_verifier does not match the code_challenge (S256).".into(),

@@ -15,6 +15,7 @@ mod binary;
 mod clients;
 mod discovery;
 mod dpop;
+mod dpop_code_binding;
 mod dpop_resources;
 mod end_session;
 mod par;

@@ -216,10 +216,10 @@ async fn a_secret_client_cannot_use_an_assertion() {
 async fn keys_come_from_the_jwks_uri_and_an_unknown_kid_fetches_them_again() {
     let first = EcKey::generate();
     let server = JwksServer::start(first.jwks()).await;
-    let idp = start_both(ClientKeys {
-        jwks_uri: Some(server.uri.clone()),
-        jwks: None,
-    })
+    let idp = start_with(
+        vec![Client::for_app_with_jwks_uri(PKJ_CLIENT, &server.uri, APP)],
+        Lifetimes::default(),
+    )
     .await;
     let idp = &idp;
     let revoke = |assertion: String| async move {

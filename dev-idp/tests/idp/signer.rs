@@ -72,6 +72,13 @@ impl EcKey {
         json!({"keys": [self.public_jwk()]})
     }
 
+    /// The RFC 7638 thumbprint (DPoP's `jkt`).
+    pub fn thumbprint(&self) -> String {
+        let (x, y) = self.coordinates();
+        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+        b64(Sha256::digest(canonical.as_bytes()))
+    }
+
     /// A compact JWS of `claims` under `header`, signed ES256 with this key.
     pub fn sign(&self, header: &Value, claims: &Value) -> String {
         let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
