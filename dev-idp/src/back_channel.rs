@@ -1,6 +1,8 @@
 //! The development IdP's back channel, called by the app's server and never by a browser: the
-//! token endpoint (RFC 6749 §3.2: `authorization_code` with PKCE, `refresh_token`), UserInfo
-//! (OpenID Connect Core 5.3, with a Bearer token per RFC 6750) and revocation (RFC 7009).
+//! token endpoint (RFC 6749 §3.2: `authorization_code` with PKCE, `refresh_token`; tokens
+//! bound to the key of a DPoP proof, RFC 9449 §5), UserInfo (OpenID Connect Core 5.3, with a
+//! Bearer token per RFC 6750 or a DPoP-bound one) and revocation (RFC 7009). What they share
+//! with the PAR endpoint (client authentication, errors) is in `oauth`.
 
 use rocket::http::Status;
 use rocket::response::{self, Responder};

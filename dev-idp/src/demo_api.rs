@@ -1,5 +1,6 @@
 //! A tiny resource server next to the IdP, so that an app's gateway has an API to call with no
-//! other setup (`/demo-api/…`). It accepts the IdP's own access tokens (RFC 6750 Bearer, or DPoP-bound per RFC 9449):
+//! other setup (`/demo-api/…`). It accepts the IdP's own access tokens (RFC 6750 Bearer, or
+//! DPoP-bound ones with a proof, RFC 9449 §7):
 //!
 //! - `GET /demo-api/hello`: who the token is for, or a public greeting without a token;
 //! - `GET /demo-api/sensitive`: needs a sign-in with the second factor (`acr=mfa`); a token

@@ -27,8 +27,6 @@ pub enum Scheme {
 pub struct ResourceRequest<'r> {
     /// The token and its scheme, from `Authorization` (schemes are case-insensitive).
     pub token: Option<(Scheme, String)>,
-    /// Whether an `Authorization` header came at all.
-    pub authorization: bool,
     proofs: Vec<&'r str>,
     method: &'static str,
     path: String,
@@ -55,7 +53,6 @@ impl<'r> FromRequest<'r> for ResourceRequest<'r> {
             });
         Outcome::Success(ResourceRequest {
             token,
-            authorization: authorization.is_some(),
             proofs: req.headers().get(dpop::HEADER).collect(),
             method: req.method().as_str(),
             path: req.uri().path().to_string(),
@@ -111,7 +108,16 @@ impl Challenge {
         }
         if let Some(error) = self.error {
             params.push(format!(r#"error="{error}""#));
-            params.push(format!(r#"error_description="{}""#, self.description));
+            // A quoted-string of printable ASCII: parts of it may come from the request.
+            let description: String = self
+                .description
+                .chars()
+                .map(|c| match c {
+                    ' '..='~' if c != '"' && c != '\\' => c,
+                    _ => '?',
+                })
+                .collect();
+            params.push(format!(r#"error_description="{description}""#));
         }
         params.extend(self.extra.map(str::to_string));
         let scheme = match self.scheme {
@@ -147,14 +153,8 @@ pub fn authorize(
     token: Option<(Scheme, String)>,
     idp: &IdpState,
 ) -> Result<Option<Authorized>, Challenge> {
+    // Another scheme (or none) is no access token here (RFC 6750 §3.1).
     let Some((scheme, token)) = token else {
-        if request.authorization {
-            return Err(Challenge::new(
-                Scheme::Bearer,
-                "invalid_request",
-                "The Authorization header is neither Bearer nor DPoP with a token.",
-            ));
-        }
         return Ok(None);
     };
     let unknown = || {

@@ -54,10 +54,14 @@ async fn each_defect_of_a_resource_proof_is_refused() {
     let wrong_ath = key.sign(&header, &claims);
     let (header, claims) = key.proof_parts("GET", &userinfo);
     let no_ath = key.sign(&header, &claims);
+    let (mut header, claims) = key.proof_parts("GET", &userinfo);
+    header["alg"] = "ES256\"\r\nX-Injected: yes".into();
+    let injected = key.sign(&header, &claims);
     let cases = [
         ("wrong ath", Some(wrong_ath)),
         ("no ath", Some(no_ath)),
         ("no proof", None),
+        ("an alg that would break the header", Some(injected)),
         (
             "another key",
             Some(other.resource_proof(&userinfo, &access_token, None)),
