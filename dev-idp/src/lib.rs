@@ -9,10 +9,21 @@
 //! each client's `backchannel_logout_uri` when a session ends). `acr_values=mfa` adds a second
 //! step (a demo one-time code) and ID tokens carry `acr` and `amr`; a small demo API at
 //! `/demo-api/` accepts its access tokens and asks for that second factor with an RFC 9470
-//! step-up challenge at `/demo-api/sensitive`. For FAPI 2.0 clients: pushed authorization
-//! requests (RFC 9126, `/par`, optionally required), DPoP-bound tokens (RFC 9449, optionally
-//! with server nonces) and `private_key_jwt` client authentication (RFC 7523). Its RSA signing key is generated at each
+//! step-up challenge at `/demo-api/sensitive`. Its RSA signing key is generated at each
 //! start and never stored; sessions, codes and tokens live in memory, bounded.
+//!
+//! For FAPI 2.0 clients:
+//!
+//! - pushed authorization requests (RFC 9126) at `/par`, then `/authorize?client_id=…&
+//!   request_uri=…`; [`Options::require_par`] (`--require-par`) refuses requests that were not
+//!   pushed;
+//! - DPoP (RFC 9449): a `DPoP` proof at the token endpoint makes `token_type` `DPoP` and binds
+//!   the tokens to its key, which UserInfo and the demo API then require; a proof at `/par` or
+//!   `dpop_jkt` binds the code too; [`Options::dpop_nonce`] (`--dpop-nonce`) requires server
+//!   nonces;
+//! - `private_key_jwt` (RFC 7523 §2.2) for clients registered with their keys
+//!   ([`Client::for_app_with_jwks_uri`], [`ClientSecret::private_key_jwt`], or `jwks_uri=` in
+//!   `--client`), at the token, revocation and PAR endpoints.
 //!
 //! oidc-bff starts it in debug builds when no issuer is configured; `cargo run -p dev-idp`
 //! runs it alone (see `--help`), and [`start`] runs it inside another program's tests:
