@@ -247,6 +247,41 @@ mod tests {
     }
 
     #[test]
+    fn rsa_signatures_verify_with_rs256_and_ps256_and_not_across() {
+        use openidconnect::core::CoreJwsSigningAlgorithm as Alg;
+        let key = crate::tokens::SigningKey::generate().unwrap();
+        let jwk = serde_json::to_value(key.jwks()).unwrap()["keys"][0].clone();
+        let public = PublicJwk::from_json(&jwk).unwrap();
+        let b64 = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        let signed = |alg: &Alg, name: &str| {
+            let input = format!(
+                "{}.{}",
+                b64(serde_json::json!({"alg": name})),
+                b64(serde_json::json!({}))
+            );
+            let signature = key.sign_raw(alg, input.as_bytes()).unwrap();
+            format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+        };
+        let rs256 = signed(&Alg::RsaSsaPkcs1V15Sha256, "RS256");
+        let ps256 = signed(&Alg::RsaSsaPssSha256, "PS256");
+        assert!(Jws::parse(&rs256).unwrap().verify(&public).is_ok());
+        assert!(Jws::parse(&ps256).unwrap().verify(&public).is_ok());
+        // A PKCS#1 v1.5 signature is not a PSS one, and the other way round.
+        let with_alg = |jws: &str, alg: &str| {
+            let (_, rest) = jws.split_once('.').unwrap();
+            format!("{}.{rest}", b64(serde_json::json!({ "alg": alg })))
+        };
+        for (jws, alg) in [(&rs256, "PS256"), (&ps256, "RS256")] {
+            let swapped = Jws::parse(&with_alg(jws, alg)).unwrap();
+            assert!(swapped.verify(&public).is_err(), "{alg}");
+        }
+        let other = crate::tokens::SigningKey::generate().unwrap();
+        let jwk = serde_json::to_value(other.jwks()).unwrap()["keys"][0].clone();
+        let other = PublicJwk::from_json(&jwk).unwrap();
+        assert!(Jws::parse(&rs256).unwrap().verify(&other).is_err());
+    }
+
+    #[test]
     fn private_and_symmetric_keys_are_refused() {
         for member in ["d", "k"] {
             let mut jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "x": "", "y": ""});
