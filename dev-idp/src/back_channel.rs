@@ -1,117 +1,24 @@
 //! The development IdP's back channel, called by the app's server and never by a browser: the
-//! token endpoint (RFC 6749 §3.2: `authorization_code` with PKCE, `refresh_token`), UserInfo
-//! (OpenID Connect Core 5.3, with a Bearer token per RFC 6750) and revocation (RFC 7009).
+//! token endpoint (RFC 6749 §3.2: `authorization_code` with PKCE, `refresh_token`; tokens
+//! bound to the key of a DPoP proof, RFC 9449 §5), UserInfo (OpenID Connect Core 5.3, with a
+//! Bearer token per RFC 6750 or a DPoP-bound one) and revocation (RFC 7009). What they share
+//! with the PAR endpoint (client authentication, errors) is in `oauth`.
 
-use rocket::http::{Header, Status};
-use rocket::request::{FromRequest, Outcome};
+use rocket::http::Status;
 use rocket::response::{self, Responder};
-use rocket::serde::json::Json;
-use rocket::{get, post, routes, Request, Response, Route};
+use rocket::{get, post, routes, Request, Route};
 use serde::Serialize;
-use serde_json::json;
 
-use crate::client_auth::{self, ClientAuthError};
-use crate::grants::{GrantError, Issued};
+use crate::discovery::{REVOCATION_PATH, TOKEN_PATH};
+use crate::grants::Issued;
+use crate::oauth::{authenticated, dpop_key, no_store, one, required, BackChannel, OAuthError};
 use crate::params::Params;
+use crate::resource::{self, Challenge, ResourceRequest, Scheme};
 use crate::state::{Idp, IdpState};
 use crate::tokens::IssuedWith;
 
 pub fn routes() -> Vec<Route> {
     routes![token, userinfo_get, userinfo_post, revoke]
-}
-
-/// What the back-channel endpoints read from the request besides its body.
-struct BackChannel<'r> {
-    authorization: Option<&'r str>,
-    /// Whether the body is `application/x-www-form-urlencoded`, as RFC 6749 requires.
-    form: bool,
-}
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for BackChannel<'r> {
-    type Error = ();
-
-    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
-        Outcome::Success(BackChannel {
-            authorization: req.headers().get_one("Authorization"),
-            form: req.content_type().is_some_and(|ct| ct.is_form()),
-        })
-    }
-}
-
-/// An error response of the token or revocation endpoint (RFC 6749 §5.2).
-#[derive(Debug)]
-pub struct OAuthError {
-    status: Status,
-    error: &'static str,
-    description: String,
-}
-
-impl OAuthError {
-    fn new(error: &'static str, description: impl Into<String>) -> Self {
-        let status = match error {
-            "invalid_client" => Status::Unauthorized,
-            "server_error" => Status::InternalServerError,
-            _ => Status::BadRequest,
-        };
-        Self {
-            status,
-            error,
-            description: description.into(),
-        }
-    }
-
-    fn invalid_request(description: impl Into<String>) -> Self {
-        Self::new("invalid_request", description)
-    }
-}
-
-impl From<ClientAuthError> for OAuthError {
-    fn from(error: ClientAuthError) -> Self {
-        match error {
-            ClientAuthError::Malformed(why) => Self::invalid_request(why),
-            ClientAuthError::Failed(why) => Self::new("invalid_client", why),
-        }
-    }
-}
-
-impl From<GrantError> for OAuthError {
-    fn from(error: GrantError) -> Self {
-        match error {
-            GrantError::Invalid(why) => Self::new("invalid_grant", why),
-            GrantError::Malformed(why) => Self::invalid_request(why),
-            GrantError::ScopeNotGranted(why) => Self::new("invalid_scope", why),
-        }
-    }
-}
-
-/// JSON that must not be cached: token responses and their errors (RFC 6749 §5.1).
-fn no_store(
-    req: &Request<'_>,
-    status: Status,
-    body: serde_json::Value,
-) -> response::Result<'static> {
-    Response::build_from(Json(body).respond_to(req)?)
-        .status(status)
-        .raw_header("Cache-Control", "no-store")
-        .raw_header("Pragma", "no-cache")
-        .ok()
-}
-
-impl<'r> Responder<'r, 'static> for OAuthError {
-    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        tracing::debug!(error = self.error, reason = %self.description, "development IdP refused a back-channel request");
-        let body = json!({"error": self.error, "error_description": self.description});
-        let mut response = no_store(req, self.status, body)?;
-        if self.status == Status::Unauthorized {
-            // RFC 6749 §5.2: the scheme the client can authenticate with.
-            response.set_header(Header::new(
-                "WWW-Authenticate",
-                r#"Basic realm="development IdP", charset="UTF-8""#,
-            ));
-        }
-        Ok(response)
-    }
 }
 
 /// A successful token response (RFC 6749 §5.1, Core 3.1.3.3).
@@ -138,7 +45,11 @@ impl TokenResponse {
         Self {
             scope: issued.grant.scopes.join(" "),
             access_token: issued.access_token,
-            token_type: "Bearer",
+            token_type: if issued.jkt.is_some() {
+                "DPoP"
+            } else {
+                "Bearer"
+            },
             expires_in: issued.expires_in.as_secs(),
             refresh_token: issued.refresh_token,
             id_token,
@@ -146,37 +57,17 @@ impl TokenResponse {
     }
 }
 
-/// The form body's parameters and the authenticated client's id, or the error to answer with.
-fn authenticated(
-    request: &BackChannel<'_>,
-    body: &str,
-    idp: &IdpState,
-) -> Result<(Params, String), OAuthError> {
-    if !request.form {
-        return Err(OAuthError::invalid_request(
-            "The body must be application/x-www-form-urlencoded.",
-        ));
-    }
-    let params = Params::parse(body);
-    let client = client_auth::authenticate(request.authorization, &params, &idp.clients)?;
-    Ok((params, client.client_id.clone()))
-}
-
-fn one<'p>(params: &'p Params, name: &str) -> Result<Option<&'p str>, OAuthError> {
-    params.one(name).map_err(|d| {
-        OAuthError::invalid_request(format!("The parameter `{}` was sent more than once.", d.0))
-    })
-}
-
-fn required<'p>(params: &'p Params, name: &str) -> Result<&'p str, OAuthError> {
-    one(params, name)?
-        .ok_or_else(|| OAuthError::invalid_request(format!("The parameter `{name}` is missing.")))
-}
-
 /// The token endpoint (RFC 6749 §3.2, §4.1.3, §6).
 #[post("/token", data = "<body>")]
-fn token(request: BackChannel<'_>, body: String, idp: &Idp) -> Result<TokenResponse, OAuthError> {
-    let (params, client_id) = authenticated(&request, &body, idp)?;
+async fn token(
+    request: BackChannel<'_>,
+    body: String,
+    idp: &Idp,
+) -> Result<TokenResponse, OAuthError> {
+    // The proof first: a client told to use a nonce retries, and its assertion is not spent.
+    let jkt = dpop_key(&request, idp, TOKEN_PATH)?;
+    let jkt = jkt.as_deref();
+    let (params, client_id) = authenticated(&request, &body, idp, TOKEN_PATH).await?;
     let client_id = client_id.as_str();
     match required(&params, "grant_type")? {
         "authorization_code" => {
@@ -185,6 +76,7 @@ fn token(request: BackChannel<'_>, body: String, idp: &Idp) -> Result<TokenRespo
                 client_id,
                 one(&params, "redirect_uri")?,
                 one(&params, "code_verifier")?,
+                jkt,
             )?;
             // Core 3.1.3.3: an ID token with `at_hash` for the new access token.
             let with = IssuedWith {
@@ -208,6 +100,7 @@ fn token(request: BackChannel<'_>, body: String, idp: &Idp) -> Result<TokenRespo
                 required(&params, "refresh_token")?,
                 client_id,
                 one(&params, "scope")?,
+                jkt,
             )?;
             Ok(TokenResponse::new(issued, None))
         }
@@ -221,106 +114,86 @@ fn token(request: BackChannel<'_>, body: String, idp: &Idp) -> Result<TokenRespo
     }
 }
 
-/// The answer of UserInfo: the claims, or a Bearer challenge (RFC 6750 §3).
+/// The answer of UserInfo: the claims, or a challenge (RFC 6750 §3, RFC 9449 §7.1).
 pub enum UserInfo {
     Claims(serde_json::Value),
-    /// No access token at all: a challenge without an error code (RFC 6750 §3.1).
-    Unauthenticated,
-    Refused {
-        status: Status,
-        error: &'static str,
-        description: &'static str,
-    },
+    Refused(Challenge),
 }
 
 impl<'r> Responder<'r, 'static> for UserInfo {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        let (status, challenge, body) = match self {
-            UserInfo::Claims(claims) => return no_store(req, Status::Ok, claims),
-            UserInfo::Unauthenticated => (
-                Status::Unauthorized,
-                r#"Bearer realm="development IdP""#.to_string(),
-                json!({"error": "invalid_request", "error_description": "An access token is required."}),
-            ),
-            UserInfo::Refused {
-                status,
-                error,
-                description,
-            } => (
-                status,
-                format!(r#"Bearer error="{error}", error_description="{description}""#),
-                json!({"error": error, "error_description": description}),
-            ),
-        };
-        let mut response = no_store(req, status, body)?;
-        response.set_header(Header::new("WWW-Authenticate", challenge));
-        Ok(response)
+        match self {
+            UserInfo::Claims(claims) => no_store(req, Status::Ok, claims),
+            UserInfo::Refused(challenge) => challenge.respond_to(req),
+        }
     }
 }
 
-/// UserInfo by GET, with `Authorization: Bearer …` (RFC 6750 §2.1).
+/// UserInfo by GET, with `Authorization: Bearer …` (RFC 6750 §2.1) or `DPoP …` and a proof.
 #[get("/userinfo")]
-fn userinfo_get(request: BackChannel<'_>, idp: &Idp) -> UserInfo {
-    userinfo(bearer(request.authorization), idp)
+fn userinfo_get(request: ResourceRequest<'_>, idp: &Idp) -> UserInfo {
+    let token = request.token.clone();
+    userinfo(&request, token, idp)
 }
 
 /// UserInfo by POST: the header, or `access_token` in a form body (RFC 6750 §2.2), not both.
 #[post("/userinfo", data = "<body>")]
-fn userinfo_post(request: BackChannel<'_>, body: String, idp: &Idp) -> UserInfo {
-    let in_body = if request.form {
+fn userinfo_post(
+    request: ResourceRequest<'_>,
+    form: BackChannel<'_>,
+    body: String,
+    idp: &Idp,
+) -> UserInfo {
+    let in_body = if form.form {
         Params::parse(&body)
             .one("access_token")
-            .map(|t| t.map(str::to_string))
+            .map(|t| t.map(|t| (Scheme::Bearer, t.to_string())))
     } else {
         Ok(None)
     };
-    let token = match (bearer(request.authorization), in_body) {
+    let token = match (request.token.clone(), in_body) {
         (_, Err(_)) | (Some(_), Ok(Some(_))) => {
-            return UserInfo::Refused {
+            return UserInfo::Refused(Challenge {
                 status: Status::BadRequest,
-                error: "invalid_request",
-                description:
+                ..Challenge::new(
+                    Scheme::Bearer,
+                    "invalid_request",
                     "Send the access token once: in the Authorization header or in the body.",
-            }
+                )
+            })
         }
         (Some(header), Ok(None)) => Some(header),
         (None, Ok(body)) => body,
     };
-    userinfo(token, idp)
+    userinfo(&request, token, idp)
 }
 
-/// The token of an `Authorization: Bearer …` header (the scheme is case-insensitive).
-fn bearer(authorization: Option<&str>) -> Option<String> {
-    let (scheme, token) = authorization?.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
-}
-
-fn userinfo(token: Option<String>, idp: &IdpState) -> UserInfo {
-    let Some(token) = token else {
-        return UserInfo::Unauthenticated;
-    };
-    match idp.grants.access(&token) {
-        Some(grant) => match serde_json::to_value(grant.userinfo()) {
+fn userinfo(
+    request: &ResourceRequest<'_>,
+    token: Option<(Scheme, String)>,
+    idp: &IdpState,
+) -> UserInfo {
+    match resource::authorize(request, token, idp) {
+        Err(challenge) => UserInfo::Refused(challenge),
+        Ok(None) => UserInfo::Refused(Challenge::unauthenticated("development IdP")),
+        Ok(Some(authorized)) => match serde_json::to_value(authorized.grant.userinfo()) {
             Ok(claims) => UserInfo::Claims(claims),
-            Err(_) => UserInfo::Refused {
+            Err(_) => UserInfo::Refused(Challenge {
                 status: Status::InternalServerError,
-                error: "server_error",
-                description: "The claims could not be written.",
-            },
-        },
-        None => UserInfo::Refused {
-            status: Status::Unauthorized,
-            error: "invalid_token",
-            description: "The access token is unknown, expired or revoked.",
+                ..Challenge::new(
+                    Scheme::Bearer,
+                    "server_error",
+                    "The claims could not be written.",
+                )
+            }),
         },
     }
 }
 
 /// Token revocation (RFC 7009 §2): 200 whether or not the token was known.
 #[post("/revoke", data = "<body>")]
-fn revoke(request: BackChannel<'_>, body: String, idp: &Idp) -> Result<(), OAuthError> {
-    let (params, client_id) = authenticated(&request, &body, idp)?;
+async fn revoke(request: BackChannel<'_>, body: String, idp: &Idp) -> Result<(), OAuthError> {
+    let (params, client_id) = authenticated(&request, &body, idp, REVOCATION_PATH).await?;
     let token = required(&params, "token")?;
     // `token_type_hint` is only a hint (§2.1): both kinds are looked up anyway.
     one(&params, "token_type_hint")?;

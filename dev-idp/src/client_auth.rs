@@ -1,6 +1,7 @@
-//! Client authentication at the token and revocation endpoints (RFC 6749 §2.3.1), by either
-//! method the discovery document advertises: `client_secret_basic` (HTTP Basic with the id and
-//! secret form-urlencoded first) and `client_secret_post` (both as form fields). Pure: no Rocket.
+//! Client authentication with a secret at the token, revocation and PAR endpoints (RFC 6749
+//! §2.3.1): `client_secret_basic` (HTTP Basic with the id and secret form-urlencoded first) and
+//! `client_secret_post` (both as form fields). `private_key_jwt` is in `client_assertion`; the
+//! choice between them in `oauth`. Pure: no Rocket.
 
 use base64::Engine;
 

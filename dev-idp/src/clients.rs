@@ -5,25 +5,64 @@ use std::fmt;
 
 use subtle::ConstantTimeEq;
 
-/// A client's secret. Never printed, compared in constant time.
+/// How a client authenticates at the token, revocation and PAR endpoints: a shared secret
+/// (`client_secret_basic` or `client_secret_post`) or, for `private_key_jwt` (RFC 7523 §2.2),
+/// its public keys. A secret is never printed and is compared in constant time.
 #[derive(Clone)]
-pub struct ClientSecret(String);
+pub struct ClientSecret(Credential);
+
+#[derive(Clone)]
+enum Credential {
+    Secret(String),
+    Keys(ClientKeys),
+}
+
+/// Where a `private_key_jwt` client's public keys are: a `jwks_uri`, an inline JWKS, or both
+/// (the inline keys are tried first).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientKeys {
+    /// Fetched (with a short timeout), cached, and fetched again once for an unknown `kid`.
+    pub jwks_uri: Option<String>,
+    /// A JWK Set (`{"keys": [...]}`) of public keys.
+    pub jwks: Option<serde_json::Value>,
+}
 
 impl ClientSecret {
     /// The secret the client authenticates with at the token and revocation endpoints.
     pub fn new(secret: impl Into<String>) -> Self {
-        Self(secret.into())
+        Self(Credential::Secret(secret.into()))
     }
 
-    /// Whether `presented` is this secret, in time independent of where they differ.
+    /// No secret: the client authenticates with `private_key_jwt`, signing with a key of
+    /// `keys`.
+    pub fn private_key_jwt(keys: ClientKeys) -> Self {
+        Self(Credential::Keys(keys))
+    }
+
+    /// Whether `presented` is this secret, in time independent of where they differ. Always
+    /// false for a `private_key_jwt` client.
     pub fn matches(&self, presented: &str) -> bool {
-        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+        match &self.0 {
+            Credential::Secret(secret) => secret.as_bytes().ct_eq(presented.as_bytes()).into(),
+            Credential::Keys(_) => false,
+        }
+    }
+
+    /// The public keys of a `private_key_jwt` client; `None` for a client with a secret.
+    pub fn keys(&self) -> Option<&ClientKeys> {
+        match &self.0 {
+            Credential::Secret(_) => None,
+            Credential::Keys(keys) => Some(keys),
+        }
     }
 }
 
 impl fmt::Debug for ClientSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ClientSecret(…)")
+        match &self.0 {
+            Credential::Secret(_) => f.write_str("ClientSecret(…)"),
+            Credential::Keys(keys) => f.debug_tuple("PrivateKeyJwt").field(keys).finish(),
+        }
     }
 }
 
@@ -32,7 +71,8 @@ impl fmt::Debug for ClientSecret {
 pub struct Client {
     /// Its `client_id`.
     pub client_id: String,
-    /// Its secret (`client_secret_basic` or `client_secret_post`).
+    /// Its secret (`client_secret_basic` or `client_secret_post`), or its public keys
+    /// (`private_key_jwt`, see [`ClientSecret::private_key_jwt`]).
     pub client_secret: ClientSecret,
     /// Where authentication responses may go, each compared exactly (RFC 9700 §2.1).
     pub redirect_uris: Vec<String>,
@@ -56,6 +96,24 @@ impl Client {
             post_logout_redirect_uris: vec![format!("{base}/")],
             backchannel_logout_uri: Some(format!("{base}/backchannel-logout")),
         }
+    }
+}
+
+impl Client {
+    /// [`Client::for_app`] authenticating with `private_key_jwt` and the keys at `jwks_uri`.
+    pub fn for_app_with_jwks_uri(client_id: &str, jwks_uri: &str, base_url: &str) -> Self {
+        Self {
+            client_secret: ClientSecret::private_key_jwt(ClientKeys {
+                jwks_uri: Some(jwks_uri.to_string()),
+                jwks: None,
+            }),
+            ..Self::for_app(client_id, "", base_url)
+        }
+    }
+
+    /// Whether it authenticates with `private_key_jwt` rather than a secret.
+    pub fn uses_private_key_jwt(&self) -> bool {
+        self.client_secret.keys().is_some()
     }
 }
 

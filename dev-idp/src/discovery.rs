@@ -19,6 +19,7 @@ pub const END_SESSION_PATH: &str = "/end_session";
 pub const TOKEN_PATH: &str = "/token";
 pub const USERINFO_PATH: &str = "/userinfo";
 pub const REVOCATION_PATH: &str = "/revoke";
+pub const PAR_PATH: &str = "/par";
 
 pub const SCOPES: &[&str] = &["openid", "profile", "email"];
 pub const CLAIMS: &[&str] = &[
@@ -53,6 +54,13 @@ pub struct ExtraMetadata {
     pub revocation_endpoint: String,
     pub revocation_endpoint_auth_methods_supported: Vec<CoreClientAuthMethod>,
     pub code_challenge_methods_supported: Vec<String>,
+    /// RFC 9126 §5.
+    pub pushed_authorization_request_endpoint: String,
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.1.
+    pub dpop_signing_alg_values_supported: Vec<String>,
+    /// RFC 8414 §2, for `private_key_jwt` at the revocation endpoint.
+    pub revocation_endpoint_auth_signing_alg_values_supported: Vec<String>,
 }
 impl AdditionalProviderMetadata for ExtraMetadata {}
 
@@ -71,13 +79,18 @@ pub type DevProviderMetadata = ProviderMetadata<
     CoreSubjectIdentifierType,
 >;
 
-pub fn metadata(issuer: &IssuerUrl) -> Result<DevProviderMetadata, String> {
+pub fn metadata(issuer: &IssuerUrl, require_par: bool) -> Result<DevProviderMetadata, String> {
     let base = issuer.as_str().trim_end_matches('/');
     let at = |path: &str| format!("{base}{path}");
     let auth_methods = vec![
         CoreClientAuthMethod::ClientSecretBasic,
         CoreClientAuthMethod::ClientSecretPost,
+        CoreClientAuthMethod::PrivateKeyJwt,
     ];
+    let algorithms: Vec<String> = crate::jose::ALGORITHMS
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
     Ok(DevProviderMetadata::new(
         issuer.clone(),
         AuthUrl::new(at(AUTHORIZE_PATH)).map_err(|e| e.to_string())?,
@@ -97,6 +110,10 @@ pub fn metadata(issuer: &IssuerUrl) -> Result<DevProviderMetadata, String> {
             revocation_endpoint: at(REVOCATION_PATH),
             revocation_endpoint_auth_methods_supported: auth_methods.clone(),
             code_challenge_methods_supported: vec![crate::authorize::S256.to_string()],
+            pushed_authorization_request_endpoint: at(PAR_PATH),
+            require_pushed_authorization_requests: require_par,
+            dpop_signing_alg_values_supported: algorithms.clone(),
+            revocation_endpoint_auth_signing_alg_values_supported: algorithms,
         },
     )
     .set_token_endpoint(Some(
@@ -106,6 +123,11 @@ pub fn metadata(issuer: &IssuerUrl) -> Result<DevProviderMetadata, String> {
         UserInfoUrl::new(at(USERINFO_PATH)).map_err(|e| e.to_string())?,
     ))
     .set_token_endpoint_auth_methods_supported(Some(auth_methods))
+    .set_token_endpoint_auth_signing_alg_values_supported(Some(vec![
+        CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    ]))
     .set_response_modes_supported(Some(vec![CoreResponseMode::FormPost]))
     .set_grant_types_supported(Some(vec![
         CoreGrantType::AuthorizationCode,

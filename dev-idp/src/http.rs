@@ -71,3 +71,35 @@ impl Fairing for SecurityHeaders {
         res.set_header(Header::new("Cache-Control", "no-store"));
     }
 }
+
+/// `DPoP-Nonce` on every answer of the token endpoint and the resources when nonces are
+/// required (RFC 9449 §8.2, §9): the client uses it in its next proof.
+pub struct DpopNonces;
+
+#[rocket::async_trait]
+impl Fairing for DpopNonces {
+    fn info(&self) -> Info {
+        Info {
+            name: "development IdP DPoP nonces",
+            kind: Kind::Response,
+        }
+    }
+
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        let path = req.uri().path();
+        let dpop_endpoint = path == crate::discovery::TOKEN_PATH
+            || path == crate::discovery::PAR_PATH
+            || path == crate::discovery::USERINFO_PATH
+            || path.starts_with(crate::demo_api::BASE_PATH);
+        if !dpop_endpoint {
+            return;
+        }
+        let nonce = req
+            .rocket()
+            .state::<std::sync::Arc<crate::state::IdpState>>()
+            .and_then(|idp| idp.dpop.nonce());
+        if let Some(nonce) = nonce {
+            res.set_header(Header::new(crate::dpop::NONCE_HEADER, nonce));
+        }
+    }
+}

@@ -12,6 +12,19 @@
 //! step-up challenge at `/demo-api/sensitive`. Its RSA signing key is generated at each
 //! start and never stored; sessions, codes and tokens live in memory, bounded.
 //!
+//! For FAPI 2.0 clients:
+//!
+//! - pushed authorization requests (RFC 9126) at `/par`, then `/authorize?client_id=…&
+//!   request_uri=…`; [`Options::require_par`] (`--require-par`) refuses requests that were not
+//!   pushed;
+//! - DPoP (RFC 9449): a `DPoP` proof at the token endpoint makes `token_type` `DPoP` and binds
+//!   the tokens to its key, which UserInfo and the demo API then require; a proof at `/par` or
+//!   `dpop_jkt` binds the code too; [`Options::dpop_nonce`] (`--dpop-nonce`) requires server
+//!   nonces;
+//! - `private_key_jwt` (RFC 7523 §2.2) for clients registered with their keys
+//!   ([`Client::for_app_with_jwks_uri`], [`ClientSecret::private_key_jwt`], or `jwks_uri=` in
+//!   `--client`), at the token, revocation and PAR endpoints.
+//!
 //! oidc-bff starts it in debug builds when no issuer is configured; `cargo run -p dev-idp`
 //! runs it alone (see `--help`), and [`start`] runs it inside another program's tests:
 //!
@@ -39,17 +52,24 @@ mod accounts;
 mod authorize;
 mod back_channel;
 mod backchannel_logout;
+mod client_assertion;
 mod client_auth;
 mod clients;
 mod demo_api;
 mod discovery;
+mod dpop;
 mod grants;
 mod http;
+mod jose;
 mod logout;
+mod oauth;
 mod pages;
+mod par;
 mod params;
 mod pkce;
 mod random;
+mod replay;
+mod resource;
 mod routes;
 mod sessions;
 mod state;
@@ -57,10 +77,12 @@ mod tokens;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rocket::fairing::AdHoc;
 
-pub use clients::{Client, ClientSecret};
+pub use clients::{Client, ClientKeys, ClientSecret};
+pub use dpop::DEFAULT_SKEW as DEFAULT_DPOP_SKEW;
 pub use grants::{Lifetimes, DEFAULT_ACCESS_TOKEN_TTL};
 pub use pages::BANNER;
 
@@ -88,7 +110,21 @@ pub struct Options {
     pub clients: Vec<Client>,
     /// How long codes and tokens stay valid.
     pub lifetimes: Lifetimes,
+    /// Refuse authorization requests that were not pushed to `/par` first (RFC 9126 §5), and
+    /// say so in discovery (`require_pushed_authorization_requests`).
+    pub require_par: bool,
+    /// Require server-provided nonces in DPoP proofs (RFC 9449 §8, §9).
+    pub dpop_nonce: bool,
+    /// How far a DPoP proof's `iat` may be from the IdP's clock, either way (default
+    /// [`DEFAULT_DPOP_SKEW`]).
+    pub dpop_skew: Duration,
+    /// How long a pushed request's `request_uri` stays usable (default
+    /// [`DEFAULT_REQUEST_URI_LIFETIME`]).
+    pub request_uri_lifetime: Duration,
 }
+
+/// How long a pushed request's `request_uri` stays usable, unless configured otherwise.
+pub const DEFAULT_REQUEST_URI_LIFETIME: Duration = par::LIFETIME;
 
 impl Default for Options {
     fn default() -> Self {
@@ -98,6 +134,10 @@ impl Default for Options {
             issuer: None,
             clients: Vec::new(),
             lifetimes: Lifetimes::default(),
+            require_par: false,
+            dpop_nonce: false,
+            dpop_skew: DEFAULT_DPOP_SKEW,
+            request_uri_lifetime: DEFAULT_REQUEST_URI_LIFETIME,
         }
     }
 }
@@ -183,7 +223,13 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
         .map_err(|e| StartError::Key(e.to_string()))?;
     let clients = clients::Clients::new(clients);
     let origins = clients.redirect_origins();
-    let state = state::IdpState::new(&issuer, clients, key, options.lifetimes)
+    let features = state::Features {
+        require_par: options.require_par,
+        dpop_nonce: options.dpop_nonce,
+        dpop_skew: options.dpop_skew,
+        request_uri_lifetime: options.request_uri_lifetime,
+    };
+    let state = state::IdpState::new(&issuer, clients, key, options.lifetimes, features)
         .map_err(StartError::Config)?;
     let config = rocket::Config {
         address: options.address,
@@ -209,6 +255,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
     let rocket = rocket::custom(config)
         .manage(Arc::new(state))
         .attach(http::SecurityHeaders::new(&origins))
+        .attach(http::DpopNonces)
         .attach(AdHoc::on_liftoff("development IdP ready", move |_| {
             Box::pin(async move {
                 let _ = ready.send(());
@@ -216,6 +263,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
         }))
         .mount("/", routes::routes())
         .mount("/", back_channel::routes())
+        .mount("/", par::routes())
         .mount(demo_api::BASE_PATH, demo_api::routes())
         .register("/", routes::catchers())
         .ignite()

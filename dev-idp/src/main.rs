@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use dev_idp::{Client, ClientSecret, Lifetimes, Options};
+use dev_idp::{Client, ClientKeys, ClientSecret, Lifetimes, Options};
 
 /// A zero-setup OpenID Provider for local development and tests. Not for production.
 #[derive(Debug, Parser)]
@@ -23,7 +23,9 @@ struct Args {
     issuer: Option<String>,
     /// A registered client, as `id=ID,secret=SECRET,redirect_uri=URI[,redirect_uri=URI...]
     /// [,post_logout_redirect_uri=URI...][,backchannel_logout_uri=URI]`; repeat for several (in the environment, separate
-    /// them with `;`). Default: oidc-bff's development client for http://localhost:3000.
+    /// them with `;`). A client that authenticates with `private_key_jwt` has
+    /// `jwks_uri=URI` (and optionally `token_endpoint_auth_method=private_key_jwt`) instead of
+    /// `secret=`. Default: oidc-bff's development client for http://localhost:3000.
     #[arg(long = "client", env = "DEV_IDP_CLIENTS", value_delimiter = ';', value_parser = parse_client)]
     clients: Vec<Client>,
     /// Lifetime of access tokens, in seconds.
@@ -35,12 +37,22 @@ struct Args {
     /// Lifetime of authorization codes, in seconds.
     #[arg(long, env = "DEV_IDP_CODE_TTL", default_value_t = Lifetimes::default().code.as_secs(), value_parser = clap::value_parser!(u64).range(1..=600))]
     code_ttl: u64,
+    /// Refuse authorization requests that were not pushed to /par first (RFC 9126).
+    #[arg(long, env = "DEV_IDP_REQUIRE_PAR")]
+    require_par: bool,
+    /// Require server-provided nonces in DPoP proofs (RFC 9449 §8, §9).
+    #[arg(long, env = "DEV_IDP_DPOP_NONCE")]
+    dpop_nonce: bool,
+    /// How far a DPoP proof's `iat` may be from the IdP's clock, in seconds.
+    #[arg(long, env = "DEV_IDP_DPOP_SKEW", default_value_t = dev_idp::DEFAULT_DPOP_SKEW.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    dpop_skew: u64,
 }
 
 /// `id=…,secret=…,redirect_uri=…[,redirect_uri=…][,post_logout_redirect_uri=…]
-/// [,backchannel_logout_uri=…]`.
+/// [,backchannel_logout_uri=…]`, with `jwks_uri=…[,token_endpoint_auth_method=private_key_jwt]`
+/// instead of `secret=…` for `private_key_jwt`.
 fn parse_client(spec: &str) -> Result<Client, String> {
-    let (mut id, mut secret) = (None, None);
+    let (mut id, mut secret, mut jwks_uri, mut method) = (None, None, None, None);
     let (mut redirect_uris, mut post_logout_redirect_uris) = (Vec::new(), Vec::new());
     let mut backchannel_logout_uri = None;
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -50,6 +62,11 @@ fn parse_client(spec: &str) -> Result<Client, String> {
         match name.trim() {
             "id" => id = Some(value.to_string()),
             "secret" => secret = Some(value.to_string()),
+            "jwks_uri" => {
+                url::Url::parse(value).map_err(|e| format!("`{value}` is not a URL: {e}"))?;
+                jwks_uri = Some(value.to_string());
+            }
+            "token_endpoint_auth_method" => method = Some(value.to_string()),
             "redirect_uri" | "post_logout_redirect_uri" => {
                 url::Url::parse(value).map_err(|e| format!("`{value}` is not a URL: {e}"))?;
                 if name.trim() == "redirect_uri" {
@@ -70,15 +87,38 @@ fn parse_client(spec: &str) -> Result<Client, String> {
     let client_id = id
         .filter(|id| !id.is_empty())
         .ok_or("the client has no id=")?;
-    let secret = secret
-        .filter(|s| !s.is_empty())
-        .ok_or("the client has no secret=")?;
+    let secret = secret.filter(|s| !s.is_empty());
+    let client_secret = match (secret, jwks_uri, method.as_deref()) {
+        (Some(_), Some(_), _) => {
+            return Err(
+                "a client has either secret= or jwks_uri= (private_key_jwt), not both".into(),
+            )
+        }
+        (Some(secret), None, None | Some("client_secret_basic" | "client_secret_post")) => {
+            ClientSecret::new(secret)
+        }
+        (None, Some(uri), None | Some("private_key_jwt")) => {
+            ClientSecret::private_key_jwt(ClientKeys {
+                jwks_uri: Some(uri),
+                jwks: None,
+            })
+        }
+        (None, None, Some("private_key_jwt")) => {
+            return Err("a private_key_jwt client needs jwks_uri=".into())
+        }
+        (None, None, _) => return Err("the client has no secret= (or jwks_uri=)".into()),
+        (_, _, Some(other)) => {
+            return Err(format!(
+                "token_endpoint_auth_method `{other}` does not fit the client's credentials"
+            ))
+        }
+    };
     if redirect_uris.is_empty() {
         return Err("the client has no redirect_uri=".into());
     }
     Ok(Client {
         client_id,
-        client_secret: ClientSecret::new(secret),
+        client_secret,
         redirect_uris,
         post_logout_redirect_uris,
         backchannel_logout_uri,
@@ -104,6 +144,10 @@ async fn main() -> ExitCode {
             access_token: Duration::from_secs(args.access_token_ttl),
             refresh_token: Duration::from_secs(args.refresh_token_ttl),
         },
+        require_par: args.require_par,
+        dpop_nonce: args.dpop_nonce,
+        dpop_skew: Duration::from_secs(args.dpop_skew),
+        ..Options::default()
     };
     let clients = if options.clients.is_empty() {
         format!(

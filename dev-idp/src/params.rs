@@ -20,6 +20,19 @@ impl Params {
         Self::from_pairs(url::form_urlencoded::parse(encoded.as_bytes()).into_owned())
     }
 
+    /// Every name and value, in no particular order.
+    pub fn into_pairs(self) -> Vec<(String, String)> {
+        self.0
+            .into_iter()
+            .flat_map(|(name, values)| values.into_iter().map(move |v| (name.clone(), v)))
+            .collect()
+    }
+
+    /// Whether the parameter was given at all (even empty).
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
     /// The value of a parameter given once; an empty value counts as absent (RFC 6749 3.1).
     pub fn one(&self, name: &str) -> Result<Option<&str>, Duplicate> {
         match self.0.get(name).map(Vec::as_slice) {

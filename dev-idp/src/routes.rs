@@ -56,7 +56,7 @@ fn jwks(idp: &Idp) -> Json<Value> {
 #[get("/authorize")]
 fn authorize_get(uri: &Origin<'_>, jar: &CookieJar<'_>, idp: &Idp) -> Page {
     let params = Params::parse(uri.query().map(|q| q.as_str()).unwrap_or_default());
-    let request = match authorize::check(&params, &idp.clients) {
+    let request = match checked(idp, params, false) {
         Ok(request) => request,
         Err(rejection) => return rejected(idp, rejection),
     };
@@ -102,12 +102,15 @@ fn authorize_get(uri: &Origin<'_>, jar: &CookieJar<'_>, idp: &Idp) -> Page {
 #[post("/authorize", data = "<body>")]
 fn authorize_post(_from_us: SameOrigin, body: String, jar: &CookieJar<'_>, idp: &Idp) -> Page {
     let params = Params::parse(&body);
-    let request = match authorize::check(&params, &idp.clients) {
+    let request = match checked(idp, Params::parse(&body), true) {
         Ok(request) => request,
         Err(rejection) => return rejected(idp, rejection),
     };
     let field = |name| params.one(name).ok().flatten().unwrap_or_default();
     if field("action") == "cancel" {
+        if let Some(handle) = &request.pushed {
+            idp.par.finish(handle);
+        }
         return rejected(
             idp,
             Rejection::ToClient(ErrorResponse::new(
@@ -156,6 +159,15 @@ fn authorize_post(_from_us: SameOrigin, body: String, jar: &CookieJar<'_>, idp: 
     respond(idp, &request, &session)
 }
 
+/// The request's parameters, from the pushed request its `request_uri` names if it has one
+/// (RFC 9126 §4), checked. `form`: they come from the IdP's own sign-in form.
+fn checked(idp: &IdpState, params: Params, form: bool) -> Result<AuthorizationRequest, Rejection> {
+    let (params, pushed) = idp.par.resolve(params, form)?;
+    let mut request = authorize::check(&params, &idp.clients)?;
+    request.pushed = pushed;
+    Ok(request)
+}
+
 /// The second step of a sign-in that asked for `acr=mfa`: the one-time code, within the IdP
 /// session the password started.
 fn second_factor(
@@ -197,6 +209,10 @@ fn respond(idp: &IdpState, request: &AuthorizationRequest, session: &IdpSession)
     let Some(account) = session.account() else {
         return Page(Status::Ok, pages::sign_in(request, "", None));
     };
+    // The sign-in of a pushed request ends here: its form cannot be posted again.
+    if let Some(handle) = &request.pushed {
+        idp.par.finish(handle);
+    }
     let grant = Grant {
         account,
         client_id: request.client_id.clone(),
@@ -210,10 +226,11 @@ fn respond(idp: &IdpState, request: &AuthorizationRequest, session: &IdpSession)
     };
     let mut fields = Vec::new();
     let code = match &request.code_challenge {
-        Some(challenge) if request.response_type.uses_code() => Some(idp.grants.issue_code(
+        Some(challenge) if request.response_type.uses_code() => Some(idp.grants.issue_bound_code(
             grant.clone(),
             &request.redirect_uri,
             challenge,
+            request.dpop_jkt.as_deref(),
         )),
         _ => None,
     };

@@ -7,9 +7,12 @@ use rocket::State;
 use serde_json::Value;
 
 use crate::accounts::Account;
+use crate::client_assertion::ClientAssertions;
 use crate::clients::Clients;
 use crate::discovery;
+use crate::dpop::Dpop;
 use crate::grants::{Grants, Lifetimes};
+use crate::par::PushedRequests;
 use crate::sessions::IdpSessions;
 use crate::tokens::SigningKey;
 
@@ -27,6 +30,21 @@ pub struct IdpState {
     pub jwks: Value,
     /// Delivers back-channel logout tokens to the clients.
     pub backchannel_http: openidconnect::reqwest::Client,
+    /// Pushed authorization requests (RFC 9126).
+    pub par: PushedRequests,
+    /// DPoP proofs (RFC 9449): used `jti`s and nonces.
+    pub dpop: Dpop,
+    /// `private_key_jwt` client assertions: the clients' keys and used `jti`s.
+    pub assertions: ClientAssertions,
+}
+
+/// The FAPI 2.0 features that are optional here (see `Options`).
+#[derive(Debug, Clone, Copy)]
+pub struct Features {
+    pub require_par: bool,
+    pub dpop_nonce: bool,
+    pub dpop_skew: std::time::Duration,
+    pub request_uri_lifetime: std::time::Duration,
 }
 
 impl IdpState {
@@ -35,9 +53,10 @@ impl IdpState {
         clients: Clients,
         key: SigningKey,
         lifetimes: Lifetimes,
+        features: Features,
     ) -> Result<Self, String> {
         let issuer = IssuerUrl::new(issuer.to_string()).map_err(|e| e.to_string())?;
-        let metadata = discovery::metadata(&issuer)?;
+        let metadata = discovery::metadata(&issuer, features.require_par)?;
         let discovery = serde_json::to_value(&metadata).map_err(|e| e.to_string())?;
         let jwks = serde_json::to_value(key.jwks()).map_err(|e| e.to_string())?;
         let backchannel_http = crate::backchannel_logout::http_client()?;
@@ -50,7 +69,15 @@ impl IdpState {
             discovery,
             jwks,
             backchannel_http,
+            par: PushedRequests::new(features.require_par, features.request_uri_lifetime),
+            dpop: Dpop::new(features.dpop_nonce, features.dpop_skew),
+            assertions: ClientAssertions::new()?,
         })
+    }
+
+    /// The URL of the endpoint at `path` (as in DPoP's `htu` and an assertion's `aud`).
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer.as_str().trim_end_matches('/'))
     }
 
     pub fn picture_url(&self, account: &Account) -> String {

@@ -144,6 +144,18 @@ impl SigningKey {
         Ok(Self { key, kid, jwks })
     }
 
+    /// Signs `message` with `alg` as is (for the tests of JWS verification).
+    #[cfg(test)]
+    pub fn sign_raw(
+        &self,
+        alg: &CoreJwsSigningAlgorithm,
+        message: &[u8],
+    ) -> Result<Vec<u8>, TokenError> {
+        self.key
+            .sign(alg, message)
+            .map_err(|e| TokenError::Signing(e.to_string()))
+    }
+
     /// The public half, as served at the JWKS endpoint.
     pub fn jwks(&self) -> &CoreJsonWebKeySet {
         &self.jwks

@@ -141,6 +141,12 @@ pub fn check(params: &Params, clients: &Clients) -> Result<AuthorizationRequest,
         None
     };
     let prompt = parse_prompt(one("prompt")?).map_err(invalid)?;
+    let dpop_jkt = one("dpop_jkt")?.map(str::to_string);
+    if dpop_jkt.as_deref().is_some_and(|jkt| !is_sha256_b64(jkt)) {
+        return Err(invalid(
+            "dpop_jkt is not a base64url SHA-256 thumbprint (43 characters).".into(),
+        ));
+    }
     let max_age = one("max_age")?
         .map(|v| v.parse::<u64>())
         .transpose()
@@ -162,7 +168,17 @@ pub fn check(params: &Params, clients: &Clients) -> Result<AuthorizationRequest,
             .filter(|value| !value.is_empty())
             .map(str::to_string)
             .collect(),
+        dpop_jkt,
+        pushed: None,
     })
+}
+
+/// A SHA-256 digest in base64url without padding: 43 characters of its alphabet.
+fn is_sha256_b64(text: &str) -> bool {
+    text.len() == 43
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The only PKCE method this IdP accepts: `plain` would let a stolen challenge redeem the code.
@@ -188,11 +204,7 @@ fn check_pkce(challenge: Option<&str>, method: Option<&str>) -> Result<String, S
             )
         }
     }
-    let well_formed = challenge.len() == 43
-        && challenge
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !well_formed {
+    if !is_sha256_b64(challenge) {
         return Err("code_challenge is not a base64url SHA-256 digest (43 characters).".into());
     }
     Ok(challenge.to_string())

@@ -72,6 +72,11 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     /// Requested authentication context classes, in order of preference (Core 3.1.2.1).
     pub acr_values: Vec<String>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
+    pub dpop_jkt: Option<String>,
+    /// For a pushed request (RFC 9126): the handle its sign-in form carries instead of the
+    /// parameters.
+    pub pushed: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -81,6 +86,12 @@ impl AuthorizationRequest {
 
     /// The fields the sign-in form carries so that its POST is the same request again.
     pub fn form_fields(&self) -> Vec<(&'static str, String)> {
+        if let Some(handle) = &self.pushed {
+            return vec![
+                ("client_id", self.client_id.clone()),
+                ("request_uri", handle.clone()),
+            ];
+        }
         let mut fields = vec![
             ("client_id", self.client_id.clone()),
             ("redirect_uri", self.redirect_uri.clone()),
@@ -100,6 +111,9 @@ impl AuthorizationRequest {
         }
         if !self.acr_values.is_empty() {
             fields.push(("acr_values", self.acr_values.join(" ")));
+        }
+        if let Some(jkt) = &self.dpop_jkt {
+            fields.push(("dpop_jkt", jkt.clone()));
         }
         fields
     }

@@ -20,6 +20,8 @@ pub enum CodeState {
         grant: Arc<Grant>,
         redirect_uri: String,
         code_challenge: String,
+        /// RFC 9449 §10: the DPoP key the code must be redeemed with, if bound.
+        dpop_jkt: Option<String>,
     },
     /// Spent by a redemption that started token family `family`.
     Redeemed { family: u64 },
@@ -33,6 +35,8 @@ pub struct CodeEntry {
 pub struct TokenEntry {
     pub family: u64,
     pub grant: Arc<Grant>,
+    /// The DPoP key thumbprint the token is bound to (RFC 9449 §6), if any.
+    pub jkt: Option<String>,
     pub expires: Instant,
 }
 

@@ -68,6 +68,9 @@ pub enum GrantError {
     /// `invalid_scope`: more scope than was granted.
     #[error("{0}")]
     ScopeNotGranted(String),
+    /// `invalid_dpop_proof`: a DPoP-bound refresh token without a proof of its key.
+    #[error("{0}")]
+    DpopKey(String),
 }
 
 /// Tokens just issued for a grant.
@@ -80,6 +83,21 @@ pub struct Issued {
     pub grant: Arc<Grant>,
     /// The tokens descending from one code, revoked together.
     pub family: u64,
+    /// The DPoP key thumbprint the access token is bound to: `token_type` DPoP.
+    pub jkt: Option<String>,
+}
+
+/// A valid access token: what it grants and the DPoP key it is bound to, if any.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub grant: Arc<Grant>,
+    pub jkt: Option<String>,
+}
+
+/// The DPoP keys new tokens are bound to.
+struct Binding {
+    access: Option<String>,
+    refresh: Option<String>,
 }
 
 struct Inner {
@@ -136,7 +154,20 @@ impl Grants {
 
     /// A new one-time code (256 random bits) for `grant`, bound to the request's redirect URI
     /// and PKCE challenge.
+    #[cfg(test)]
     pub fn issue_code(&self, grant: Grant, redirect_uri: &str, code_challenge: &str) -> String {
+        self.issue_bound_code(grant, redirect_uri, code_challenge, None)
+    }
+
+    /// [`Grants::issue_code`], the code bound to a DPoP key (RFC 9449 §10) when `dpop_jkt`
+    /// is given: it is redeemed only with a proof of that key.
+    pub fn issue_bound_code(
+        &self,
+        grant: Grant,
+        redirect_uri: &str,
+        code_challenge: &str,
+        dpop_jkt: Option<&str>,
+    ) -> String {
         let now = Instant::now();
         let code = random_token();
         let entry = CodeEntry {
@@ -144,6 +175,7 @@ impl Grants {
                 grant: Arc::new(grant),
                 redirect_uri: redirect_uri.to_string(),
                 code_challenge: code_challenge.to_string(),
+                dpop_jkt: dpop_jkt.map(str::to_string),
             },
             expires: now + self.lifetimes.code,
         };
@@ -154,12 +186,14 @@ impl Grants {
 
     /// The `authorization_code` grant (RFC 6749 §4.1.3, RFC 7636 §4.6) for the authenticated
     /// client. Any attempt spends the code; a second one also revokes what the first issued.
+    /// `jkt`: the DPoP key the tokens are bound to (RFC 9449 §5), if a proof came with it.
     pub fn redeem_code(
         &self,
         code: &str,
         client_id: &str,
         redirect_uri: Option<&str>,
         code_verifier: Option<&str>,
+        jkt: Option<&str>,
     ) -> Result<Issued, GrantError> {
         let now = Instant::now();
         let mut inner = self.lock(now);
@@ -177,7 +211,7 @@ impl Grants {
                 ))
             }
         };
-        let (grant, bound_redirect_uri, code_challenge) = match previous.state {
+        let (grant, bound_redirect_uri, code_challenge, dpop_jkt) = match previous.state {
             CodeState::Redeemed { family: first } => {
                 inner.revoke_family(first);
                 // Keep remembering the first redemption: its family is revoked again, harmlessly.
@@ -194,7 +228,8 @@ impl Grants {
                 grant,
                 redirect_uri,
                 code_challenge,
-            } => (grant, redirect_uri, code_challenge),
+                dpop_jkt,
+            } => (grant, redirect_uri, code_challenge, dpop_jkt),
         };
         inner.next_family += 1;
         if grant.client_id != client_id {
@@ -220,28 +255,41 @@ impl Grants {
                 "code_verifier is required: the code was issued with a PKCE challenge.".into(),
             )
         })?;
+        if dpop_jkt.is_some() && dpop_jkt.as_deref() != jkt {
+            return Err(GrantError::DpopKey(
+                "The code is bound to a DPoP key (dpop_jkt): send a DPoP proof made with it."
+                    .into(),
+            ));
+        }
         if !crate::pkce::verifies(verifier, &code_challenge) {
             return Err(GrantError::Invalid(
                 "The code_verifier does not match the code_challenge (S256).".into(),
             ));
         }
-        Ok(self.issue_tokens(&mut inner, family, grant.clone(), grant, now))
+        let binding = Binding {
+            access: jkt.map(str::to_string),
+            refresh: jkt.map(str::to_string),
+        };
+        Ok(self.issue_tokens(&mut inner, family, (grant.clone(), grant), binding, now))
     }
 
     /// The `refresh_token` grant (RFC 6749 §6): a new access token and a new refresh token;
-    /// the presented one is spent. `scope`, when given, may only narrow the grant.
+    /// the presented one is spent. `scope`, when given, may only narrow the grant. `jkt`: the
+    /// key of the request's DPoP proof; a bound refresh token needs a proof of its own key
+    /// (RFC 9449 §5), and the new access token is bound to the proof's key.
     pub fn refresh(
         &self,
         refresh_token: &str,
         client_id: &str,
         scope: Option<&str>,
+        jkt: Option<&str>,
     ) -> Result<Issued, GrantError> {
         let now = Instant::now();
         let mut inner = self.lock(now);
         let refresh_key = key(refresh_token);
-        let (family, grant) = match inner.refresh.get(&refresh_key) {
+        let (family, grant, bound) = match inner.refresh.get(&refresh_key) {
             Some(entry) if entry.expires > now && entry.grant.client_id == client_id => {
-                (entry.family, entry.grant.clone())
+                (entry.family, entry.grant.clone(), entry.jkt.clone())
             }
             _ => {
                 return Err(GrantError::Invalid(
@@ -268,16 +316,27 @@ impl Grants {
                 })
             }
         };
+        if let Some(bound) = &bound {
+            if jkt != Some(bound.as_str()) {
+                return Err(GrantError::DpopKey(
+                    "The refresh token is DPoP-bound: send a DPoP proof made with its key.".into(),
+                ));
+            }
+        }
         inner.refresh.remove(&refresh_key);
-        Ok(self.issue_tokens(&mut inner, family, grant, access_grant, now))
+        let binding = Binding {
+            access: jkt.map(str::to_string),
+            refresh: bound,
+        };
+        Ok(self.issue_tokens(&mut inner, family, (grant, access_grant), binding, now))
     }
 
     fn issue_tokens(
         &self,
         inner: &mut Inner,
         family: u64,
-        refresh_grant: Arc<Grant>,
-        access_grant: Arc<Grant>,
+        (refresh_grant, access_grant): (Arc<Grant>, Arc<Grant>),
+        binding: Binding,
         now: Instant,
     ) -> Issued {
         let access_token = random_token();
@@ -285,11 +344,13 @@ impl Grants {
         let access = TokenEntry {
             family,
             grant: access_grant.clone(),
+            jkt: binding.access.clone(),
             expires: now + self.lifetimes.access_token,
         };
         let refresh = TokenEntry {
             family,
             grant: refresh_grant,
+            jkt: binding.refresh,
             expires: now + self.lifetimes.refresh_token,
         };
         insert_bounded(
@@ -312,18 +373,28 @@ impl Grants {
             expires_in: self.lifetimes.access_token,
             grant: access_grant,
             family,
+            jkt: binding.access,
         }
     }
 
     /// What a valid access token grants (for UserInfo), or `None`.
+    #[cfg(test)]
     pub fn access(&self, access_token: &str) -> Option<Arc<Grant>> {
+        self.access_with_binding(access_token).map(|a| a.grant)
+    }
+
+    /// What a valid access token grants and the DPoP key it is bound to, or `None`.
+    pub fn access_with_binding(&self, access_token: &str) -> Option<Access> {
         let now = Instant::now();
         let inner = self.lock(now);
         inner
             .access
             .get(&key(access_token))
             .filter(|t| t.expires > now)
-            .map(|t| t.grant.clone())
+            .map(|t| Access {
+                grant: t.grant.clone(),
+                jkt: t.jkt.clone(),
+            })
     }
 
     /// RFC 7009: a refresh token takes its whole family (every access token issued from the

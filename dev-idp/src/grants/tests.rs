@@ -29,7 +29,7 @@ fn grants() -> Grants {
 }
 
 fn redeem(grants: &Grants, code: &str) -> Result<Issued, GrantError> {
-    grants.redeem_code(code, CLIENT, Some(REDIRECT), Some(VERIFIER))
+    grants.redeem_code(code, CLIENT, Some(REDIRECT), Some(VERIFIER), None)
 }
 
 fn invalid_grant(result: Result<Issued, GrantError>) -> bool {
@@ -60,6 +60,7 @@ fn a_reused_code_fails_and_revokes_what_the_first_use_issued() {
     assert!(invalid_grant(grants.refresh(
         &first.refresh_token,
         CLIENT,
+        None,
         None
     )));
     // A third attempt still fails.
@@ -84,7 +85,7 @@ fn a_wrong_verifier_redirect_uri_or_client_spends_the_code_without_tokens() {
     for (client, redirect_uri, verifier, is_invalid_grant) in attempts {
         let grants = grants();
         let code = grants.issue_code(grant(), REDIRECT, CHALLENGE);
-        let result = grants.redeem_code(&code, client, redirect_uri, verifier);
+        let result = grants.redeem_code(&code, client, redirect_uri, verifier, None);
         if is_invalid_grant {
             assert!(
                 invalid_grant(result),
@@ -113,7 +114,9 @@ fn codes_and_access_tokens_expire() {
     assert!(invalid_grant(redeem(&grants, &late)));
     assert!(grants.access(&issued.access_token).is_none());
     // The refresh token outlives its access token.
-    assert!(grants.refresh(&issued.refresh_token, CLIENT, None).is_ok());
+    assert!(grants
+        .refresh(&issued.refresh_token, CLIENT, None, None)
+        .is_ok());
 }
 
 #[test]
@@ -121,25 +124,34 @@ fn refresh_rotates_and_may_only_narrow_the_scope() {
     let grants = grants();
     let code = grants.issue_code(grant(), REDIRECT, CHALLENGE);
     let first = redeem(&grants, &code).unwrap();
-    let second = grants.refresh(&first.refresh_token, CLIENT, None).unwrap();
+    let second = grants
+        .refresh(&first.refresh_token, CLIENT, None, None)
+        .unwrap();
     assert_ne!(second.refresh_token, first.refresh_token);
     assert_eq!(second.family, first.family);
     assert!(invalid_grant(grants.refresh(
         &first.refresh_token,
         CLIENT,
+        None,
         None
     )));
     assert!(invalid_grant(grants.refresh(
         &second.refresh_token,
         "other",
+        None,
         None
     )));
     assert!(matches!(
-        grants.refresh(&second.refresh_token, CLIENT, Some("openid offline_access")),
+        grants.refresh(
+            &second.refresh_token,
+            CLIENT,
+            Some("openid offline_access"),
+            None
+        ),
         Err(GrantError::ScopeNotGranted(_))
     ));
     let narrow = grants
-        .refresh(&second.refresh_token, CLIENT, Some("openid email"))
+        .refresh(&second.refresh_token, CLIENT, Some("openid email"), None)
         .unwrap();
     assert_eq!(narrow.grant.scopes, ["openid", "email"]);
     assert!(!grants
@@ -147,7 +159,9 @@ fn refresh_rotates_and_may_only_narrow_the_scope() {
         .unwrap()
         .has_scope("profile"));
     // The refresh token keeps the whole grant.
-    let wide = grants.refresh(&narrow.refresh_token, CLIENT, None).unwrap();
+    let wide = grants
+        .refresh(&narrow.refresh_token, CLIENT, None, None)
+        .unwrap();
     assert!(wide.grant.has_scope("profile"));
 }
 
@@ -155,7 +169,9 @@ fn refresh_rotates_and_may_only_narrow_the_scope() {
 fn revoking_a_refresh_token_revokes_its_access_tokens_too() {
     let grants = grants();
     let first = redeem(&grants, &grants.issue_code(grant(), REDIRECT, CHALLENGE)).unwrap();
-    let second = grants.refresh(&first.refresh_token, CLIENT, None).unwrap();
+    let second = grants
+        .refresh(&first.refresh_token, CLIENT, None, None)
+        .unwrap();
     let other = redeem(&grants, &grants.issue_code(grant(), REDIRECT, CHALLENGE)).unwrap();
     assert!(!grants.revoke(&second.refresh_token, "another-client"));
     assert!(grants.revoke(&second.refresh_token, CLIENT));
@@ -165,6 +181,7 @@ fn revoking_a_refresh_token_revokes_its_access_tokens_too() {
     assert!(invalid_grant(grants.refresh(
         &second.refresh_token,
         CLIENT,
+        None,
         None
     )));
     assert!(
@@ -179,7 +196,9 @@ fn revoking_a_refresh_token_revokes_its_access_tokens_too() {
     // An access token alone.
     assert!(grants.revoke(&other.access_token, CLIENT));
     assert!(grants.access(&other.access_token).is_none());
-    assert!(grants.refresh(&other.refresh_token, CLIENT, None).is_ok());
+    assert!(grants
+        .refresh(&other.refresh_token, CLIENT, None, None)
+        .is_ok());
 }
 
 #[test]

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::support::*;
 
-const ENV: [&str; 7] = [
+const ENV: [&str; 10] = [
     "DEV_IDP_ADDRESS",
     "DEV_IDP_PORT",
     "DEV_IDP_ISSUER",
@@ -16,6 +16,9 @@ const ENV: [&str; 7] = [
     "DEV_IDP_ACCESS_TOKEN_TTL",
     "DEV_IDP_REFRESH_TOKEN_TTL",
     "DEV_IDP_CODE_TTL",
+    "DEV_IDP_REQUIRE_PAR",
+    "DEV_IDP_DPOP_NONCE",
+    "DEV_IDP_DPOP_SKEW",
 ];
 
 /// `dev-idp` with none of its environment variables inherited.
@@ -252,6 +255,23 @@ fn a_bad_client_spec_stops_the_binary_with_a_clear_message() {
              backchannel_logout_uri=http://localhost/b,backchannel_logout_uri=http://localhost/c",
             "more than one backchannel_logout_uri=",
         ),
+        (
+            "id=a,secret=s,jwks_uri=http://localhost/jwks,redirect_uri=http://localhost/cb",
+            "not both",
+        ),
+        (
+            "id=a,token_endpoint_auth_method=private_key_jwt,redirect_uri=http://localhost/cb",
+            "needs jwks_uri=",
+        ),
+        (
+            "id=a,jwks_uri=nope,redirect_uri=http://localhost/cb",
+            "`nope` is not a URL",
+        ),
+        (
+            "id=a,secret=s,token_endpoint_auth_method=private_key_jwt,\
+             redirect_uri=http://localhost/cb",
+            "does not fit",
+        ),
     ] {
         let output = dev_idp()
             .args(["--port", &free_port().to_string(), "--client", spec])
@@ -263,4 +283,71 @@ fn a_bad_client_spec_stops_the_binary_with_a_clear_message() {
         assert!(stderr.contains("--client"), "{spec}: {stderr}");
         assert!(stderr.contains(message), "{spec}: {stderr}");
     }
+}
+
+#[rocket::async_test]
+async fn the_binary_requires_par_and_dpop_nonces_and_takes_a_private_key_jwt_client() {
+    let key = crate::signer::EcKey::generate();
+    let jwks = crate::jwks_server::JwksServer::start(key.jwks()).await;
+    let client = format!(
+        "id=fapi,jwks_uri={},token_endpoint_auth_method=private_key_jwt,\
+         redirect_uri=http://localhost:3000/callback",
+        jwks.uri
+    );
+    let process = spawn(
+        &["--require-par", "--client", &client],
+        &[("DEV_IDP_DPOP_NONCE", "true")],
+    )
+    .await;
+    let http = openidconnect::reqwest::Client::new();
+    let discovery = http
+        .get(format!("{}/.well-known/openid-configuration", process.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let discovery: Value = serde_json::from_str(&discovery).unwrap();
+    assert_eq!(discovery["require_pushed_authorization_requests"], true);
+
+    let plain = http
+        .get(format!(
+            "{}/authorize?client_id=fapi&redirect_uri=http://localhost:3000/callback\
+             &response_type=code&response_mode=form_post&scope=openid&code_challenge={CHALLENGE}\
+             &code_challenge_method=S256",
+            process.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 400, "not pushed");
+
+    let token = format!("{}/token", process.url);
+    let no_nonce = http
+        .post(&token)
+        .header("DPoP", key.proof("POST", &token))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert!(no_nonce.headers().contains_key("dpop-nonce"));
+    let body: Value = serde_json::from_str(&no_nonce.text().await.unwrap()).unwrap();
+    assert_eq!(body["error"], "use_dpop_nonce");
+
+    let assertion = key.assertion("fapi", &process.url);
+    let revoked = http
+        .post(format!("{}/revoke", process.url))
+        .form(&[
+            ("token", "x"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &assertion),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200, "the client's key from its jwks_uri");
 }

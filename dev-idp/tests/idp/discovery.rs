@@ -34,12 +34,31 @@ async fn discovery_and_keys_describe_a_form_post_provider_with_code_and_id_token
     assert_eq!(doc["token_endpoint"], format!("{}/token", idp.url));
     assert_eq!(doc["userinfo_endpoint"], format!("{}/userinfo", idp.url));
     assert_eq!(doc["revocation_endpoint"], format!("{}/revoke", idp.url));
-    let auth_methods = json!(["client_secret_basic", "client_secret_post"]);
+    let auth_methods = json!([
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt"
+    ]);
     assert_eq!(doc["token_endpoint_auth_methods_supported"], auth_methods);
     assert_eq!(
         doc["revocation_endpoint_auth_methods_supported"],
         auth_methods
     );
+    let algs = json!(["ES256", "PS256", "RS256"]);
+    assert_eq!(
+        doc["token_endpoint_auth_signing_alg_values_supported"],
+        algs
+    );
+    assert_eq!(
+        doc["revocation_endpoint_auth_signing_alg_values_supported"],
+        algs
+    );
+    assert_eq!(doc["dpop_signing_alg_values_supported"], algs);
+    assert_eq!(
+        doc["pushed_authorization_request_endpoint"],
+        format!("{}/par", idp.url)
+    );
+    assert_eq!(doc["require_pushed_authorization_requests"], false);
     assert_eq!(
         doc["grant_types_supported"],
         json!(["authorization_code", "implicit", "refresh_token"])

@@ -3,7 +3,10 @@
 //!
 //! One test binary with a module per endpoint or concern: one link instead of one per file.
 
+mod extract;
+mod jwks_server;
 mod receiver;
+mod signer;
 mod support;
 
 mod authorize;
@@ -11,7 +14,12 @@ mod backchannel_logout;
 mod binary;
 mod clients;
 mod discovery;
+mod dpop;
+mod dpop_code_binding;
+mod dpop_resources;
 mod end_session;
+mod par;
+mod private_key_jwt;
 mod revocation;
 mod sign_in;
 mod step_up;

@@ -1,12 +1,11 @@
 //! Helpers for driving a development IdP started with `dev_idp::start` over real HTTP, as a
 //! browser (front channel) and as a client's server (back channel) would.
 
-use base64::Engine;
 use dev_idp::{Client, Lifetimes, Options, Running, StartError};
 use openidconnect::reqwest;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
+pub use crate::extract::*;
 pub use dev_idp::BANNER;
 
 /// The client every single-client test uses: oidc-bff's development client.
@@ -45,15 +44,25 @@ pub async fn start() -> Idp {
 
 /// The IdP with these clients and lifetimes.
 pub async fn start_with(clients: Vec<Client>, lifetimes: Lifetimes) -> Idp {
+    start_configured(clients, lifetimes, |_| {}).await
+}
+
+/// The IdP with these clients and lifetimes and other options set by `configure`.
+pub async fn start_configured(
+    clients: Vec<Client>,
+    lifetimes: Lifetimes,
+    configure: impl Fn(&mut Options),
+) -> Idp {
     // A free port can be taken between the probe and the bind: try a few.
     let mut last_error = None;
     for _ in 0..5 {
-        let options = Options {
+        let mut options = Options {
             port: free_port(),
             clients: clients.clone(),
             lifetimes,
             ..Options::default()
         };
+        configure(&mut options);
         match dev_idp::start(options).await {
             Ok(running) => {
                 let http = reqwest::Client::builder()
@@ -85,6 +94,8 @@ pub fn free_port() -> u16 {
 pub enum Auth<'a> {
     Basic(&'a str, &'a str),
     Post(&'a str, &'a str),
+    /// `private_key_jwt`: this client assertion.
+    Assertion(&'a str),
     None,
 }
 
@@ -97,6 +108,8 @@ pub struct Answer {
     pub status: u16,
     pub cache_control: Option<String>,
     pub www_authenticate: Option<String>,
+    /// `DPoP-Nonce` (RFC 9449 §8).
+    pub dpop_nonce: Option<String>,
     pub json: Value,
 }
 
@@ -244,13 +257,34 @@ impl Idp {
 
     /// A form POST to one of the IdP's back-channel endpoints.
     pub async fn back_channel(&self, path: &str, auth: Auth<'_>, form: &[(&str, &str)]) -> Answer {
+        self.back_channel_with(path, auth, form, &[]).await
+    }
+
+    /// A form POST to one of the IdP's back-channel endpoints, with more headers (`DPoP`).
+    pub async fn back_channel_with(
+        &self,
+        path: &str,
+        auth: Auth<'_>,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let mut fields: Vec<(&str, &str)> = form.to_vec();
         let mut request = self.http.post(format!("{}{path}", self.url));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         match auth {
             Auth::Basic(id, secret) => request = request.basic_auth(id, Some(secret)),
             Auth::Post(id, secret) => {
                 fields.push(("client_id", id));
                 fields.push(("client_secret", secret));
+            }
+            Auth::Assertion(assertion) => {
+                fields.push((
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ));
+                fields.push(("client_assertion", assertion));
             }
             Auth::None => {}
         }
@@ -294,6 +328,15 @@ impl Idp {
         self.back_channel("/token", auth, &form).await
     }
 
+    /// `GET <url>` with these headers (`Authorization: DPoP …`, `DPoP`).
+    pub async fn get_with_headers(&self, url: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut request = self.http.get(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        answer(request.send().await.expect("IdP reachable")).await
+    }
+
     pub async fn userinfo(&self, access_token: &str) -> Answer {
         let request = self
             .http
@@ -319,12 +362,14 @@ pub async fn answer(response: reqwest::Response) -> Answer {
     };
     let cache_control = header("cache-control");
     let www_authenticate = header("www-authenticate");
+    let dpop_nonce = header("dpop-nonce");
     let status = response.status().as_u16();
     let text = response.text().await.unwrap_or_default();
     Answer {
         status,
         cache_control,
         www_authenticate,
+        dpop_nonce,
         json: serde_json::from_str(&text).unwrap_or(Value::Null),
     }
 }
@@ -353,68 +398,4 @@ pub async fn page(response: reqwest::Response) -> IdpPage {
         csp,
         body: response.text().await.unwrap_or_default(),
     }
-}
-
-/// `at_hash` / `c_hash` for RS256: the left half of SHA-256, base64url.
-pub fn half_hash(value: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&Sha256::digest(value.as_bytes())[..16])
-}
-
-/// The string field `name` of a JSON answer.
-pub fn text_of(json: &Value, name: &str) -> String {
-    json[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("{name} in {json}"))
-        .to_string()
-}
-
-/// `devidp_session=<value>` from a page's `Set-Cookie`, ready for a `Cookie` header.
-pub fn idp_cookie(page: &IdpPage) -> Option<String> {
-    page.set_cookie
-        .iter()
-        .find(|c| c.starts_with("devidp_session="))
-        .and_then(|c| c.split(';').next())
-        .map(str::to_string)
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// The hidden inputs of a page, in order.
-pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
-    html.split(r#"<input type="hidden" name=""#)
-        .skip(1)
-        .filter_map(|rest| {
-            let (name, rest) = rest.split_once(r#"" value=""#)?;
-            let (value, _) = rest.split_once('"')?;
-            Some((unescape(name), unescape(value)))
-        })
-        .collect()
-}
-
-pub fn field(html: &str, name: &str) -> Option<String> {
-    hidden_fields(html)
-        .into_iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v)
-}
-
-/// Where a page's form posts to (a form_post page: the client's redirect URI).
-pub fn form_action(html: &str) -> Option<String> {
-    let rest = html.split(r#"<form method="post" action=""#).nth(1)?;
-    Some(unescape(rest.split_once('"')?.0))
-}
-
-/// The (unverified) claims of a JWT.
-pub fn claims(id_token: &str) -> Value {
-    let payload = id_token.split('.').nth(1).expect("JWT payload");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .expect("base64url");
-    serde_json::from_slice(&bytes).expect("JSON claims")
 }
