@@ -13,7 +13,7 @@ use std::net::Ipv4Addr;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use dev_idp::{Client, ClientSecret, Lifetimes, Options, DEFAULT_ACCESS_TOKEN_TTL};
+use dev_idp::{Client, ClientKeys, ClientSecret, Lifetimes, Options, DEFAULT_ACCESS_TOKEN_TTL};
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::figment::providers::Serialized;
 use rocket::figment::value::Value;
@@ -21,6 +21,7 @@ use rocket::figment::Figment;
 use rocket::{Build, Orbit, Rocket};
 
 use crate::config::{ConfigError, Settings};
+use crate::oidc::client_auth::public_jwks;
 
 pub use dev_idp::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PORT};
 
@@ -194,9 +195,18 @@ impl Fairing for Launcher {
             }
             Some(_) => "the configured CLIENT_SECRET".to_string(),
         };
+        // With `private_key_jwt` the app is registered with its public key, inline, as an IdP
+        // would hold it after reading `/.well-known/jwks.json`.
+        let client_secret = match (&settings.fapi.client_key, settings.fapi.uses_private_key()) {
+            (Some(key), true) => ClientSecret::private_key_jwt(ClientKeys {
+                jwks_uri: None,
+                jwks: Some(public_jwks(key)),
+            }),
+            _ => ClientSecret::new(secret.unwrap_or(DEFAULT_CLIENT_SECRET)),
+        };
         let client = Client {
             client_id: settings.client_id.clone(),
-            client_secret: ClientSecret::new(secret.unwrap_or(DEFAULT_CLIENT_SECRET)),
+            client_secret,
             redirect_uris: vec![settings.redirect_uri()],
             post_logout_redirect_uris: vec![settings.post_logout_redirect_uri()],
             backchannel_logout_uri: Some(settings.backchannel_logout_uri()),
