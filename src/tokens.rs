@@ -41,6 +41,12 @@ struct StoredTokens {
     dpop_key: Option<String>,
 }
 
+/// When a token that lives `expires_in` seconds expires; an absurd lifetime saturates
+/// rather than overflowing.
+fn expires_at(expires_in: u64) -> i64 {
+    clock::now().saturating_add(i64::try_from(expires_in).unwrap_or(i64::MAX))
+}
+
 /// Parsed DPoP keys kept at most (a few hundred bytes each); beyond, the cache starts over.
 const MAX_CACHED_DPOP_KEYS: usize = 10_000;
 
@@ -199,7 +205,7 @@ impl TokenKeeper {
         let tokens = StoredTokens {
             access_token: response.access_token.clone(),
             refresh_token: response.refresh_token.clone(),
-            expires_at: response.expires_in.map(|secs| clock::now() + secs as i64),
+            expires_at: response.expires_in.map(expires_at),
             dpop_key: response.dpop_key.as_ref().map(|key| key.to_stored()),
         };
         let name = store::digest(&session.id);
@@ -370,7 +376,7 @@ impl TokenKeeper {
                     access_token: response.access_token,
                     // RFC 6749 §6: a new refresh token replaces the old one, else keep it.
                     refresh_token: response.refresh_token.or(Some(refresh_token)),
-                    expires_at: response.expires_in.map(|secs| clock::now() + secs as i64),
+                    expires_at: response.expires_in.map(expires_at),
                     dpop_key: tokens.dpop_key.clone(),
                 };
                 if let Err(error) = self.save(name, &renewed, lifetime).await {

@@ -358,3 +358,17 @@ async fn the_profile_after_a_refused_refresh_ends_the_session_and_asks_for_login
         "the session is over"
     );
 }
+
+#[tokio::test]
+async fn an_absurd_expires_in_does_not_break_the_login_or_the_calls() {
+    let app = code_app("code").await;
+    app.idp.back.access_ttl.store(i64::MAX, Ordering::SeqCst);
+    assert_eq!(login_with_code(&app).await.status().code, 303);
+    let response = app
+        .client
+        .get("/api/upstream")
+        .header(rocket::http::Header::new("Sec-Fetch-Mode", "cors"))
+        .dispatch()
+        .await;
+    assert_eq!(response.status().code, 200);
+}
