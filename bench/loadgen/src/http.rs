@@ -17,6 +17,8 @@ pub struct Reply {
     /// `name=value` of each `Set-Cookie`, attributes dropped.
     pub set_cookies: Vec<(String, String)>,
     pub location: Option<String>,
+    /// `Content-Type`, to tell an error page from a JSON error.
+    pub content_type: Option<String>,
     pub body: Bytes,
     pub elapsed: Duration,
 }
@@ -155,10 +157,15 @@ impl Conn {
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let content_type = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         Ok(Reply {
             status,
             set_cookies,
             location,
+            content_type,
             body,
             elapsed: started.elapsed(),
         })

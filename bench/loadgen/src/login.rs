@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::args::Args;
-use crate::http::{cookie_header, Conn, COOKIE_HEADER};
+use crate::http::{cookie_header, Conn, Reply, COOKIE_HEADER};
 use crate::stats::{status_mib, CpuMeter, Latencies};
 use crate::token::{SignerPool, SigningKey, TokenTemplate};
 
@@ -81,6 +81,12 @@ pub struct Started {
 
 pub async fn start(conn: &mut Conn, target: &Target) -> Result<Started, String> {
     let reply = conn.get(&target.login_path, &[]).await?;
+    started_from(&reply)
+}
+
+/// The login attempt that a `GET /login` answer started (the soak sends it itself, to see
+/// every status).
+pub fn started_from(reply: &Reply) -> Result<Started, String> {
     if !matches!(reply.status, 302 | 303) {
         return Err(format!("/login answered {}", reply.status));
     }
@@ -125,15 +131,11 @@ async fn finish(
     started: &Started,
     token: &str,
 ) -> Result<Login, String> {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("id_token", token)
-        .append_pair("state", &started.state)
-        .finish();
     let reply = conn
         .post_form(
             &target.callback_path,
             &[(COOKIE_HEADER, &started.cookies)],
-            body,
+            callback_body(started, token),
         )
         .await?;
     if reply.status != target.callback_status {
@@ -141,6 +143,24 @@ async fn finish(
         let snippet: String = text.chars().take(200).collect();
         return Err(format!("/callback answered {}: {snippet}", reply.status));
     }
+    let session = session_from(target, &reply)
+        .ok_or_else(|| format!("/callback set no {} cookie", target.session_cookie))?;
+    Ok(Login {
+        session,
+        pair: started.elapsed + reply.elapsed,
+    })
+}
+
+/// The form the IdP would post to `/callback` for this attempt.
+pub fn callback_body(started: &Started, token: &str) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("id_token", token)
+        .append_pair("state", &started.state)
+        .finish()
+}
+
+/// The `Cookie` header value of the session a callback's answer set, if it set one.
+pub fn session_from(target: &Target, reply: &Reply) -> Option<String> {
     // express-openid-connect splits large sessions into `appSession.0`, `.1`, ...
     let prefix = format!("{}.", target.session_cookie);
     let session: Vec<(String, String)> = reply
@@ -149,13 +169,7 @@ async fn finish(
         .filter(|(n, v)| (*n == target.session_cookie || n.starts_with(&prefix)) && !v.is_empty())
         .cloned()
         .collect();
-    if session.is_empty() {
-        return Err(format!("/callback set no {} cookie", target.session_cookie));
-    }
-    Ok(Login {
-        session: cookie_header(&session),
-        pair: started.elapsed + reply.elapsed,
-    })
+    (!session.is_empty()).then(|| cookie_header(&session))
 }
 
 /// `loadgen login`: a warm-up, then logins from `--concurrency` connections until `--n`

@@ -1,4 +1,5 @@
-//! bff-loadgen: the bench IdP and the load generator behind bench/run.sh and bench/soak.sh.
+//! bff-loadgen: the bench IdP and the load generator behind bench/run.sh, bench/soak.sh and
+//! bench/soak-redis.sh.
 //!
 //! ```text
 //! loadgen idp     --port 4400 --key rsa-a.pem [--kid key-a] [--max-secs 3600]
@@ -9,6 +10,9 @@
 //!                 [--prefix ours.login] [--out results.env]
 //! loadgen soak    (login's options) [--secs 600] [--warmup-secs 30] [--idle-secs 20]
 //!                 [--rate OPS_PER_SEC] [--oversize-kib 100] [--max-growth-pct 10]
+//!                 [--app URL_A,URL_B --server-pid PID_A,PID_B] [--logouts WEIGHT]
+//!                 [--outage-from-secs F --outage-secs 30 --recovery-secs 5
+//!                  --sync-grace-secs 30 --outage-slack-secs 1]
 //! loadgen startup --url URL --log FILE [--timeout-secs 60] -- COMMAND ARGS...
 //! loadgen report  FILE [--title TEXT]
 //! ```
