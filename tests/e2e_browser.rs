@@ -12,6 +12,9 @@
 //! `response_type=code` for the code-flow story: tokens on the server, refreshed after they
 //! expire, revoked at logout, never in the browser. The stories are written once, against an
 //! "IdP driver" (`e2e_support::idp`) that says how each IdP signs in, cancels and logs out.
+//! Against oidc-provider, the code-flow story runs once more with the app as a FAPI 2.0 client
+//! (`fapi-code-flow`: a second client there, `private_key_jwt`, PAR required, DPoP-bound
+//! tokens and DPoP nonces).
 //!
 //! The app is browsed at http://localhost:3000 and the IdP lives at http://127.0.0.1:4000: two
 //! different sites, so the IdP's `form_post` to `/callback` is a cross-site POST, as in
@@ -34,14 +37,14 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use e2e_support::idp::{Account, Discovery, IdpDriver, DEV_IDP, OIDC_PROVIDER};
+use e2e_support::idp::{Account, Discovery, IdpDriver, DEV_IDP, OIDC_PROVIDER, OIDC_PROVIDER_FAPI};
 use e2e_support::page::{At, Page, WAIT};
 use e2e_support::store::{RecordingStore, StoredTokens};
 use e2e_support::{
-    assert_port_free, free_port, http_get, package_root, target_subdir, wait_port_free,
-    BrowserSession, ChildProcess, APP, APP_PORT, CHROMIUM_BINARY, IDP_PORT,
+    assert_port_free, browser_requests, free_port, http_get, package_root, target_subdir, unix_now,
+    wait_port_free, BrowserSession, ChildProcess, APP, APP_PORT, CHROMIUM_BINARY, IDP_PORT,
 };
 use fantoccini::Locator;
 
@@ -78,6 +81,12 @@ const CODE_FLOW_STORIES: &[(&str, Scenario)] = &[
     }),
 ];
 
+/// The code-flow story with the app as a FAPI 2.0 client (`AppMode::Fapi`), against
+/// oidc-provider's second client.
+const FAPI_STORIES: &[(&str, Scenario)] = &[("fapi-code-flow", |p| {
+    Box::pin(fapi_code_flow_pushes_and_binds_tokens(p))
+})];
+
 /// The gateway stories: the start page's remote API buttons call the development IdP's demo
 /// API through `/api/demo/…` (only the built-in IdP has it), including a step-up sign-in.
 const DEV_IDP_GATEWAY_STORIES: &[(&str, Scenario)] = &[("remote-api-and-step-up", |p| {
@@ -102,6 +111,11 @@ enum AppMode {
     StrictSameSite,
     /// `response_type=code` with the IdP driver's client secret.
     Code {
+        refresh_margin_secs: u64,
+    },
+    /// `response_type=code` as a FAPI 2.0 client: `private_key_jwt` with the driver's key (no
+    /// secret), `PAR=always`, `DPOP=true`.
+    Fapi {
         refresh_margin_secs: u64,
     },
 }
@@ -217,7 +231,10 @@ async fn browser_login_stories() {
     // Round 2: oidc-provider, started once port 4000 is free again.
     let login_stories = selection.stories(&OIDC_PROVIDER, LOGIN_STORIES);
     let code_stories = selection.stories(&OIDC_PROVIDER, CODE_FLOW_STORIES);
-    if (!login_stories.is_empty() || !code_stories.is_empty()) && !harness.outcome.broken {
+    let fapi_stories = selection.stories(&OIDC_PROVIDER_FAPI, FAPI_STORIES);
+    if (!login_stories.is_empty() || !code_stories.is_empty() || !fapi_stories.is_empty())
+        && !harness.outcome.broken
+    {
         let mut node = start_oidc_provider(&logs).await;
         harness
             .round(
@@ -232,6 +249,12 @@ async fn browser_login_stories() {
         };
         harness
             .round(&OIDC_PROVIDER, mode, &code_stories, Some(&mut node))
+            .await;
+        let mode = AppMode::Fapi {
+            refresh_margin_secs: 1,
+        };
+        harness
+            .round(&OIDC_PROVIDER_FAPI, mode, &fapi_stories, Some(&mut node))
             .await;
         drop(node);
         wait_port_free(IDP_PORT, "oidc-provider", Duration::from_secs(10)).await;
@@ -288,7 +311,7 @@ impl Harness {
         let app = AppServer::launch(idp, mode, store.clone()).await;
         let discovery = Discovery::fetch(IDP_PORT)
             .unwrap_or_else(|e| panic!("{}: no discovery document: {e}", idp.name));
-        if let AppMode::Code { .. } = mode {
+        if let AppMode::Code { .. } | AppMode::Fapi { .. } = mode {
             if let Err(missing) = discovery.supports_code_flow_with_refresh() {
                 let names: Vec<_> = stories.iter().map(|(name, _)| *name).collect();
                 self.outcome.notes.push(format!(
@@ -361,6 +384,8 @@ async fn start_oidc_provider(logs: &Path) -> ChildProcess {
         .env("IDP_PORT", IDP_PORT.to_string())
         .env("CLIENT_ID", OIDC_PROVIDER.client_id)
         .env("CLIENT_SECRET", OIDC_PROVIDER.client_secret)
+        .env("FAPI_CLIENT_ID", OIDC_PROVIDER_FAPI.client_id)
+        .env_remove("DPOP_REQUIRE_NONCE")
         .env("APP_BASE_URL", APP)
         .env("AUTO_CONSENT", "1")
         .env("ACCESS_TOKEN_TTL", ACCESS_TOKEN_TTL_SECS.to_string())
@@ -476,6 +501,14 @@ impl AppServer {
         if let AppMode::StrictSameSite = mode {
             figment = figment.merge(("oidc.session_samesite", "strict"));
         }
+        if let (AppMode::IdToken | AppMode::StrictSameSite, false) = (mode, idp.built_in) {
+            // Without a client secret the app would push its request (`PAR=auto`, and
+            // oidc-provider offers PAR to every client) with `client_id` alone, which
+            // oidc-provider refuses (`invalid_client`): the app's first client there is
+            // registered with `client_secret_basic`. The id_token stories keep the request in
+            // the URL, as before PAR; the code-flow rounds push, authenticated.
+            figment = figment.merge(("oidc.par", "never"));
+        }
         if let AppMode::Code {
             refresh_margin_secs,
         } = mode
@@ -483,6 +516,24 @@ impl AppServer {
             figment = figment
                 .merge(("oidc.response_type", "code"))
                 .merge(("oidc.client_secret", idp.client_secret))
+                .merge(("oidc.refresh_margin_secs", refresh_margin_secs));
+        }
+        if let AppMode::Fapi {
+            refresh_margin_secs,
+        } = mode
+        {
+            let key = idp
+                .client_key
+                .unwrap_or_else(|| panic!("{}: a FAPI round needs the client's key", idp.name));
+            figment = figment
+                .merge(("oidc.response_type", "code"))
+                .merge(("oidc.client_auth", "private_key_jwt"))
+                .merge((
+                    "oidc.client_private_key",
+                    package_root().join(key).display().to_string(),
+                ))
+                .merge(("oidc.par", "always"))
+                .merge(("oidc.dpop", true))
                 .merge(("oidc.refresh_margin_secs", refresh_margin_secs));
         }
         let rocket = oidc_bff::build_with_store(figment, store)
@@ -523,13 +574,6 @@ impl AppServer {
         self.shutdown.clone().notify();
         let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1046,19 +1090,177 @@ fn expect_active(p: &Page, token: &str, hint: &str, expected: bool, why: &str) {
 /// access token the server keeps; once that token has expired, the server refreshes it; logging
 /// out revokes the refresh token at the IdP; and no token ever reaches the browser.
 async fn code_flow_keeps_tokens_on_the_server(p: Page) {
+    code_flow_story(&p, false).await;
+}
+
+/// The code-flow story with the app as a FAPI 2.0 client of oidc-provider (`AppMode::Fapi`),
+/// and what FAPI adds: the browser's URL at the IdP holds `client_id` and `request_uri` only
+/// (the request was pushed, client-authenticated with `private_key_jwt`); the access tokens,
+/// first and refreshed, are bound to the session's DPoP key (introspection's `cnf.jkt` is that
+/// key's thumbprint) and useless as Bearer tokens; UserInfo answers the app's DPoP proofs
+/// (oidc-provider asks for its nonces at the token endpoint and UserInfo alike).
+async fn fapi_code_flow_pushes_and_binds_tokens(p: Page) {
+    code_flow_story(&p, true).await;
+}
+
+/// The request parameters oidc-provider must never see in the browser's URL when the request
+/// was pushed.
+const PUSHED_ONLY: &[&str] = &[
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "response_mode",
+];
+
+/// Every request the browser made since the last look: its URLs at the IdP's authorization
+/// endpoint hold `client_id` (this client's) and a PAR `request_uri`, nothing else; it never
+/// called the PAR or token endpoints itself, and no IdP URL it requested carries a parameter
+/// that only the push may carry.
+async fn expect_only_request_references(p: &Page) {
+    let requests = browser_requests(&p.client)
+        .await
+        .unwrap_or_else(|e| panic!("[{}] {e}", p.label));
+    let endpoint = |name: &str| {
+        p.discovery
+            .endpoint(name)
+            .unwrap_or_else(|| panic!("[{}] discovery has no {name}", p.label))
+    };
+    let same = |a: &url::Url, b: &url::Url| a.origin() == b.origin() && a.path() == b.path();
+    let (authorize, par, token) = (
+        endpoint("authorization_endpoint"),
+        endpoint("pushed_authorization_request_endpoint"),
+        endpoint("token_endpoint"),
+    );
+    let mut authorizations = 0;
+    for (method, url) in &requests {
+        assert!(
+            !same(url, &par) && !same(url, &token),
+            "[{}] the browser itself called {method} {url}",
+            p.label
+        );
+        let names: Vec<String> = url.query_pairs().map(|(n, _)| n.into_owned()).collect();
+        if url.origin() == authorize.origin() {
+            for name in &names {
+                assert!(
+                    !PUSHED_ONLY.contains(&name.as_str()),
+                    "[{}] the browser's URL at the IdP carries {name}: {method} {url}",
+                    p.label
+                );
+            }
+        }
+        if !same(url, &authorize) {
+            continue;
+        }
+        authorizations += 1;
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(
+            sorted,
+            ["client_id", "request_uri"],
+            "[{}] the authorization request in the browser's URL: {url}",
+            p.label
+        );
+        let value = |name: &str| {
+            url.query_pairs()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        assert_eq!(value("client_id"), p.idp.client_id, "[{}] {url}", p.label);
+        assert!(
+            value("request_uri").starts_with("urn:ietf:params:oauth:request_uri:"),
+            "[{}] a pushed request's reference: {url}",
+            p.label
+        );
+    }
+    assert!(
+        authorizations > 0,
+        "[{}] the browser never went to the authorization endpoint {authorize}; it requested: \
+         {:?}",
+        p.label,
+        requests
+            .iter()
+            .map(|(m, u)| format!("{m} {u}"))
+            .collect::<Vec<_>>()
+    );
+    eprintln!(
+        "[e2e] {}: the browser reached the authorization endpoint {authorizations} time(s) \
+         with client_id and request_uri only",
+        p.label
+    );
+}
+
+/// Asserts that `access_token` is bound to the DPoP key kept with `tokens`: introspection
+/// says `token_type` DPoP with that key's thumbprint as `cnf.jkt`, and UserInfo refuses the
+/// token presented as a Bearer token.
+fn expect_bound_to_session_key(p: &Page, tokens: &StoredTokens, why: &str) {
+    let stored = tokens
+        .dpop_key
+        .as_deref()
+        .unwrap_or_else(|| panic!("[{}] no DPoP key was kept with the tokens", p.label));
+    let key = oidc_bff::oidc::dpop::DpopKey::from_stored(stored)
+        .unwrap_or_else(|| panic!("[{}] the kept DPoP key does not load", p.label));
+    let answer = p
+        .discovery
+        .introspect(p.idp, &tokens.access_token, "access_token")
+        .unwrap_or_else(|| panic!("[{}] oidc-provider has no introspection", p.label))
+        .unwrap_or_else(|e| panic!("[{}] {e}", p.label));
+    assert_eq!(
+        (
+            answer["active"].as_bool(),
+            answer["token_type"].as_str(),
+            answer["cnf"]["jkt"].as_str(),
+            answer["client_id"].as_str(),
+        ),
+        (
+            Some(true),
+            Some("DPoP"),
+            Some(key.thumbprint()),
+            Some(p.idp.client_id)
+        ),
+        "[{}] the {why} access token is bound to the session's DPoP key",
+        p.label
+    );
+    let (status, challenge) = p
+        .discovery
+        .userinfo_without_proof(&format!("Bearer {}", tokens.access_token))
+        .unwrap_or_else(|e| panic!("[{}] {e}", p.label));
+    assert!(
+        status == 401 && challenge.contains("invalid_token"),
+        "[{}] UserInfo refuses the {why} DPoP-bound token as a Bearer token: {status} {challenge}",
+        p.label
+    );
+}
+
+/// The code-flow story; `fapi`: with the FAPI checks (see
+/// `fapi_code_flow_pushes_and_binds_tokens`).
+async fn code_flow_story(p: &Page, fapi: bool) {
     let (idp, alice) = (p.idp, &p.idp.alice);
     let earlier_sessions = p.store.token_keys();
     p.start_audit().await;
     p.open("/").await;
-    expect_logged_out_at_start_page(&p).await;
+    expect_logged_out_at_start_page(p).await;
     p.shot("start-logged-out").await;
 
+    if fapi {
+        // What the browser requested so far is of no interest.
+        browser_requests(&p.client)
+            .await
+            .unwrap_or_else(|e| panic!("[{}] {e}", p.label));
+    }
     p.click("#login").await;
-    sign_in(&p, alice).await;
-    expect_logged_in_at_start_page(&p, alice.name).await;
+    sign_in(p, alice).await;
+    expect_logged_in_at_start_page(p, alice.name).await;
     p.shot("logged-in").await;
+    if fapi {
+        expect_only_request_references(p).await;
+    }
 
-    let json = call_upstream(&p, alice).await;
+    let json = call_upstream(p, alice).await;
     assert!(json.contains(alice.name), "UserInfo names alice: {json}");
     p.shot("upstream-answers").await;
 
@@ -1068,13 +1270,16 @@ async fn code_flow_keeps_tokens_on_the_server(p: Page) {
         .refresh_token
         .clone()
         .unwrap_or_else(|| panic!("[{}] no refresh token was stored", p.label));
-    expect_active(&p, &first.access_token, "access_token", true, "fresh");
-    expect_active(&p, &first_refresh, "refresh_token", true, "fresh");
+    expect_active(p, &first.access_token, "access_token", true, "fresh");
+    expect_active(p, &first_refresh, "refresh_token", true, "fresh");
+    if fapi {
+        expect_bound_to_session_key(p, &first, "first");
+    }
 
-    let waited = let_access_token_expire(&p, &first).await;
+    let waited = let_access_token_expire(p, &first).await;
     if waited {
         expect_active(
-            &p,
+            p,
             &first.access_token,
             "access_token",
             false,
@@ -1083,7 +1288,7 @@ async fn code_flow_keeps_tokens_on_the_server(p: Page) {
     }
 
     let writes_before = p.store.put_count(&first.key);
-    let json = call_upstream(&p, alice).await;
+    let json = call_upstream(p, alice).await;
     assert!(json.contains(alice.email), "{json}");
     p.shot("upstream-answers-after-refresh").await;
     let second = p
@@ -1119,10 +1324,18 @@ async fn code_flow_keeps_tokens_on_the_server(p: Page) {
         if rotated { "rotated" } else { "kept" }
     );
     if rotated {
-        expect_active(&p, &first_refresh, "refresh_token", false, "rotated away");
+        expect_active(p, &first_refresh, "refresh_token", false, "rotated away");
     }
-    expect_active(&p, &second.access_token, "access_token", true, "new");
-    expect_active(&p, &refresh, "refresh_token", true, "current");
+    expect_active(p, &second.access_token, "access_token", true, "new");
+    expect_active(p, &refresh, "refresh_token", true, "current");
+    if fapi {
+        assert!(
+            second.dpop_key == first.dpop_key,
+            "[{}] the session keeps its DPoP key across the refresh",
+            p.label
+        );
+        expect_bound_to_session_key(p, &second, "refreshed");
+    }
     assert_eq!(
         p.store.token_keys().len(),
         earlier_sessions.len() + 1,
@@ -1132,9 +1345,9 @@ async fn code_flow_keeps_tokens_on_the_server(p: Page) {
 
     // Log out: the app revokes the refresh token before it sends the browser to the IdP, so
     // on the IdP's confirmation page it is already dead (whatever the IdP does afterwards).
-    log_out_everywhere_and(&p, || async {
+    log_out_everywhere_and(p, || async {
         expect_active(
-            &p,
+            p,
             &refresh,
             "refresh_token",
             false,
@@ -1147,9 +1360,9 @@ async fn code_flow_keeps_tokens_on_the_server(p: Page) {
         "[{}] the server forgot the tokens at logout",
         p.label
     );
-    expect_active(&p, &refresh, "refresh_token", false, "revoked at logout");
+    expect_active(p, &refresh, "refresh_token", false, "revoked at logout");
     expect_active(
-        &p,
+        p,
         &second.access_token,
         "access_token",
         false,

@@ -2,10 +2,10 @@
 //! driver": where its sign-in page is, its element ids, its accounts, how it logs out), and the
 //! few back-channel calls a test makes to an IdP itself (discovery, introspection, a refresh).
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use url::Url;
 
-use super::{http_get, http_post_form};
+use super::{http_exchange, http_get, http_post_form_with, package_root, HttpAnswer};
 
 /// A demo account at an IdP.
 pub struct Account {
@@ -35,6 +35,11 @@ pub struct IdpDriver {
     /// The app's client at this IdP (the code-flow stories call the IdP with it).
     pub client_id: &'static str,
     pub client_secret: &'static str,
+    /// `Some(path of a PEM key under the package root)`: the client authenticates with
+    /// `private_key_jwt` and this key, and has no secret.
+    pub client_key: Option<&'static str>,
+    /// The client's tokens are DPoP-bound: its token requests carry a proof.
+    pub dpop: bool,
     /// Path prefix of the sign-in page (also of the page shown again after a wrong password).
     pub sign_in_path: &'static str,
     pub sign_in_title: &'static str,
@@ -58,6 +63,8 @@ pub const OIDC_PROVIDER: IdpDriver = IdpDriver {
     built_in: false,
     client_id: "oidc-bff",
     client_secret: "oidc-bff-secret",
+    client_key: None,
+    dpop: false,
     sign_in_path: "/interaction/",
     sign_in_title: "Sign in - Test IdP",
     username_field: "#login",
@@ -87,6 +94,20 @@ pub const OIDC_PROVIDER: IdpDriver = IdpDriver {
     },
 };
 
+/// The same `oidc-provider`, with the app as its FAPI 2.0 client (`FAPI_CLIENT_ID` in
+/// server.js): `private_key_jwt` with the app's key, pushed authorization requests required,
+/// DPoP-bound access tokens. Same pages, accounts and round name.
+pub const OIDC_PROVIDER_FAPI: IdpDriver = IdpDriver {
+    client_id: "oidc-bff-fapi",
+    client_secret: "",
+    client_key: Some(FAPI_CLIENT_KEY),
+    dpop: true,
+    ..OIDC_PROVIDER
+};
+
+/// The FAPI client's private key (P-256, ES256), under the package root.
+pub const FAPI_CLIENT_KEY: &str = "tests/support/keys/ec-a.pem";
+
 /// The app's development IdP (the `dev-idp` crate, started when no issuer is configured).
 pub const DEV_IDP: IdpDriver = IdpDriver {
     name: "dev-idp",
@@ -97,6 +118,8 @@ pub const DEV_IDP: IdpDriver = IdpDriver {
     // Set as the app's `oidc.client_secret` for the code flow; the development IdP registers
     // the app with the app's own settings.
     client_secret: "oidc-bff-secret",
+    client_key: None,
+    dpop: false,
     sign_in_path: "/authorize",
     sign_in_title: "Sign in · Development IdP",
     username_field: "#username",
@@ -177,37 +200,124 @@ impl Discovery {
     }
 
     /// POSTs a form to the endpoint named `name` in discovery, authenticated as the client
-    /// (`client_secret_basic`), and returns the status and the JSON answer.
+    /// (`client_secret_basic`, or `private_key_jwt` when the driver has a key), and returns
+    /// the status and the JSON answer.
     pub fn post_as_client(
         &self,
         name: &str,
         idp: &IdpDriver,
         form: &[(&str, &str)],
     ) -> Result<(u16, Value), String> {
+        let answer = self.post_as_client_with(name, idp, &[], form)?;
+        let json = serde_json::from_str(&answer.body).unwrap_or(Value::String(answer.body));
+        Ok((answer.status, json))
+    }
+
+    /// [`Self::post_as_client`] with more headers, answering the whole HTTP answer.
+    fn post_as_client_with(
+        &self,
+        name: &str,
+        idp: &IdpDriver,
+        headers: &[(&str, &str)],
+        form: &[(&str, &str)],
+    ) -> Result<HttpAnswer, String> {
         let url = self
             .endpoint(name)
             .ok_or_else(|| format!("discovery has no {name}"))?;
-        let port = url
-            .port_or_known_default()
-            .ok_or_else(|| format!("{name} {url} has no port"))?;
-        let host = match url.port() {
-            Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
-            None => url.host_str().unwrap_or_default().to_string(),
+        let (port, host, path) = request_target(&url)?;
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        let assertion;
+        let basic = match idp.client_key {
+            Some(key) => {
+                assertion = self.client_assertion(idp.client_id, key)?;
+                fields.extend([
+                    ("client_id", idp.client_id),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", assertion.as_str()),
+                ]);
+                None
+            }
+            None => Some((idp.client_id, idp.client_secret)),
         };
-        let path = match url.query() {
-            Some(query) => format!("{}?{query}", url.path()),
-            None => url.path().to_string(),
-        };
-        let (status, body) = http_post_form(
+        http_post_form_with(port, &host, &path, basic, headers, &fields)
+            .map_err(|e| format!("POST {url}: {e}"))
+    }
+
+    /// A `private_key_jwt` client assertion (RFC 7523) for the issuer, signed with the PEM key
+    /// at `key` (under the package root), made here rather than by the app.
+    fn client_assertion(&self, client_id: &str, key: &str) -> Result<String, String> {
+        let path = package_root().join(key);
+        let pem =
+            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let key = oidc_bff::jose::SigningKey::from_pem(&pem)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let issuer = self
+            .document
+            .get("issuer")
+            .and_then(Value::as_str)
+            .ok_or("discovery has no issuer")?;
+        let now = super::unix_now();
+        let claims = json!({
+            "iss": client_id,
+            "sub": client_id,
+            "aud": issuer,
+            "jti": oidc_bff::oidc::flow::random_token(),
+            "iat": now,
+            "exp": now + 60,
+        });
+        let alg = key.algorithms()[0];
+        key.sign(
+            alg,
+            json!({ "typ": "JWT", "kid": key.thumbprint() }),
+            &claims,
+        )
+        .map_err(|e| format!("client assertion not signed: {e}"))
+    }
+
+    /// RFC 7662 introspection: `Some(the JSON answer)`, or `None` when the IdP has no such
+    /// endpoint.
+    pub fn introspect(
+        &self,
+        idp: &IdpDriver,
+        token: &str,
+        hint: &str,
+    ) -> Option<Result<Value, String>> {
+        self.endpoint("introspection_endpoint")?;
+        let answer = self.post_as_client(
+            "introspection_endpoint",
+            idp,
+            &[("token", token), ("token_type_hint", hint)],
+        );
+        Some(answer.and_then(|(status, json)| match json.get("active") {
+            Some(Value::Bool(_)) if status == 200 => Ok(json),
+            _ => Err(format!("introspection answered {status}: {json}")),
+        }))
+    }
+
+    /// UserInfo called by the test with `authorization` (e.g. `Bearer <token>`) and no DPoP
+    /// proof: the status and the `WWW-Authenticate` header.
+    pub fn userinfo_without_proof(&self, authorization: &str) -> Result<(u16, String), String> {
+        let url = self
+            .endpoint("userinfo_endpoint")
+            .ok_or("discovery has no userinfo_endpoint")?;
+        let (port, host, path) = request_target(&url)?;
+        let answer = http_exchange(
             port,
             &host,
+            "GET",
             &path,
-            Some((idp.client_id, idp.client_secret)),
-            form,
+            &[
+                ("Accept", "application/json"),
+                ("Authorization", authorization),
+            ],
+            "",
         )
-        .map_err(|e| format!("POST {url}: {e}"))?;
-        let json = serde_json::from_str(&body).unwrap_or(Value::String(body));
-        Ok((status, json))
+        .map_err(|e| format!("GET {url}: {e}"))?;
+        let challenge = answer.header("www-authenticate").unwrap_or_default();
+        Ok((answer.status, challenge.to_string()))
     }
 
     /// RFC 7662 introspection: `Some(active)`, or `None` when the IdP has no such endpoint.
@@ -217,33 +327,56 @@ impl Discovery {
         token: &str,
         hint: &str,
     ) -> Option<Result<bool, String>> {
-        self.endpoint("introspection_endpoint")?;
-        let answer = self.post_as_client(
-            "introspection_endpoint",
-            idp,
-            &[("token", token), ("token_type_hint", hint)],
-        );
-        Some(answer.and_then(|(status, json)| match json.get("active") {
-            Some(Value::Bool(active)) if status == 200 => Ok(*active),
-            _ => Err(format!("introspection answered {status}: {json}")),
-        }))
+        let answer = self.introspect(idp, token, hint)?;
+        Some(answer.map(|json| json["active"] == Value::Bool(true)))
     }
 
     /// A `refresh_token` grant at the token endpoint: the status and the JSON answer (which,
-    /// on success, holds new tokens).
+    /// on success, holds new tokens). For a DPoP client, with a proof by a key of the test's
+    /// own (the IdP binds a confidential client's refresh token to no key), repeated once with
+    /// the IdP's nonce when it asks for one.
     pub fn refresh_grant(
         &self,
         idp: &IdpDriver,
         refresh_token: &str,
     ) -> Result<(u16, Value), String> {
-        self.post_as_client(
-            "token_endpoint",
-            idp,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token),
-            ],
-        )
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        let key = if idp.dpop {
+            Some(oidc_bff::oidc::dpop::DpopKey::generate().map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        let endpoint = self
+            .endpoint("token_endpoint")
+            .ok_or("discovery has no token_endpoint")?;
+        let mut nonce: Option<String> = None;
+        for attempt in 0..2 {
+            let proof = match &key {
+                Some(key) => Some(
+                    key.proof("POST", &endpoint, None, nonce.as_deref())
+                        .map_err(|e| format!("DPoP proof not signed: {e}"))?,
+                ),
+                None => None,
+            };
+            let headers: Vec<(&str, &str)> = proof.iter().map(|p| ("DPoP", p.as_str())).collect();
+            let answer = self.post_as_client_with("token_endpoint", idp, &headers, &form)?;
+            let json: Value =
+                serde_json::from_str(&answer.body).unwrap_or(Value::String(answer.body.clone()));
+            let new_nonce = answer.header("dpop-nonce").map(str::to_string);
+            if attempt == 0
+                && key.is_some()
+                && json["error"] == "use_dpop_nonce"
+                && new_nonce.is_some()
+            {
+                nonce = new_nonce;
+                continue;
+            }
+            return Ok((answer.status, json));
+        }
+        unreachable!("the loop returns on its second attempt")
     }
 
     /// RFC 7009 revocation, behind the app's back; `Err` unless the IdP answers 200.
@@ -257,4 +390,20 @@ impl Discovery {
             (status, answer) => Err(format!("revocation answered {status}: {answer}")),
         }
     }
+}
+
+/// The port, `Host` header and path (with query) of a request to `url`.
+fn request_target(url: &Url) -> Result<(u16, String, String), String> {
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| format!("{url} has no port"))?;
+    let host = match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_string(),
+    };
+    let path = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    };
+    Ok((port, host, path))
 }

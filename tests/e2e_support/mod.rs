@@ -45,6 +45,14 @@ fn terminate(pid: i32) {
     }
 }
 
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
 /// The package root (`cargo test` also runs tests with it as the working directory).
 pub fn package_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -101,14 +109,15 @@ pub fn http_get(port: u16, host: &str, path: &str) -> io::Result<(u16, String)> 
 }
 
 /// A POST of an `application/x-www-form-urlencoded` body, with HTTP Basic authentication
-/// when `basic` (user, password) is given.
-pub fn http_post_form(
+/// when `basic` (user, password) is given and more request headers (e.g. a DPoP proof).
+pub fn http_post_form_with(
     port: u16,
     host: &str,
     path: &str,
     basic: Option<(&str, &str)>,
+    extra_headers: &[(&str, &str)],
     form: &[(&str, &str)],
-) -> io::Result<(u16, String)> {
+) -> io::Result<HttpAnswer> {
     use base64::Engine;
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)
@@ -127,7 +136,25 @@ pub fn http_post_form(
     if let Some(authorization) = authorization.as_deref() {
         headers.push(("Authorization", authorization));
     }
-    http_request(port, host, "POST", path, &headers, &body)
+    headers.extend_from_slice(extra_headers);
+    http_exchange(port, host, "POST", path, &headers, &body)
+}
+
+/// An HTTP answer: the status, the headers (names in lower case) and the body.
+pub struct HttpAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpAnswer {
+    /// The first value of the header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// One HTTP/1.1 request on a fresh connection to `127.0.0.1:<port>`.
@@ -139,6 +166,19 @@ pub fn http_request(
     headers: &[(&str, &str)],
     body: &str,
 ) -> io::Result<(u16, String)> {
+    http_exchange(port, host, method, path, headers, body)
+        .map(|answer| (answer.status, answer.body))
+}
+
+/// [`http_request`], answering the response's headers too.
+pub fn http_exchange(
+    port: u16,
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> io::Result<HttpAnswer> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
@@ -168,7 +208,8 @@ pub fn http_request(
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .unwrap_or(raw.len());
-    let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
+    let head_as_sent = String::from_utf8_lossy(&raw[..head_end]).into_owned();
+    let head = head_as_sent.to_ascii_lowercase();
     let body = raw.get(head_end + 4..).unwrap_or_default();
     let status = head
         .split_whitespace()
@@ -180,7 +221,18 @@ pub fn http_request(
     } else {
         body.to_vec()
     };
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    // Header values keep their case (a DPoP nonce is case-sensitive); names are lower case.
+    let headers = head_as_sent
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string()))
+        .collect();
+    Ok(HttpAnswer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
 fn is_chunked(head_lowercase: &str) -> bool {
@@ -392,9 +444,13 @@ impl BrowserSession {
             "browserName": "chrome",
             "pageLoadStrategy": "normal",
             "timeouts": { "pageLoad": 30_000, "script": 10_000, "implicit": 0 },
+            // The network part of ChromeDriver's performance log: every URL the browser
+            // requested, redirects included (see `browser_requests`).
+            "goog:loggingPrefs": { "performance": "ALL" },
             "goog:chromeOptions": {
                 "binary": CHROMIUM_BINARY,
                 "args": args,
+                "perfLoggingPrefs": { "enableNetwork": true, "enablePage": false },
             },
         });
         let Value::Object(capabilities) = capabilities else {
@@ -524,4 +580,70 @@ pub async fn all_browser_cookies(client: &Client) -> Result<Vec<Value>, String> 
         .and_then(Value::as_array)
         .cloned()
         .ok_or_else(|| format!("Network.getAllCookies answered {answer}"))
+}
+
+/// ChromeDriver's log command (`POST /session/{id}/se/log`), which hands over and clears a
+/// log's entries.
+#[derive(Debug)]
+struct LogCommand {
+    kind: &'static str,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for LogCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(
+        &self,
+        _request_url: &url::Url,
+    ) -> (openidconnect::http::Method, Option<String>) {
+        let body = json!({ "type": self.kind });
+        (openidconnect::http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// Every URL the browser requested (pages, redirects followed, form posts, scripts…) since the
+/// last call, oldest first, from the performance log; each request is listed once (a redirect
+/// is a new request to the `Location`).
+pub async fn browser_requests(client: &Client) -> Result<Vec<(String, url::Url)>, String> {
+    let answer = client
+        .issue_cmd(LogCommand {
+            kind: "performance",
+        })
+        .await
+        .map_err(|e| format!("reading the performance log failed: {e}"))?;
+    let entries = answer
+        .as_array()
+        .ok_or_else(|| format!("the performance log is not a list: {answer}"))?;
+    let mut requests = Vec::new();
+    for entry in entries {
+        let Some(message) = entry.get("message").and_then(Value::as_str) else {
+            continue;
+        };
+        let Ok(message) = serde_json::from_str::<Value>(message) else {
+            continue;
+        };
+        let event = &message["message"];
+        if event["method"] != "Network.requestWillBeSent" {
+            continue;
+        }
+        let request = &event["params"]["request"];
+        let method = request["method"].as_str().unwrap_or_default().to_string();
+        // (The fragment is sent separately; none of the URLs checked here has one.)
+        if let Some(url) = request["url"]
+            .as_str()
+            .and_then(|u| url::Url::parse(u).ok())
+        {
+            requests.push((method, url));
+        }
+    }
+    Ok(requests)
 }

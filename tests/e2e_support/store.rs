@@ -23,6 +23,8 @@ pub struct StoredTokens {
     pub access_token: String,
     pub refresh_token: Option<String>,
     pub expires_at: Option<i64>,
+    /// The session's DPoP key (`DPOP=true`), as the app keeps it.
+    pub dpop_key: Option<String>,
 }
 
 impl RecordingStore {
@@ -63,6 +65,7 @@ impl RecordingStore {
                 .unwrap_or_else(|| panic!("{key} holds no access_token")),
             refresh_token: text("refresh_token"),
             expires_at: value.get("expires_at").and_then(Value::as_i64),
+            dpop_key: text("dpop_key"),
         })
     }
 

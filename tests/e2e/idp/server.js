@@ -21,6 +21,14 @@
 //                     (response_type=id_token); "0": always put them in.
 //   PKCE_REQUIRED     "1" (default): code flows must use PKCE (S256);
 //                     "0": optional for the confidential app client
+//   FAPI_CLIENT_ID    client_id of the app's second registration, a FAPI 2.0
+//                     client (private_key_jwt with the keys at
+//                     <APP_BASE_URL>/.well-known/jwks.json, pushed
+//                     authorization requests required, DPoP-bound access
+//                     tokens), default "oidc-bff-fapi"
+//   DPOP_REQUIRE_NONCE
+//                     "1" (default): every DPoP proof must carry a nonce the
+//                     provider gave (DPoP-Nonce); "0": nonces are optional
 
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes, randomUUID, timingSafeEqual, createHash } from 'node:crypto';
@@ -57,6 +65,12 @@ const ID_TOKEN_TTL = envInt('ID_TOKEN_TTL', 3600);
 const AUTO_CONSENT = envBool('AUTO_CONSENT', true);
 const CONFORM_ID_TOKEN_CLAIMS = envBool('CONFORM_ID_TOKEN_CLAIMS', true);
 const PKCE_REQUIRED = envBool('PKCE_REQUIRED', true);
+const FAPI_CLIENT_ID = process.env.FAPI_CLIENT_ID || 'oidc-bff-fapi';
+const DPOP_REQUIRE_NONCE = envBool('DPOP_REQUIRE_NONCE', true);
+
+if (FAPI_CLIENT_ID === CLIENT_ID) {
+  throw new Error(`FAPI_CLIENT_ID and CLIENT_ID must differ, both are ${JSON.stringify(CLIENT_ID)}`);
+}
 
 // ---------------------------------------------------------------------------
 // demo accounts (in memory)
@@ -215,6 +229,22 @@ const configuration = {
     grant_types: ['implicit', 'authorization_code', 'refresh_token'],
     token_endpoint_auth_method: 'client_secret_basic',
     id_token_signed_response_alg: 'RS256',
+  }, {
+    // The same app as a FAPI 2.0 client: no secret, it proves itself with a JWT signed by
+    // the key it publishes; authorization requests must be pushed (PAR); access tokens are
+    // bound to the app's DPoP key. Code flow only.
+    client_id: FAPI_CLIENT_ID,
+    client_name: 'oidc-bff (FAPI 2.0)',
+    application_type: 'web',
+    redirect_uris: [`${APP_BASE_URL}/callback`],
+    post_logout_redirect_uris: [`${APP_BASE_URL}/`],
+    response_types: ['code'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks_uri: `${APP_BASE_URL}/.well-known/jwks.json`,
+    require_pushed_authorization_requests: true,
+    dpop_bound_access_tokens: true,
+    id_token_signed_response_alg: 'ES256',
   }],
 
   jwks: JWKS,
@@ -239,6 +269,9 @@ const configuration = {
   responseTypes: ['code id_token', 'code', 'id_token', 'none'],
   enabledJWA: {
     idTokenSigningAlgValues: ['RS256', 'ES256'],
+    // private_key_jwt: the algorithms FAPI 2.0 allows (no HMAC, no RS256)
+    clientAuthSigningAlgValues: ['PS256', 'ES256'],
+    dPoPSigningAlgValues: ['ES256', 'PS256'],
   },
 
   findAccount,
@@ -249,6 +282,24 @@ const configuration = {
 
   features: {
     devInteractions: { enabled: false },
+    // FAPI 2.0 Security Profile behaviours, for the FAPI client only
+    fapi: {
+      enabled: true,
+      profile: (_ctx, client) => (client?.clientId === FAPI_CLIENT_ID ? '2.0' : undefined),
+    },
+    // PAR is offered to every client (the default); the FAPI client must use it
+    // (require_pushed_authorization_requests), the first client may.
+    pushedAuthorizationRequests: {
+      enabled: true,
+      requirePushedAuthorizationRequests: false,
+    },
+    // DPoP proofs are checked wherever one is sent; the FAPI client's access tokens must be
+    // bound (dpop_bound_access_tokens). Nonces come from a secret made at each start.
+    dPoP: {
+      enabled: true,
+      nonceSecret: randomBytes(32),
+      requireNonce: () => DPOP_REQUIRE_NONCE,
+    },
     introspection: {
       enabled: true,
       // only the client the token was issued to may introspect it
@@ -292,10 +343,10 @@ ${form}
     required: (_ctx, client) => PKCE_REQUIRED || client.clientAuthMethod === 'none',
   },
 
-  // Always issue a refresh token for the code flow when the client may use
-  // the refresh_token grant, even without the offline_access scope.
+  // Always issue a refresh token for the code flow to the app's clients when
+  // they may use the refresh_token grant, even without the offline_access scope.
   issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token')
-    && (client.clientId === CLIENT_ID || code.scopes.has('offline_access')),
+    && ([CLIENT_ID, FAPI_CLIENT_ID].includes(client.clientId) || code.scopes.has('offline_access')),
 
   ttl: {
     AccessToken: ACCESS_TOKEN_TTL,
