@@ -44,7 +44,8 @@ cp "$APP_BIN" "$OUT/oidc-bff" && APP_BIN="$OUT/oidc-bff"
 
 # Redis beside the load generator: the app's core is the one measured.
 port_free "$REDIS_PORT"
-on_core "$LOAD_CORE" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+# Not through on_core: a function in the background would leave $! naming a subshell.
+"${PRIO[@]}" taskset -c "$LOAD_CORE" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
   >"$OUT/redis.log" 2>&1 &
 STARTED_PIDS+=($!)
 for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
