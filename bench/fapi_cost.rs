@@ -96,7 +96,11 @@ fn main() {
     });
     let loaded = DpopKey::from_stored(&stored).expect("stored key");
     let dpop_proof_only = measure(&mut || {
-        black_box(loaded.proof("GET", &url, Some(token), Some("server-nonce")).expect("proof"));
+        black_box(
+            loaded
+                .proof("GET", &url, Some(token), Some("server-nonce"))
+                .expect("proof"),
+        );
     });
     let dpop_login = measure(&mut || {
         let key = DpopKey::generate().expect("key");

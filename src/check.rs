@@ -191,7 +191,8 @@ fn fapi_problems(settings: &Settings, metadata: &ProviderMetadata) -> Result<Str
         (None, true) => "private_key_jwt",
         (None, false) => "client secret (from discovery)",
     };
-    let pushed = par::pushes(fapi.par, metadata);
+    let has_credentials = settings.client_secret.is_some() || fapi.client_key.is_some();
+    let pushed = par::pushes(fapi.par, metadata, has_credentials);
     Ok(format!(
         "client authentication {method}; authorization requests {}; tokens {}",
         if pushed { "pushed (PAR)" } else { "in the URL" },

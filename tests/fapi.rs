@@ -352,6 +352,23 @@ async fn par_never_keeps_the_request_in_the_url_unless_the_idp_requires_pushing(
 }
 
 #[tokio::test]
+async fn par_auto_does_not_push_for_a_client_without_secret_or_key() {
+    // An implicit-flow app with no credentials: an IdP would refuse its unauthenticated push.
+    let app = app_with_idp(
+        |idp| {
+            idp.set_metadata(json!({
+                "pushed_authorization_request_endpoint": format!("{}/par", idp.issuer)
+            }))
+        },
+        |f| f,
+    )
+    .await;
+    let (location, _) = start(&app).await;
+    assert!(location.contains("state="), "{location}");
+    assert!(app.idp.back.par_requests.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn par_always_without_an_endpoint_or_a_refused_push_is_a_502_page() {
     let app = code_app(json!({}), |f| with_secret(f).merge(("oidc.par", "always"))).await;
     let response = app.client.get("/login").dispatch().await;

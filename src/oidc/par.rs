@@ -25,12 +25,16 @@ struct PushedRequest {
 }
 
 /// Whether authorization requests are pushed: `PAR=always`, `auto` when the IdP has the
-/// endpoint, and whatever the setting when the IdP requires it.
-pub fn pushes(par: ParMode, metadata: &ProviderMetadata) -> bool {
+/// endpoint and the app can authenticate there (a secret or a key: IdPs refuse an
+/// unauthenticated push from a client registered with credentials), and whatever the setting
+/// when the IdP requires it.
+pub fn pushes(par: ParMode, metadata: &ProviderMetadata, has_credentials: bool) -> bool {
     metadata.require_pushed_authorization_requests
         || match par {
             ParMode::Always => true,
-            ParMode::Auto => metadata.pushed_authorization_request_endpoint.is_some(),
+            ParMode::Auto => {
+                has_credentials && metadata.pushed_authorization_request_endpoint.is_some()
+            }
             ParMode::Never => false,
         }
 }
@@ -44,7 +48,8 @@ impl Provider {
         parameters: &[(&'static str, String)],
     ) -> Result<Url, TokenError> {
         let metadata = &snapshot.metadata;
-        if !pushes(self.par, metadata) {
+        let has_credentials = self.credentials.secret.is_some() || self.credentials.key.is_some();
+        if !pushes(self.par, metadata, has_credentials) {
             return Ok(with_query(&metadata.authorization_endpoint, parameters));
         }
         let endpoint = metadata
