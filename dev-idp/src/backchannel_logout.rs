@@ -3,26 +3,10 @@
 //! background and with a timeout, so a client that is down never holds up the browser. A
 //! failed delivery is logged and not retried.
 
-use std::time::Duration;
-
 use openidconnect::reqwest;
 
 use crate::sessions::IdpSession;
 use crate::state::IdpState;
-
-/// How long one delivery may take, connection included.
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The HTTP client that delivers logout tokens.
-pub fn http_client() -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .timeout(DELIVERY_TIMEOUT)
-        .connect_timeout(DELIVERY_TIMEOUT)
-        // A logout token goes to the registered URI only, not wherever it redirects.
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| e.to_string())
-}
 
 /// Tells every client with a back-channel logout URI that `session` ended: one logout token
 /// each, with the session's `sid` and the account's `sub`, posted in the background.

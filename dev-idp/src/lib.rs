@@ -67,6 +67,7 @@ mod pages;
 mod par;
 mod params;
 mod pkce;
+mod pushed_requests;
 mod random;
 mod replay;
 mod resource;
@@ -124,7 +125,7 @@ pub struct Options {
 }
 
 /// How long a pushed request's `request_uri` stays usable, unless configured otherwise.
-pub const DEFAULT_REQUEST_URI_LIFETIME: Duration = par::LIFETIME;
+pub const DEFAULT_REQUEST_URI_LIFETIME: Duration = pushed_requests::LIFETIME;
 
 impl Default for Options {
     fn default() -> Self {

@@ -12,7 +12,7 @@ use crate::clients::Clients;
 use crate::discovery;
 use crate::dpop::Dpop;
 use crate::grants::{Grants, Lifetimes};
-use crate::par::PushedRequests;
+use crate::pushed_requests::PushedRequests;
 use crate::sessions::IdpSessions;
 use crate::tokens::SigningKey;
 
@@ -59,7 +59,7 @@ impl IdpState {
         let metadata = discovery::metadata(&issuer, features.require_par)?;
         let discovery = serde_json::to_value(&metadata).map_err(|e| e.to_string())?;
         let jwks = serde_json::to_value(key.jwks()).map_err(|e| e.to_string())?;
-        let backchannel_http = crate::backchannel_logout::http_client()?;
+        let backchannel_http = backchannel_http_client()?;
         Ok(Self {
             issuer,
             clients,
@@ -91,3 +91,17 @@ impl IdpState {
 
 /// How routes receive the shared state.
 pub type Idp = State<Arc<IdpState>>;
+
+/// How long one delivery of a logout token may take.
+const DELIVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The client that delivers back-channel logout tokens: short timeouts, and no redirects (a
+/// logout token goes to the registered URI only).
+fn backchannel_http_client() -> Result<openidconnect::reqwest::Client, String> {
+    openidconnect::reqwest::Client::builder()
+        .timeout(DELIVERY_TIMEOUT)
+        .connect_timeout(DELIVERY_TIMEOUT)
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())
+}
