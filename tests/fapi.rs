@@ -379,6 +379,13 @@ async fn par_always_without_an_endpoint_or_a_refused_push_is_a_502_page() {
     *refused.idp.back.error.lock().unwrap() = Some(json!({"error": "invalid_request"}));
     let response = refused.client.get("/login").dispatch().await;
     assert_eq!(response.status(), Status::BadGateway);
+    assert!(
+        response
+            .headers()
+            .get("Set-Cookie")
+            .all(|c| !c.contains("bff_login_")),
+        "no login attempt cookie for a refused push"
+    );
 }
 
 // ---- DPoP ------------------------------------------------------------------------------

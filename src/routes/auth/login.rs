@@ -47,8 +47,6 @@ async fn login(
     let now_ms = clock::now_ms();
     let attempt = LoginAttempt::start(returnTo.unwrap_or("/"), settings.response_type, now_ms)
         .with_step_up(step_up);
-    attempts::drop_stale_attempts(jar, &sessions.policy, now_ms);
-    attempts::keep(jar, &sessions.policy, &attempt).map_err(|_| internal())?;
     let parameters = attempt.authorization_parameters(
         &settings.client_id,
         &settings.redirect_uri(),
@@ -60,6 +58,9 @@ async fn login(
         .authorization_redirect(&snapshot, &parameters)
         .await
         .map_err(|error| par_failed(&error))?;
+    // The attempt's cookie only once the IdP took the request: a refused push leaves none.
+    attempts::drop_stale_attempts(jar, &sessions.policy, now_ms);
+    attempts::keep(jar, &sessions.policy, &attempt).map_err(|_| internal())?;
     Ok(Redirect::found(url.to_string()))
 }
 
