@@ -228,8 +228,10 @@ async fn an_idle_session_expires_inside_the_cookie() {
 
 #[rocket::async_test]
 async fn the_absolute_lifetime_ends_even_an_active_session() {
+    // Times are whole seconds: a login late in a second may lose almost one. With 3 s the
+    // session is surely alive 1.1 s after the login and surely over 4.2 s after it.
     let app = app_with(|f| {
-        f.merge(("oidc.session_absolute_lifetime_secs", 2))
+        f.merge(("oidc.session_absolute_lifetime_secs", 3))
             .merge(("oidc.session_idle_timeout_secs", 100))
     })
     .await;
@@ -237,7 +239,7 @@ async fn the_absolute_lifetime_ends_even_an_active_session() {
     let cookie = app.session_cookie().unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(app.call_api().await.status().code, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
     assert_eq!(api_with_cookie(&app, &cookie).await, 401);
 }
 
