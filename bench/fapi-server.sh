@@ -80,8 +80,6 @@ for round in $(seq "$ROUNDS"); do
 done
 stop_all
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
-figure() { grep -E "^$1\.r[0-9]+\.$2=" "$RES" | cut -d= -f2 | median; }
 {
   echo "# Plain vs FAPI 2.0 client, server CPU ($RUN_ID)"
   echo

@@ -28,15 +28,7 @@ fi
 
 start_run gateway-
 ensure_wrk
-if [[ -n ${BENCH_APP_BIN:-} ]]; then
-  APP_BIN=$BENCH_APP_BIN
-elif [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
-  build_app
-else
-  APP_BIN="$ROOT/target/release/oidc-bff"
-fi
-[[ -z ${BENCH_SKIP_BUILD:-} ]] && build_loadgen
-cp "$APP_BIN" "$OUT/oidc-bff" && APP_BIN="$OUT/oidc-bff"
+prepare_binaries
 
 {
   echo "meta.date=$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
@@ -105,8 +97,6 @@ done
 echo "bff.vm_hwm_mib=$(status_mib "$BFF_PID" VmHWM)" >>"$RES"
 stop_all
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
-figure() { grep -E "^$1\.r[0-9]+\.$2=" "$RES" | cut -d= -f2 | median; }
 {
   echo "# Direct vs through the gateway ($RUN_ID)"
   echo

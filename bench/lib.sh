@@ -83,6 +83,26 @@ build_app() {
   APP_BIN="$ROOT/target/release/oidc-bff"
 }
 
+# prepare_binaries: APP_BIN is BENCH_APP_BIN, else the release build (made here unless
+# BENCH_SKIP_BUILD is set), copied into the run directory so a rebuild cannot change it
+# mid-run; the load generator is built too unless BENCH_SKIP_BUILD is set.
+prepare_binaries() {
+  if [[ -n ${BENCH_APP_BIN:-} ]]; then
+    APP_BIN=$BENCH_APP_BIN
+  elif [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
+    build_app
+  else
+    APP_BIN="$ROOT/target/release/oidc-bff"
+  fi
+  if [[ -z ${BENCH_SKIP_BUILD:-} ]]; then build_loadgen; fi
+  cp "$APP_BIN" "$OUT/oidc-bff" && APP_BIN="$OUT/oidc-bff"
+}
+
+# median: the median of the numbers on stdin (0 for none).
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
+# figure CASE NAME: the median over rounds of CASE.r<n>.NAME in the run's results.
+figure() { grep -E "^$1\.r[0-9]+\.$2=" "$RES" | cut -d= -f2 | median; }
+
 build_loadgen() {
   log "building the load generator (bench/loadgen)"
   (cd "$BENCH/loadgen" && cargo build --release --quiet) || die "loadgen build failed"

@@ -18,15 +18,7 @@ PORT_BASE=${BENCH_PORT_BASE:-3340}
 
 start_run metrics-
 ensure_wrk
-if [[ -n ${BENCH_APP_BIN:-} ]]; then
-  APP_BIN=$BENCH_APP_BIN
-elif [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
-  build_app
-else
-  APP_BIN="$ROOT/target/release/oidc-bff"
-fi
-[[ -z ${BENCH_SKIP_BUILD:-} ]] && build_loadgen
-cp "$APP_BIN" "$OUT/oidc-bff" && APP_BIN="$OUT/oidc-bff"
+prepare_binaries
 
 {
   echo "meta.date=$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
@@ -65,8 +57,6 @@ for round in $(seq "$ROUNDS"); do
 done
 stop_all
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
-figure() { grep -E "^$1\.r[0-9]+\.$2=" "$RES" | cut -d= -f2 | median; }
 {
   echo "# Metrics off vs on ($RUN_ID)"
   echo

@@ -24,15 +24,7 @@ REDIS_PORT=${BENCH_REDIS_PORT:-6390}
 start_run redis-
 ensure_wrk
 command -v redis-server >/dev/null || die "redis-server is missing (apt-get install redis-server)"
-if [[ -n ${BENCH_APP_BIN:-} ]]; then
-  APP_BIN=$BENCH_APP_BIN
-elif [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
-  build_app
-else
-  APP_BIN="$ROOT/target/release/oidc-bff"
-fi
-[[ -z ${BENCH_SKIP_BUILD:-} ]] && build_loadgen
-cp "$APP_BIN" "$OUT/oidc-bff" && APP_BIN="$OUT/oidc-bff"
+prepare_binaries
 
 {
   echo "meta.date=$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
@@ -103,8 +95,6 @@ sort -n "$OUT/window.us" | awk -v n="$LOGOUTS" '
 stop_all
 
 # ---- report: medians over the rounds, and ratios redis / memory ----
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
-figure() { grep -E "^$1\.r[0-9]+\.$2=" "$RES" | cut -d= -f2 | median; }
 {
   echo "# Memory store vs Redis ($RUN_ID)"
   echo

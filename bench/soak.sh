@@ -19,15 +19,7 @@ PORT=${BENCH_PORT_BASE:-3310}
 
 start_run soak-
 
-if [[ -n ${BENCH_APP_BIN:-} ]]; then
-  APP_BIN=$BENCH_APP_BIN
-elif [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
-  build_app
-else
-  APP_BIN="$ROOT/target/release/oidc-bff"
-fi
-[[ -n ${BENCH_SKIP_BUILD:-} ]] || build_loadgen
-cp "$APP_BIN" "$OUT/oidc-bff" && APP_BIN="$OUT/oidc-bff"
+prepare_binaries
 
 {
   echo "meta.date=$(date -u '+%Y-%m-%d %H:%M:%S UTC')"

@@ -6,30 +6,27 @@ function show(result, node) {
   result.replaceChildren(node);
 }
 
-function loginPrompt(loginUrl) {
+// A sentence and a link: the answer shown when the API wants a (stronger) login.
+function prompt(id, text, linkText, linkId, href) {
   const box = document.createElement("p");
-  box.id = "login-prompt";
-  box.append("You are not logged in. ");
+  box.id = id;
+  box.append(text + " ");
   const link = document.createElement("a");
-  link.href = loginUrl;
-  link.textContent = "Log in";
-  link.id = "login-again";
+  link.href = href;
+  link.textContent = linkText;
+  link.id = linkId;
   box.append(link);
   return box;
+}
+
+function loginPrompt(loginUrl) {
+  return prompt("login-prompt", "You are not logged in.", "Log in", "login-again", loginUrl);
 }
 
 // An API behind the gateway asked for a stronger sign-in (RFC 9470 step-up): the BFF answered
 // 401 {"error":"step_up_required","login_url":"/login?acr_values=…"}.
 function stepUpPrompt(loginUrl) {
-  const box = document.createElement("p");
-  box.id = "step-up-prompt";
-  box.append("This needs a stronger sign-in. ");
-  const link = document.createElement("a");
-  link.href = loginUrl;
-  link.textContent = "Sign in again";
-  link.id = "step-up";
-  box.append(link);
-  return box;
+  return prompt("step-up-prompt", "This needs a stronger sign-in.", "Sign in again", "step-up", loginUrl);
 }
 
 function here() {

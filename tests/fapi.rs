@@ -12,7 +12,9 @@ use rocket::figment::Figment;
 use rocket::http::{Header, Status};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::back_channel::{proof_claims, CLIENT_SECRET};
+use support::back_channel::{
+    proof_claims, ParRequest, ResourceRequest, TokenRequest, CLIENT_SECRET,
+};
 use support::upstream::Upstream;
 use support::{app_with_idp, TestApp, CLIENT_ID};
 
@@ -79,6 +81,54 @@ async fn log_in(app: &TestApp) -> Status {
         .status()
 }
 
+/// The last request the test IdP's token endpoint received.
+fn last_token_request(app: &TestApp) -> TokenRequest {
+    app.idp
+        .back
+        .requests
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap()
+}
+
+/// The last access token the test IdP issued.
+fn last_access_token(app: &TestApp) -> String {
+    app.idp
+        .back
+        .access_tokens
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap()
+}
+
+/// The last request the test IdP's PAR endpoint received.
+fn last_pushed_request(app: &TestApp) -> ParRequest {
+    app.idp
+        .back
+        .par_requests
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap()
+}
+
+/// The last request the test IdP's UserInfo received.
+fn last_userinfo_request(app: &TestApp) -> ResourceRequest {
+    app.idp
+        .back
+        .userinfo_requests
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap()
+}
+
 fn decode(part: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
@@ -140,15 +190,7 @@ async fn the_token_endpoint_gets_a_signed_client_assertion_and_no_secret() {
     )
     .await;
     assert_eq!(log_in(&app).await, Status::SeeOther);
-    let request = app
-        .idp
-        .back
-        .requests
-        .lock()
-        .unwrap()
-        .last()
-        .cloned()
-        .unwrap();
+    let request = last_token_request(&app);
     assert_eq!(request.authorization, None, "no Basic credentials");
     assert_eq!(request.client_secret_in_body, None);
     assert_eq!(
@@ -264,15 +306,7 @@ async fn a_pushed_request_carries_every_parameter_and_the_browser_only_a_referen
     );
     assert_eq!(in_url["client_id"], CLIENT_ID);
     assert!(in_url["request_uri"].starts_with("urn:ietf:params:oauth:request_uri:"));
-    let pushed = app
-        .idp
-        .back
-        .par_requests
-        .lock()
-        .unwrap()
-        .last()
-        .cloned()
-        .unwrap();
+    let pushed = last_pushed_request(&app);
     assert!(
         pushed
             .authorization
@@ -317,15 +351,7 @@ async fn a_pushed_request_carries_every_parameter_and_the_browser_only_a_referen
 async fn a_pushed_request_is_authenticated_by_an_assertion_with_one_client_id() {
     let app = code_app(with_par(), private_key_jwt("ec-a.pem")).await;
     assert_eq!(log_in(&app).await, Status::SeeOther);
-    let pushed = app
-        .idp
-        .back
-        .par_requests
-        .lock()
-        .unwrap()
-        .last()
-        .cloned()
-        .unwrap();
+    let pushed = last_pushed_request(&app);
     let field = |name: &str| pushed.fields.iter().filter(|(n, _)| n == name).count();
     assert_eq!(field("client_id"), 1);
     assert_eq!(field("client_assertion"), 1);
@@ -398,15 +424,7 @@ fn dpop(f: Figment) -> Figment {
 async fn the_code_exchange_carries_a_dpop_proof_for_the_token_endpoint() {
     let app = code_app(json!({}), dpop).await;
     assert_eq!(log_in(&app).await, Status::SeeOther);
-    let request = app
-        .idp
-        .back
-        .requests
-        .lock()
-        .unwrap()
-        .last()
-        .cloned()
-        .unwrap();
+    let request = last_token_request(&app);
     let (_, claims) = verified_proof(request.dpop.as_deref().expect("a DPoP proof"));
     assert_eq!(claims["htm"], "POST");
     assert_eq!(claims["htu"], format!("{}/token", app.idp.issuer));
@@ -430,15 +448,7 @@ async fn a_bearer_token_type_is_refused_when_dpop_was_asked_for() {
 async fn without_dpop_no_proof_is_sent_and_a_dpop_token_type_is_refused() {
     let app = code_app(json!({}), with_secret).await;
     assert_eq!(log_in(&app).await, Status::SeeOther);
-    let request = app
-        .idp
-        .back
-        .requests
-        .lock()
-        .unwrap()
-        .last()
-        .cloned()
-        .unwrap();
+    let request = last_token_request(&app);
     assert_eq!(request.dpop, None);
     // A bound token is of no use to a client without the key: refused.
     *app.idp.back.token_type.lock().unwrap() = Some("DPoP".into());
@@ -449,37 +459,13 @@ async fn without_dpop_no_proof_is_sent_and_a_dpop_token_type_is_refused() {
 async fn userinfo_gets_the_dpop_scheme_and_a_proof_with_ath_by_the_same_key() {
     let app = code_app(json!({}), dpop).await;
     assert_eq!(log_in(&app).await, Status::SeeOther);
-    let exchange = app
-        .idp
-        .back
-        .requests
-        .lock()
-        .unwrap()
-        .last()
-        .cloned()
-        .unwrap();
+    let exchange = last_token_request(&app);
     let (exchange_header, _) = verified_proof(exchange.dpop.as_deref().unwrap());
     app.idp.back.userinfo_requests.lock().unwrap().clear();
     let (status, _) = fetch(&app, "/api/upstream").await;
     assert_eq!(status, Status::Ok);
-    let seen = app
-        .idp
-        .back
-        .userinfo_requests
-        .lock()
-        .unwrap()
-        .last()
-        .cloned()
-        .unwrap();
-    let token = app
-        .idp
-        .back
-        .access_tokens
-        .lock()
-        .unwrap()
-        .last()
-        .cloned()
-        .unwrap();
+    let seen = last_userinfo_request(&app);
+    let token = last_access_token(&app);
     assert_eq!(seen.authorization, Some(format!("DPoP {token}")));
     let (header, claims) = verified_proof(seen.dpop.as_deref().expect("a proof"));
     assert_eq!(claims["htm"], "GET");
@@ -557,24 +543,8 @@ async fn a_refresh_carries_a_proof_by_the_sessions_key() {
     let (header, claims) = verified_proof(refresh.dpop.as_deref().expect("a proof"));
     assert_eq!(header["jwk"], first["jwk"]);
     assert_eq!(claims["htm"], "POST");
-    let userinfo = app
-        .idp
-        .back
-        .userinfo_requests
-        .lock()
-        .unwrap()
-        .last()
-        .cloned()
-        .unwrap();
-    let newest = app
-        .idp
-        .back
-        .access_tokens
-        .lock()
-        .unwrap()
-        .last()
-        .cloned()
-        .unwrap();
+    let userinfo = last_userinfo_request(&app);
+    let newest = last_access_token(&app);
     assert_eq!(
         userinfo.authorization,
         Some(format!("DPoP {newest}")),
@@ -582,8 +552,8 @@ async fn a_refresh_carries_a_proof_by_the_sessions_key() {
     );
 }
 
-#[tokio::test]
-async fn the_gateway_sends_the_dpop_scheme_and_a_proof_for_the_apis_url() {
+/// A DPoP app with the test upstream as the remote API `orders` (at `/v1`), logged in.
+async fn logged_in_behind_the_gateway() -> (Upstream, TestApp) {
     let upstream = Upstream::start().await;
     let url = upstream.url.clone();
     let app = code_app(json!({}), move |f| {
@@ -591,18 +561,16 @@ async fn the_gateway_sends_the_dpop_scheme_and_a_proof_for_the_apis_url() {
     })
     .await;
     assert_eq!(log_in(&app).await, Status::SeeOther);
+    (upstream, app)
+}
+
+#[tokio::test]
+async fn the_gateway_sends_the_dpop_scheme_and_a_proof_for_the_apis_url() {
+    let (upstream, app) = logged_in_behind_the_gateway().await;
     let (status, _) = fetch(&app, "/api/orders/items/7?page=2").await;
     assert_eq!(status, Status::Ok);
     let seen = upstream.last();
-    let token = app
-        .idp
-        .back
-        .access_tokens
-        .lock()
-        .unwrap()
-        .last()
-        .cloned()
-        .unwrap();
+    let token = last_access_token(&app);
     assert_eq!(
         seen.header("authorization"),
         Some(format!("DPoP {token}").as_str())
@@ -619,13 +587,7 @@ async fn the_gateway_sends_the_dpop_scheme_and_a_proof_for_the_apis_url() {
 
 #[tokio::test]
 async fn the_gateway_repeats_a_get_once_with_the_apis_nonce() {
-    let upstream = Upstream::start().await;
-    let url = upstream.url.clone();
-    let app = code_app(json!({}), move |f| {
-        dpop(f).merge(("oidc.remote_apis.orders.url", format!("{url}/v1")))
-    })
-    .await;
-    assert_eq!(log_in(&app).await, Status::SeeOther);
+    let (upstream, app) = logged_in_behind_the_gateway().await;
     let (status, _) = fetch(&app, "/api/orders/dpop-nonce").await;
     assert_eq!(status, Status::Ok);
     let seen = upstream.seen();

@@ -88,16 +88,21 @@ fn account_list() -> String {
         .join("\n")
 }
 
-/// The sign-in page for an authentication request, with an error after a failed attempt.
-pub fn sign_in(request: &AuthorizationRequest, username: &str, error: Option<&str>) -> String {
-    let error = error
+/// The alert after a failed attempt, or nothing.
+fn error_paragraph(error: Option<&str>) -> String {
+    error
         .map(|e| {
             format!(
                 r#"<p class="error" id="error" role="alert">{}</p>"#,
                 escape(e)
             )
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The sign-in page for an authentication request, with an error after a failed attempt.
+pub fn sign_in(request: &AuthorizationRequest, username: &str, error: Option<&str>) -> String {
+    let error = error_paragraph(error);
     let body = format!(
         r#"<h1>Sign in</h1>
 <p>The application <code>{client}</code> asks you to sign in (scope <code>{scope}</code>).</p>
@@ -129,14 +134,7 @@ pub fn sign_in(request: &AuthorizationRequest, username: &str, error: Option<&st
 /// The second step of a sign-in that asked for `acr=mfa`: a one-time code (the demo code is
 /// printed on the page, as the passwords are).
 pub fn second_factor(request: &AuthorizationRequest, error: Option<&str>) -> String {
-    let error = error
-        .map(|e| {
-            format!(
-                r#"<p class="error" id="error" role="alert">{}</p>"#,
-                escape(e)
-            )
-        })
-        .unwrap_or_default();
+    let error = error_paragraph(error);
     let body = format!(
         r#"<h1>Second factor</h1>
 <p>The application <code>{client}</code> asks for a stronger sign-in (<code>acr=mfa</code>): enter

@@ -13,7 +13,7 @@ use rocket_dyn_templates::{context, Template};
 
 use super::attempts::{cookie_name, read_attempt, remove_login_cookie};
 use super::failures::{
-    idp_error, login_failed, no_login_in_progress, store_unavailable, unavailable,
+    idp_error, login_failed, no_login_in_progress, not_accepted, store_unavailable, unavailable,
 };
 use crate::clock;
 use crate::config::Settings;
@@ -142,16 +142,7 @@ async fn callback(
         Err(LoginError::Provider(error)) => return Err(unavailable(error)),
         Err(error) => {
             let reason = error.to_string();
-            return Err(rejected(
-                "token_invalid",
-                &reason,
-                ErrorPage::new(
-                    Status::Unauthorized,
-                    "Login failed",
-                    format!("The login could not be accepted: {reason}."),
-                )
-                .try_login_again(),
-            ));
+            return Err(rejected("token_invalid", &reason, not_accepted(&reason)));
         }
     };
     // 4b. A step-up login (RFC 9470) must deliver the context and recency asked for.
@@ -164,12 +155,7 @@ async fn callback(
         return Err(rejected(
             "step_up_not_satisfied",
             &reason,
-            ErrorPage::new(
-                Status::Unauthorized,
-                "Login failed",
-                format!("The login could not be accepted: {reason}."),
-            )
-            .try_login_again(),
+            not_accepted(&reason),
         ));
     }
     // 5. Remember the state as consumed, so a replayed POST with a copied cookie fails.

@@ -20,6 +20,16 @@ pub(super) fn login_failed(message: &str) -> ErrorPage {
     ErrorPage::new(Status::BadRequest, "Login failed", message).try_login_again()
 }
 
+/// A login whose response was received but cannot be accepted (401), with why.
+pub(super) fn not_accepted(reason: &str) -> ErrorPage {
+    ErrorPage::new(
+        Status::Unauthorized,
+        "Login failed",
+        format!("The login could not be accepted: {reason}."),
+    )
+    .try_login_again()
+}
+
 pub(super) fn idp_error(code: &str, description: Option<&str>) -> ErrorPage {
     let cancelled = matches!(
         code,
