@@ -11,11 +11,11 @@
 
 use std::hint::black_box;
 
-use oidc_bff::config::ClientAuthMethod;
-use oidc_bff::jose::SigningKey;
-use oidc_bff::oidc::client_auth::ClientCredentials;
-use oidc_bff::oidc::discovery::ProviderMetadata;
-use oidc_bff::oidc::dpop::DpopKey;
+use oidc_bff::testing::config::ClientAuthMethod;
+use oidc_bff::testing::jose::SigningKey;
+use oidc_bff::testing::oidc::client_auth::ClientCredentials;
+use oidc_bff::testing::oidc::discovery::ProviderMetadata;
+use oidc_bff::testing::oidc::dpop::DpopKey;
 use std::sync::Arc;
 
 const ROUNDS: usize = 7;

@@ -1202,7 +1202,7 @@ fn expect_bound_to_session_key(p: &Page, tokens: &StoredTokens, why: &str) {
         .dpop_key
         .as_deref()
         .unwrap_or_else(|| panic!("[{}] no DPoP key was kept with the tokens", p.label));
-    let key = oidc_bff::oidc::dpop::DpopKey::from_stored(stored)
+    let key = oidc_bff::testing::oidc::dpop::DpopKey::from_stored(stored)
         .unwrap_or_else(|| panic!("[{}] the kept DPoP key does not load", p.label));
     let answer = p
         .discovery

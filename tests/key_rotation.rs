@@ -389,9 +389,9 @@ async fn previous_secrets_without_a_secret_stop_start_up() {
 #[rocket::async_test]
 async fn the_settings_sealer_opens_what_the_old_secret_sealed_after_a_rotation() {
     let idp = TestIdp::start().await;
-    let (_, before) = oidc_bff::config::load(figment(&idp, OLD, None)).unwrap();
-    let (_, after) = oidc_bff::config::load(figment(&idp, NEW, Some(OLD))).unwrap();
-    let (_, new_only) = oidc_bff::config::load(figment(&idp, NEW, None)).unwrap();
+    let (_, before) = oidc_bff::testing::config::load(figment(&idp, OLD, None)).unwrap();
+    let (_, after) = oidc_bff::testing::config::load(figment(&idp, NEW, Some(OLD))).unwrap();
+    let (_, new_only) = oidc_bff::testing::config::load(figment(&idp, NEW, None)).unwrap();
     let sealed = before.sealer.seal("tokens", b"session-1", b"refresh token");
     assert_eq!(
         after.sealer.open("tokens", b"session-1", &sealed).unwrap(),

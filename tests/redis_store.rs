@@ -11,9 +11,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use oidc_bff::config::{redis_settings, RedisSettings};
-use oidc_bff::store::{Revocation, SessionFacts, Store, StoreError};
+use oidc_bff::testing::config::{redis_settings, RedisSettings};
 use oidc_bff::RedisStore;
+use oidc_bff::{Revocation, SessionFacts, Store, StoreError};
 use rocket::figment::Figment;
 use support::redis::{RedisCluster, RedisServer};
 
@@ -113,7 +113,7 @@ fn facts(id: &str) -> SessionFacts<'_> {
 }
 
 fn now() -> i64 {
-    oidc_bff::clock::now()
+    oidc_bff::testing::clock::now()
 }
 
 /// Polls `check` until it holds, every 10 ms; panics after `limit`. Returns the time it took.

@@ -9,8 +9,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use oidc_bff::store::Store;
 use oidc_bff::RedisStore;
+use oidc_bff::Store;
 use rocket::figment::Figment;
 use rocket::futures::future::join_all;
 use rocket::http::{ContentType, Cookie, Header};
@@ -67,7 +67,7 @@ async fn pair_with(customize: impl Fn(Figment) -> Figment) -> Pair {
 async fn redis_pair(redis: &RedisServer) -> Pair {
     let idp = TestIdp::start().await;
     let figment = Figment::new().merge(("oidc.redis_url", redis.url()));
-    let settings = oidc_bff::config::redis_settings(&figment)
+    let settings = oidc_bff::testing::config::redis_settings(&figment)
         .expect("valid settings")
         .expect("a Redis URL");
     let store = || Arc::new(RedisStore::new(&settings).expect("usable URL"));

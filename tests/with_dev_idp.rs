@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine;
-use oidc_bff::local_idp::DEFAULT_CLIENT_SECRET;
+use oidc_bff::testing::dev_idp::DEFAULT_CLIENT_SECRET;
 use openidconnect::reqwest;
 use rocket::figment::Figment;
 use rocket::http::{ContentType, Header};
@@ -89,7 +89,7 @@ async fn start_with(customize: impl FnOnce(Figment) -> Figment) -> DevApp {
         .merge(("oidc.issuer", "http://x"))
         .merge(("oidc.client_id", "x"))
         .merge(("oidc.client_secret", "x"));
-    let (_, settings) = oidc_bff::config::load(settings_only).expect("valid settings");
+    let (_, settings) = oidc_bff::testing::config::load(settings_only).expect("valid settings");
     let store = Arc::new(RecordingStore::opening_with(settings.sealer));
     let rocket = oidc_bff::build_with_store(figment, store.clone()).expect("config without issuer");
     let app = Client::tracked(rocket)
@@ -429,7 +429,7 @@ async fn a_code_login_ends_with_a_session_whose_upstream_api_is_the_dev_idps_use
     // The app keeps the tokens the token endpoint issued, on the server.
     let tokens = dev.store.session_tokens().await.expect("tokens kept");
     assert!(tokens["refresh_token"].is_string(), "{tokens}");
-    let expires_in = tokens["expires_at"].as_i64().unwrap() - oidc_bff::clock::now();
+    let expires_in = tokens["expires_at"].as_i64().unwrap() - oidc_bff::testing::clock::now();
     assert!((295..=300).contains(&expires_in), "{expires_in}");
 
     let hello = dev.call_api().await;

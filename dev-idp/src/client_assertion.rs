@@ -11,8 +11,8 @@ use chrono::Utc;
 use openidconnect::reqwest;
 use serde_json::Value;
 
+use crate::client_jws::{Jws, PublicJwk};
 use crate::clients::{Client, ClientKeys};
-use crate::jose::{Jws, PublicJwk};
 use crate::replay::SeenIds;
 
 /// `client_assertion_type` of a JWT client assertion.

@@ -17,8 +17,8 @@ use serde_json::{json, Value};
 
 use crate::authorize::ACR_MFA;
 use crate::resource::{self, Authorized, Challenge, ResourceRequest};
+use crate::signing::Grant;
 use crate::state::Idp;
-use crate::tokens::Grant;
 
 /// Where the demo API is mounted.
 pub const BASE_PATH: &str = "/demo-api";

@@ -12,7 +12,7 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
-/// The endpoints' paths, as mounted by `routes` and `back_channel`.
+/// The endpoints' paths, as mounted by `routes` and `token_endpoints`.
 pub const AUTHORIZE_PATH: &str = "/authorize";
 pub const JWKS_PATH: &str = "/jwks";
 pub const END_SESSION_PATH: &str = "/end_session";
@@ -87,7 +87,7 @@ pub fn metadata(issuer: &IssuerUrl, require_par: bool) -> Result<DevProviderMeta
         CoreClientAuthMethod::ClientSecretPost,
         CoreClientAuthMethod::PrivateKeyJwt,
     ];
-    let algorithms: Vec<String> = crate::jose::ALGORITHMS
+    let algorithms: Vec<String> = crate::client_jws::ALGORITHMS
         .iter()
         .map(|a| a.to_string())
         .collect();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use crate::jose::{sha256_b64, Jws, PublicJwk};
+use crate::client_jws::{sha256_b64, Jws, PublicJwk};
 use crate::random::random_token;
 use crate::replay::SeenIds;
 

@@ -50,17 +50,16 @@
 
 mod accounts;
 mod authorize;
-mod back_channel;
 mod backchannel_logout;
 mod client_assertion;
 mod client_auth;
+mod client_jws;
 mod clients;
 mod demo_api;
 mod discovery;
 mod dpop;
 mod grants;
 mod http;
-mod jose;
 mod logout;
 mod oauth;
 mod pages;
@@ -73,8 +72,9 @@ mod replay;
 mod resource;
 mod routes;
 mod sessions;
+mod signing;
 mod state;
-mod tokens;
+mod token_endpoints;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -218,7 +218,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
     } else {
         options.clients
     };
-    let key = tokio::task::spawn_blocking(tokens::SigningKey::generate)
+    let key = tokio::task::spawn_blocking(signing::SigningKey::generate)
         .await
         .map_err(|e| StartError::Key(e.to_string()))?
         .map_err(|e| StartError::Key(e.to_string()))?;
@@ -263,7 +263,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
             })
         }))
         .mount("/", routes::routes())
-        .mount("/", back_channel::routes())
+        .mount("/", token_endpoints::routes())
         .mount("/", par::routes())
         .mount(demo_api::BASE_PATH, demo_api::routes())
         .register("/", routes::catchers())

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 use crate::dpop::{self, Dpop, DpopError, ProofContext};
 use crate::oauth::no_store;
+use crate::signing::Grant;
 use crate::state::IdpState;
-use crate::tokens::Grant;
 
 /// How an access token was presented, and so which challenge a refusal carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +104,10 @@ impl Challenge {
             .into_iter()
             .collect();
         if self.scheme == Scheme::Dpop {
-            params.push(format!(r#"algs="{}""#, crate::jose::ALGORITHMS.join(" ")));
+            params.push(format!(
+                r#"algs="{}""#,
+                crate::client_jws::ALGORITHMS.join(" ")
+            ));
         }
         if let Some(error) = self.error {
             params.push(format!(r#"error="{error}""#));

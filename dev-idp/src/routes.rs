@@ -1,6 +1,6 @@
 //! The development IdP's front channel: discovery, keys, the authorization endpoint with its
 //! sign-in form, and the files its pages use. RP-initiated logout is in `logout`, the back
-//! channel (token, UserInfo, revocation) in `back_channel`.
+//! channel (token, UserInfo, revocation) in `token_endpoints`.
 
 use chrono::{TimeDelta, Utc};
 use rocket::http::uri::Origin;
@@ -16,8 +16,8 @@ use crate::logout;
 use crate::pages;
 use crate::params::Params;
 use crate::sessions::{self, IdpSession};
+use crate::signing::{Grant, IssuedWith};
 use crate::state::{Idp, IdpState};
-use crate::tokens::{Grant, IssuedWith};
 
 pub fn routes() -> Vec<Route> {
     routes![

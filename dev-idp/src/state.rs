@@ -14,7 +14,7 @@ use crate::dpop::Dpop;
 use crate::grants::{Grants, Lifetimes};
 use crate::pushed_requests::PushedRequests;
 use crate::sessions::IdpSessions;
-use crate::tokens::SigningKey;
+use crate::signing::SigningKey;
 
 /// Everything the IdP's routes share.
 pub struct IdpState {

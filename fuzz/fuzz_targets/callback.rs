@@ -32,7 +32,7 @@ use std::mem::ManuallyDrop;
 
 use idp::{Key, TestIdp, CLIENT_ID};
 use libfuzzer_sys::fuzz_target;
-use oidc_bff::oidc::flow::normalize_return_to;
+use oidc_bff::testing::oidc::flow::normalize_return_to;
 use rocket::http::{ContentType, Header, Status};
 use rocket::local::blocking::Client;
 use serde_json::Value;

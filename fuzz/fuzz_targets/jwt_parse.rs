@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use oidc_bff::oidc::validate::{Expected, IdTokenValidator, ValidationRules};
+use oidc_bff::testing::oidc::validate::{Expected, IdTokenValidator, ValidationRules};
 
 const ISSUER: &str = "https://idp.fuzz.example";
 const CLIENT_ID: &str = "fuzz-client";

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oidc_bff::oidc::flow::normalize_return_to;
+use oidc_bff::testing::oidc::flow::normalize_return_to;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(candidate) = std::str::from_utf8(data) else {

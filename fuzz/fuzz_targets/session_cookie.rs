@@ -16,7 +16,7 @@
 use std::mem::ManuallyDrop;
 
 use libfuzzer_sys::fuzz_target;
-use oidc_bff::session::Session;
+use oidc_bff::Session;
 use rocket::http::{Cookie, Header, Status};
 use rocket::local::blocking::Client;
 use serde_json::Value;

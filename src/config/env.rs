@@ -43,6 +43,8 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("REDIS_SYNC_GRACE_SECS", "oidc.redis_sync_grace_secs"),
     // The built-in development IdP's port (feature `dev-idp`, debug builds, no issuer set).
     ("DEV_IDP_PORT", "oidc.dev_idp_port"),
+    // How the app binary writes its log (`text` or `json`).
+    ("LOG_FORMAT", "oidc.log_format"),
 ];
 
 /// Rocket's figment with `.env`, the familiar variable names, `SECRET`, `PREVIOUS_SECRETS`,

@@ -1,27 +1,24 @@
 //! Typed settings, read once at start-up from `Rocket.toml`, `ROCKET_*` variables and the
 //! familiar environment names (`ISSUER_BASE_URL`, `CLIENT_ID`, ...), then checked so that a
 //! mistake stops the app with one line that names the setting. The bottom layer: of the app's
-//! modules it uses only `jose` (to load the client's private key).
+//! modules it uses only `crypto` (the keys `SECRET` gives) and `jose` (to load the client's
+//! private key).
 
 mod env;
 mod error;
 mod fapi;
-mod keys;
 mod redis;
 mod remote_apis;
-mod sealer;
 mod secret;
 mod settings;
 
 use rocket::figment::Figment;
 
-pub use env::{figment, with_env_aliases};
+pub use env::figment;
 pub use error::ConfigError;
 pub use fapi::{ClientAuthMethod, Fapi, ParMode};
-pub use keys::PreviousCookieKeys;
-pub use redis::{RedisSettings, RedisUrl};
+pub use redis::RedisSettings;
 pub use remote_apis::{RemoteApi, TokenPolicy};
-pub use sealer::Sealer;
 pub use settings::{ResponseType, Settings};
 
 /// Reads and checks the `oidc` settings and turns `oidc.secret` into Rocket's `secret_key`

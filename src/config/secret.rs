@@ -3,14 +3,17 @@
 //! keys still decrypt (never encrypt), so that a rotation logs nobody out.
 
 use base64::Engine;
-use hkdf::Hkdf;
 use rocket::figment::Figment;
 use serde::Deserialize;
-use sha2::Sha256;
 
 use super::error::{non_empty, ConfigError};
-use super::keys::{Keys, PreviousCookieKeys};
-use super::sealer::Sealer;
+use crate::crypto::{derive_cookie_key, PreviousCookieKeys, Sealer};
+
+/// The keys `SECRET` and `PREVIOUS_SECRETS` give besides Rocket's `secret_key`.
+pub(super) struct Keys {
+    pub(super) previous_cookie_keys: PreviousCookieKeys,
+    pub(super) sealer: Sealer,
+}
 
 /// The shortest `SECRET` accepted: 32 bytes, as for a 256-bit key.
 const MIN_SECRET_LEN: usize = 32;
@@ -123,18 +126,13 @@ fn previous_secrets(figment: &Figment) -> Result<Vec<String>, ConfigError> {
     Ok(secrets)
 }
 
-/// HKDF-SHA256 (salt `oidc-bff`, info `rocket secret_key`) of a secret: the 512-bit key of
-/// Rocket's private cookies. Must never change, or every session is lost at the upgrade.
+/// The private-cookie key of a secret (see [`derive_cookie_key`]).
 fn cookie_key(secret: &str, name: &'static str) -> Result<[u8; 64], ConfigError> {
-    let mut key = [0u8; 64];
-    Hkdf::<Sha256>::new(Some(b"oidc-bff"), secret.as_bytes())
-        .expand(b"rocket secret_key", &mut key)
-        .map_err(|_| ConfigError::Invalid {
-            name,
-            detail: "key derivation failed".into(),
-            hint: "use at least 32 random bytes",
-        })?;
-    Ok(key)
+    derive_cookie_key(secret.as_bytes()).map_err(|_| ConfigError::Invalid {
+        name,
+        detail: "key derivation failed".into(),
+        hint: "use at least 32 random bytes",
+    })
 }
 
 /// Rocket's `secret_key` as written (base64 or hex text, or bytes), for deriving sealing keys.

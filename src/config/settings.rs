@@ -10,10 +10,10 @@ use url::Url;
 
 use super::error::{non_empty, ConfigError};
 use super::fapi::{self, Fapi, RawFapi};
-use super::keys::{Keys, PreviousCookieKeys};
 use super::redis::RedisSettings;
 use super::remote_apis::RemoteApi;
-use super::sealer::Sealer;
+use super::secret::Keys;
+use crate::crypto::{PreviousCookieKeys, Sealer};
 
 /// The `[oidc]` table as written by the user, before it is checked.
 #[derive(Debug, Deserialize, Default)]

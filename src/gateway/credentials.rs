@@ -9,9 +9,9 @@ use rocket::Request;
 
 use super::answer::answer;
 use crate::config::{RemoteApi, Settings, TokenPolicy};
-use crate::oidc::tokens::Credential;
+use crate::oidc::token_endpoint::Credential;
 use crate::session::{self, ApiUser, Sessions};
-use crate::tokens::{TokenKeeper, TokenUnavailable};
+use crate::token_keeper::{TokenKeeper, TokenUnavailable};
 
 /// The access token the API's policy asks for, refreshed first when due; or the answer
 /// that ends the call (no session, no token, store or IdP down).

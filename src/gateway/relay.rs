@@ -27,7 +27,7 @@ use crate::csrf;
 use crate::metrics;
 use crate::oidc::dpop::resource_wants_nonce;
 use crate::oidc::provider::Provider;
-use crate::oidc::tokens::Credential;
+use crate::oidc::token_endpoint::Credential;
 use crate::telemetry::request_id;
 
 /// How much of a request body is read at once; also the granularity of the back-pressure.

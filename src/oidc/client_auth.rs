@@ -9,9 +9,9 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use super::discovery::ProviderMetadata;
-use super::flow::random_token;
 use crate::clock;
 use crate::config::ClientAuthMethod;
+use crate::crypto::random_token;
 use crate::jose::{Algorithm, SigningKey};
 
 /// A client assertion is valid this long (FAPI 2.0 and most IdPs want it short).

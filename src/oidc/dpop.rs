@@ -12,8 +12,8 @@ use reqwest::header::HeaderMap;
 use serde_json::json;
 use url::Url;
 
-use super::flow::random_token;
 use crate::clock;
+use crate::crypto::random_token;
 use crate::jose::{sha256_b64, Algorithm, KeyError, SigningKey};
 
 /// A session's DPoP key.
@@ -42,7 +42,8 @@ impl DpopKey {
         Some(Self { key, pkcs8 })
     }
 
-    /// The JWK thumbprint the IdP binds the tokens to (`cnf.jkt`).
+    /// The JWK thumbprint the IdP binds the tokens to (`cnf.jkt`); the tests compare it.
+    #[cfg(feature = "testing")]
     pub fn thumbprint(&self) -> &str {
         self.key.thumbprint()
     }

@@ -2,14 +2,13 @@
 //! authorization request that carries them.
 
 use base64::Engine;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use url::Url;
 
-use super::discovery::ProviderMetadata;
 use super::step_up::StepUp;
 use crate::config::ResponseType;
+use crate::crypto::random_token;
 
 /// How long a login attempt may take, from `/login` to the IdP's POST to `/callback`.
 pub const LOGIN_ATTEMPT_LIFETIME_SECS: i64 = 600;
@@ -101,21 +100,6 @@ impl LoginAttempt {
         parameters.extend(self.step_up.parameters());
         parameters
     }
-
-    /// The authorization endpoint with every parameter in the query (no PAR).
-    pub fn authorization_url(
-        &self,
-        metadata: &ProviderMetadata,
-        client_id: &str,
-        redirect_uri: &str,
-        scopes: &str,
-        response_type: ResponseType,
-    ) -> Url {
-        with_query(
-            &metadata.authorization_endpoint,
-            &self.authorization_parameters(client_id, redirect_uri, scopes, response_type),
-        )
-    }
 }
 
 /// `url` with `parameters` appended to its query.
@@ -138,13 +122,6 @@ pub fn state_tag(state: &str) -> Option<&str> {
 pub fn pkce_challenge(verifier: &str) -> String {
     use sha2::{Digest, Sha256};
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
-
-/// 256 random bits from the OS-seeded CSPRNG, base64url without padding.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Accepts only a same-origin absolute path (`/a/b?c#d`); anything that a browser could read

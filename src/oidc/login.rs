@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::fetch::ProviderError;
 use super::flow::LoginAttempt;
 use super::provider::{Provider, ValidationError};
-use super::tokens::{Credential, TokenError, TokenResponse};
+use super::token_endpoint::{Credential, TokenError, TokenResponse};
 use super::validate::{Expected, IdTokenError, VerifiedIdToken};
 use crate::config::ResponseType;
 

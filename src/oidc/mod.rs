@@ -13,5 +13,5 @@ pub mod logout_token;
 pub mod par;
 pub mod provider;
 pub mod step_up;
-pub mod tokens;
+pub mod token_endpoint;
 pub mod validate;

@@ -9,7 +9,7 @@ use url::Url;
 use super::discovery::ProviderMetadata;
 use super::flow::with_query;
 use super::provider::{Provider, Snapshot};
-use super::tokens::{refused, send, TokenError};
+use super::token_endpoint::{refused, send, TokenError};
 use crate::config::ParMode;
 
 /// The longest `request_uri` accepted (they are short opaque strings).

@@ -123,11 +123,6 @@ impl Provider {
         self
     }
 
-    /// Whether tokens are DPoP-bound (`DPOP`).
-    pub fn uses_dpop(&self) -> bool {
-        self.dpop
-    }
-
     /// The latest DPoP nonces of the servers this app called.
     pub fn dpop_nonces(&self) -> &DpopNonces {
         &self.dpop_nonces

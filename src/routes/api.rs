@@ -14,10 +14,10 @@ use crate::clock;
 use crate::config::Settings;
 use crate::metrics;
 use crate::oidc::provider::Provider;
-use crate::oidc::tokens::{Credential, TokenError};
+use crate::oidc::token_endpoint::{Credential, TokenError};
 use crate::session::{self, ApiUser, LoginRequired, Sessions};
 use crate::store::StoreError;
-use crate::tokens::{TokenKeeper, TokenUnavailable};
+use crate::token_keeper::{TokenKeeper, TokenUnavailable};
 
 /// The `/api` routes.
 pub fn routes() -> Vec<Route> {

@@ -5,7 +5,9 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::response::{self, Redirect, Responder};
 use rocket::Either;
 use rocket::{catch, catchers, Catcher, Request};
-use rocket_dyn_templates::{context, Template};
+use rocket_dyn_templates::tera::Context;
+
+use super::views::View;
 
 use crate::session::LoginRequired;
 
@@ -53,17 +55,14 @@ impl<'r> Responder<'r, 'static> for ErrorPage {
         let (action_label, action_href) = self
             .action
             .unwrap_or(("Back to the start page", "/".into()));
-        let page = Template::render(
-            "error",
-            context! {
-                status: self.status.code,
-                title: self.title,
-                message: self.message,
-                action_label,
-                action_href,
-                request_id: id,
-            },
-        );
+        let mut context = Context::new();
+        context.insert("status", &self.status.code);
+        context.insert("title", self.title);
+        context.insert("message", &self.message);
+        context.insert("action_label", action_label);
+        context.insert("action_href", &action_href);
+        context.insert("request_id", &id);
+        let page = View::new("error", context);
         response::Response::build_from(page.respond_to(req)?)
             .status(self.status)
             .header(Header::new("Cache-Control", "no-store"))

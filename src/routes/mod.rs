@@ -6,3 +6,4 @@ pub mod errors;
 pub mod health;
 pub mod jwks;
 pub mod pages;
+pub mod views;

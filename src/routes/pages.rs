@@ -13,7 +13,7 @@ use crate::clock;
 use crate::config::Settings;
 use crate::oidc::provider::Provider;
 use crate::session::{self, Sessions, User};
-use crate::tokens::{TokenKeeper, TokenUnavailable};
+use crate::token_keeper::{TokenKeeper, TokenUnavailable};
 
 /// The HTML pages.
 pub fn routes() -> Vec<Route> {

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::keyring;
 use super::model::{Session, SessionPolicy};
-use crate::oidc::flow::random_token;
+use crate::crypto::random_token;
 use crate::oidc::validate::VerifiedIdToken;
 use crate::store::{Revocation, Store};
 
@@ -166,7 +166,6 @@ pub fn remove_session_cookie(jar: &CookieJar<'_>, policy: &SessionPolicy) {
 /// request carries and decrypts, and on the server it would cost memory per session (and a
 /// shared store for several instances).
 /// Over https it is `__Secure-bff_logout_hint` ([`SessionPolicy::logout_hint_cookie_name`]).
-pub const LOGOUT_HINT_COOKIE: &str = "bff_logout_hint";
 const LOGOUT_PATH: &str = "/logout";
 
 /// Keeps the ID token for logout, bound to the session; a token too large for a cookie is left

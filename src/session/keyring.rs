@@ -4,7 +4,7 @@
 
 use rocket::http::{Cookie, CookieJar};
 
-use crate::config::PreviousCookieKeys;
+use crate::crypto::PreviousCookieKeys;
 
 /// The private cookie `name`, decrypted under the current key or, failing that, under a
 /// previous one. A cookie read under a previous key is passed (decrypted) to `reissue`, and

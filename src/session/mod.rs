@@ -11,10 +11,7 @@ mod guards;
 mod keyring;
 mod model;
 
-pub use cookie::{
-    end, issue, keep_id_token, lasting, remove_session_cookie, take_id_token, SessionError,
-    CLAIMS_KEPT_WHEN_TRIMMED, LOGOUT_HINT_COOKIE, SESSION_COOKIE,
-};
-pub use guards::{is_navigation, ApiUser, LoginRequired, NoSession, Sessions, User};
+pub use cookie::{end, issue, keep_id_token, lasting, remove_session_cookie, take_id_token};
+pub use guards::{is_navigation, ApiUser, LoginRequired, Sessions, User};
 pub use keyring::get_private;
-pub use model::{Names, Session, SessionPolicy};
+pub use model::{Session, SessionPolicy};

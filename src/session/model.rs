@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::config::PreviousCookieKeys;
+use crate::crypto::PreviousCookieKeys;
 
 /// How sessions live and how their cookie is written.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use rocket::async_trait;
 
-use super::partition::{Deadline, Digest, Partition};
+use super::partition::{make_room_in_map, Deadline, Digest, Partition};
 use super::{Revocation, RevocationList, SessionFacts, Store, StoreError};
 
 /// The kinds of record the app keeps, by key prefix, each bounded on its own so that a flood
@@ -118,26 +118,6 @@ fn poisoned<T>(_: T) -> StoreError {
     StoreError::Unavailable("memory store lock poisoned".into())
 }
 
-/// Drops the expired entries of a map whose values end with a deadline, when it is full.
-fn make_room<K: std::hash::Hash + Eq, V>(
-    map: &mut HashMap<K, V>,
-    capacity: usize,
-    deadline: impl Fn(&V) -> Instant,
-) {
-    if map.len() < capacity {
-        return;
-    }
-    let now = Instant::now();
-    map.retain(|_, v| deadline(v) > now);
-    if map.len() >= capacity {
-        let mut deadlines: Vec<Instant> = map.values().map(&deadline).collect();
-        let cut = (capacity / 16).max(1).min(deadlines.len() - 1);
-        let (_, threshold, _) = deadlines.select_nth_unstable(cut);
-        let threshold = *threshold;
-        map.retain(|_, v| deadline(v) > threshold);
-    }
-}
-
 #[async_trait]
 impl Store for MemoryStore {
     async fn record_once(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
@@ -170,7 +150,7 @@ impl Store for MemoryStore {
         let mut sets = self.sets.lock().map_err(poisoned)?;
         let deadline = Instant::now() + ttl;
         if !sets.contains_key(key) {
-            make_room(&mut sets, SETS, |(_, d)| *d);
+            make_room_in_map(&mut sets, SETS, |(_, d)| *d);
         }
         let (members, until) = sets
             .entry(key.to_string())
@@ -194,7 +174,7 @@ impl Store for MemoryStore {
         match locks.get(key) {
             Some((_, until)) if *until > now => Ok(false),
             _ => {
-                make_room(&mut locks, LOCKS, |(_, d)| *d);
+                make_room_in_map(&mut locks, LOCKS, |(_, d)| *d);
                 locks.insert(key.to_string(), (owner.to_string(), now + lease));
                 Ok(true)
             }

@@ -18,7 +18,7 @@ use sha2::{Digest as _, Sha256};
 pub use self::redis::RedisStore;
 pub use memory::MemoryStore;
 pub use metered::MeteredStore;
-pub use revocations::{Revocation, RevocationList, Revoked, SessionFacts};
+pub use revocations::{Revocation, RevocationList, SessionFacts};
 
 /// Why a store could not answer. Callers fail closed: a login or token route answers 503,
 /// a session that cannot be checked is not accepted.

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Expired records are swept at most this often (on insert), not only when a table fills.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
@@ -128,5 +128,26 @@ impl Partition {
             );
             self.last_full_warning = Some(now);
         }
+    }
+}
+
+/// Makes room in a full map whose values end with a deadline: drops the expired entries, then,
+/// if it is still full, the sixteenth closest to expiry (as [`Partition::make_room`] does).
+pub fn make_room_in_map<K: std::hash::Hash + Eq, V>(
+    map: &mut HashMap<K, V>,
+    capacity: usize,
+    deadline: impl Fn(&V) -> Instant,
+) {
+    if map.len() < capacity {
+        return;
+    }
+    let now = Instant::now();
+    map.retain(|_, v| deadline(v) > now);
+    if map.len() >= capacity {
+        let mut deadlines: Vec<Instant> = map.values().map(&deadline).collect();
+        let cut = (capacity / 16).max(1).min(deadlines.len() - 1);
+        let (_, threshold, _) = deadlines.select_nth_unstable(cut);
+        let threshold = *threshold;
+        map.retain(|_, v| deadline(v) > threshold);
     }
 }

@@ -263,18 +263,6 @@ impl RevocationList {
         }
         false
     }
-
-    /// How many revocations are held (expired ones may still count until swept).
-    pub fn len(&self) -> usize {
-        self.lists.lock().map_or(0, |l| {
-            l.sessions.deadlines.len() + l.idp_sessions.deadlines.len() + l.subjects.len()
-        })
-    }
-
-    /// Whether none is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]

@@ -252,7 +252,7 @@ impl Discovery {
         let path = package_root().join(key);
         let pem =
             std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let key = oidc_bff::jose::SigningKey::from_pem(&pem)
+        let key = oidc_bff::testing::jose::SigningKey::from_pem(&pem)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let issuer = self
             .document
@@ -264,7 +264,7 @@ impl Discovery {
             "iss": client_id,
             "sub": client_id,
             "aud": issuer,
-            "jti": oidc_bff::oidc::flow::random_token(),
+            "jti": oidc_bff::testing::crypto::random_token(),
             "iat": now,
             "exp": now + 60,
         });
@@ -345,7 +345,7 @@ impl Discovery {
             ("refresh_token", refresh_token),
         ];
         let key = if idp.dpop {
-            Some(oidc_bff::oidc::dpop::DpopKey::generate().map_err(|e| e.to_string())?)
+            Some(oidc_bff::testing::oidc::dpop::DpopKey::generate().map_err(|e| e.to_string())?)
         } else {
             None
         };

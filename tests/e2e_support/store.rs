@@ -30,7 +30,7 @@ pub struct StoredTokens {
 impl RecordingStore {
     /// A store that opens what the app sealed under [`SECRET`].
     pub fn new() -> Arc<Self> {
-        Arc::new(Self::opening_with(oidc_bff::config::Sealer::new(
+        Arc::new(Self::opening_with(oidc_bff::testing::crypto::Sealer::new(
             SECRET.as_bytes(),
             &[],
         )))

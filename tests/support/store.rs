@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use oidc_bff::config::Sealer;
-use oidc_bff::store::{MemoryStore, Revocation, SessionFacts, Store, StoreError};
+use oidc_bff::testing::crypto::Sealer;
+use oidc_bff::{MemoryStore, Revocation, SessionFacts, Store, StoreError};
 
 #[derive(Default)]
 pub struct ObservedStore {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
-use crate::tokens::Grant;
+use crate::signing::Grant;
 
 pub type Key = [u8; 32];
 

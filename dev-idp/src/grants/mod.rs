@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::random::random_token;
-use crate::tokens::Grant;
+use crate::signing::Grant;
 use bounded::{insert_bounded, key, CodeEntry, CodeState, Key, TokenEntry};
 
 mod bounded;

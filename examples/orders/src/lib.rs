@@ -6,10 +6,11 @@
 //! the same guard applies to every method that changes something: the page's script sends
 //! `X-CSRF: 1` from the same origin, anything else gets 403.
 
-use oidc_bff::{ApiUser, Bff, ConfigError};
+use oidc_bff::{ApiUser, Bff};
 use rocket::figment::Figment;
 use rocket::http::Status;
 use rocket::serde::json::Json;
+use rocket::shield::{Feature, Permission, Shield};
 use rocket::{get, post, routes, Build, Rocket};
 use serde::Serialize;
 
@@ -73,8 +74,21 @@ fn place_order(user: ApiUser<'_>) -> (Status, Json<Orders<'_>>) {
     )
 }
 
-/// The host app with the BFF attached, configured from `figment`.
-pub fn app(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
-    let app = rocket::custom(figment).mount("/api", routes![orders, place_order]);
-    Bff::new().attach(app)
+/// The host's own Shield: Rocket's defaults plus a Permissions-Policy of its choosing. The
+/// BFF leaves it in place and adds its own headers (CSP, `Referrer-Policy`, `no-store`).
+pub fn shield() -> Shield {
+    Shield::default().enable(
+        Permission::blocked(Feature::Camera)
+            .block(Feature::Microphone)
+            .block(Feature::Geolocation),
+    )
+}
+
+/// The host app with the BFF attached, configured from `figment`. A configuration error
+/// fails ignition (the BFF logs it as one `error` event).
+pub fn app(figment: Figment) -> Rocket<Build> {
+    rocket::custom(figment)
+        .attach(shield())
+        .attach(Bff::fairing())
+        .mount("/api", routes![orders, place_order])
 }

@@ -25,11 +25,11 @@ async fn example_app() -> Client {
     let figment = Figment::from(rocket::Config::debug_default())
         .merge(("log_level", "off"))
         .merge(("secret_key", vec![9u8; 64]))
-        .merge(("template_dir", "../../templates"))
         .merge(("oidc.base_url", "http://localhost:3000"))
         .merge(("oidc.dev_idp_port", free_port()));
-    let app = orders_example::app(figment).expect("the example's configuration is valid");
-    Client::tracked(app).await.expect("the example ignites")
+    Client::tracked(orders_example::app(figment))
+        .await
+        .expect("the example ignites")
 }
 
 /// The hidden inputs of an HTML form, in order.

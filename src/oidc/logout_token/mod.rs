@@ -14,7 +14,7 @@ mod replay;
 
 use std::sync::Arc;
 
-pub use claims::{LogoutToken, BACKCHANNEL_LOGOUT_EVENT, MAX_TOKEN_AGE_SECS};
+pub use claims::LogoutToken;
 pub use error::LogoutTokenError;
 pub use replay::{forget, remember};
 

@@ -19,7 +19,7 @@ use crate::oidc::provider::{LogoutValidationError, Provider};
 use crate::routes::errors::request_id;
 use crate::session::Sessions;
 use crate::store::{Revocation, StoreError};
-use crate::tokens::{self, TokenKeeper};
+use crate::token_keeper::{self, TokenKeeper};
 
 pub(super) fn routes() -> Vec<Route> {
     routes![backchannel_logout, backchannel_logout_not_a_form]
@@ -114,8 +114,8 @@ async fn backchannel_logout(
         return unavailable(&req, &error);
     }
     let index = match (&logout.sid, &logout.sub) {
-        (Some(sid), _) => tokens::sid_index(sid),
-        (None, Some(sub)) => tokens::sub_index(sub),
+        (Some(sid), _) => token_keeper::sid_index(sid),
+        (None, Some(sub)) => token_keeper::sub_index(sub),
         (None, None) => return Answer::Done,
     };
     match keeper.revoke_sessions_in(&index).await {

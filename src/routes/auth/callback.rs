@@ -9,7 +9,7 @@ use rocket::http::{CookieJar, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::response::Redirect;
 use rocket::{get, post, routes, Either, Route, State};
-use rocket_dyn_templates::{context, Template};
+use rocket_dyn_templates::tera::Context;
 
 use super::attempts::{cookie_name, read_attempt, remove_login_cookie};
 use super::failures::{
@@ -22,9 +22,10 @@ use crate::oidc::flow;
 use crate::oidc::login::{AuthorizationResult, CompletedLogin, LoginError};
 use crate::oidc::provider::Provider;
 use crate::routes::errors::{request_id, ErrorPage};
+use crate::routes::views::View;
 use crate::session::{self, SessionPolicy, Sessions};
 use crate::store::{self, StoreError};
-use crate::tokens::TokenKeeper;
+use crate::token_keeper::TokenKeeper;
 
 pub(super) fn routes() -> Vec<Route> {
     routes![callback, callback_not_a_form, callback_via_get]
@@ -51,7 +52,7 @@ async fn callback(
     settings: &State<Settings>,
     sessions: &State<Sessions>,
     keeper: &State<TokenKeeper>,
-) -> Result<Either<Redirect, Template>, ErrorPage> {
+) -> Result<Either<Redirect, View>, ErrorPage> {
     let response = response.into_inner();
     let now_ms = clock::now_ms();
     // `kind` is the metric's fixed reason; `reason` the log's, which may say more.
@@ -227,9 +228,13 @@ async fn callback(
 /// Back to where the login started. With a `SameSite=Strict` session cookie a redirect would
 /// still belong to the IdP's cross-site POST, and the browser would leave the cookie off the
 /// first page: a small same-origin page navigates instead, and its navigation is same-site.
-fn onward(policy: &SessionPolicy, return_to: String) -> Either<Redirect, Template> {
+fn onward(policy: &SessionPolicy, return_to: String) -> Either<Redirect, View> {
     match policy.same_site {
-        SameSite::Strict => Either::Right(Template::render("continue", context! { return_to })),
+        SameSite::Strict => {
+            let mut context = Context::new();
+            context.insert("return_to", &return_to);
+            Either::Right(View::new("continue", context))
+        }
         _ => Either::Left(Redirect::to(return_to)),
     }
 }

@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::oidc::flow::LoginAttempt;
 use crate::oidc::provider::Provider;
 use crate::oidc::step_up::StepUp;
-use crate::oidc::tokens::TokenError;
+use crate::oidc::token_endpoint::TokenError;
 use crate::routes::errors::ErrorPage;
 use crate::session::Sessions;
 

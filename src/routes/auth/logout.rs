@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::oidc::provider::Provider;
 use crate::routes::errors::request_id;
 use crate::session::{self, Sessions};
-use crate::tokens::TokenKeeper;
+use crate::token_keeper::TokenKeeper;
 
 pub(super) fn routes() -> Vec<Route> {
     routes![logout]

@@ -13,7 +13,7 @@ use std::net::Ipv4Addr;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use dev_idp::{Client, ClientKeys, ClientSecret, Lifetimes, Options, DEFAULT_ACCESS_TOKEN_TTL};
+use ::dev_idp::{Client, ClientKeys, ClientSecret, Lifetimes, Options, DEFAULT_ACCESS_TOKEN_TTL};
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::figment::providers::Serialized;
 use rocket::figment::value::Value;
@@ -23,7 +23,7 @@ use rocket::{Build, Orbit, Rocket};
 use crate::config::{ConfigError, Settings};
 use crate::oidc::client_auth::public_jwks;
 
-pub use dev_idp::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PORT};
+pub use ::dev_idp::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PORT};
 
 /// The setting that moves the development IdP to another port.
 pub const PORT_SETTING: &str = "oidc.dev_idp_port";
@@ -42,13 +42,9 @@ pub struct DevIdp {
 
 impl DevIdp {
     /// The port it listens on.
+    #[cfg(test)]
     pub fn port(&self) -> u16 {
         self.port
-    }
-
-    /// `expires_in` of the access tokens it issues.
-    pub fn access_token_ttl(&self) -> Duration {
-        self.access_token_ttl
     }
 
     /// `http://127.0.0.1:<port>`: the issuer, exactly as in its tokens.
@@ -217,7 +213,7 @@ impl Fairing for Launcher {
             lifetimes: Lifetimes::with_access_token_ttl(self.idp.access_token_ttl),
             ..Options::default()
         };
-        match dev_idp::start(options).await {
+        match ::dev_idp::start(options).await {
             Ok(idp) => {
                 if let Ok(mut running) = self.running.lock() {
                     *running = Some(idp.shutdown_handle());

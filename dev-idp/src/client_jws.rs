@@ -249,7 +249,7 @@ mod tests {
     #[test]
     fn rsa_signatures_verify_with_rs256_and_ps256_and_not_across() {
         use openidconnect::core::CoreJwsSigningAlgorithm as Alg;
-        let key = crate::tokens::SigningKey::generate().unwrap();
+        let key = crate::signing::SigningKey::generate().unwrap();
         let jwk = serde_json::to_value(key.jwks()).unwrap()["keys"][0].clone();
         let public = PublicJwk::from_json(&jwk).unwrap();
         let b64 = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
@@ -275,7 +275,7 @@ mod tests {
             let swapped = Jws::parse(&with_alg(jws, alg)).unwrap();
             assert!(swapped.verify(&public).is_err(), "{alg}");
         }
-        let other = crate::tokens::SigningKey::generate().unwrap();
+        let other = crate::signing::SigningKey::generate().unwrap();
         let jwk = serde_json::to_value(other.jwks()).unwrap()["keys"][0].clone();
         let other = PublicJwk::from_json(&jwk).unwrap();
         assert!(Jws::parse(&rs256).unwrap().verify(&other).is_err());

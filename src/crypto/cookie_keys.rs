@@ -1,16 +1,19 @@
-//! The keys `SECRET` and `PREVIOUS_SECRETS` give besides Rocket's own `secret_key`.
+//! The keys of Rocket's private cookies as derived from a secret, and the previous ones that
+//! still decrypt during a rotation.
 
 use std::fmt;
 use std::sync::Arc;
 
+use hkdf::Hkdf;
 use rocket::http::Cookie;
+use sha2::Sha256;
 
-use super::sealer::Sealer;
-
-/// The keys `SECRET` and `PREVIOUS_SECRETS` give besides Rocket's `secret_key`.
-pub(super) struct Keys {
-    pub(super) previous_cookie_keys: PreviousCookieKeys,
-    pub(super) sealer: Sealer,
+/// HKDF-SHA256 (salt `oidc-bff`, info `rocket secret_key`) of a secret: the 512-bit key of
+/// Rocket's private cookies. Must never change, or every session is lost at the upgrade.
+pub(crate) fn derive_cookie_key(secret: &[u8]) -> Result<[u8; 64], hkdf::InvalidLength> {
+    let mut key = [0u8; 64];
+    Hkdf::<Sha256>::new(Some(b"oidc-bff"), secret).expand(b"rocket secret_key", &mut key)?;
+    Ok(key)
 }
 
 /// The private-cookie keys of `PREVIOUS_SECRETS`, stretched as `SECRET` is: cookies issued
@@ -20,11 +23,11 @@ pub(super) struct Keys {
 pub struct PreviousCookieKeys(Arc<[cookie::Key]>);
 
 impl PreviousCookieKeys {
-    pub(super) fn new(keys: Vec<cookie::Key>) -> Self {
+    pub(crate) fn new(keys: Vec<cookie::Key>) -> Self {
         Self(keys.into())
     }
 
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.0.len()
     }
 

@@ -78,16 +78,6 @@ pub struct Credential {
     pub dpop: Option<Arc<DpopKey>>,
 }
 
-impl Credential {
-    /// A Bearer token.
-    pub fn bearer(token: impl Into<String>) -> Self {
-        Self {
-            token: token.into(),
-            dpop: None,
-        }
-    }
-}
-
 impl Provider {
     /// Exchanges an authorization code (RFC 6749 §4.1.3, RFC 7636 §4.5); with `DPOP`, for
     /// tokens bound to a fresh key, which the response carries on.

@@ -14,8 +14,8 @@ use crate::grants::Issued;
 use crate::oauth::{authenticated, dpop_key, no_store, one, required, BackChannel, OAuthError};
 use crate::params::Params;
 use crate::resource::{self, Challenge, ResourceRequest, Scheme};
+use crate::signing::IssuedWith;
 use crate::state::{Idp, IdpState};
-use crate::tokens::IssuedWith;
 
 pub fn routes() -> Vec<Route> {
     routes![token, userinfo_get, userinfo_post, revoke]
