@@ -5,26 +5,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rocket::form::{Form, FromForm};
-use rocket::http::{CookieJar, SameSite, Status};
+use rocket::http::{CookieJar, SameSite};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::response::Redirect;
 use rocket::{get, post, routes, Either, Route, State};
 use rocket_dyn_templates::tera::Context;
 
 use super::attempts::{cookie_name, read_attempt, remove_login_cookie};
-use super::failures::{
-    idp_error, login_failed, no_login_in_progress, not_accepted, store_unavailable, unavailable,
-};
+use super::failures::LoginFailure;
 use crate::clock;
 use crate::config::Settings;
 use crate::metrics;
 use crate::oidc::flow;
 use crate::oidc::login::{AuthorizationResult, CompletedLogin, LoginError};
 use crate::oidc::provider::Provider;
-use crate::routes::errors::{request_id, ErrorPage};
 use crate::routes::views::View;
 use crate::session::{self, SessionPolicy, Sessions};
-use crate::store::{self, StoreError};
+use crate::store;
+use crate::telemetry::request_id;
 use crate::token_keeper::TokenKeeper;
 
 pub(super) fn routes() -> Vec<Route> {
@@ -52,77 +50,52 @@ async fn callback(
     settings: &State<Settings>,
     sessions: &State<Sessions>,
     keeper: &State<TokenKeeper>,
-) -> Result<Either<Redirect, View>, ErrorPage> {
+) -> Result<Either<Redirect, View>, LoginFailure> {
     let response = response.into_inner();
     let now_ms = clock::now_ms();
-    // `kind` is the metric's fixed reason; `reason` the log's, which may say more.
-    let rejected = |kind: &'static str, reason: &str, page: ErrorPage| {
-        metrics::login("rejected", kind);
-        tracing::warn!(request_id = %req_info.request_id, reason, "login rejected");
-        page
-    };
-    let unavailable = |error| {
-        metrics::login("unavailable", "identity_provider");
-        unavailable(error)
-    };
-    let store_unavailable = |error: &StoreError| {
-        metrics::login("unavailable", "store");
-        store_unavailable(error)
-    };
+    let no_login = |kind, reason| LoginFailure::NoLoginInProgress { kind, reason };
 
     // 1. Find this attempt's transient cookie by its state, then compare the whole state.
-    let Some(state) = response.state.as_deref().filter(|s| !s.is_empty()) else {
-        return Err(rejected(
-            "missing_state",
-            "missing state",
-            no_login_in_progress(),
-        ));
-    };
-    let Some(name) = flow::state_tag(state).map(|tag| cookie_name(&sessions.policy, tag)) else {
-        return Err(rejected(
-            "malformed_state",
-            "malformed state",
-            no_login_in_progress(),
-        ));
-    };
-    let Some(attempt) = read_attempt(jar, &sessions.policy, &name) else {
-        return Err(rejected(
-            "no_login_cookie",
-            "no transient cookie for this state",
-            no_login_in_progress(),
-        ));
-    };
+    let state = (response.state.as_deref())
+        .filter(|s| !s.is_empty())
+        .ok_or(no_login("missing_state", "missing state"))?;
+    let name = flow::state_tag(state)
+        .map(|tag| cookie_name(&sessions.policy, tag))
+        .ok_or(no_login("malformed_state", "malformed state"))?;
+    let attempt = read_attempt(jar, &sessions.policy, &name).ok_or(no_login(
+        "no_login_cookie",
+        "no transient cookie for this state",
+    ))?;
     // 2. Single use: the attempt's cookie goes whatever happens next.
     remove_login_cookie(jar, name);
     if !attempt.state_matches(state) {
-        return Err(rejected(
-            "state_mismatch",
-            "state mismatch",
-            no_login_in_progress(),
-        ));
+        return Err(no_login("state_mismatch", "state mismatch"));
     }
     if attempt.is_expired(now_ms) {
-        return Err(rejected(
+        return Err(LoginFailure::refused(
             "attempt_expired",
             "login attempt expired",
-            login_failed("The login took too long. Please try again."),
+            "The login took too long. Please try again.",
         ));
     }
     // 3. An error from the IdP ends the attempt with a page saying so.
-    if let Some(error) = response.error.as_deref() {
-        metrics::login("idp_error", "idp_error");
-        tracing::info!(request_id = %req_info.request_id, error, "identity provider returned an error");
-        return Err(idp_error(error, response.error_description.as_deref()));
+    if let Some(code) = response.error {
+        return Err(LoginFailure::Idp {
+            code,
+            description: response.error_description,
+        });
     }
-    let snapshot = provider.snapshot().await.map_err(unavailable)?;
-    if let Some(iss) = response.iss.as_deref() {
-        if iss != snapshot.metadata.issuer {
-            return Err(rejected(
-                "issuer_mismatch",
-                "iss parameter names another issuer",
-                login_failed("The response came from an unexpected identity provider."),
-            ));
-        }
+    let snapshot = provider.snapshot().await?;
+    if response
+        .iss
+        .as_deref()
+        .is_some_and(|iss| iss != snapshot.metadata.issuer)
+    {
+        return Err(LoginFailure::refused(
+            "issuer_mismatch",
+            "iss parameter names another issuer",
+            "The response came from an unexpected identity provider.",
+        ));
     }
     // 4. Validate the ID token completely (signature, iss, aud, azp, exp, iat, nonce, and
     //    c_hash / at_hash), redeeming the code first when the response type has one.
@@ -130,7 +103,7 @@ async fn callback(
         code: response.code.as_deref(),
         id_token: response.id_token.as_deref(),
     };
-    let completed = match provider
+    let completed = provider
         .complete_login(
             settings.response_type,
             result,
@@ -138,27 +111,25 @@ async fn callback(
             &settings.redirect_uri(),
         )
         .await
-    {
-        Ok(completed) => completed,
-        Err(LoginError::Provider(error)) => return Err(unavailable(error)),
-        Err(error) => {
-            let reason = error.to_string();
-            return Err(rejected("token_invalid", &reason, not_accepted(&reason)));
-        }
-    };
+        .map_err(|error| match error {
+            LoginError::Provider(error) => LoginFailure::Provider(error),
+            error => LoginFailure::NotAccepted {
+                kind: "token_invalid",
+                reason: error.to_string(),
+            },
+        })?;
     // 4b. A step-up login (RFC 9470) must deliver the context and recency asked for.
-    if let Err(error) = attempt.step_up.check(
-        &completed.identity.claims,
-        now_ms / 1000,
-        settings.clock_skew.as_secs() as i64,
-    ) {
-        let reason = error.to_string();
-        return Err(rejected(
-            "step_up_not_satisfied",
-            &reason,
-            not_accepted(&reason),
-        ));
-    }
+    attempt
+        .step_up
+        .check(
+            &completed.identity.claims,
+            now_ms / 1000,
+            settings.clock_skew.as_secs() as i64,
+        )
+        .map_err(|error| LoginFailure::NotAccepted {
+            kind: "step_up_not_satisfied",
+            reason: error.to_string(),
+        })?;
     // 5. Remember the state as consumed, so a replayed POST with a copied cookie fails.
     //    Only now: a response that failed validation costs no memory. A replay needs both the
     //    attempt's cookie and a token that still validates, so the record lasts until the
@@ -175,16 +146,12 @@ async fn callback(
     let consumed_until = attempt.expires_at_ms().min(token_lapses_ms);
     let consumed_for = Duration::from_millis((consumed_until - now_ms).max(1000) as u64);
     let consumed = format!("consumed-state:{}", store::digest(state));
-    match sessions.store.record_once(&consumed, consumed_for).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(rejected(
-                "state_replayed",
-                "state already used",
-                login_failed("This login response was already used. Please log in again."),
-            ))
-        }
-        Err(error) => return Err(store_unavailable(&error)),
+    if !sessions.store.record_once(&consumed, consumed_for).await? {
+        return Err(LoginFailure::refused(
+            "state_replayed",
+            "state already used",
+            "This login response was already used. Please log in again.",
+        ));
     }
     // 6. Issue the session (tokens stay on the server) and go back where the user started.
     let CompletedLogin {
@@ -200,11 +167,11 @@ async fn callback(
     {
         keeper.revoke_and_forget(&previous.id).await;
     }
-    let session = session::issue(jar, &sessions.policy, identity, now).map_err(|e| {
-        rejected(
+    let session = session::issue(jar, &sessions.policy, identity, now).map_err(|error| {
+        LoginFailure::refused(
             "session_too_large",
-            &e.to_string(),
-            login_failed("Your account's details are too large for a session."),
+            error.to_string(),
+            "Your account's details are too large for a session.",
         )
     })?;
     session::keep_id_token(jar, &sessions.policy, &session, &id_token, now);
@@ -214,7 +181,7 @@ async fn callback(
             .await
         {
             session::remove_session_cookie(jar, &sessions.policy);
-            return Err(store_unavailable(&error));
+            return Err(error.into());
         }
     }
     metrics::login("accepted", "none");
@@ -241,22 +208,22 @@ fn onward(policy: &SessionPolicy, return_to: String) -> Either<Redirect, View> {
 
 /// A POST to /callback that is not a form (e.g. JSON): refuse clearly instead of a 404.
 #[post("/callback", rank = 2)]
-fn callback_not_a_form() -> ErrorPage {
-    metrics::login("rejected", "not_a_form");
-    ErrorPage::new(
-        Status::BadRequest,
-        "Login failed",
+fn callback_not_a_form() -> LoginFailure {
+    LoginFailure::refused(
+        "not_a_form",
+        "callback not posted as a form",
         "The login response must be posted as a form (response_mode=form_post).",
     )
-    .try_login_again()
 }
 
 /// Tokens in a URL leak into histories, logs and referrers: only form_post is accepted.
 #[get("/callback")]
-fn callback_via_get(req_info: RequestInfo) -> ErrorPage {
-    metrics::login("rejected", "callback_by_get");
-    tracing::warn!(request_id = %req_info.request_id, reason = "callback by GET", "login rejected");
-    ErrorPage::new(Status::BadRequest, "Login failed", "The identity provider must post the login response (response_mode=form_post); a response in the URL is refused.").try_login_again()
+fn callback_via_get() -> LoginFailure {
+    LoginFailure::refused(
+        "callback_by_get",
+        "callback by GET",
+        "The identity provider must post the login response (response_mode=form_post); a response in the URL is refused.",
+    )
 }
 
 /// The request id, as a guard so handlers can log with it.
