@@ -9,6 +9,7 @@
 //! Only in debug builds with the Cargo feature `dev-idp` (on by default): a release build
 //! compiles none of this module and links none of the IdP.
 
+use secrecy::ExposeSecret;
 use std::net::Ipv4Addr;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -184,7 +185,10 @@ impl Fairing for Launcher {
             return Err(app);
         };
         // `configure` made sure there is a secret; the fallback only keeps this total.
-        let secret = settings.client_secret.as_deref();
+        let secret = settings
+            .client_secret
+            .as_ref()
+            .map(ExposeSecret::expose_secret);
         let secret_note = match secret {
             None | Some(DEFAULT_CLIENT_SECRET) => {
                 format!("client secret {DEFAULT_CLIENT_SECRET}")
@@ -264,7 +268,10 @@ mod tests {
         assert_eq!(settings.issuer, "http://127.0.0.1:4000");
         assert_eq!(settings.client_id, DEFAULT_CLIENT_ID);
         assert_eq!(
-            settings.client_secret.as_deref(),
+            settings
+                .client_secret
+                .as_ref()
+                .map(ExposeSecret::expose_secret),
             Some(DEFAULT_CLIENT_SECRET)
         );
     }
@@ -300,14 +307,23 @@ mod tests {
         let (figment, _) = configure(code.clone(), true).unwrap();
         let (_, settings) = crate::config::load(figment).unwrap();
         assert_eq!(
-            settings.client_secret.as_deref(),
+            settings
+                .client_secret
+                .as_ref()
+                .map(ExposeSecret::expose_secret),
             Some(DEFAULT_CLIENT_SECRET)
         );
         for (configured, expected) in [("mine", "mine"), ("", DEFAULT_CLIENT_SECRET)] {
             let figment = code.clone().merge(("oidc.client_secret", configured));
             let (figment, _) = configure(figment, true).unwrap();
             let (_, settings) = crate::config::load(figment).unwrap();
-            assert_eq!(settings.client_secret.as_deref(), Some(expected));
+            assert_eq!(
+                settings
+                    .client_secret
+                    .as_ref()
+                    .map(ExposeSecret::expose_secret),
+                Some(expected)
+            );
         }
         // A configured issuer gets no development secret.
         let real = code.merge(("oidc.issuer", "https://idp.example"));

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rocket::http::SameSite;
+use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
@@ -115,7 +116,7 @@ pub struct Settings {
     /// The client id registered at the IdP.
     pub client_id: String,
     /// The client secret, for the token and revocation endpoints (required with a code).
-    pub client_secret: Option<String>,
+    pub client_secret: Option<SecretString>,
     /// Where this app is reachable by the browser, without a trailing slash.
     pub base_url: Url,
     /// The scopes asked for, space-separated; always include `openid`.
@@ -256,7 +257,7 @@ pub(super) fn check(
             hint: "use `id_token`, `code` or `code id_token`",
         })?,
     };
-    let client_secret = non_empty(raw.client_secret);
+    let client_secret = non_empty(raw.client_secret).map(SecretString::from);
     let fapi = fapi::check(RawFapi {
         client_auth: raw.client_auth,
         client_private_key: raw.client_private_key,

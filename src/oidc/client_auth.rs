@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use base64::Engine;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
 use super::discovery::ProviderMetadata;
@@ -25,7 +26,7 @@ pub struct ClientCredentials {
     /// The client id.
     pub client_id: String,
     /// The client secret, for the `client_secret_*` methods.
-    pub secret: Option<String>,
+    pub secret: Option<SecretString>,
     /// `CLIENT_AUTH`; `None`: chosen from discovery.
     pub method: Option<ClientAuthMethod>,
     /// The private key for `private_key_jwt`.
@@ -79,14 +80,18 @@ impl ClientCredentials {
                 }
             }
             (ClientAuthMethod::ClientSecretPost, Some(secret), _) => Authentication {
-                fields: vec![id(), ("client_secret", secret.clone())],
+                fields: vec![id(), ("client_secret", secret.expose_secret().to_string())],
                 authorization: None,
             },
             (ClientAuthMethod::ClientSecretBasic, Some(secret), _) => {
                 let encode = |text: &str| {
                     url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>()
                 };
-                let credentials = format!("{}:{}", encode(&self.client_id), encode(secret));
+                let credentials = format!(
+                    "{}:{}",
+                    encode(&self.client_id),
+                    encode(secret.expose_secret())
+                );
                 let basic = base64::engine::general_purpose::STANDARD.encode(credentials);
                 Authentication {
                     fields: Vec::new(),

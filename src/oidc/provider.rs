@@ -5,6 +5,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use openidconnect::reqwest;
+use secrecy::SecretString;
 use tokio::sync::Mutex;
 use url::Url;
 
@@ -109,7 +110,7 @@ impl Provider {
     }
 
     /// For confidential clients: the secret used at the token and revocation endpoints.
-    pub fn with_client_secret(mut self, secret: Option<String>) -> Self {
+    pub fn with_client_secret(mut self, secret: Option<SecretString>) -> Self {
         self.credentials.secret = secret;
         self
     }
