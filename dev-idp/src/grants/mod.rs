@@ -159,8 +159,9 @@ impl Grants {
         self.issue_bound_code(grant, redirect_uri, code_challenge, None)
     }
 
-    /// [`Grants::issue_code`], the code bound to a DPoP key (RFC 9449 §10) when `dpop_jkt`
-    /// is given: it is redeemed only with a proof of that key.
+    /// A new one-time code (256 random bits) for `grant`, bound to the request's redirect URI
+    /// and PKCE challenge, and to a DPoP key (RFC 9449 §10) when `dpop_jkt` is given: it is
+    /// then redeemed only with a proof of that key.
     pub fn issue_bound_code(
         &self,
         grant: Grant,
