@@ -2,9 +2,11 @@
 //! `CLIENT_PRIVATE_KEY` for `private_key_jwt`), pushed authorization requests (`PAR`) and
 //! DPoP-bound tokens (`DPOP`).
 
+use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 
-use super::error::{non_empty, ConfigError};
+use super::error::ConfigError;
 use crate::jose::SigningKey;
 
 /// How the app authenticates at the token, revocation and PAR endpoints.
@@ -16,6 +18,19 @@ pub enum ClientAuthMethod {
     ClientSecretPost,
     /// A JWT signed with the app's private key (RFC 7523, OpenID Connect Core §9).
     PrivateKeyJwt,
+}
+
+impl FromStr for ClientAuthMethod {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "client_secret_basic" => Ok(Self::ClientSecretBasic),
+            "client_secret_post" => Ok(Self::ClientSecretPost),
+            "private_key_jwt" => Ok(Self::PrivateKeyJwt),
+            _ => Err("not a client authentication method"),
+        }
+    }
 }
 
 impl ClientAuthMethod {
@@ -38,6 +53,29 @@ pub enum ParMode {
     Always,
     /// Never, unless the IdP requires it (`require_pushed_authorization_requests`).
     Never,
+}
+
+impl FromStr for ParMode {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "always" => Ok(Self::Always),
+            "never" => Ok(Self::Never),
+            _ => Err("neither auto, always nor never"),
+        }
+    }
+}
+
+impl fmt::Display for ParMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Always => "always",
+            Self::Never => "never",
+        })
+    }
 }
 
 /// The checked FAPI 2.0 client settings.
@@ -64,29 +102,14 @@ impl Fapi {
     }
 }
 
-/// The settings as written.
-pub(super) struct RawFapi {
-    pub client_auth: Option<String>,
-    pub client_private_key: Option<String>,
-    pub par: Option<String>,
-    pub dpop: Option<String>,
-}
-
-pub(super) fn check(raw: RawFapi) -> Result<Fapi, ConfigError> {
-    let client_auth = match non_empty(raw.client_auth).as_deref() {
-        None => None,
-        Some("client_secret_basic") => Some(ClientAuthMethod::ClientSecretBasic),
-        Some("client_secret_post") => Some(ClientAuthMethod::ClientSecretPost),
-        Some("private_key_jwt") => Some(ClientAuthMethod::PrivateKeyJwt),
-        Some(other) => {
-            return Err(ConfigError::Invalid {
-                name: "CLIENT_AUTH (oidc.client_auth)",
-                detail: format!("`{other}`"),
-                hint: "use client_secret_basic, client_secret_post or private_key_jwt",
-            })
-        }
-    };
-    let client_key = match non_empty(raw.client_private_key) {
+/// Loads the private key and checks that `private_key_jwt` has one.
+pub(super) fn check(
+    client_auth: Option<ClientAuthMethod>,
+    client_private_key: Option<String>,
+    par: ParMode,
+    dpop: bool,
+) -> Result<Fapi, ConfigError> {
+    let client_key = match client_private_key {
         None => None,
         Some(path) => {
             let invalid = |detail: String| {
@@ -108,35 +131,6 @@ pub(super) fn check(raw: RawFapi) -> Result<Fapi, ConfigError> {
                 "CLIENT_AUTH=private_key_jwt signs with a private key: set the path of its PEM file",
         });
     }
-    let par = match non_empty(raw.par)
-        .map(|v| v.to_ascii_lowercase())
-        .as_deref()
-    {
-        None | Some("auto") => ParMode::Auto,
-        Some("always") => ParMode::Always,
-        Some("never") => ParMode::Never,
-        Some(other) => {
-            return Err(ConfigError::Invalid {
-                name: "PAR (oidc.par)",
-                detail: format!("`{other}`"),
-                hint: "use auto (the default), always or never",
-            })
-        }
-    };
-    let dpop = match non_empty(raw.dpop)
-        .map(|v| v.to_ascii_lowercase())
-        .as_deref()
-    {
-        None | Some("false") | Some("0") | Some("no") | Some("off") => false,
-        Some("true") | Some("1") | Some("yes") | Some("on") => true,
-        Some(other) => {
-            return Err(ConfigError::Invalid {
-                name: "DPOP (oidc.dpop)",
-                detail: format!("`{other}`"),
-                hint: "use true or false",
-            })
-        }
-    };
     Ok(Fapi {
         client_auth,
         client_key,
@@ -149,20 +143,11 @@ pub(super) fn check(raw: RawFapi) -> Result<Fapi, ConfigError> {
 mod tests {
     use super::*;
 
-    fn raw() -> RawFapi {
-        RawFapi {
-            client_auth: None,
-            client_private_key: None,
-            par: None,
-            dpop: None,
-        }
-    }
-
     const KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/keys/rsa-a.pem");
 
     #[test]
     fn the_defaults_are_secrets_from_discovery_par_auto_and_no_dpop() {
-        let fapi = check(raw()).unwrap();
+        let fapi = check(None, None, ParMode::Auto, false).unwrap();
         assert_eq!(fapi.client_auth, None);
         assert!(fapi.client_key.is_none() && !fapi.uses_private_key());
         assert_eq!(fapi.par, ParMode::Auto);
@@ -171,54 +156,36 @@ mod tests {
 
     #[test]
     fn private_key_jwt_needs_a_readable_key() {
-        let wants_key = RawFapi {
-            client_auth: Some("private_key_jwt".into()),
-            ..raw()
-        };
-        assert!(matches!(check(wants_key), Err(ConfigError::Missing { .. })));
-        let missing_file = RawFapi {
-            client_private_key: Some("/nonexistent/key.pem".into()),
-            ..raw()
-        };
-        let error = check(missing_file).unwrap_err().to_string();
+        let wants_key = check(
+            Some(ClientAuthMethod::PrivateKeyJwt),
+            None,
+            ParMode::Auto,
+            false,
+        );
+        assert!(matches!(wants_key, Err(ConfigError::Missing { .. })));
+        let missing_file = check(
+            None,
+            Some("/nonexistent/key.pem".into()),
+            ParMode::Auto,
+            false,
+        );
+        let error = missing_file.unwrap_err().to_string();
         assert!(error.starts_with("CLIENT_PRIVATE_KEY"), "{error}");
-        let with_key = RawFapi {
-            client_private_key: Some(KEY.into()),
-            ..raw()
-        };
+        let with_key = check(None, Some(KEY.into()), ParMode::Auto, false);
         assert!(
-            check(with_key).unwrap().uses_private_key(),
+            with_key.unwrap().uses_private_key(),
             "a key alone means private_key_jwt"
         );
     }
 
     #[test]
-    fn unknown_values_name_their_setting() {
-        for (raw, name) in [
-            (
-                RawFapi {
-                    client_auth: Some("tls_client_auth".into()),
-                    ..raw()
-                },
-                "CLIENT_AUTH",
-            ),
-            (
-                RawFapi {
-                    par: Some("sometimes".into()),
-                    ..raw()
-                },
-                "PAR",
-            ),
-            (
-                RawFapi {
-                    dpop: Some("maybe".into()),
-                    ..raw()
-                },
-                "DPOP",
-            ),
-        ] {
-            let error = check(raw).unwrap_err().to_string();
-            assert!(error.starts_with(name), "{error}");
-        }
+    fn the_methods_and_modes_read_their_names() {
+        assert_eq!(
+            "client_secret_post".parse(),
+            Ok(ClientAuthMethod::ClientSecretPost)
+        );
+        assert!("tls_client_auth".parse::<ClientAuthMethod>().is_err());
+        assert_eq!("Always".parse(), Ok(ParMode::Always));
+        assert!("sometimes".parse::<ParMode>().is_err());
     }
 }

@@ -7,6 +7,7 @@
 mod env;
 mod error;
 mod fapi;
+mod fields;
 mod redis;
 mod remote_apis;
 mod secret;
@@ -25,16 +26,7 @@ pub use settings::{ResponseType, Settings};
 /// (and, with `oidc.previous_secrets`, into the keys in [`Settings::previous_cookie_keys`] and
 /// [`Settings::sealer`]).
 pub fn load(figment: Figment) -> Result<(Figment, Settings), ConfigError> {
-    let raw: settings::RawSettings = figment
-        .extract_inner::<settings::RawSettings>("oidc")
-        .or_else(|err| match err.missing() {
-            true => Ok(settings::RawSettings::default()),
-            false => Err(ConfigError::Invalid {
-                name: "[oidc] in Rocket.toml",
-                detail: err.to_string(),
-                hint: "see the configuration table in README.md",
-            }),
-        })?;
+    let fields = fields::read(&figment)?;
     // The secrets are checked with the other settings but reported last, so a release build
     // without issuer names the issuer first.
     let (figment, keys) = match secret::apply_secret(figment.clone()) {
@@ -42,7 +34,7 @@ pub fn load(figment: Figment) -> Result<(Figment, Settings), ConfigError> {
         Err(error) => (figment, Err(error)),
     };
     let redis = redis_settings(&figment);
-    let settings = settings::check(raw, redis, keys)?;
+    let settings = settings::check(fields, redis, keys)?;
     Ok((figment, settings))
 }
 

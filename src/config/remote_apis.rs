@@ -32,7 +32,7 @@ pub struct RemoteApi {
 }
 
 /// One entry of the `Rocket.toml` table, as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 pub(super) struct RawRemoteApi {
     url: String,
     #[serde(default)]

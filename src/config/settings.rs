@@ -1,68 +1,22 @@
 //! The settings as checked values, and the check that turns what the user wrote into them:
 //! each mistake is reported with the setting's name and how to fix it.
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::str::FromStr;
 use std::time::Duration;
 
 use rocket::http::SameSite;
 use secrecy::SecretString;
-use serde::Deserialize;
 use url::Url;
 
-use super::error::{non_empty, ConfigError};
-use super::fapi::{self, Fapi, RawFapi};
+use super::error::ConfigError;
+use super::fapi::{self, Fapi};
+use super::fields::Fields;
 use super::redis::RedisSettings;
 use super::remote_apis::RemoteApi;
 use super::secret::Keys;
 use crate::crypto::{PreviousCookieKeys, Sealer};
-
-/// The `[oidc]` table as written by the user, before it is checked.
-#[derive(Debug, Deserialize, Default)]
-#[serde(default)]
-pub(super) struct RawSettings {
-    issuer: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-    base_url: Option<String>,
-    scopes: Option<String>,
-    response_type: Option<String>,
-    upstream_api_url: Option<String>,
-    refresh_margin_secs: Option<u64>,
-    clock_skew_secs: Option<u64>,
-    session_idle_timeout_secs: Option<u64>,
-    session_absolute_lifetime_secs: Option<u64>,
-    http_connect_timeout_secs: Option<u64>,
-    http_timeout_secs: Option<u64>,
-    metrics_address: Option<String>,
-    remote_apis: Option<std::collections::BTreeMap<String, super::remote_apis::RawRemoteApi>>,
-    remote_apis_env: Option<String>,
-    gateway_body_limit_bytes: Option<u64>,
-    gateway_timeout_secs: Option<u64>,
-    session_samesite: Option<String>,
-    client_auth: Option<String>,
-    client_private_key: Option<String>,
-    par: Option<String>,
-    dpop: Option<Flag>,
-}
-
-/// A yes/no setting as the environment or `Rocket.toml` give it: `true`, `"true"`, `1`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub(super) enum Flag {
-    Bool(bool),
-    Number(i64),
-    Text(String),
-}
-
-impl Flag {
-    fn into_text(self) -> String {
-        match self {
-            Flag::Bool(value) => value.to_string(),
-            Flag::Number(value) => value.to_string(),
-            Flag::Text(value) => value,
-        }
-    }
-}
 
 /// The `response_type` this app asks for; always with `response_mode=form_post`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +27,59 @@ pub enum ResponseType {
     Code,
     /// Hybrid: an ID token through the browser (with `c_hash`) plus a code.
     CodeIdToken,
+}
+
+impl FromStr for ResponseType {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse(text).ok_or("not a response type")
+    }
+}
+
+impl fmt::Display for ResponseType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `SESSION_SAMESITE`: the session cookie's `SameSite`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSiteSetting {
+    /// `Lax`, the default: the cookie goes with top-level navigations from other sites.
+    Lax,
+    /// `Strict`: never from another site (a login then ends on a same-origin page).
+    Strict,
+}
+
+impl FromStr for SameSiteSetting {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "lax" => Ok(Self::Lax),
+            "strict" => Ok(Self::Strict),
+            _ => Err("neither lax nor strict"),
+        }
+    }
+}
+
+impl fmt::Display for SameSiteSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Lax => "lax",
+            Self::Strict => "strict",
+        })
+    }
+}
+
+impl From<SameSiteSetting> for SameSite {
+    fn from(setting: SameSiteSetting) -> Self {
+        match setting {
+            SameSiteSetting::Lax => SameSite::Lax,
+            SameSiteSetting::Strict => SameSite::Strict,
+        }
+    }
 }
 
 impl ResponseType {
@@ -193,14 +200,15 @@ fn is_loopback_host(url: &Url) -> bool {
     )
 }
 
-/// Checks what the user wrote; then `redis` (the shared store's settings) and `keys` (from
-/// `SECRET` and `PREVIOUS_SECRETS`), read apart, are reported in that order.
+/// Checks the rules a value's type cannot say (URL shapes, `openid` in the scopes, lifetimes of
+/// at least a second) and those between settings; then `redis` (the shared store's settings)
+/// and `keys` (from `SECRET` and `PREVIOUS_SECRETS`), read apart, are reported in that order.
 pub(super) fn check(
-    raw: RawSettings,
+    fields: Fields,
     redis: Result<Option<RedisSettings>, ConfigError>,
     keys: Result<Keys, ConfigError>,
 ) -> Result<Settings, ConfigError> {
-    let issuer = non_empty(raw.issuer).ok_or(ConfigError::Missing {
+    let issuer = fields.issuer.ok_or(ConfigError::Missing {
         name: "ISSUER_BASE_URL (oidc.issuer)",
         hint: "set it to your identity provider's issuer URL, e.g. https://example.eu.auth0.com/",
     })?;
@@ -219,16 +227,11 @@ pub(super) fn check(
             hint: "it must be an http(s) URL without query or fragment",
         });
     }
-    let client_id = non_empty(raw.client_id).ok_or(ConfigError::Missing {
+    let client_id = fields.client_id.ok_or(ConfigError::Missing {
         name: "CLIENT_ID (oidc.client_id)",
         hint: "set it to the client id your identity provider gave this application",
     })?;
-    let base_url_text = non_empty(raw.base_url).unwrap_or_else(|| "http://localhost:3000".into());
-    let base_url = Url::parse(&base_url_text).map_err(|e| ConfigError::Invalid {
-        name: "BASE_URL (oidc.base_url)",
-        detail: e.to_string(),
-        hint: "it must be the absolute URL the browser uses for this app, e.g. https://app.example.com",
-    })?;
+    let base_url = fields.base_url;
     let plain_http_ok = base_url.scheme() == "http" && is_loopback_host(&base_url);
     if !(base_url.scheme() == "https" || plain_http_ok)
         || base_url.query().is_some()
@@ -237,54 +240,49 @@ pub(super) fn check(
     {
         return Err(ConfigError::Invalid {
             name: "BASE_URL (oidc.base_url)",
-            detail: format!("`{base_url_text}`"),
+            detail: format!("`{base_url}`"),
             hint: "use https://host[:port] (plain http only for localhost / 127.0.0.1), without a path",
         });
     }
-    let scopes = non_empty(raw.scopes).unwrap_or_else(|| "openid profile email".into());
-    if !scopes.split_whitespace().any(|s| s == "openid") {
+    let scopes = fields
+        .scopes
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !scopes.split(' ').any(|s| s == "openid") {
         return Err(ConfigError::Invalid {
             name: "SCOPES (oidc.scopes)",
             detail: format!("`{scopes}`"),
             hint: "the scopes must include `openid`, e.g. \"openid profile email\"",
         });
     }
-    let response_type = match non_empty(raw.response_type) {
-        None => ResponseType::IdToken,
-        Some(text) => ResponseType::parse(&text).ok_or(ConfigError::Invalid {
-            name: "RESPONSE_TYPE (oidc.response_type)",
-            detail: format!("`{text}`"),
-            hint: "use `id_token`, `code` or `code id_token`",
-        })?,
-    };
-    let client_secret = non_empty(raw.client_secret).map(SecretString::from);
-    let fapi = fapi::check(RawFapi {
-        client_auth: raw.client_auth,
-        client_private_key: raw.client_private_key,
-        par: raw.par,
-        dpop: raw.dpop.map(Flag::into_text),
-    })?;
+    let response_type = fields.response_type;
+    let client_secret = fields.client_secret.map(SecretString::from);
+    let fapi = fapi::check(
+        fields.client_auth,
+        fields.client_private_key,
+        fields.par,
+        fields.dpop,
+    )?;
     if response_type.uses_code() && client_secret.is_none() && !fapi.uses_private_key() {
         return Err(ConfigError::Missing {
             name: "CLIENT_SECRET (oidc.client_secret)",
             hint: "response types with `code` authenticate at the token endpoint: set the client secret the IdP gave this application (or CLIENT_AUTH=private_key_jwt with CLIENT_PRIVATE_KEY)",
         });
     }
-    let upstream_api_url = match non_empty(raw.upstream_api_url) {
-        None => None,
-        Some(text) => Some(
-            Url::parse(&text)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "https" | "http"))
-                .ok_or(ConfigError::Invalid {
-                    name: "UPSTREAM_API_URL (oidc.upstream_api_url)",
-                    detail: format!("`{text}`"),
-                    hint: "it must be an absolute http(s) URL",
-                })?,
-        ),
-    };
-    let idle = raw.session_idle_timeout_secs.unwrap_or(24 * 3600);
-    let absolute = raw.session_absolute_lifetime_secs.unwrap_or(7 * 24 * 3600);
+    if let Some(url) = fields
+        .upstream_api_url
+        .as_ref()
+        .filter(|u| !matches!(u.scheme(), "https" | "http"))
+    {
+        return Err(ConfigError::Invalid {
+            name: "UPSTREAM_API_URL (oidc.upstream_api_url)",
+            detail: format!("`{url}`"),
+            hint: "it must be an absolute http(s) URL",
+        });
+    }
+    let idle = fields.session_idle_timeout_secs;
+    let absolute = fields.session_absolute_lifetime_secs;
     if idle == 0 || absolute == 0 {
         return Err(ConfigError::Invalid {
             name: "SESSION_IDLE_TIMEOUT_SECS / SESSION_ABSOLUTE_LIFETIME_SECS",
@@ -292,31 +290,8 @@ pub(super) fn check(
             hint: "session lifetimes must be at least one second",
         });
     }
-    let metrics_address = non_empty(raw.metrics_address)
-        .map(|text| {
-            text.parse::<SocketAddr>()
-                .map_err(|e| ConfigError::Invalid {
-                    name: "METRICS_ADDRESS (oidc.metrics_address)",
-                    detail: format!("`{text}`: {e}"),
-                    hint: "an IP address and port, e.g. 127.0.0.1:9090 (never the public port)",
-                })
-        })
-        .transpose()?;
-    let session_same_site = match non_empty(raw.session_samesite)
-        .map(|text| text.to_ascii_lowercase())
-        .as_deref()
-    {
-        None | Some("lax") => SameSite::Lax,
-        Some("strict") => SameSite::Strict,
-        Some(other) => {
-            return Err(ConfigError::Invalid {
-                name: "SESSION_SAMESITE (oidc.session_samesite)",
-                detail: format!("`{other}`"),
-                hint: "use `lax` (the default) or `strict`",
-            })
-        }
-    };
-    let remote_apis = super::remote_apis::parse(raw.remote_apis, raw.remote_apis_env.as_deref())?;
+    let remote_apis =
+        super::remote_apis::parse(fields.remote_apis, fields.remote_apis_env.as_deref())?;
     let redis = redis?;
     let keys = keys?;
     let secs = Duration::from_secs;
@@ -325,22 +300,22 @@ pub(super) fn check(
         client_id,
         client_secret,
         base_url,
-        scopes: scopes.split_whitespace().collect::<Vec<_>>().join(" "),
+        scopes,
         response_type,
-        upstream_api_url,
-        refresh_margin: secs(raw.refresh_margin_secs.unwrap_or(60)),
-        clock_skew: secs(raw.clock_skew_secs.unwrap_or(60)),
+        upstream_api_url: fields.upstream_api_url,
+        refresh_margin: secs(fields.refresh_margin_secs),
+        clock_skew: secs(fields.clock_skew_secs),
         session_idle_timeout: secs(idle),
         session_absolute_lifetime: secs(absolute),
-        http_connect_timeout: secs(raw.http_connect_timeout_secs.unwrap_or(5).max(1)),
-        http_timeout: secs(raw.http_timeout_secs.unwrap_or(10).max(1)),
+        http_connect_timeout: secs(fields.http_connect_timeout_secs.max(1)),
+        http_timeout: secs(fields.http_timeout_secs.max(1)),
         previous_cookie_keys: keys.previous_cookie_keys,
         sealer: keys.sealer,
-        metrics_address,
+        metrics_address: fields.metrics_address,
         remote_apis,
-        gateway_body_limit: raw.gateway_body_limit_bytes.unwrap_or(10 * 1024 * 1024),
-        gateway_timeout: secs(raw.gateway_timeout_secs.unwrap_or(30).max(1)),
-        session_same_site,
+        gateway_body_limit: fields.gateway_body_limit_bytes,
+        gateway_timeout: secs(fields.gateway_timeout_secs.max(1)),
+        session_same_site: fields.session_samesite.into(),
         redis,
         fapi,
     })
@@ -349,77 +324,103 @@ pub(super) fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::fields;
+    use rocket::figment::providers::Serialized;
+    use rocket::figment::Figment;
 
-    fn checked(raw: RawSettings) -> Result<Settings, ConfigError> {
+    /// The settings `oidc.<key> = value` give, read and checked as at start-up.
+    fn checked(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let figment = pairs.iter().fold(Figment::new(), |figment, (key, value)| {
+            figment.merge(Serialized::default(&format!("oidc.{key}"), value))
+        });
+        let fields = fields::read(&figment)?;
         let keys = Keys {
             previous_cookie_keys: PreviousCookieKeys::none(),
             sealer: Sealer::random(),
         };
-        check(raw, Ok(None), Ok(keys))
+        check(fields, Ok(None), Ok(keys))
     }
 
-    fn raw(issuer: &str, base_url: &str) -> RawSettings {
-        RawSettings {
-            issuer: Some(issuer.into()),
-            client_id: Some("app".into()),
-            base_url: Some(base_url.into()),
-            ..RawSettings::default()
-        }
+    fn with<'a>(base_url: &'a str, more: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut pairs = vec![
+            ("issuer", "https://idp.example"),
+            ("client_id", "app"),
+            ("base_url", base_url),
+        ];
+        pairs.extend_from_slice(more);
+        pairs
     }
 
     #[test]
     fn missing_issuer_names_the_setting() {
-        let err = checked(RawSettings::default()).unwrap_err();
+        let err = checked(&[]).unwrap_err();
         assert!(err.to_string().starts_with("ISSUER_BASE_URL"), "{err}");
     }
 
     #[test]
     fn plain_http_base_url_is_only_allowed_on_loopback() {
-        assert!(checked(raw("https://idp.example", "http://localhost:3000")).is_ok());
-        assert!(checked(raw("https://idp.example", "http://127.0.0.1:3000")).is_ok());
-        let err = checked(raw("https://idp.example", "http://app.example")).unwrap_err();
+        assert!(checked(&with("http://localhost:3000", &[])).is_ok());
+        assert!(checked(&with("http://127.0.0.1:3000", &[])).is_ok());
+        let err = checked(&with("http://app.example", &[])).unwrap_err();
+        assert!(err.to_string().starts_with("BASE_URL"), "{err}");
+        let err = checked(&with("not a url", &[])).unwrap_err();
         assert!(err.to_string().starts_with("BASE_URL"), "{err}");
     }
 
     #[test]
     fn base_url_with_a_path_is_refused() {
-        assert!(checked(raw("https://idp.example", "https://app.example/sub")).is_err());
+        let err = checked(&with("https://app.example/sub", &[])).unwrap_err();
+        assert!(err.to_string().starts_with("BASE_URL"), "{err}");
     }
 
     #[test]
     fn scopes_without_openid_are_refused() {
-        let mut r = raw("https://idp.example", "https://app.example");
-        r.scopes = Some("profile email".into());
-        assert!(checked(r).unwrap_err().to_string().starts_with("SCOPES"));
+        let pairs = with("https://app.example", &[("scopes", "profile email")]);
+        assert!(checked(&pairs)
+            .unwrap_err()
+            .to_string()
+            .starts_with("SCOPES"));
+        let pairs = with("https://app.example", &[("scopes", " openid  email ")]);
+        assert_eq!(checked(&pairs).unwrap().scopes, "openid email");
     }
 
     #[test]
     fn loopback_http_cookies_are_not_secure_but_https_ones_are() {
-        let local = checked(raw("https://idp.example", "http://localhost:3000")).unwrap();
+        let local = checked(&with("http://localhost:3000", &[])).unwrap();
         assert!(!local.cookies_secure());
-        let public = checked(raw("https://idp.example", "https://app.example")).unwrap();
+        let public = checked(&with("https://app.example", &[])).unwrap();
         assert!(public.cookies_secure());
         assert_eq!(public.redirect_uri(), "https://app.example/callback");
     }
 
     #[test]
     fn code_response_types_need_a_client_secret() {
-        let mut r = raw("https://idp.example", "https://app.example");
-        r.response_type = Some("code".into());
-        assert!(checked(r)
-            .unwrap_err()
-            .to_string()
-            .starts_with("CLIENT_SECRET"));
-        let mut r = raw("https://idp.example", "https://app.example");
-        r.response_type = Some("code id_token".into());
-        r.client_secret = Some("s".into());
-        assert_eq!(checked(r).unwrap().response_type, ResponseType::CodeIdToken);
-        let mut r = raw("https://idp.example", "https://app.example");
-        r.response_type = Some("token".into());
-        assert!(checked(r)
-            .unwrap_err()
-            .to_string()
-            .starts_with("RESPONSE_TYPE"));
+        let pairs = with("https://app.example", &[("response_type", "code")]);
+        let err = checked(&pairs).unwrap_err();
+        assert!(err.to_string().starts_with("CLIENT_SECRET"), "{err}");
+        let pairs = with(
+            "https://app.example",
+            &[("response_type", "code id_token"), ("client_secret", "s")],
+        );
+        assert_eq!(
+            checked(&pairs).unwrap().response_type,
+            ResponseType::CodeIdToken
+        );
+        let pairs = with("https://app.example", &[("response_type", "token")]);
+        let err = checked(&pairs).unwrap_err();
+        assert!(err.to_string().starts_with("RESPONSE_TYPE"), "{err}");
+    }
+
+    #[test]
+    fn the_defaults_apply_to_what_is_not_set() {
+        let settings = checked(&with("http://localhost:3000", &[])).unwrap();
+        assert_eq!(settings.scopes, "openid profile email");
+        assert_eq!(settings.response_type, ResponseType::IdToken);
+        assert_eq!(settings.clock_skew, Duration::from_secs(60));
+        assert_eq!(settings.session_idle_timeout, Duration::from_secs(86400));
+        assert_eq!(settings.session_same_site, SameSite::Lax);
+        assert_eq!(settings.gateway_body_limit, 10 * 1024 * 1024);
+        assert!(!settings.fapi.dpop);
     }
 
     #[test]
