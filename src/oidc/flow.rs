@@ -7,8 +7,8 @@ use subtle::ConstantTimeEq;
 use url::Url;
 
 use super::step_up::StepUp;
+use super::values::{CodeVerifier, Nonce, State};
 use crate::config::ResponseType;
-use crate::crypto::random_token;
 
 /// How long a login attempt may take, from `/login` to the IdP's POST to `/callback`.
 pub const LOGIN_ATTEMPT_LIFETIME_SECS: i64 = 600;
@@ -20,14 +20,14 @@ const STATE_TAG_LEN: usize = 12;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LoginAttempt {
     /// Sent to the IdP and compared when it comes back (CSRF protection).
-    pub state: String,
+    pub state: State,
     /// Sent to the IdP and required in the ID token (replay protection).
-    pub nonce: String,
+    pub nonce: Nonce,
     /// Where to go after login: a same-origin path, already normalised.
     pub return_to: String,
     /// PKCE (RFC 7636) verifier, for response types with a code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_verifier: Option<String>,
+    pub code_verifier: Option<CodeVerifier>,
     /// Unix milliseconds, fine enough to tell the oldest of several quick attempts.
     pub started_at_ms: i64,
     /// What the login must deliver beyond an ordinary one (RFC 9470 step-up).
@@ -39,10 +39,10 @@ impl LoginAttempt {
     /// A fresh attempt with 256-bit random `state` and `nonce` (and PKCE verifier if needed).
     pub fn start(return_to: &str, response_type: ResponseType, now_ms: i64) -> Self {
         Self {
-            state: random_token(),
-            nonce: random_token(),
+            state: State::random(),
+            nonce: Nonce::random(),
             return_to: normalize_return_to(Some(return_to)),
-            code_verifier: response_type.uses_code().then(random_token),
+            code_verifier: response_type.uses_code().then(CodeVerifier::random),
             started_at_ms: now_ms,
             step_up: StepUp::default(),
         }
@@ -56,7 +56,7 @@ impl LoginAttempt {
 
     /// A short, cookie-name-safe tag for this attempt, derived from its state.
     pub fn tag(&self) -> &str {
-        state_tag(&self.state).unwrap_or_default()
+        state_tag(self.state.secret()).unwrap_or_default()
     }
 
     /// Whether the attempt is too old (or dated implausibly far in the future).
@@ -71,7 +71,11 @@ impl LoginAttempt {
 
     /// Constant-time comparison, so the state cannot be guessed byte by byte.
     pub fn state_matches(&self, state: &str) -> bool {
-        self.state.as_bytes().ct_eq(state.as_bytes()).into()
+        self.state
+            .secret()
+            .as_bytes()
+            .ct_eq(state.as_bytes())
+            .into()
     }
 
     /// The authentication request's parameters (Core 3.1.2.1 / 3.2.2.1 / 3.3.2.1) with
@@ -90,8 +94,8 @@ impl LoginAttempt {
             ("client_id", client_id.to_string()),
             ("redirect_uri", redirect_uri.to_string()),
             ("scope", scopes.to_string()),
-            ("state", self.state.clone()),
-            ("nonce", self.nonce.clone()),
+            ("state", self.state.secret().to_string()),
+            ("nonce", self.nonce.secret().to_string()),
         ];
         if let Some(verifier) = &self.code_verifier {
             parameters.push(("code_challenge", pkce_challenge(verifier)));
@@ -119,9 +123,10 @@ pub fn state_tag(state: &str) -> Option<&str> {
 }
 
 /// RFC 7636 §4.2: `BASE64URL(SHA256(ASCII(code_verifier)))`.
-pub fn pkce_challenge(verifier: &str) -> String {
+pub fn pkce_challenge(verifier: &CodeVerifier) -> String {
     use sha2::{Digest, Sha256};
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+    let digest = Sha256::digest(verifier.secret().as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
 }
 
 /// Accepts only a same-origin absolute path (`/a/b?c#d`); anything that a browser could read
@@ -269,8 +274,8 @@ mod tests {
     #[test]
     fn state_and_nonce_are_256_bit_and_distinct() {
         let attempt = LoginAttempt::start("/", ResponseType::IdToken, 0);
-        assert_eq!(attempt.state.len(), 43);
-        assert_ne!(attempt.state, attempt.nonce);
+        assert_eq!(attempt.state.secret().len(), 43);
+        assert_ne!(attempt.state.secret(), attempt.nonce.secret());
         assert_ne!(
             attempt.state,
             LoginAttempt::start("/", ResponseType::IdToken, 0).state
@@ -280,8 +285,8 @@ mod tests {
     #[test]
     fn state_comparison_requires_the_whole_value() {
         let attempt = LoginAttempt::start("/", ResponseType::IdToken, 0);
-        assert!(attempt.state_matches(&attempt.state.clone()));
-        assert!(!attempt.state_matches(&attempt.state[..20]));
+        assert!(attempt.state_matches(attempt.state.secret()));
+        assert!(!attempt.state_matches(&attempt.state.secret()[..20]));
         assert!(!attempt.state_matches(""));
     }
 
@@ -348,7 +353,9 @@ mod tests {
     #[test]
     fn pkce_challenge_matches_rfc_7636_appendix_b() {
         assert_eq!(
-            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            pkce_challenge(&CodeVerifier::new(
+                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+            )),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }

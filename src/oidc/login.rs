@@ -8,6 +8,7 @@ use super::flow::LoginAttempt;
 use super::provider::{Provider, ValidationError};
 use super::token_endpoint::{Credential, TokenError, TokenResponse};
 use super::validate::{Expected, IdTokenError, VerifiedIdToken};
+use super::values::AuthorizationCode;
 use crate::config::ResponseType;
 
 /// Why a callback could not complete the login.
@@ -62,7 +63,7 @@ impl Provider {
         attempt: &LoginAttempt,
         redirect_uri: &str,
     ) -> Result<CompletedLogin, LoginError> {
-        let nonce = attempt.nonce.as_str();
+        let nonce = attempt.nonce.secret();
         if response_type == ResponseType::IdToken {
             let id_token = present(result.id_token).ok_or(LoginError::Missing("an ID token"))?;
             let identity = self
@@ -98,11 +99,11 @@ impl Provider {
             }
             _ => None,
         };
-        let verifier = attempt
-            .code_verifier
-            .as_deref()
+        let verifier = (attempt.code_verifier.as_ref())
             .ok_or(LoginError::Missing("a PKCE verifier for this attempt"))?;
-        let tokens = self.exchange_code(code, verifier, redirect_uri).await?;
+        let tokens = self
+            .exchange_code(&AuthorizationCode::new(code), verifier, redirect_uri)
+            .await?;
         let back_token = tokens.id_token.clone().filter(|t| !t.is_empty());
         let back = match &back_token {
             Some(id_token) => {

@@ -15,3 +15,4 @@ pub mod provider;
 pub mod step_up;
 pub mod token_endpoint;
 pub mod validate;
+pub mod values;

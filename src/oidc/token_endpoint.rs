@@ -14,6 +14,7 @@ use super::discovery::ProviderMetadata;
 use super::dpop::{resource_wants_nonce, DpopKey};
 use super::fetch::ProviderError;
 use super::provider::Provider;
+use super::values::{AuthorizationCode, CodeVerifier};
 
 /// Answers larger than this from the token endpoint, UserInfo or the upstream API are refused.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -83,8 +84,8 @@ impl Provider {
     /// tokens bound to a fresh key, which the response carries on.
     pub async fn exchange_code(
         &self,
-        code: &str,
-        code_verifier: &str,
+        code: &AuthorizationCode,
+        code_verifier: &CodeVerifier,
         redirect_uri: &str,
     ) -> Result<TokenResponse, TokenError> {
         let key = match self.dpop {
@@ -97,9 +98,9 @@ impl Provider {
         };
         let form = [
             ("grant_type", "authorization_code"),
-            ("code", code),
+            ("code", code.secret()),
             ("redirect_uri", redirect_uri),
-            ("code_verifier", code_verifier),
+            ("code_verifier", code_verifier.secret()),
         ];
         self.token_request(&form, key).await
     }
