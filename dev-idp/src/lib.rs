@@ -74,6 +74,9 @@ mod resource;
 mod routes;
 mod sessions;
 mod state;
+#[cfg(feature = "testing")]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+pub mod testing;
 mod tokens;
 
 use std::net::{IpAddr, Ipv4Addr};
