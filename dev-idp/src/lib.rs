@@ -74,6 +74,9 @@ mod routes;
 mod sessions;
 mod signing;
 mod state;
+#[cfg(feature = "testing")]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+pub mod testing;
 mod token_endpoints;
 
 use std::net::{IpAddr, Ipv4Addr};

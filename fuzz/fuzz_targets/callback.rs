@@ -21,11 +21,20 @@ mod common;
 
 // The test IdP of the test suite (they name each other as `super::…`, hence both at the root).
 #[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../../tests/support/back_channel.rs"]
+#[path = "../../tests/api/helpers/back_channel.rs"]
 mod back_channel;
 #[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../../tests/support/idp.rs"]
+#[path = "../../tests/api/helpers/idp.rs"]
 mod idp;
+
+/// What the test IdP (`idp`, which names it `super::free_port`) starts on. The app's tests
+/// take it from `dev_idp::testing`, which this crate does not build.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
 
 use std::cell::RefCell;
 use std::mem::ManuallyDrop;

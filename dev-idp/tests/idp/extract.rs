@@ -20,46 +20,11 @@ pub fn text_of(json: &Value, name: &str) -> String {
         .to_string()
 }
 
+pub use dev_idp::testing::{field, form_action, hidden_fields};
+
 /// `devidp_session=<value>` from a page's `Set-Cookie`, ready for a `Cookie` header.
 pub fn idp_cookie(page: &IdpPage) -> Option<String> {
-    page.set_cookie
-        .iter()
-        .find(|c| c.starts_with("devidp_session="))
-        .and_then(|c| c.split(';').next())
-        .map(str::to_string)
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// The hidden inputs of a page, in order.
-pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
-    html.split(r#"<input type="hidden" name=""#)
-        .skip(1)
-        .filter_map(|rest| {
-            let (name, rest) = rest.split_once(r#"" value=""#)?;
-            let (value, _) = rest.split_once('"')?;
-            Some((unescape(name), unescape(value)))
-        })
-        .collect()
-}
-
-pub fn field(html: &str, name: &str) -> Option<String> {
-    hidden_fields(html)
-        .into_iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v)
-}
-
-/// Where a page's form posts to (a form_post page: the client's redirect URI).
-pub fn form_action(html: &str) -> Option<String> {
-    let rest = html.split(r#"<form method="post" action=""#).nth(1)?;
-    Some(unescape(rest.split_once('"')?.0))
+    page.session_cookie()
 }
 
 /// The (unverified) claims of a JWT.

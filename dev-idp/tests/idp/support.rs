@@ -1,6 +1,7 @@
 //! Helpers for driving a development IdP started with `dev_idp::start` over real HTTP, as a
 //! browser (front channel) and as a client's server (back channel) would.
 
+use dev_idp::testing;
 use dev_idp::{Client, Lifetimes, Options, Running, StartError};
 use openidconnect::reqwest;
 use serde_json::Value;
@@ -65,10 +66,7 @@ pub async fn start_configured(
         configure(&mut options);
         match dev_idp::start(options).await {
             Ok(running) => {
-                let http = reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .expect("HTTP client");
+                let http = dev_idp::testing::http_client();
                 return Idp {
                     url: running.issuer().to_string(),
                     running,
@@ -82,12 +80,7 @@ pub async fn start_configured(
     panic!("no free port for the development IdP: {last_error:?}")
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+pub use dev_idp::testing::{free_port, IdpPage};
 
 /// What a client posts to the token or revocation endpoint to authenticate.
 #[derive(Clone, Copy, Debug)]
@@ -111,16 +104,6 @@ pub struct Answer {
     /// `DPoP-Nonce` (RFC 9449 §8).
     pub dpop_nonce: Option<String>,
     pub json: Value,
-}
-
-/// A page of the IdP as the browser gets it.
-#[derive(Debug)]
-pub struct IdpPage {
-    pub status: u16,
-    pub location: Option<String>,
-    pub set_cookie: Vec<String>,
-    pub csp: Option<String>,
-    pub body: String,
 }
 
 impl Idp {
@@ -170,22 +153,11 @@ impl Idp {
     }
 
     pub async fn get(&self, url: &str, cookie: Option<&str>) -> IdpPage {
-        let mut request = self.http.get(url);
-        if let Some(cookie) = cookie {
-            request = request.header("cookie", cookie);
-        }
-        page(request.send().await.expect("IdP reachable")).await
+        testing::get(&self.http, url, cookie).await
     }
 
     pub async fn post_form(&self, url: &str, fields: &[(String, String)]) -> IdpPage {
-        let response = self
-            .http
-            .post(url)
-            .form(fields)
-            .send()
-            .await
-            .expect("IdP reachable");
-        page(response).await
+        testing::post_form(&self.http, url, fields, None).await
     }
 
     /// Submits `page`'s form (its hidden fields and `fields`) within the IdP session `cookie`.
@@ -195,17 +167,7 @@ impl Idp {
         fields: &[(&str, &str)],
         cookie: &str,
     ) -> IdpPage {
-        let mut form = hidden_fields(&current.body);
-        form.extend(fields.iter().map(|(n, v)| (n.to_string(), v.to_string())));
-        let response = self
-            .http
-            .post(format!("{}/authorize", self.url))
-            .header("cookie", cookie)
-            .form(&form)
-            .send()
-            .await
-            .expect("IdP reachable");
-        page(response).await
+        testing::submit(&self.http, &self.url, current, fields, Some(cookie)).await
     }
 
     /// `GET <url>` with `Authorization: Bearer <token>` when there is one (the demo API).
@@ -219,23 +181,13 @@ impl Idp {
 
     /// Submits the sign-in page's form with these credentials (or `action=cancel`).
     pub async fn submit_sign_in(&self, sign_in: &IdpPage, fields: &[(&str, &str)]) -> IdpPage {
-        let mut form = hidden_fields(&sign_in.body);
-        form.extend(fields.iter().map(|(n, v)| (n.to_string(), v.to_string())));
-        self.post_form(&format!("{}/authorize", self.url), &form)
-            .await
+        testing::submit(&self.http, &self.url, sign_in, fields, None).await
     }
 
     /// Opens `url` (an authentication request) and signs in as `user` (password = name) when
     /// the sign-in page shows; returns the form_post page and the IdP session cookie.
     pub async fn sign_in(&self, url: &str, user: &str, cookie: Option<&str>) -> (IdpPage, String) {
-        let mut page = self.get(url, cookie).await;
-        let mut cookie = cookie.map(str::to_string);
-        if page.body.contains(r#"id="password""#) {
-            page = self
-                .submit_sign_in(&page, &[("username", user), ("password", user)])
-                .await;
-            cookie = idp_cookie(&page);
-        }
+        let (page, cookie) = testing::sign_in(&self.http, &self.url, url, user, cookie).await;
         (page, cookie.expect("IdP session"))
     }
 
@@ -375,27 +327,5 @@ pub async fn answer(response: reqwest::Response) -> Answer {
 }
 
 pub async fn page(response: reqwest::Response) -> IdpPage {
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let location = header("location");
-    let csp = header("content-security-policy");
-    let set_cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok().map(str::to_string))
-        .collect();
-    let status = response.status().as_u16();
-    IdpPage {
-        status,
-        location,
-        set_cookie,
-        csp,
-        body: response.text().await.unwrap_or_default(),
-    }
+    IdpPage::read(response).await
 }

@@ -3,7 +3,7 @@
 //! exactly as the BFF's built-in API does. Logins go through the development IdP, which the
 //! BFF starts because no issuer is configured.
 
-use openidconnect::reqwest;
+use dev_idp::testing::{self, free_port};
 use rocket::figment::Figment;
 use rocket::http::{Cookie, Header};
 use rocket::local::asynchronous::{Client, LocalResponse};
@@ -12,13 +12,6 @@ use serde_json::Value;
 const SESSION_COOKIE: &str = "bff_session";
 /// The development IdP's `sub` for the demo account alice.
 const ALICE: &str = "dev-7f3a1c2e-alice";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
 
 /// The example app, with no issuer: the BFF starts the development IdP on a free port.
 async fn example_app() -> Client {
@@ -30,25 +23,6 @@ async fn example_app() -> Client {
     Client::tracked(orders_example::app(figment))
         .await
         .expect("the example ignites")
-}
-
-/// The hidden inputs of an HTML form, in order.
-fn hidden_fields(html: &str) -> Vec<(String, String)> {
-    let unescape = |text: &str| {
-        text.replace("&quot;", "\"")
-            .replace("&#39;", "'")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&amp;", "&")
-    };
-    html.split(r#"<input type="hidden" name=""#)
-        .skip(1)
-        .filter_map(|rest| {
-            let (name, rest) = rest.split_once(r#"" value=""#)?;
-            let (value, _) = rest.split_once('"')?;
-            Some((unescape(name), unescape(value)))
-        })
-        .collect()
 }
 
 /// Logs in as alice the way a browser would: `/login`, the IdP's sign-in form, and the
@@ -65,23 +39,18 @@ async fn log_in_as_alice(app: &Client) {
         .get_one("Location")
         .expect("Location")
         .to_string();
-    let idp = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("HTTP client");
-    let sign_in = idp.get(&authorize).send().await.expect("sign-in page");
-    let sign_in = sign_in.text().await.expect("sign-in page text");
-    let mut form = hidden_fields(&sign_in);
-    form.push(("username".into(), "alice".into()));
-    form.push(("password".into(), "alice".into()));
-    let action = authorize
-        .split('?')
+    let idp = testing::http_client();
+    let issuer = authorize
+        .split("/authorize")
         .next()
         .expect("authorize URL")
         .to_string();
-    let form_post = idp.post(&action).form(&form).send().await.expect("sign in");
-    let form_post = form_post.text().await.expect("form_post page");
-    let body = url_encoded(&hidden_fields(&form_post));
+    let (form_post, _) = testing::sign_in(&idp, &issuer, &authorize, "alice", None).await;
+    assert_eq!(
+        form_post.status, 200,
+        "the IdP answers with its form_post page"
+    );
+    let body = form_post.form_post_body();
     let callback = app
         .post("/callback")
         .header(rocket::http::ContentType::Form)
@@ -89,25 +58,6 @@ async fn log_in_as_alice(app: &Client) {
         .dispatch()
         .await;
     assert_eq!(callback.status().code, 303, "the BFF accepts the login");
-}
-
-fn url_encoded(fields: &[(String, String)]) -> String {
-    fields
-        .iter()
-        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// `GET /api/orders` as the page's script fetches it.
