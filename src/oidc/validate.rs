@@ -191,6 +191,12 @@ impl IdTokenValidator {
         token: &str,
         expected: &Expected<'_>,
     ) -> Result<VerifiedIdToken, IdTokenError> {
+        // Refused before anything is decoded: a header that large is not an IdP's.
+        if token.split('.').next().map_or(0, str::len) > MAX_HEADER_LEN {
+            return Err(IdTokenError::Malformed(
+                "its header is larger than 8 KiB".into(),
+            ));
+        }
         let parsed = Token::from_str(token).map_err(|e| IdTokenError::Malformed(short(&e)))?;
         let alg = parsed
             .signing_alg()
@@ -297,6 +303,10 @@ fn classify(error: ClaimsVerificationError, token: &str) -> IdTokenError {
         other => IdTokenError::Unacceptable(other.to_string()),
     }
 }
+
+/// The longest JOSE header accepted, base64url: real ones are a few hundred bytes, a few KiB
+/// with a certificate chain (`x5c`).
+const MAX_HEADER_LEN: usize = 8 * 1024;
 
 /// The `kid` of a token's header, read only to rate-limit key refetches.
 fn key_id(token: &str) -> Option<String> {
