@@ -15,10 +15,10 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::choices::{ResponseType, SameSiteSetting};
 use super::error::ConfigError;
 use super::fapi::{ClientAuthMethod, ParMode};
 use super::remote_apis::RawRemoteApi;
-use super::settings::{ResponseType, SameSiteSetting};
 
 /// `[oidc]` as written, typed; a missing key takes its default from [`Fields::default`].
 #[derive(Debug, Deserialize, Serialize, PartialEq)]

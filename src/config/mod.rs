@@ -4,6 +4,7 @@
 //! modules it uses only `crypto` (the keys `SECRET` gives) and `jose` (to load the client's
 //! private key).
 
+mod choices;
 mod env;
 mod error;
 mod fapi;
@@ -15,12 +16,13 @@ mod settings;
 
 use rocket::figment::Figment;
 
+pub use choices::ResponseType;
 pub use env::figment;
 pub use error::ConfigError;
 pub use fapi::{ClientAuthMethod, Fapi, ParMode};
 pub use redis::RedisSettings;
 pub use remote_apis::{RemoteApi, TokenPolicy};
-pub use settings::{ResponseType, Settings};
+pub use settings::Settings;
 
 /// Reads and checks the `oidc` settings and turns `oidc.secret` into Rocket's `secret_key`
 /// (and, with `oidc.previous_secrets`, into the keys in [`Settings::previous_cookie_keys`] and

@@ -2,17 +2,18 @@
 //! validation, back-channel logout tokens, client authentication, PAR and DPoP. Nothing here knows about Rocket routes or cookies.
 
 pub mod client_auth;
+pub mod directory;
 pub mod discovery;
 pub mod dpop;
 pub mod fetch;
 pub mod flow;
 mod key_refetch;
 pub mod keys;
-pub mod login;
 pub mod logout_token;
-pub mod par;
 pub mod provider;
 pub mod step_up;
-pub mod token_endpoint;
 pub mod validate;
 pub mod values;
+
+// Where the rest of the crate finds the requests' types and errors.
+pub use provider::{login, par, token_endpoint};

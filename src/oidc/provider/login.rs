@@ -3,13 +3,14 @@
 
 use serde_json::Value;
 
-use super::fetch::ProviderError;
-use super::flow::LoginAttempt;
-use super::provider::{Provider, ValidationError};
 use super::token_endpoint::{Credential, TokenError, TokenResponse};
-use super::validate::{Expected, IdTokenError, VerifiedIdToken};
-use super::values::AuthorizationCode;
+use super::Provider;
 use crate::config::ResponseType;
+use crate::oidc::directory::ValidationError;
+use crate::oidc::fetch::ProviderError;
+use crate::oidc::flow::LoginAttempt;
+use crate::oidc::validate::{Expected, IdTokenError, VerifiedIdToken};
+use crate::oidc::values::AuthorizationCode;
 
 /// Why a callback could not complete the login.
 #[derive(Debug, thiserror::Error, PartialEq)]

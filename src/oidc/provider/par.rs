@@ -6,11 +6,12 @@
 use serde::Deserialize;
 use url::Url;
 
-use super::discovery::ProviderMetadata;
-use super::flow::with_query;
-use super::provider::{Provider, Snapshot};
 use super::token_endpoint::{refused, send, TokenError};
+use super::Provider;
 use crate::config::ParMode;
+use crate::oidc::directory::Snapshot;
+use crate::oidc::discovery::ProviderMetadata;
+use crate::oidc::flow::with_query;
 
 /// The longest `request_uri` accepted (they are short opaque strings).
 const MAX_REQUEST_URI_LEN: usize = 2048;
@@ -78,7 +79,7 @@ impl Provider {
         Ok(with_query(
             &metadata.authorization_endpoint,
             &[
-                ("client_id", self.client_id.clone()),
+                ("client_id", self.credentials.client_id.clone()),
                 ("request_uri", pushed.request_uri),
             ],
         ))

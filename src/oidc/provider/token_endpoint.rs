@@ -9,12 +9,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::client_auth::form_body;
-use super::discovery::ProviderMetadata;
-use super::dpop::{resource_wants_nonce, DpopKey};
-use super::fetch::ProviderError;
-use super::provider::Provider;
-use super::values::{AuthorizationCode, CodeVerifier};
+use super::Provider;
+use crate::oidc::client_auth::form_body;
+use crate::oidc::discovery::ProviderMetadata;
+use crate::oidc::dpop::{resource_wants_nonce, DpopKey};
+use crate::oidc::fetch::ProviderError;
+use crate::oidc::values::{AuthorizationCode, CodeVerifier};
 
 /// Answers larger than this from the token endpoint, UserInfo or the upstream API are refused.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -300,7 +300,7 @@ impl Provider {
         Ok((status.as_u16(), json))
     }
 
-    /// A form POST authenticated as this client (see [`super::client_auth`]).
+    /// A form POST authenticated as this client (see [`crate::oidc::client_auth`]).
     pub(super) fn authenticated_post(
         &self,
         metadata: &ProviderMetadata,

@@ -1,23 +1,20 @@
-//! The identity provider as this app sees it: its discovery document and signing keys,
-//! fetched with timeouts, cached, and refetched when a token names a key we have not seen.
+//! What the identity provider publishes, as this app knows it: its discovery document and
+//! signing keys, fetched with timeouts, cached, and refetched when a token names a key we have
+//! not seen; and the validation of the tokens it signs with them.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use openidconnect::reqwest;
-use secrecy::SecretString;
 use tokio::sync::Mutex;
 use url::Url;
 
-use super::client_auth::ClientCredentials;
 use super::discovery::ProviderMetadata;
-use super::dpop::DpopNonces;
 use super::fetch::{self, ProviderError};
 use super::key_refetch::KeyFetches;
 use super::keys::KeySet;
 use super::logout_token::{LogoutToken, LogoutTokenError, LogoutTokenValidator};
 use super::validate::{Expected, IdTokenError, IdTokenValidator, ValidationRules, VerifiedIdToken};
-use crate::config::{Fapi, ParMode};
 use crate::metrics;
 
 /// Failed discovery is retried at most this often, so a down IdP is not hammered by `/login`.
@@ -62,19 +59,12 @@ pub struct Snapshot {
     refresh_due: Instant,
 }
 
-/// The identity provider: discovery and keys, cached and shared by every request.
-pub struct Provider {
-    pub(super) http: reqwest::Client,
+/// The identity provider's discovery document and keys, cached and shared by every request.
+pub struct Directory {
+    http: reqwest::Client,
     configured_issuer: String,
-    pub(super) client_id: String,
-    /// How the app authenticates at the token, revocation and PAR endpoints.
-    pub(super) credentials: ClientCredentials,
-    /// `PAR`: when authorization requests are pushed.
-    pub(super) par: ParMode,
-    /// `DPOP`: tokens are bound to a key per session.
-    pub(super) dpop: bool,
-    /// The latest DPoP nonce of each server (the IdP's and the APIs').
-    pub(super) dpop_nonces: DpopNonces,
+    /// The audience ID tokens must name.
+    client_id: String,
     clock_skew: Duration,
     current: RwLock<Option<Arc<Snapshot>>>,
     /// When discovery last failed, and why: repeated until the retry interval has passed.
@@ -82,51 +72,18 @@ pub struct Provider {
     key_fetch: Mutex<KeyFetches>,
 }
 
-impl Provider {
-    /// A provider for `issuer`, not yet discovered: the first `snapshot()` does that.
-    pub fn new(
-        issuer: &str,
-        client_id: &str,
-        clock_skew: Duration,
-        connect_timeout: Duration,
-        timeout: Duration,
-    ) -> Result<Self, ProviderError> {
-        Ok(Self {
-            http: fetch::client(connect_timeout, timeout)?,
+impl Directory {
+    /// The directory of `issuer`, not yet discovered: the first `snapshot()` does that.
+    pub fn new(http: reqwest::Client, issuer: &str, client_id: &str, clock_skew: Duration) -> Self {
+        Self {
+            http,
             configured_issuer: issuer.to_string(),
             client_id: client_id.to_string(),
-            credentials: ClientCredentials {
-                client_id: client_id.to_string(),
-                ..ClientCredentials::default()
-            },
-            par: ParMode::Auto,
-            dpop: false,
-            dpop_nonces: DpopNonces::default(),
             clock_skew,
             current: RwLock::new(None),
             last_discovery_failure: Mutex::new(None),
             key_fetch: Mutex::new(KeyFetches::default()),
-        })
-    }
-
-    /// For confidential clients: the secret used at the token and revocation endpoints.
-    pub fn with_client_secret(mut self, secret: Option<SecretString>) -> Self {
-        self.credentials.secret = secret;
-        self
-    }
-
-    /// The FAPI 2.0 client settings: client authentication method and key, PAR and DPoP.
-    pub fn with_fapi(mut self, fapi: &Fapi) -> Self {
-        self.credentials.method = fapi.client_auth;
-        self.credentials.key = fapi.client_key.clone();
-        self.par = fapi.par;
-        self.dpop = fapi.dpop;
-        self
-    }
-
-    /// The latest DPoP nonces of the servers this app called.
-    pub fn dpop_nonces(&self) -> &DpopNonces {
-        &self.dpop_nonces
+        }
     }
 
     /// The cached snapshot, discovering the IdP first if that has not succeeded yet.
