@@ -28,7 +28,8 @@ use crate::oidc::token_endpoint::{Credential, TokenError, TokenResponse};
 use crate::session::Session;
 use crate::store::{self, Store, StoreError};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// A session's tokens as sealed in the store; no `Debug`, so no log can print them.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 struct StoredTokens {
     access_token: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

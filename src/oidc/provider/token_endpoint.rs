@@ -2,6 +2,7 @@
 //! revocation (RFC 7009), UserInfo, and calls to an API with the access token (RFC 6750).
 //! Tokens travel only between this server and the IdP or API, never through the browser.
 
+use std::fmt;
 use std::sync::Arc;
 
 use openidconnect::reqwest;
@@ -19,8 +20,9 @@ use crate::oidc::values::{AuthorizationCode, CodeVerifier};
 /// Answers larger than this from the token endpoint, UserInfo or the upstream API are refused.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// A successful token response (RFC 6749 §5.1, OpenID Connect Core 3.1.3.3).
-#[derive(Debug, Clone, Deserialize)]
+/// A successful token response (RFC 6749 §5.1, OpenID Connect Core 3.1.3.3). `Debug` shows
+/// which tokens it holds, never the tokens.
+#[derive(Clone, Deserialize)]
 pub struct TokenResponse {
     /// The access token, kept on the server.
     pub access_token: String,
@@ -38,6 +40,18 @@ pub struct TokenResponse {
     /// The DPoP key the tokens are bound to (not part of the response: the request's).
     #[serde(skip)]
     pub dpop_key: Option<Arc<DpopKey>>,
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "…"))
+            .field("id_token", &self.id_token.as_ref().map(|_| "…"))
+            .field("dpop_bound", &self.dpop_key.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// An OAuth error response (RFC 6749 §5.2).
@@ -71,12 +85,21 @@ pub enum TokenError {
 }
 
 /// An access token as the app uses it: plain Bearer, or bound to the session's DPoP key.
-#[derive(Debug, Clone)]
+/// `Debug` never shows the token.
+#[derive(Clone)]
 pub struct Credential {
     /// The access token.
     pub token: String,
     /// The session's DPoP key, when the token is bound to it.
     pub dpop: Option<Arc<DpopKey>>,
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential")
+            .field("dpop_bound", &self.dpop.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Provider {
