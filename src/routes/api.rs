@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rocket::http::{CookieJar, Status};
+use rocket::response::{self, Responder};
 use rocket::serde::json::{json, Json, Value};
-use rocket::{get, routes, Route, State};
+use rocket::{get, routes, Request, Route, State};
 use serde::Serialize;
 
 use crate::clock;
@@ -43,7 +44,77 @@ fn hello(user: ApiUser<'_>) -> Json<Hello<'_>> {
     })
 }
 
-type JsonAnswer = (Status, Value);
+/// Why `/api/upstream` gives no answer of the API, in one place: each reason knows its status,
+/// its JSON and its log line, so the handler says `?`.
+#[derive(Debug, thiserror::Error)]
+enum UpstreamFailure {
+    /// Neither `UPSTREAM_API_URL` nor a UserInfo endpoint.
+    #[error("no upstream API")]
+    NoUpstream,
+    /// An implicit-flow session: no access token to call with.
+    #[error("no access token")]
+    NoAccessToken,
+    /// The session's tokens are gone or cannot be refreshed: the session has been ended.
+    #[error("the session's tokens are gone")]
+    SessionEnded,
+    /// The store cannot be read or written: 503, the session stays.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The IdP or the API could not be reached, or answered something unusable.
+    #[error(transparent)]
+    Call(#[from] TokenError),
+    /// The API answered with an error status.
+    #[error("the upstream API answered {0}")]
+    Status(u16),
+}
+
+impl<'r> Responder<'r, 'static> for UpstreamFailure {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let (status, body) = match &self {
+            Self::NoUpstream => (
+                Status::NotImplemented,
+                json!({"error": "no_upstream", "message": "no UPSTREAM_API_URL is configured and the identity provider has no userinfo endpoint"}),
+            ),
+            Self::NoAccessToken => (
+                Status::Conflict,
+                json!({"error": "no_access_token", "message": "this session has no access token: the app logs in with response_type=id_token (set RESPONSE_TYPE=code to call APIs)"}),
+            ),
+            Self::SessionEnded => {
+                let login = LoginRequired {
+                    return_to: "/".into(),
+                    redirect: false,
+                };
+                (
+                    Status::Unauthorized,
+                    json!({"error": "login_required", "login_url": login.login_url()}),
+                )
+            }
+            Self::Store(error) => {
+                tracing::error!(%error, "upstream call stopped: session store unavailable");
+                (
+                    Status::ServiceUnavailable,
+                    json!({"error": "temporarily_unavailable", "message": "the session store is unavailable; try again in a moment"}),
+                )
+            }
+            Self::Call(error) => {
+                tracing::warn!(%error, "upstream call failed");
+                let status = match error {
+                    TokenError::Provider(_) => Status::ServiceUnavailable,
+                    _ => Status::BadGateway,
+                };
+                (
+                    status,
+                    json!({"error": "upstream_unavailable", "message": error.to_string()}),
+                )
+            }
+            Self::Status(code) => (
+                Status::BadGateway,
+                json!({"error": "upstream_error", "status": code}),
+            ),
+        };
+        (status, body).respond_to(req)
+    }
+}
 
 /// Calls the upstream API (setting `upstream_api_url`, by default the IdP's UserInfo) with
 /// the session's access token, refreshed first when it is about to expire, and relays its JSON.
@@ -55,61 +126,47 @@ async fn upstream(
     sessions: &State<Sessions>,
     keeper: &State<TokenKeeper>,
     provider: &State<Arc<Provider>>,
-) -> JsonAnswer {
+) -> Result<Value, UpstreamFailure> {
     let ApiUser(session) = user;
     let target = match settings.upstream_api_url.clone() {
-        Some(url) => Some(url),
-        None => provider.userinfo_endpoint().await,
-    };
-    let Some(target) = target else {
-        return (
-            Status::NotImplemented,
-            json!({"error": "no_upstream", "message": "no UPSTREAM_API_URL is configured and the identity provider has no userinfo endpoint"}),
-        );
+        Some(url) => url,
+        None => (provider.userinfo_endpoint().await).ok_or(UpstreamFailure::NoUpstream)?,
     };
     let lifetime = sessions.policy.absolute_lifetime;
+    // Tokens that are gone end the session, so the page prompts for a new login.
     let ended = || async {
-        // The tokens are gone: end the session so the page prompts for a new login.
         session::end(jar, &sessions.policy, sessions.store.as_ref(), clock::now()).await;
-        login_required()
+        UpstreamFailure::SessionEnded
     };
     let credential = match keeper.access_token(&session.id, lifetime).await {
         Ok(credential) => credential,
         // With a code response type every session has tokens: missing ones were lost (e.g. a
         // restart with the memory store), so a new login is the way forward.
         Err(TokenUnavailable::NoTokens) if settings.response_type.uses_code() => {
-            return ended().await
+            return Err(ended().await)
         }
-        Err(TokenUnavailable::NoTokens) => {
-            return (
-                Status::Conflict,
-                json!({"error": "no_access_token", "message": "this session has no access token: the app logs in with response_type=id_token (set RESPONSE_TYPE=code to call APIs)"}),
-            );
-        }
-        Err(TokenUnavailable::RefreshFailed(_)) => return ended().await,
-        Err(TokenUnavailable::Provider(error)) => return unavailable(&error),
-        Err(TokenUnavailable::Store(error)) => return store_unavailable(&error),
+        Err(TokenUnavailable::NoTokens) => return Err(UpstreamFailure::NoAccessToken),
+        Err(TokenUnavailable::RefreshFailed(_)) => return Err(ended().await),
+        Err(TokenUnavailable::Provider(error)) => return Err(error.into()),
+        Err(TokenUnavailable::Store(error)) => return Err(error.into()),
     };
-    let mut answer = call_upstream(provider, target.clone(), &credential).await;
-    if matches!(answer, Ok((401, _))) {
+    let mut answer = call_upstream(provider, target.clone(), &credential).await?;
+    if answer.0 == 401 {
         // RFC 6750 §3.1: the token was refused before its expiry (revoked): refresh once.
-        answer = match keeper
+        let renewed = match keeper
             .replace_rejected(&session.id, &credential.token, lifetime)
             .await
         {
-            Ok(renewed) => call_upstream(provider, target, &renewed).await,
-            Err(TokenUnavailable::Provider(error)) => return unavailable(&error),
-            Err(TokenUnavailable::Store(error)) => return store_unavailable(&error),
-            Err(_) => return ended().await,
+            Ok(renewed) => renewed,
+            Err(TokenUnavailable::Provider(error)) => return Err(error.into()),
+            Err(TokenUnavailable::Store(error)) => return Err(error.into()),
+            Err(_) => return Err(ended().await),
         };
+        answer = call_upstream(provider, target, &renewed).await?;
     }
     match answer {
-        Ok((status, body)) if (200..300).contains(&status) => (Status::Ok, body),
-        Ok((status, _)) => (
-            Status::BadGateway,
-            json!({"error": "upstream_error", "status": status}),
-        ),
-        Err(error) => unavailable(&error),
+        (status, body) if (200..300).contains(&status) => Ok(body),
+        (status, _) => Err(UpstreamFailure::Status(status)),
     }
 }
 
@@ -124,36 +181,4 @@ async fn call_upstream(
     let status = answer.as_ref().map_or(0, |(status, _)| *status);
     metrics::upstream_call("upstream", status, started.elapsed());
     answer
-}
-
-fn login_required() -> JsonAnswer {
-    let login = LoginRequired {
-        return_to: "/".into(),
-        redirect: false,
-    };
-    (
-        Status::Unauthorized,
-        json!({"error": "login_required", "login_url": login.login_url()}),
-    )
-}
-
-/// The store cannot be read or written: 503, the session stays.
-fn store_unavailable(error: &StoreError) -> JsonAnswer {
-    tracing::error!(%error, "upstream call stopped: session store unavailable");
-    (
-        Status::ServiceUnavailable,
-        json!({"error": "temporarily_unavailable", "message": "the session store is unavailable; try again in a moment"}),
-    )
-}
-
-fn unavailable(error: &TokenError) -> JsonAnswer {
-    tracing::warn!(%error, "upstream call failed");
-    let status = match error {
-        TokenError::Provider(_) => Status::ServiceUnavailable,
-        _ => Status::BadGateway,
-    };
-    (
-        status,
-        json!({"error": "upstream_unavailable", "message": error.to_string()}),
-    )
 }
