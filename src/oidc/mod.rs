@@ -16,4 +16,4 @@ pub mod validate;
 pub mod values;
 
 // Where the rest of the crate finds the requests' types and errors.
-pub use provider::{login, par, token_endpoint};
+pub use provider::{completion, par, token_endpoint};

@@ -1,9 +1,9 @@
 //! The identity provider as this app talks to it: what it publishes ([`Directory`]: discovery
 //! and keys) and the requests this app makes with it as a client (its credentials, PAR, DPoP):
-//! the authorization request ([`par`]), completing a login ([`login`]), and the token
+//! the authorization request ([`par`]), completing a login ([`completion`]), and the token
 //! endpoint, revocation, UserInfo and APIs called with a token ([`token_endpoint`]).
 
-pub mod login;
+pub mod completion;
 pub mod par;
 pub mod token_endpoint;
 
