@@ -185,6 +185,7 @@ impl Bff {
             .mount("/", routes::auth::routes())
             .mount("/", routes::health::routes())
             .mount("/", routes::jwks::routes())
+            .mount("/", routes::session_endpoint::routes())
             .mount("/", gateway::routes());
         if self.security_headers {
             app = app.attach(security_headers);

@@ -61,6 +61,7 @@ pub(super) struct Fields {
     pub par: ParMode,
     #[serde(deserialize_with = "switch")]
     pub dpop: bool,
+    pub session_claims: String,
 }
 
 impl Default for Fields {
@@ -91,6 +92,7 @@ impl Default for Fields {
             client_private_key: None,
             par: ParMode::Auto,
             dpop: false,
+            session_claims: "name email picture".into(),
         }
     }
 }
@@ -208,6 +210,11 @@ const WRITTEN_AS: &[(&str, &str, &str)] = &[
         "use auto (the default), always or never",
     ),
     ("dpop", "DPOP (oidc.dpop)", "use true or false"),
+    (
+        "session_claims",
+        "SESSION_CLAIMS (oidc.session_claims)",
+        "claim names separated by spaces or commas",
+    ),
 ];
 
 /// The `[oidc]` table of `figment`, or the defaults when there is none.

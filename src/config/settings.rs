@@ -66,6 +66,8 @@ pub struct Settings {
     pub redis: Option<RedisSettings>,
     /// Client authentication, PAR and DPoP (the FAPI 2.0 client features).
     pub fapi: Fapi,
+    /// The ID token's claims `GET /session` shows besides `sub`, `acr` and `auth_time`.
+    pub session_claims: Vec<String>,
 }
 
 impl Settings {
@@ -220,6 +222,12 @@ pub(super) fn check(
         session_same_site: fields.session_samesite.into(),
         redis,
         fapi,
+        session_claims: fields
+            .session_claims
+            .split([' ', ','])
+            .filter(|name| !name.is_empty())
+            .map(str::to_string)
+            .collect(),
     })
 }
 

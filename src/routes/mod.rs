@@ -6,4 +6,5 @@ pub mod errors;
 pub mod health;
 pub mod jwks;
 pub mod pages;
+pub mod session_endpoint;
 pub mod views;

@@ -61,36 +61,42 @@ pub struct Sessions {
 /// it instead of copying its claims.
 async fn current<'r>(req: &'r Request<'_>) -> &'r Result<Session, NoSession> {
     req.local_cache_async(async {
-        let sessions = req.rocket().state::<Sessions>().ok_or(NoSession::Missing)?;
-        let jar = req.cookies();
-        let mut session = read_cookie(jar, &sessions.policy).ok_or(NoSession::Missing)?;
-        let now = crate::clock::now();
-        if session.is_expired(&sessions.policy, now) {
-            return Err(NoSession::Expired);
-        }
-        let facts = SessionFacts {
-            id: &session.id,
-            sid: session.sid.as_deref(),
-            sub: &session.sub,
-            created: session.created,
-        };
-        match sessions.store.is_revoked(&facts) {
-            Ok(false) => {}
-            Ok(true) => return Err(NoSession::LoggedOut),
-            Err(error) => {
-                tracing::warn!(%error, "session not checked against the ended sessions");
-                return Err(NoSession::Unverifiable);
-            }
-        }
+        let (mut session, sessions, now) = checked(req)?;
         if now - session.seen >= sessions.policy.renew_after_secs() {
             session.seen = now;
             if let Ok(value) = serde_json::to_string(&session) {
-                jar.add_private(session_cookie(&sessions.policy, value, &session, now));
+                let cookie = session_cookie(&sessions.policy, value, &session, now);
+                req.cookies().add_private(cookie);
             }
         }
         Ok(session)
     })
     .await
+}
+
+/// The session of the request's cookie, if it is within its limits and not ended; with the
+/// sessions' state and the time it was checked at. Renews nothing.
+fn checked<'r>(req: &'r Request<'_>) -> Result<(Session, &'r Sessions, i64), NoSession> {
+    let sessions = req.rocket().state::<Sessions>().ok_or(NoSession::Missing)?;
+    let session = read_cookie(req.cookies(), &sessions.policy).ok_or(NoSession::Missing)?;
+    let now = crate::clock::now();
+    if session.is_expired(&sessions.policy, now) {
+        return Err(NoSession::Expired);
+    }
+    let facts = SessionFacts {
+        id: &session.id,
+        sid: session.sid.as_deref(),
+        sub: &session.sub,
+        created: session.created,
+    };
+    match sessions.store.is_revoked(&facts) {
+        Ok(false) => Ok((session, sessions, now)),
+        Ok(true) => Err(NoSession::LoggedOut),
+        Err(error) => {
+            tracing::warn!(%error, "session not checked against the ended sessions");
+            Err(NoSession::Unverifiable)
+        }
+    }
 }
 
 fn fail<T>(req: &Request<'_>, reason: NoSession, redirect: bool) -> Outcome<T, NoSession> {
@@ -144,6 +150,30 @@ impl<'r> FromRequest<'r> for ApiUser<'r> {
         match current(req).await {
             Ok(session) => Outcome::Success(ApiUser(session)),
             Err(reason) => fail(req, *reason, is_navigation(req)),
+        }
+    }
+}
+
+/// The session as the page asks about it (`GET /session`): checked like [`ApiUser`]'s, but
+/// never renewed, so a page that polls it does not keep the session alive. Without one, the
+/// answer is always 401 JSON (never a redirect).
+pub struct SessionPeek(pub Session);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for SessionPeek {
+    type Error = NoSession;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        match checked(req) {
+            Ok((session, _, _)) => Outcome::Success(SessionPeek(session)),
+            Err(reason) => {
+                // After logging in, the start page: not this JSON.
+                req.local_cache(|| LoginRequired {
+                    return_to: "/".into(),
+                    redirect: false,
+                });
+                fail(req, reason, false)
+            }
         }
     }
 }

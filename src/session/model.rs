@@ -133,10 +133,18 @@ impl Session {
         self.names().display(&self.sub).to_string()
     }
 
+    /// When the session ends however active it is (Unix seconds).
+    pub fn absolute_end(&self, policy: &SessionPolicy) -> i64 {
+        self.created + policy.absolute_lifetime.as_secs() as i64
+    }
+
+    /// When the session ends unless a request renews it first (Unix seconds).
+    pub fn idle_end(&self, policy: &SessionPolicy) -> i64 {
+        self.seen + policy.idle_timeout.as_secs() as i64
+    }
+
     pub(super) fn expires_at(&self, policy: &SessionPolicy) -> i64 {
-        let idle_end = self.seen + policy.idle_timeout.as_secs() as i64;
-        let absolute_end = self.created + policy.absolute_lifetime.as_secs() as i64;
-        idle_end.min(absolute_end)
+        self.idle_end(policy).min(self.absolute_end(policy))
     }
 
     /// Whether the session is past a limit (or dated implausibly far in the future).

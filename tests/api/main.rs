@@ -18,6 +18,7 @@ mod login_flow;
 mod operations;
 mod redis_store;
 mod session;
+mod session_endpoint;
 mod shared_store;
 mod step_up;
 mod two_instances;
