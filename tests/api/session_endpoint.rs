@@ -20,7 +20,10 @@ async fn session(app: &TestApp) -> (u16, bool, Option<String>, Value) {
         .await;
     let status = response.status().code;
     let renewed = sets_session_cookie(response.headers());
-    let cache = response.headers().get_one("Cache-Control").map(String::from);
+    let cache = response
+        .headers()
+        .get_one("Cache-Control")
+        .map(String::from);
     let body = response.into_json().await.unwrap_or(Value::Null);
     (status, renewed, cache, body)
 }
