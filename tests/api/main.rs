@@ -11,6 +11,7 @@ mod code_flow;
 mod cookies;
 mod fapi;
 mod gateway;
+mod host_options;
 mod hostile_input;
 mod id_token_rules;
 mod key_rotation;
