@@ -12,9 +12,10 @@ use fantoccini::elements::Element;
 use fantoccini::{Client, Locator};
 use url::Url;
 
+use crate::browser::all_browser_cookies;
 use crate::idp_driver::{Discovery, IdpDriver};
 use crate::store::RecordingStore;
-use crate::support::{all_browser_cookies, APP, IDP};
+use crate::support::{APP, IDP};
 
 /// How long any single wait for the browser may take.
 pub const WAIT: Duration = Duration::from_secs(10);

@@ -1,0 +1,114 @@
+//! The app under test, served by Rocket on the harness's runtime, configured for a round.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::idp_driver::IdpDriver;
+use crate::store::{self, RecordingStore};
+use crate::support::{self, assert_port_free, http_get, package_root, APP, APP_PORT, IDP_PORT};
+use crate::{bff, AppMode};
+
+/// The app served by Rocket on this test's runtime.
+pub struct AppServer {
+    shutdown: rocket::Shutdown,
+    task: tokio::task::JoinHandle<Result<rocket::Rocket<rocket::Ignite>, rocket::Error>>,
+}
+
+impl AppServer {
+    pub async fn launch(idp: &IdpDriver, mode: AppMode, store: Arc<RecordingStore>) -> Self {
+        assert_port_free(APP_PORT, "the app");
+        let mut figment = rocket::Config::figment()
+            .merge(("port", APP_PORT))
+            .merge(("address", "127.0.0.1"))
+            .merge(("log_level", "off"))
+            // Ctrl-C should end the test process (and, through the terminal, the IdP and the
+            // browser), not only the app inside it.
+            .merge(("shutdown.ctrlc", false))
+            .merge(("oidc.base_url", APP))
+            .merge(("oidc.secret", store::SECRET));
+        if idp.built_in {
+            // No issuer, as with `cargo run`: the app starts its development IdP.
+            assert_port_free(IDP_PORT, "the development IdP");
+            figment = figment.merge(("oidc.dev_idp_port", IDP_PORT));
+        } else {
+            figment = figment
+                .merge(("oidc.issuer", support::IDP))
+                .merge(("oidc.client_id", idp.client_id));
+        }
+        if let AppMode::StrictSameSite = mode {
+            figment = figment.merge(("oidc.session_samesite", "strict"));
+        }
+        if let (AppMode::IdToken | AppMode::StrictSameSite, false) = (mode, idp.built_in) {
+            // Without a client secret the app would push its request (`PAR=auto`, and
+            // oidc-provider offers PAR to every client) with `client_id` alone, which
+            // oidc-provider refuses (`invalid_client`): the app's first client there is
+            // registered with `client_secret_basic`. The id_token stories keep the request in
+            // the URL, as before PAR; the code-flow rounds push, authenticated.
+            figment = figment.merge(("oidc.par", "never"));
+        }
+        if let AppMode::Code {
+            refresh_margin_secs,
+        } = mode
+        {
+            figment = figment
+                .merge(("oidc.response_type", "code"))
+                .merge(("oidc.client_secret", idp.client_secret))
+                .merge(("oidc.refresh_margin_secs", refresh_margin_secs));
+        }
+        if let AppMode::Fapi {
+            refresh_margin_secs,
+        } = mode
+        {
+            let key = idp
+                .client_key
+                .unwrap_or_else(|| panic!("{}: a FAPI round needs the client's key", idp.name));
+            figment = figment
+                .merge(("oidc.response_type", "code"))
+                .merge(("oidc.client_auth", "private_key_jwt"))
+                .merge((
+                    "oidc.client_private_key",
+                    package_root().join(key).display().to_string(),
+                ))
+                .merge(("oidc.par", "always"))
+                .merge(("oidc.dpop", true))
+                .merge(("oidc.refresh_margin_secs", refresh_margin_secs));
+        }
+        let rocket = bff::build_with_store(figment, store)
+            .unwrap_or_else(|e| panic!("app configuration refused: {e}"))
+            .ignite()
+            .await
+            .unwrap_or_else(|e| panic!("app did not ignite: {e}"));
+        let shutdown = rocket.shutdown();
+        let task = tokio::spawn(rocket.launch());
+        let server = Self { shutdown, task };
+        let start = Instant::now();
+        loop {
+            if server.has_stopped() {
+                let error = match server.task.await {
+                    Ok(Err(e)) => e.to_string(),
+                    Ok(Ok(_)) => "stopped".into(),
+                    Err(e) => e.to_string(),
+                };
+                panic!("the app did not start: {error}");
+            }
+            match http_get(APP_PORT, "localhost:3000", "/").await {
+                Ok((200, _)) => break,
+                Ok((status, _)) => panic!("the app answered GET / with {status}"),
+                Err(e) if start.elapsed() > Duration::from_secs(20) => {
+                    panic!("the app did not answer on port {APP_PORT}: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        server
+    }
+
+    pub fn has_stopped(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.clone().notify();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+    }
+}
