@@ -203,10 +203,13 @@ fn revoking_a_refresh_token_revokes_its_access_tokens_too() {
 
 #[test]
 fn memory_is_bounded_and_expired_entries_are_swept() {
+    // Long enough for the first code to be redeemed on a loaded machine (a 1 ms lifetime
+    // failed there), short enough to wait out.
+    let lifetime = Duration::from_millis(200);
     let grants = Grants::new(Lifetimes {
-        code: Duration::from_millis(1),
-        access_token: Duration::from_millis(1),
-        refresh_token: Duration::from_millis(1),
+        code: lifetime,
+        access_token: lifetime,
+        refresh_token: lifetime,
     });
     let code = grants.issue_code(grant(), REDIRECT, CHALLENGE);
     redeem(&grants, &code).unwrap();
@@ -214,7 +217,8 @@ fn memory_is_bounded_and_expired_entries_are_swept() {
         grants.issue_code(grant(), REDIRECT, CHALLENGE);
     }
     assert!(grants.counts().0 <= MAX_CODES);
-    std::thread::sleep(Duration::from_millis(5));
+    // Time itself: every code issued above expires.
+    std::thread::sleep(lifetime + Duration::from_millis(50));
     grants.inner.lock().unwrap().next_sweep = Instant::now();
     grants.issue_code(grant(), REDIRECT, CHALLENGE);
     // The new code, and the redeemed one, remembered longer to recognise a replay.
