@@ -39,6 +39,7 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("PAR", "oidc.par"),
     ("DPOP", "oidc.dpop"),
     ("SESSION_CLAIMS", "oidc.session_claims"),
+    ("SILENT_LOGIN", "oidc.silent_login"),
     ("REDIS_CONNECT_TIMEOUT_MS", "oidc.redis_connect_timeout_ms"),
     ("REDIS_COMMAND_TIMEOUT_MS", "oidc.redis_command_timeout_ms"),
     ("REDIS_SYNC_GRACE_SECS", "oidc.redis_sync_grace_secs"),

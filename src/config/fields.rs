@@ -62,6 +62,8 @@ pub(super) struct Fields {
     #[serde(deserialize_with = "switch")]
     pub dpop: bool,
     pub session_claims: String,
+    #[serde(deserialize_with = "switch")]
+    pub silent_login: bool,
 }
 
 impl Default for Fields {
@@ -93,6 +95,7 @@ impl Default for Fields {
             par: ParMode::Auto,
             dpop: false,
             session_claims: "name email picture".into(),
+            silent_login: false,
         }
     }
 }
@@ -214,6 +217,11 @@ const WRITTEN_AS: &[(&str, &str, &str)] = &[
         "session_claims",
         "SESSION_CLAIMS (oidc.session_claims)",
         "claim names separated by spaces or commas",
+    ),
+    (
+        "silent_login",
+        "SILENT_LOGIN (oidc.silent_login)",
+        "use true or false",
     ),
 ];
 

@@ -68,6 +68,8 @@ pub struct Settings {
     pub fapi: Fapi,
     /// The ID token's claims `GET /session` shows besides `sub`, `acr` and `auth_time`.
     pub session_claims: Vec<String>,
+    /// `SILENT_LOGIN`: the start page tries a silent login once per browser session.
+    pub silent_login: bool,
 }
 
 impl Settings {
@@ -228,6 +230,7 @@ pub(super) fn check(
             .filter(|name| !name.is_empty())
             .map(str::to_string)
             .collect(),
+        silent_login: fields.silent_login,
     })
 }
 

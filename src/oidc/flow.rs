@@ -33,6 +33,10 @@ pub struct LoginAttempt {
     /// What the login must deliver beyond an ordinary one (RFC 9470 step-up).
     #[serde(default, skip_serializing_if = "StepUp::is_empty")]
     pub step_up: StepUp,
+    /// A silent login (`prompt=none`): when the IdP cannot log the user in without a page,
+    /// the browser goes back where it was, without a session and without an error page.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub silent: bool,
 }
 
 impl LoginAttempt {
@@ -45,6 +49,27 @@ impl LoginAttempt {
             code_verifier: response_type.uses_code().then(CodeVerifier::random),
             started_at_ms: now_ms,
             step_up: StepUp::default(),
+            silent: false,
+        }
+    }
+
+    /// The same attempt as a silent login (`prompt=none`, OpenID Connect Core 3.1.2.1).
+    pub fn silently(mut self) -> Self {
+        self.silent = true;
+        self
+    }
+
+    /// Where a silent login that the IdP could not complete without a page goes back to: the
+    /// page it started from, marked `login=none` (for the page's script) before any fragment.
+    pub fn return_to_without_login(&self) -> String {
+        let (path, fragment) = match self.return_to.split_once('#') {
+            Some((path, fragment)) => (path, Some(fragment)),
+            None => (self.return_to.as_str(), None),
+        };
+        let separator = if path.contains('?') { '&' } else { '?' };
+        match fragment {
+            Some(fragment) => format!("{path}{separator}login=none#{fragment}"),
+            None => format!("{path}{separator}login=none"),
         }
     }
 
@@ -102,6 +127,9 @@ impl LoginAttempt {
             parameters.push(("code_challenge_method", "S256".to_string()));
         }
         parameters.extend(self.step_up.parameters());
+        if self.silent {
+            parameters.push(("prompt", "none".to_string()));
+        }
         parameters
     }
 }
@@ -348,6 +376,19 @@ mod tests {
             kept,
             "normalising is idempotent"
         );
+    }
+
+    #[test]
+    fn a_silent_login_asks_for_prompt_none_and_returns_marked() {
+        let attempt = LoginAttempt::start("/a?b=c#d", ResponseType::IdToken, 0).silently();
+        let parameters =
+            attempt.authorization_parameters("c", "r", "openid", ResponseType::IdToken);
+        assert!(parameters.contains(&("prompt", "none".to_string())));
+        assert_eq!(attempt.return_to_without_login(), "/a?b=c&login=none#d");
+        let plain = LoginAttempt::start("/", ResponseType::IdToken, 0);
+        assert_eq!(plain.return_to_without_login(), "/?login=none");
+        let parameters = plain.authorization_parameters("c", "r", "openid", ResponseType::IdToken);
+        assert!(!parameters.iter().any(|(name, _)| *name == "prompt"));
     }
 
     #[test]

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use rocket::http::CookieJar;
+use rocket::http::{Cookie, CookieJar, SameSite};
 use rocket::response::Redirect;
-use rocket::{get, routes, Route, State};
+use rocket::{get, routes, Either, Route, State};
 use rocket_dyn_templates::{context, Template};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -24,13 +24,31 @@ pub fn routes() -> Vec<Route> {
 /// API when `cargo run` starts it; any API configured under this name otherwise).
 const DEMO_API: &str = "demo";
 
+/// The cookie that remembers a silent login was tried in this browser session.
+const SILENT_LOGIN_TRIED: &str = "bff_silent_login_tried";
+
 #[get("/")]
-fn index(user: Option<User<'_>>, settings: &State<Settings>) -> Template {
+fn index(
+    user: Option<User<'_>>,
+    jar: &CookieJar<'_>,
+    settings: &State<Settings>,
+) -> Either<Template, Redirect> {
+    if settings.silent_login && user.is_none() && jar.get(SILENT_LOGIN_TRIED).is_none() {
+        // Once per browser session (a cookie without Max-Age), as express-openid-connect's
+        // `attemptSilentLogin`: the next visit is served whatever the IdP answered.
+        let tried = Cookie::build((SILENT_LOGIN_TRIED, "1"))
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(settings.cookies_secure())
+            .path("/");
+        jar.add(tried);
+        return Either::Right(Redirect::to("/login?prompt=none&returnTo=%2F"));
+    }
     let name = user
         .as_ref()
         .map(|User(session)| session.display_name().to_string());
     let demo_api = settings.remote_apis.iter().any(|api| api.name == DEMO_API);
-    Template::render("index", context! { user: name, demo_api })
+    Either::Left(Template::render("index", context! { user: name, demo_api }))
 }
 
 /// One row of the profile table.

@@ -21,6 +21,7 @@ mod redis_store;
 mod session;
 mod session_endpoint;
 mod shared_store;
+mod silent_login;
 mod step_up;
 mod two_instances;
 mod with_dev_idp;

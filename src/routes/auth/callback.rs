@@ -78,8 +78,16 @@ async fn callback(
             "The login took too long. Please try again.",
         ));
     }
-    // 3. An error from the IdP ends the attempt with a page saying so.
+    // 3. An error from the IdP ends the attempt with a page saying so; a silent login that
+    //    the IdP cannot complete without a page goes back where it was, marked, and quietly.
     if let Some(code) = response.error {
+        if attempt.silent && needs_interaction(&code) {
+            metrics::login("silent_none", "interaction_required");
+            tracing::info!(request_id = %req_info.request_id, error = code, "silent login: the identity provider needs the user");
+            return Ok(Either::Left(Redirect::to(
+                attempt.return_to_without_login(),
+            )));
+        }
         return Err(LoginFailure::Idp {
             code,
             description: response.error_description,
@@ -190,6 +198,18 @@ async fn callback(
     ));
     tracing::info!(request_id = %req_info.request_id, sub = %subject, "login accepted");
     Ok(onward(&sessions.policy, attempt.return_to))
+}
+
+/// The errors with which an IdP answers `prompt=none` when it would have to show a page
+/// (OpenID Connect Core 3.1.2.6).
+fn needs_interaction(code: &str) -> bool {
+    matches!(
+        code,
+        "login_required"
+            | "consent_required"
+            | "interaction_required"
+            | "account_selection_required"
+    )
 }
 
 /// Back to where the login started. With a `SameSite=Strict` session cookie a redirect would

@@ -20,12 +20,14 @@ pub(super) fn routes() -> Vec<Route> {
     routes![login]
 }
 
-#[get("/login?<returnTo>&<acr_values>&<max_age>")]
+#[get("/login?<returnTo>&<acr_values>&<max_age>&<prompt>")]
 #[allow(non_snake_case)]
+#[allow(clippy::too_many_arguments)]
 async fn login(
     returnTo: Option<&str>,
     acr_values: Option<&str>,
     max_age: Option<&str>,
+    prompt: Option<&str>,
     jar: &CookieJar<'_>,
     provider: &State<Arc<Provider>>,
     settings: &State<Settings>,
@@ -35,12 +37,27 @@ async fn login(
     let step_up = StepUp::from_query(acr_values, max_age).map_err(|error| {
         LoginFailure::refused("bad_step_up", error.to_string(), format!("{error}."))
     })?;
+    // Only a silent login may choose the prompt: the IdP decides when to show its pages.
+    let silent = match prompt.map(str::trim).filter(|p| !p.is_empty()) {
+        None => false,
+        Some("none") => true,
+        Some(_) => {
+            return Err(LoginFailure::refused(
+                "bad_prompt",
+                "prompt other than none",
+                "Only prompt=none (a silent login) can be asked for.",
+            ))
+        }
+    };
     // The callback will need the store: with it down, say so now rather than after the IdP.
     sessions.store.ping().await?;
     let snapshot = provider.snapshot().await?;
     let now_ms = clock::now_ms();
-    let attempt = LoginAttempt::start(returnTo.unwrap_or("/"), settings.response_type, now_ms)
+    let mut attempt = LoginAttempt::start(returnTo.unwrap_or("/"), settings.response_type, now_ms)
         .with_step_up(step_up);
+    if silent {
+        attempt = attempt.silently();
+    }
     let parameters = attempt.authorization_parameters(
         &settings.client_id,
         &settings.redirect_uri(),

@@ -65,10 +65,16 @@ pub async fn app_with_idp(
 impl TestApp {
     /// `GET /login?returnTo=…` and read state and nonce from the redirect to the IdP.
     pub async fn start_login(&self, return_to: &str) -> LoginStart {
+        self.start_login_with(return_to, &[]).await
+    }
+
+    /// `GET /login?returnTo=…&<more>` and read state and nonce from the redirect to the IdP.
+    pub async fn start_login_with(&self, return_to: &str, more: &[(&str, &str)]) -> LoginStart {
         let uri = format!(
             "/login?{}",
             url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("returnTo", return_to)
+                .extend_pairs(more)
                 .finish()
         );
         let response = self.client.get(uri).dispatch().await;
