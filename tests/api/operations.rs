@@ -166,12 +166,21 @@ async fn sigterm_lets_a_request_in_flight_finish_refuses_new_ones_and_exits_clea
     // Discovery takes 1.5 s (and the keys 1.5 s more): the first /login is slow.
     idp.set_delay(Duration::from_millis(1500));
     let mut app = AppProcess::start(&idp, "id_token", &[]);
-    let login = tokio::spawn(http().get(format!("{}/login", app.url)).send());
-    // In flight: the app's discovery request has reached the (slow) IdP.
-    helpers::wait_until(Duration::from_secs(5), "the login asks the IdP", || async {
+    // The app discovers the (slow) IdP as it starts; the login waits for that discovery.
+    helpers::wait_until(Duration::from_secs(5), "the app asks the IdP", || async {
         idp.discovery_fetches() >= 1
     })
     .await;
+    let login = tokio::spawn(http().get(format!("{}/login", app.url)).send());
+    // The login's arrival at the app cannot be observed from outside (the discovery it waits
+    // for started before it): give it half a second of the three that discovery takes. Waiting
+    // for the discovery fetch alone raced the warm-up discovery and lost (the signal came
+    // before the app had accepted the login's connection).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !login.is_finished(),
+        "the login is still waiting for the IdP"
+    );
     app.terminate();
     // SIGTERM is handled asynchronously: wait until new requests are refused (a request
     // that started before the app got the signal may still be served).
