@@ -170,6 +170,9 @@ impl Bff {
                 .as_deref(),
         );
         let metrics_address = settings.metrics_address;
+        if settings.access.allow_everyone() {
+            tracing::info!("no ALLOWED_EMAIL_DOMAINS or ALLOWED_GROUPS: every account of the identity provider may log in");
+        }
 
         let mut app = app
             .attach(RequestLog)

@@ -64,6 +64,9 @@ pub(super) struct Fields {
     pub session_claims: String,
     #[serde(deserialize_with = "switch")]
     pub silent_login: bool,
+    pub allowed_email_domains: String,
+    pub allowed_groups: String,
+    pub groups_claim: String,
 }
 
 impl Default for Fields {
@@ -96,6 +99,9 @@ impl Default for Fields {
             dpop: false,
             session_claims: "name email picture".into(),
             silent_login: false,
+            allowed_email_domains: String::new(),
+            allowed_groups: String::new(),
+            groups_claim: "groups".into(),
         }
     }
 }
@@ -222,6 +228,21 @@ const WRITTEN_AS: &[(&str, &str, &str)] = &[
         "silent_login",
         "SILENT_LOGIN (oidc.silent_login)",
         "use true or false",
+    ),
+    (
+        "allowed_email_domains",
+        "ALLOWED_EMAIL_DOMAINS (oidc.allowed_email_domains)",
+        "domains separated by spaces or commas, e.g. example.com",
+    ),
+    (
+        "allowed_groups",
+        "ALLOWED_GROUPS (oidc.allowed_groups)",
+        "group names separated by spaces or commas",
+    ),
+    (
+        "groups_claim",
+        "GROUPS_CLAIM (oidc.groups_claim)",
+        "the name of the claim that holds the groups",
     ),
 ];
 

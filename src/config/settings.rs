@@ -15,6 +15,7 @@ use super::fields::Fields;
 use super::redis::RedisSettings;
 use super::remote_apis::RemoteApi;
 use super::secret::Keys;
+use crate::access::AccessRules;
 use crate::crypto::{PreviousCookieKeys, Sealer};
 
 /// Checked settings: every field is usable as it is.
@@ -70,6 +71,8 @@ pub struct Settings {
     pub session_claims: Vec<String>,
     /// `SILENT_LOGIN`: the start page tries a silent login once per browser session.
     pub silent_login: bool,
+    /// Who may log in (`ALLOWED_EMAIL_DOMAINS`, `ALLOWED_GROUPS`, `GROUPS_CLAIM`).
+    pub access: AccessRules,
 }
 
 impl Settings {
@@ -97,6 +100,11 @@ impl Settings {
     pub fn cookies_secure(&self) -> bool {
         !(self.base_url.scheme() == "http" && is_loopback_host(&self.base_url))
     }
+}
+
+/// The items of a list written with spaces or commas between them.
+fn words(list: &str) -> impl Iterator<Item = &str> {
+    list.split([' ', ',']).filter(|item| !item.is_empty())
 }
 
 fn is_loopback_host(url: &Url) -> bool {
@@ -196,6 +204,12 @@ pub(super) fn check(
             hint: "session lifetimes must be at least one second",
         });
     }
+    if !fields.allowed_groups.trim().is_empty() && fields.groups_claim.trim().is_empty() {
+        return Err(ConfigError::Missing {
+            name: "GROUPS_CLAIM (oidc.groups_claim)",
+            hint: "ALLOWED_GROUPS reads the groups from a claim: name it (the default is `groups`)",
+        });
+    }
     let remote_apis =
         super::remote_apis::parse(fields.remote_apis, fields.remote_apis_env.as_deref())?;
     let redis = redis?;
@@ -224,13 +238,15 @@ pub(super) fn check(
         session_same_site: fields.session_samesite.into(),
         redis,
         fapi,
-        session_claims: fields
-            .session_claims
-            .split([' ', ','])
-            .filter(|name| !name.is_empty())
-            .map(str::to_string)
-            .collect(),
+        session_claims: words(&fields.session_claims).map(str::to_string).collect(),
         silent_login: fields.silent_login,
+        access: AccessRules {
+            email_domains: words(&fields.allowed_email_domains)
+                .map(|domain| domain.trim_start_matches('@').to_ascii_lowercase())
+                .collect(),
+            groups: words(&fields.allowed_groups).map(str::to_string).collect(),
+            groups_claim: fields.groups_claim.trim().to_string(),
+        },
     })
 }
 

@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod access_rules;
 mod backchannel_logout;
 mod code_flow;
 mod cookies;

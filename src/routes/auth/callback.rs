@@ -138,6 +138,10 @@ async fn callback(
             kind: "step_up_not_satisfied",
             reason: error.to_string(),
         })?;
+    // 4c. Who may log in here (ALLOWED_EMAIL_DOMAINS, ALLOWED_GROUPS).
+    (settings.access)
+        .check(&completed.identity.claims)
+        .map_err(LoginFailure::NotAllowed)?;
     // 5. Remember the state as consumed, so a replayed POST with a copied cookie fails.
     //    Only now: a response that failed validation costs no memory. A replay needs both the
     //    attempt's cookie and a token that still validates, so the record lasts until the

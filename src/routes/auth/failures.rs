@@ -6,6 +6,7 @@ use rocket::http::Status;
 use rocket::response::{self, Responder};
 use rocket::Request;
 
+use crate::access::Refusal;
 use crate::metrics;
 use crate::oidc::fetch::ProviderError;
 use crate::oidc::token_endpoint::TokenError;
@@ -35,6 +36,9 @@ pub(super) enum LoginFailure {
     /// An answer that was received and checked, and is not accepted: the page says why.
     #[error("{reason}")]
     NotAccepted { kind: &'static str, reason: String },
+    /// A valid login of an account the access rules do not let in (403).
+    #[error("{0}")]
+    NotAllowed(#[source] Refusal),
     /// The IdP answered with an error (the user cancelled, or the request was refused there).
     #[error("identity provider returned an error: {code}")]
     Idp {
@@ -83,6 +87,7 @@ impl LoginFailure {
             Self::NoLoginInProgress { kind, .. }
             | Self::Refused { kind, .. }
             | Self::NotAccepted { kind, .. } => ("rejected", kind),
+            Self::NotAllowed(_) => ("rejected", "not_allowed"),
             Self::Idp { .. } => ("idp_error", "idp_error"),
             Self::Provider(_) | Self::Push(_) => ("unavailable", "identity_provider"),
             Self::Store(_) => ("unavailable", "store"),
@@ -95,6 +100,9 @@ impl LoginFailure {
         match self {
             Self::NoLoginInProgress { .. } | Self::Refused { .. } | Self::NotAccepted { .. } => {
                 tracing::warn!(request_id, reason = %self, "login rejected")
+            }
+            Self::NotAllowed(refusal) => {
+                tracing::warn!(request_id, reason = %refusal, "login refused: the account is not allowed here")
             }
             Self::Idp { code, .. } => {
                 tracing::info!(
@@ -134,6 +142,12 @@ impl LoginFailure {
                 Status::Unauthorized,
                 "Login failed",
                 format!("The login could not be accepted: {reason}."),
+            )
+            .try_login_again(),
+            Self::NotAllowed(_) => ErrorPage::new(
+                Status::Forbidden,
+                "Not allowed",
+                "This account is not allowed here. Log in with another account, or ask the administrator of this site for access.",
             )
             .try_login_again(),
             Self::Idp { code, description } => idp_error(&code, description.as_deref()),
