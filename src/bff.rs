@@ -11,6 +11,7 @@ use rocket::{Build, Rocket};
 
 use crate::config::{self, ConfigError, Settings};
 use crate::gateway::{self, Gateway};
+use crate::hooks::{LoginHook, LoginHooks};
 use crate::oidc::provider::Provider;
 use crate::routes::{self, views::Views};
 use crate::security_headers::SecurityHeaders;
@@ -52,6 +53,7 @@ pub struct Bff {
     store: Option<Arc<dyn Store>>,
     security_headers: bool,
     catchers: bool,
+    login_hook: LoginHooks,
 }
 
 impl Default for Bff {
@@ -67,12 +69,20 @@ impl Bff {
             store: None,
             security_headers: true,
             catchers: true,
+            login_hook: LoginHooks::default(),
         }
     }
 
     /// This store for consumed states, ended sessions and tokens, whatever the settings say.
     pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// The host's say on each validated login: refuse it, or give the session values of its
+    /// own ([`LoginHook`]).
+    pub fn on_login(mut self, hook: impl LoginHook) -> Self {
+        self.login_hook = LoginHooks(Some(Arc::new(hook)));
         self
     }
 
@@ -84,8 +94,8 @@ impl Bff {
         self
     }
 
-    /// Registers no catchers: the host's own catchers answer 400, 401, 404, 422, 500 and
-    /// 503. Its 401 catcher must then send scripts JSON and navigations to `/login`.
+    /// Registers no catchers: the host's own catchers answer every error status. Its 401
+    /// catcher must then send scripts JSON and navigations to `/login`.
     pub fn without_catchers(mut self) -> Self {
         self.catchers = false;
         self
@@ -182,6 +192,7 @@ impl Bff {
             .manage(sessions)
             .manage(keeper)
             .manage(views)
+            .manage(self.login_hook.clone())
             .manage(routes::health::Readiness::default())
             .manage(Arc::new(gateway))
             .attach(on_liftoff(store, provider))

@@ -43,6 +43,7 @@ mod csrf;
 #[cfg(all(feature = "dev-idp", debug_assertions))]
 mod dev_idp;
 mod gateway;
+mod hooks;
 mod jose;
 mod metrics;
 mod oidc;
@@ -66,6 +67,9 @@ use rocket_dyn_templates::Template;
 pub use bff::{Bff, StartupError};
 pub use check::{run as check, Check, Report};
 pub use config::{figment, ConfigError, Settings};
+pub use hooks::{
+    in_group, ClaimRule, LoginDecision, LoginHook, LoginInfo, Require, MAX_HOST_VALUES_BYTES,
+};
 pub use session::{ApiUser, Session, User};
 pub use store::{MemoryStore, RedisStore, Revocation, SessionFacts, Store, StoreError};
 pub use telemetry::{request_id, RequestId};

@@ -9,6 +9,7 @@ use rocket_dyn_templates::tera::Context;
 
 use super::views::View;
 
+use crate::hooks::Forbidden;
 use crate::session::LoginRequired;
 
 pub use crate::telemetry::request_id;
@@ -126,23 +127,26 @@ fn bad_request(req: &Request<'_>) -> ErrorPage {
 
 #[catch(403)]
 fn forbidden(req: &Request<'_>) -> Either<ErrorPage, (Status, (ContentType, &'static str))> {
+    let reason = *req.local_cache(|| Forbidden::CrossSite);
     if crate::session::is_navigation(req) {
+        let message = match reason {
+            Forbidden::CrossSite => "This request is not allowed.",
+            Forbidden::ClaimRule => "Your account is not allowed to use this.",
+        };
         Either::Left(logged(
             req,
-            ErrorPage::new(
-                Status::Forbidden,
-                "Forbidden",
-                "This request is not allowed.",
-            ),
+            ErrorPage::new(Status::Forbidden, "Forbidden", message),
         ))
     } else {
-        Either::Right((
-            Status::Forbidden,
-            (
-                ContentType::JSON,
-                r#"{"error":"forbidden","message":"this request is not allowed: API calls that change something must come from this site's page, with the header X-CSRF: 1"}"#,
-            ),
-        ))
+        let body = match reason {
+            Forbidden::CrossSite => {
+                r#"{"error":"forbidden","message":"this request is not allowed: API calls that change something must come from this site's page, with the header X-CSRF: 1"}"#
+            }
+            Forbidden::ClaimRule => {
+                r#"{"error":"forbidden","message":"your account is not allowed to use this"}"#
+            }
+        };
+        Either::Right((Status::Forbidden, (ContentType::JSON, body)))
     }
 }
 

@@ -68,6 +68,7 @@ pub fn issue(
     jar: &CookieJar<'_>,
     policy: &SessionPolicy,
     token: VerifiedIdToken,
+    host: Option<Box<RawValue>>,
     now: i64,
 ) -> Result<Session, SessionError> {
     let (session, value) = fit_into_cookie(
@@ -79,6 +80,7 @@ pub fn issue(
             claims: RawValue::NULL.to_owned(),
             created: now,
             seen: now,
+            host,
         },
         token.claims,
     )?;

@@ -25,6 +25,8 @@ pub enum NoSession {
     /// Not looked at: an API call with an unsafe method lacks the CSRF marks (`X-CSRF: 1`,
     /// same-origin). Answered with 403.
     CrossSite,
+    /// A valid session that a host route's rule does not let in. Answered with 403.
+    NotAllowed,
 }
 
 /// Where to send someone who needs to log in, and whether to redirect or answer 401.

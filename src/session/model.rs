@@ -80,6 +80,9 @@ pub struct Session {
     pub created: i64,
     /// Unix seconds of the last renewal of the idle window.
     pub seen: i64,
+    /// What the host's login hook gave the session (a JSON object), if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) host: Option<Box<RawValue>>,
 }
 
 impl PartialEq for Session {
@@ -91,6 +94,7 @@ impl PartialEq for Session {
             && self.claims.get() == other.claims.get()
             && self.created == other.created
             && self.seen == other.seen
+            && self.host.as_ref().map(|h| h.get()) == other.host.as_ref().map(|h| h.get())
     }
 }
 
@@ -118,6 +122,14 @@ impl Names<'_> {
 }
 
 impl Session {
+    /// What the host's login hook gave this session (empty without one).
+    pub fn host_values(&self) -> Map<String, Value> {
+        self.host
+            .as_ref()
+            .and_then(|host| serde_json::from_str(host.get()).ok())
+            .unwrap_or_default()
+    }
+
     /// The ID token's claims (empty if the kept text is not an object).
     pub fn claims(&self) -> Map<String, Value> {
         serde_json::from_str(self.claims.get()).unwrap_or_default()
@@ -183,6 +195,7 @@ pub(super) mod tests {
             claims: RawValue::from_string("{}".into()).unwrap(),
             created,
             seen,
+            host: None,
         }
     }
 

@@ -12,6 +12,7 @@ mod code_flow;
 mod cookies;
 mod fapi;
 mod gateway;
+mod host_hooks;
 mod host_options;
 mod hostile_input;
 mod id_token_rules;

@@ -28,6 +28,13 @@ async fn example_app() -> Client {
 /// Logs in as alice the way a browser would: `/login`, the IdP's sign-in form, and the
 /// IdP's form_post back to `/callback`. The tracked client keeps the session cookie.
 async fn log_in_as_alice(app: &Client) {
+    let (status, _) = log_in_as(app, "alice").await;
+    assert_eq!(status, 303, "the BFF accepts the login");
+}
+
+/// Logs in as `username` (the password is the same at the development IdP): the callback's
+/// status and page.
+async fn log_in_as(app: &Client, username: &str) -> (u16, String) {
     let login = app.get("/login").dispatch().await;
     assert_eq!(
         login.status().code,
@@ -45,7 +52,7 @@ async fn log_in_as_alice(app: &Client) {
         .next()
         .expect("authorize URL")
         .to_string();
-    let (form_post, _) = testing::sign_in(&idp, &issuer, &authorize, "alice", None).await;
+    let (form_post, _) = testing::sign_in(&idp, &issuer, &authorize, username, None).await;
     assert_eq!(
         form_post.status, 200,
         "the IdP answers with its form_post page"
@@ -57,7 +64,8 @@ async fn log_in_as_alice(app: &Client) {
         .body(body)
         .dispatch()
         .await;
-    assert_eq!(callback.status().code, 303, "the BFF accepts the login");
+    let status = callback.status().code;
+    (status, callback.into_string().await.unwrap_or_default())
 }
 
 /// `GET /api/orders` as the page's script fetches it.
@@ -188,4 +196,42 @@ async fn placing_an_order_needs_the_csrf_header_and_the_same_origin() {
     let placed = post(&[("X-CSRF", "1"), ("Sec-Fetch-Site", "same-origin")]).await;
     assert_eq!(placed.status().code, 201);
     assert_eq!(json(placed).await["sub"], ALICE);
+}
+
+#[rocket::async_test]
+async fn the_login_hook_puts_the_customer_number_in_the_session() {
+    let app = example_app().await;
+    log_in_as_alice(&app).await;
+    let body = json(fetch_orders(&app).await).await;
+    assert_eq!(body["customer"], "C-1001", "{body}");
+}
+
+#[rocket::async_test]
+async fn an_account_the_shop_does_not_know_is_refused_by_its_login_hook() {
+    let app = example_app().await;
+    let (status, page) = log_in_as(&app, "carol").await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("only its customers"), "{page}");
+    assert_eq!(fetch_orders(&app).await.status().code, 401, "no session");
+}
+
+/// `GET /api/orders/all` as the page's script fetches it.
+async fn fetch_all(app: &Client) -> LocalResponse<'_> {
+    app.get("/api/orders/all")
+        .header(Header::new("Sec-Fetch-Mode", "cors"))
+        .dispatch()
+        .await
+}
+
+#[rocket::async_test]
+async fn only_staff_see_every_customers_orders() {
+    let staff = example_app().await;
+    log_in_as_alice(&staff).await;
+    assert_eq!(fetch_all(&staff).await.status().code, 200);
+    let customer = example_app().await;
+    let (status, _) = log_in_as(&customer, "bob").await;
+    assert_eq!(status, 303);
+    let refused = fetch_all(&customer).await;
+    assert_eq!(refused.status().code, 403);
+    assert_eq!(json(refused).await["error"], "forbidden");
 }

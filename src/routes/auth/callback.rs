@@ -10,11 +10,13 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::response::Redirect;
 use rocket::{get, post, routes, Either, Route, State};
 use rocket_dyn_templates::tera::Context;
+use serde_json::value::RawValue;
 
 use super::attempts::{cookie_name, read_attempt, remove_login_cookie};
 use super::failures::LoginFailure;
 use crate::clock;
 use crate::config::Settings;
+use crate::hooks::{LoginDecision, LoginHooks, LoginInfo, MAX_HOST_VALUES_BYTES};
 use crate::metrics;
 use crate::oidc::completion::{AuthorizationResult, CompletedLogin, LoginError};
 use crate::oidc::flow;
@@ -42,6 +44,7 @@ struct AuthorizationResponse {
 }
 
 #[post("/callback", data = "<response>")]
+#[allow(clippy::too_many_arguments)] // Rocket's guards: one argument each.
 async fn callback(
     response: Form<AuthorizationResponse>,
     req_info: RequestInfo,
@@ -50,6 +53,7 @@ async fn callback(
     settings: &State<Settings>,
     sessions: &State<Sessions>,
     keeper: &State<TokenKeeper>,
+    hooks: &State<LoginHooks>,
 ) -> Result<Either<Redirect, View>, LoginFailure> {
     let response = response.into_inner();
     let now_ms = clock::now_ms();
@@ -138,10 +142,11 @@ async fn callback(
             kind: "step_up_not_satisfied",
             reason: error.to_string(),
         })?;
-    // 4c. Who may log in here (ALLOWED_EMAIL_DOMAINS, ALLOWED_GROUPS).
+    // 4c. Who may log in here (ALLOWED_EMAIL_DOMAINS, ALLOWED_GROUPS), then the host's say.
     (settings.access)
         .check(&completed.identity.claims)
         .map_err(LoginFailure::NotAllowed)?;
+    let host_values = host_decision(hooks, &completed).await?;
     // 5. Remember the state as consumed, so a replayed POST with a copied cookie fails.
     //    Only now: a response that failed validation costs no memory. A replay needs both the
     //    attempt's cookie and a token that still validates, so the record lasts until the
@@ -179,13 +184,14 @@ async fn callback(
     {
         keeper.revoke_and_forget(&previous.id).await;
     }
-    let session = session::issue(jar, &sessions.policy, identity, now).map_err(|error| {
-        LoginFailure::refused(
-            "session_too_large",
-            error.to_string(),
-            "Your account's details are too large for a session.",
-        )
-    })?;
+    let session =
+        session::issue(jar, &sessions.policy, identity, host_values, now).map_err(|error| {
+            LoginFailure::refused(
+                "session_too_large",
+                error.to_string(),
+                "Your account's details are too large for a session.",
+            )
+        })?;
     session::keep_id_token(jar, &sessions.policy, &session, &id_token, now);
     if let Some(tokens) = tokens {
         if let Err(error) = keeper
@@ -202,6 +208,31 @@ async fn callback(
     ));
     tracing::info!(request_id = %req_info.request_id, sub = %subject, "login accepted");
     Ok(onward(&sessions.policy, attempt.return_to))
+}
+
+/// The host's login hook on a validated login: refused, or the values it gives the session
+/// (their JSON at most `MAX_HOST_VALUES_BYTES`).
+async fn host_decision(
+    hooks: &LoginHooks,
+    completed: &CompletedLogin,
+) -> Result<Option<Box<RawValue>>, LoginFailure> {
+    let info = LoginInfo {
+        sub: &completed.identity.subject,
+        issuer: &completed.identity.issuer,
+        claims: &completed.identity.claims,
+        access_token: completed.tokens.as_ref().map(|t| t.access_token.as_str()),
+    };
+    match hooks.decide(&info).await {
+        LoginDecision::Accept => Ok(None),
+        LoginDecision::Refuse(message) => Err(LoginFailure::RefusedByHost(message)),
+        LoginDecision::AcceptWith(values) => {
+            let raw = serde_json::value::to_raw_value(&values)
+                .ok()
+                .filter(|raw| raw.get().len() <= MAX_HOST_VALUES_BYTES)
+                .ok_or(LoginFailure::HostValuesTooLarge)?;
+            Ok(Some(raw))
+        }
+    }
 }
 
 /// The errors with which an IdP answers `prompt=none` when it would have to show a page

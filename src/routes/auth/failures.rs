@@ -7,6 +7,7 @@ use rocket::response::{self, Responder};
 use rocket::Request;
 
 use crate::access::Refusal;
+use crate::hooks::MAX_HOST_VALUES_BYTES;
 use crate::metrics;
 use crate::oidc::fetch::ProviderError;
 use crate::oidc::token_endpoint::TokenError;
@@ -39,6 +40,12 @@ pub(super) enum LoginFailure {
     /// A valid login of an account the access rules do not let in (403).
     #[error("{0}")]
     NotAllowed(#[source] Refusal),
+    /// The host's login hook refused the login (403 with its message).
+    #[error("refused by the host's login hook")]
+    RefusedByHost(String),
+    /// The host's login hook gave more values than a session cookie can carry.
+    #[error("the login hook's values are over {MAX_HOST_VALUES_BYTES} bytes")]
+    HostValuesTooLarge,
     /// The IdP answered with an error (the user cancelled, or the request was refused there).
     #[error("identity provider returned an error: {code}")]
     Idp {
@@ -88,6 +95,8 @@ impl LoginFailure {
             | Self::Refused { kind, .. }
             | Self::NotAccepted { kind, .. } => ("rejected", kind),
             Self::NotAllowed(_) => ("rejected", "not_allowed"),
+            Self::RefusedByHost(_) => ("rejected", "refused_by_host"),
+            Self::HostValuesTooLarge => ("unavailable", "host_values_too_large"),
             Self::Idp { .. } => ("idp_error", "idp_error"),
             Self::Provider(_) | Self::Push(_) => ("unavailable", "identity_provider"),
             Self::Store(_) => ("unavailable", "store"),
@@ -100,6 +109,12 @@ impl LoginFailure {
         match self {
             Self::NoLoginInProgress { .. } | Self::Refused { .. } | Self::NotAccepted { .. } => {
                 tracing::warn!(request_id, reason = %self, "login rejected")
+            }
+            Self::RefusedByHost(_) => {
+                tracing::warn!(request_id, "login refused by the host's login hook")
+            }
+            Self::HostValuesTooLarge => {
+                tracing::error!(request_id, "login stopped: {self}")
             }
             Self::NotAllowed(refusal) => {
                 tracing::warn!(request_id, reason = %refusal, "login refused: the account is not allowed here")
@@ -144,6 +159,16 @@ impl LoginFailure {
                 format!("The login could not be accepted: {reason}."),
             )
             .try_login_again(),
+            Self::RefusedByHost(message) => {
+                let message: String = message.chars().take(300).collect();
+                ErrorPage::new(Status::Forbidden, "Not allowed", message).try_login_again()
+            }
+            Self::HostValuesTooLarge => ErrorPage::new(
+                Status::ServiceUnavailable,
+                "Login is unavailable",
+                "The login could not be completed. Please try again later.",
+            )
+            .with_action("Try again", "/login"),
             Self::NotAllowed(_) => ErrorPage::new(
                 Status::Forbidden,
                 "Not allowed",
