@@ -45,10 +45,13 @@ impl Fairing for SecurityHeaders {
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
-        res.set_header(Header::new(
-            "Content-Security-Policy",
-            self.content_security_policy,
-        ));
+        // A relayed API answer keeps the gateway's sandbox policy.
+        if !res.headers().contains("Content-Security-Policy") {
+            res.set_header(Header::new(
+                "Content-Security-Policy",
+                self.content_security_policy,
+            ));
+        }
         res.set_header(Header::new("X-Content-Type-Options", "nosniff"));
         // Not `no-referrer`: with it, browsers send `Origin: null` on same-origin form POSTs.
         res.set_header(Header::new("Referrer-Policy", "strict-origin"));

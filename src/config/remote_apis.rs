@@ -29,6 +29,9 @@ pub struct RemoteApi {
     pub url: Url,
     /// Which token is attached.
     pub token: TokenPolicy,
+    /// `allowed_groups`: only sessions with one of these groups (in `GROUPS_CLAIM`) may call
+    /// it; `None`: any caller its token policy lets through.
+    pub allowed_groups: Option<Vec<String>>,
 }
 
 /// One entry of the `Rocket.toml` table, as written.
@@ -37,6 +40,8 @@ pub(super) struct RawRemoteApi {
     url: String,
     #[serde(default)]
     token: Option<String>,
+    #[serde(default)]
+    allowed_groups: Option<Vec<String>>,
 }
 
 const NAME: &str = "REMOTE_APIS (oidc.remote_apis)";
@@ -60,7 +65,22 @@ pub(super) fn parse(
                 })
             }
         };
-        let api = checked(&name, &raw.url, token)?;
+        let mut api = checked(&name, &raw.url, token)?;
+        if let Some(groups) = raw.allowed_groups {
+            let groups: Vec<String> = groups
+                .iter()
+                .map(|group| group.trim().to_string())
+                .filter(|group| !group.is_empty())
+                .collect();
+            if groups.is_empty() {
+                return Err(ConfigError::Invalid {
+                    name: NAME,
+                    detail: format!("allowed_groups of `{name}` is empty"),
+                    hint: "name at least one group, or leave allowed_groups out",
+                });
+            }
+            api.allowed_groups = Some(groups);
+        }
         apis.insert(name, api);
     }
     for pair in env.unwrap_or_default().split(',').map(str::trim) {
@@ -119,6 +139,7 @@ fn checked(name: &str, url: &str, token: TokenPolicy) -> Result<RemoteApi, Confi
         name: name.to_string(),
         url: parsed,
         token,
+        allowed_groups: None,
     })
 }
 
@@ -136,6 +157,7 @@ mod tests {
                         RawRemoteApi {
                             url: url.to_string(),
                             token: token.map(str::to_string),
+                            allowed_groups: None,
                         },
                     )
                 })
@@ -194,5 +216,19 @@ mod tests {
             assert!(parse(None, Some(env)).is_err(), "{env} accepted");
         }
         assert!(parse(table(&[("a", "https://a.example", Some("admin"))]), None).is_err());
+    }
+
+    #[test]
+    fn allowed_groups_are_kept_and_an_empty_list_is_refused() {
+        let raw = |groups: Vec<&str>| {
+            let mut entries = table(&[("a", "https://a.example", None)]).unwrap();
+            entries.get_mut("a").unwrap().allowed_groups =
+                Some(groups.into_iter().map(str::to_string).collect());
+            Some(entries)
+        };
+        let apis = parse(raw(vec!["staff", " "]), None).unwrap();
+        assert_eq!(apis[0].allowed_groups, Some(vec!["staff".to_string()]));
+        let error = parse(raw(vec![" "]), None).unwrap_err().to_string();
+        assert!(error.contains("allowed_groups of `a` is empty"), "{error}");
     }
 }

@@ -9,9 +9,42 @@ use rocket::Request;
 
 use super::answer::answer;
 use crate::config::{RemoteApi, Settings, TokenPolicy};
+use crate::hooks::in_group;
 use crate::oidc::token_endpoint::Credential;
 use crate::session::{self, ApiUser, Sessions};
 use crate::token_keeper::{TokenKeeper, TokenUnavailable};
+
+/// An API with `allowed_groups` takes calls only from sessions with one of them (in
+/// `GROUPS_CLAIM`): without a session the call is refused as for a `user` API, with one
+/// outside the groups it is refused with 403, and nothing goes upstream either way.
+pub(super) async fn check_caller<'r>(
+    api: &RemoteApi,
+    req: &'r Request<'_>,
+) -> Result<(), Outcome<'r>> {
+    let Some(groups) = &api.allowed_groups else {
+        return Ok(());
+    };
+    let session = match req.guard::<ApiUser<'r>>().await {
+        request::Outcome::Success(ApiUser(session)) => session,
+        request::Outcome::Error((status, _)) | request::Outcome::Forward(status) => {
+            return Err(Outcome::Error(status))
+        }
+    };
+    let claim = req
+        .rocket()
+        .state::<Settings>()
+        .map_or("groups", |settings| settings.access.groups_claim.as_str());
+    if groups.iter().any(|group| in_group(session, claim, group)) {
+        return Ok(());
+    }
+    tracing::info!(api = %api.name, "remote API call refused: not in its allowed groups");
+    Err(answer(
+        req,
+        Status::Forbidden,
+        "forbidden",
+        "your account is not allowed to call this API",
+    ))
+}
 
 /// The access token the API's policy asks for, refreshed first when due; or the answer
 /// that ends the call (no session, no token, store or IdP down).

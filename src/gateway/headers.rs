@@ -3,8 +3,9 @@
 //! `Connection` and every header it names, `Keep-Alive`, `TE`, `Trailer`, `Transfer-Encoding`,
 //! `Upgrade`, `Proxy-*`), nor forwarding headers the client made up: the BFF writes
 //! `Forwarded` (RFC 7239) and `X-Forwarded-For/Host/Proto` itself. Back to the browser: the
-//! API's headers minus hop-by-hop ones and `Set-Cookie` (the browser's only cookie is the
-//! BFF's session).
+//! API's headers minus hop-by-hop ones and those that would speak for the BFF's whole origin
+//! ([`SPEAKING_FOR_THE_ORIGIN`]), and with [`SANDBOX`] as the content security policy: an
+//! API's HTML or SVG answer runs no script on the BFF's origin.
 
 use std::net::IpAddr;
 
@@ -34,6 +35,25 @@ const PRIVATE_TO_THE_BFF: &[&str] = &[
     "x-real-ip",
     "x-csrf",
 ];
+
+/// Headers of an API's answer that would act for the BFF's whole origin, never relayed:
+/// cookies (the browser's only cookie is the BFF's session), CORS grants (the BFF sends none),
+/// `Refresh` and `Clear-Site-Data`, HSTS and `Alt-Svc` (the origin's transport is the BFF's),
+/// and the API's own content security policy (replaced by [`SANDBOX`]).
+const SPEAKING_FOR_THE_ORIGIN: &[&str] = &[
+    "set-cookie",
+    "set-cookie2",
+    "refresh",
+    "clear-site-data",
+    "strict-transport-security",
+    "alt-svc",
+    "content-security-policy",
+    "content-security-policy-report-only",
+];
+
+/// The content security policy of every relayed answer: no script, no plugin, no resource,
+/// whatever the API sent.
+pub const SANDBOX: &str = "sandbox; default-src 'none'";
 
 /// The headers named by `Connection` (lowercase).
 fn named_by_connection<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<String> {
@@ -110,7 +130,9 @@ pub fn downstream_response(upstream: &HeaderMap) -> Vec<(String, String)> {
         .iter()
         .filter(|(name, _)| {
             let name = name.as_str();
-            !hop_by_hop(name, &connection_named) && name != "set-cookie"
+            !hop_by_hop(name, &connection_named)
+                && !SPEAKING_FOR_THE_ORIGIN.contains(&name)
+                && !name.starts_with("access-control-")
         })
         .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
         .collect()

@@ -19,7 +19,7 @@ use url::Url;
 
 use super::answer::answer;
 use super::apis::Gateway;
-use super::credentials::{access_token, replace_rejected};
+use super::credentials::{access_token, check_caller, replace_rejected};
 use super::headers::{self, ForwardedFor};
 use super::{path, step_up};
 use crate::config::{RemoteApi, Settings};
@@ -67,6 +67,9 @@ pub(super) async fn relay<'r>(
     let has_body = declared_length.is_some_and(|length| length > 0)
         || req.headers().contains("Transfer-Encoding");
 
+    if let Err(outcome) = check_caller(api, req).await {
+        return outcome;
+    }
     let token = match access_token(api, req).await {
         Ok(token) => token,
         Err(outcome) => return outcome,
@@ -308,6 +311,8 @@ fn relayed<'r>(response: reqwest::Response) -> Response<'r> {
     for (name, value) in headers::downstream_response(response.headers()) {
         builder.raw_header_adjoin(name, value);
     }
+    builder.raw_header("Content-Security-Policy", headers::SANDBOX);
+    builder.raw_header("X-Content-Type-Options", "nosniff");
     let body = response.bytes_stream().map_err(io::Error::other);
     builder.streamed_body(StreamReader::new(body.boxed()));
     builder.finalize()

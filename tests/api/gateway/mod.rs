@@ -4,6 +4,7 @@
 use crate::helpers;
 
 mod csrf;
+mod least_privilege;
 mod paths;
 mod relay;
 mod step_up;

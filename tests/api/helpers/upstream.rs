@@ -249,6 +249,26 @@ impl Handler for Echo {
         })
         .to_string();
         let mut response = Response::build();
+        if path.ends_with("/dangerous") {
+            // Everything an API must not say for the BFF's origin, and an HTML body.
+            for (name, value) in [
+                ("Access-Control-Allow-Origin", "https://evil.example"),
+                ("Access-Control-Allow-Credentials", "true"),
+                ("Refresh", "0; url=https://evil.example"),
+                ("Clear-Site-Data", "\"cookies\""),
+                ("Strict-Transport-Security", "max-age=0"),
+                ("Alt-Svc", "h2=\"evil.example:443\""),
+                ("Content-Security-Policy", "script-src *"),
+                ("Set-Cookie", "upstream=1; Path=/"),
+                ("X-Kept", "yes"),
+            ] {
+                response.raw_header(name, value);
+            }
+            let html = "<script>alert(document.cookie)</script>";
+            response.raw_header("Content-Type", "text/html");
+            response.sized_body(html.len(), io::Cursor::new(html));
+            return Outcome::Success(response.finalize());
+        }
         response.raw_header("Content-Type", "application/json");
         if path.ends_with("/cookies") {
             response.raw_header("Set-Cookie", "upstream=1; Path=/");

@@ -1,0 +1,87 @@
+//! Least privilege at the gateway: an API with `allowed_groups` takes calls only from those
+//! groups, and nothing an API answers may speak for the BFF's origin.
+
+use super::{fetch, gateway_app, gateway_app_with, json, log_in};
+use crate::helpers;
+
+use helpers::upstream::Upstream;
+use rocket::http::Status;
+
+#[tokio::test]
+async fn the_apis_dangerous_headers_never_reach_the_browser_and_its_answer_is_sandboxed() {
+    let upstream = Upstream::start().await;
+    let app = gateway_app(&upstream).await;
+    let response = fetch(&app, "/api/public/dangerous").await;
+    assert_eq!(response.status(), Status::Ok);
+    let headers = response.headers();
+    for name in [
+        "Access-Control-Allow-Origin",
+        "Access-Control-Allow-Credentials",
+        "Refresh",
+        "Clear-Site-Data",
+        "Strict-Transport-Security",
+        "Alt-Svc",
+    ] {
+        assert_eq!(headers.get_one(name), None, "{name} was relayed");
+    }
+    assert!(headers
+        .get("Set-Cookie")
+        .all(|c| !c.starts_with("upstream=")));
+    assert_eq!(
+        headers.get("Content-Security-Policy").collect::<Vec<_>>(),
+        ["sandbox; default-src 'none'"],
+        "the API's policy is replaced by the sandbox"
+    );
+    assert_eq!(headers.get_one("X-Content-Type-Options"), Some("nosniff"));
+    assert_eq!(
+        headers.get_one("X-Kept"),
+        Some("yes"),
+        "control: others pass"
+    );
+    // The app's own pages keep their policy.
+    let page = app.client.get("/").dispatch().await;
+    let csp = page.headers().get_one("Content-Security-Policy").unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+}
+
+/// `staff` is the upstream under `allowed_groups`, read from the `email` claim (a string
+/// claim the test IdP always sends: alice@example.com).
+async fn app_with_staff_api(upstream: &Upstream, groups: &'static str) -> helpers::TestApp {
+    let url = upstream.url.clone();
+    gateway_app_with(upstream, move |f| {
+        f.merge(("oidc.remote_apis.staff.url", format!("{url}/staff")))
+            .merge(("oidc.remote_apis.staff.allowed_groups", vec![groups]))
+            .merge(("oidc.groups_claim", "email"))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_api_with_allowed_groups_takes_calls_only_from_them() {
+    let upstream = Upstream::start().await;
+    let member = app_with_staff_api(&upstream, "alice@example.com").await;
+    log_in(&member).await;
+    assert_eq!(fetch(&member, "/api/staff/x").await.status(), Status::Ok);
+    assert_eq!(
+        upstream.count(),
+        1,
+        "control: a member's call goes upstream"
+    );
+
+    let outsider = app_with_staff_api(&upstream, "someone@example.com").await;
+    log_in(&outsider).await;
+    let refused = fetch(&outsider, "/api/staff/x").await;
+    assert_eq!(refused.status(), Status::Forbidden);
+    assert_eq!(json(refused).await["error"], "forbidden");
+    assert_eq!(upstream.count(), 1, "nothing was sent upstream");
+}
+
+#[tokio::test]
+async fn without_a_session_an_api_with_allowed_groups_answers_401_and_sends_nothing() {
+    let upstream = Upstream::start().await;
+    let app = app_with_staff_api(&upstream, "alice@example.com").await;
+    let response = fetch(&app, "/api/staff/x").await;
+    assert_eq!(response.status(), Status::Unauthorized);
+    assert_eq!(json(response).await["error"], "login_required");
+    assert_eq!(upstream.count(), 0);
+}
