@@ -180,6 +180,9 @@ impl Bff {
                 .as_deref(),
         );
         let metrics_address = settings.metrics_address;
+        if settings.allow_insecure_http {
+            tracing::warn!("ALLOW_INSECURE_HTTP is set: the identity provider and the APIs may be reached over plain http, in the clear; never in production");
+        }
         if settings.access.allow_everyone() {
             tracing::info!("no ALLOWED_EMAIL_DOMAINS or ALLOWED_GROUPS: every account of the identity provider may log in");
         }

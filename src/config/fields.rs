@@ -67,6 +67,8 @@ pub(super) struct Fields {
     pub allowed_email_domains: String,
     pub allowed_groups: String,
     pub groups_claim: String,
+    #[serde(deserialize_with = "switch")]
+    pub allow_insecure_http: bool,
 }
 
 impl Default for Fields {
@@ -102,6 +104,7 @@ impl Default for Fields {
             allowed_email_domains: String::new(),
             allowed_groups: String::new(),
             groups_claim: "groups".into(),
+            allow_insecure_http: false,
         }
     }
 }
@@ -243,6 +246,11 @@ const WRITTEN_AS: &[(&str, &str, &str)] = &[
         "groups_claim",
         "GROUPS_CLAIM (oidc.groups_claim)",
         "the name of the claim that holds the groups",
+    ),
+    (
+        "allow_insecure_http",
+        "ALLOW_INSECURE_HTTP (oidc.allow_insecure_http)",
+        "use true or false",
     ),
 ];
 

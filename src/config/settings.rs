@@ -73,6 +73,8 @@ pub struct Settings {
     pub silent_login: bool,
     /// Who may log in (`ALLOWED_EMAIL_DOMAINS`, `ALLOWED_GROUPS`, `GROUPS_CLAIM`).
     pub access: AccessRules,
+    /// `ALLOW_INSECURE_HTTP`: plain http to other hosts than this one is allowed.
+    pub allow_insecure_http: bool,
 }
 
 impl Settings {
@@ -108,10 +110,25 @@ fn words(list: &str) -> impl Iterator<Item = &str> {
 }
 
 fn is_loopback_host(url: &Url) -> bool {
-    matches!(
-        url.host_str(),
-        Some("localhost") | Some("127.0.0.1") | Some("[::1]")
-    )
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Plain http is for this machine only: tokens and sessions must not cross a network in the
+/// clear. `ALLOW_INSECURE_HTTP=true` lifts this (for a test network; logged at start).
+fn check_transport(url: &Url, name: &'static str, allow_insecure: bool) -> Result<(), ConfigError> {
+    if url.scheme() == "http" && !is_loopback_host(url) && !allow_insecure {
+        return Err(ConfigError::Invalid {
+            name,
+            detail: format!("`{url}` is plain http on a host other than this machine"),
+            hint: "use https (plain http only for localhost / 127.0.0.1), or ALLOW_INSECURE_HTTP=true on a test network",
+        });
+    }
+    Ok(())
 }
 
 /// Checks the rules a value's type cannot say (URL shapes, `openid` in the scopes, lifetimes of
@@ -141,6 +158,8 @@ pub(super) fn check(
             hint: "it must be an http(s) URL without query or fragment",
         });
     }
+    let allow_insecure = fields.allow_insecure_http;
+    check_transport(&issuer_url, "ISSUER_BASE_URL (oidc.issuer)", allow_insecure)?;
     let client_id = fields.client_id.ok_or(ConfigError::Missing {
         name: "CLIENT_ID (oidc.client_id)",
         hint: "set it to the client id your identity provider gave this application",
@@ -195,6 +214,13 @@ pub(super) fn check(
             hint: "it must be an absolute http(s) URL",
         });
     }
+    if let Some(url) = &fields.upstream_api_url {
+        check_transport(
+            url,
+            "UPSTREAM_API_URL (oidc.upstream_api_url)",
+            allow_insecure,
+        )?;
+    }
     let idle = fields.session_idle_timeout_secs;
     let absolute = fields.session_absolute_lifetime_secs;
     if idle == 0 || absolute == 0 {
@@ -212,6 +238,9 @@ pub(super) fn check(
     }
     let remote_apis =
         super::remote_apis::parse(fields.remote_apis, fields.remote_apis_env.as_deref())?;
+    for api in &remote_apis {
+        check_transport(&api.url, "REMOTE_APIS (oidc.remote_apis)", allow_insecure)?;
+    }
     let redis = redis?;
     let keys = keys?;
     let secs = Duration::from_secs;
@@ -240,6 +269,7 @@ pub(super) fn check(
         fapi,
         session_claims: words(&fields.session_claims).map(str::to_string).collect(),
         silent_login: fields.silent_login,
+        allow_insecure_http: allow_insecure,
         access: AccessRules {
             email_domains: words(&fields.allowed_email_domains)
                 .map(|domain| domain.trim_start_matches('@').to_ascii_lowercase())
@@ -350,6 +380,37 @@ mod tests {
         assert_eq!(settings.session_same_site, SameSite::Lax);
         assert_eq!(settings.gateway_body_limit, 10 * 1024 * 1024);
         assert!(!settings.fapi.dpop);
+    }
+
+    #[test]
+    fn plain_http_to_another_host_is_refused_unless_allowed() {
+        let with_issuer = |issuer: &'static str, more: &[(&'static str, &'static str)]| {
+            let mut pairs = with("http://localhost:3000", more);
+            pairs[0] = ("issuer", issuer);
+            pairs
+        };
+        for issuer in [
+            "http://127.0.0.1:4000",
+            "http://localhost:4000",
+            "http://127.1.2.3",
+        ] {
+            assert!(checked(&with_issuer(issuer, &[])).is_ok(), "{issuer}");
+        }
+        let err = checked(&with_issuer("http://idp.example", &[])).unwrap_err();
+        assert!(err.to_string().starts_with("ISSUER_BASE_URL"), "{err}");
+        assert!(err.to_string().contains("plain http"), "{err}");
+        let remote = [("remote_apis_env", "orders=http://api.example.com/v1")];
+        let err = checked(&with("http://localhost:3000", &remote)).unwrap_err();
+        assert!(err.to_string().starts_with("REMOTE_APIS"), "{err}");
+        let upstream = [("upstream_api_url", "http://api.example.com/me")];
+        let err = checked(&with("http://localhost:3000", &upstream)).unwrap_err();
+        assert!(err.to_string().starts_with("UPSTREAM_API_URL"), "{err}");
+        let allowed = [
+            ("allow_insecure_http", "true"),
+            ("remote_apis_env", "orders=http://api.example.com/v1"),
+        ];
+        let settings = checked(&with_issuer("http://idp.example", &allowed)).unwrap();
+        assert!(settings.allow_insecure_http);
     }
 
     #[test]

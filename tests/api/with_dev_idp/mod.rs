@@ -86,7 +86,7 @@ async fn start_with(customize: impl FnOnce(Figment) -> Figment) -> DevApp {
     // The app's sealer, so the test can read the tokens it keeps (the issuer is irrelevant).
     let settings_only = figment
         .clone()
-        .merge(("oidc.issuer", "http://x"))
+        .merge(("oidc.issuer", "http://127.0.0.1"))
         .merge(("oidc.client_id", "x"))
         .merge(("oidc.client_secret", "x"));
     let (_, settings) = helpers::bff::load_settings(settings_only).expect("valid settings");
