@@ -44,6 +44,7 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("ALLOWED_GROUPS", "oidc.allowed_groups"),
     ("GROUPS_CLAIM", "oidc.groups_claim"),
     ("ALLOW_INSECURE_HTTP", "oidc.allow_insecure_http"),
+    ("TRUSTED_PROXIES", "oidc.trusted_proxies"),
     ("REDIS_CONNECT_TIMEOUT_MS", "oidc.redis_connect_timeout_ms"),
     ("REDIS_COMMAND_TIMEOUT_MS", "oidc.redis_command_timeout_ms"),
     ("REDIS_SYNC_GRACE_SECS", "oidc.redis_sync_grace_secs"),

@@ -69,6 +69,7 @@ pub(super) struct Fields {
     pub groups_claim: String,
     #[serde(deserialize_with = "switch")]
     pub allow_insecure_http: bool,
+    pub trusted_proxies: String,
 }
 
 impl Default for Fields {
@@ -105,6 +106,7 @@ impl Default for Fields {
             allowed_groups: String::new(),
             groups_claim: "groups".into(),
             allow_insecure_http: false,
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -251,6 +253,11 @@ const WRITTEN_AS: &[(&str, &str, &str)] = &[
         "allow_insecure_http",
         "ALLOW_INSECURE_HTTP (oidc.allow_insecure_http)",
         "use true or false",
+    ),
+    (
+        "trusted_proxies",
+        "TRUSTED_PROXIES (oidc.trusted_proxies)",
+        "networks in CIDR form separated by spaces or commas, e.g. 10.0.0.0/8",
     ),
 ];
 

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use rocket::http::SameSite;
 use secrecy::SecretString;
 use url::Url;
@@ -75,6 +76,9 @@ pub struct Settings {
     pub access: AccessRules,
     /// `ALLOW_INSECURE_HTTP`: plain http to other hosts than this one is allowed.
     pub allow_insecure_http: bool,
+    /// `TRUSTED_PROXIES`: the networks whose `X-Real-IP` names the client; from anywhere else
+    /// the socket's peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Settings {
@@ -236,6 +240,18 @@ pub(super) fn check(
             hint: "ALLOWED_GROUPS reads the groups from a claim: name it (the default is `groups`)",
         });
     }
+    let trusted_proxies = words(&fields.trusted_proxies)
+        .map(|network| {
+            network
+                .parse::<IpNet>()
+                .or_else(|_| network.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| ConfigError::Invalid {
+                    name: "TRUSTED_PROXIES (oidc.trusted_proxies)",
+                    detail: format!("`{network}`"),
+                    hint: "networks in CIDR form (or single addresses) separated by spaces or commas, e.g. 10.0.0.0/8",
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let remote_apis =
         super::remote_apis::parse(fields.remote_apis, fields.remote_apis_env.as_deref())?;
     for api in &remote_apis {
@@ -270,6 +286,7 @@ pub(super) fn check(
         session_claims: words(&fields.session_claims).map(str::to_string).collect(),
         silent_login: fields.silent_login,
         allow_insecure_http: allow_insecure,
+        trusted_proxies,
         access: AccessRules {
             email_domains: words(&fields.allowed_email_domains)
                 .map(|domain| domain.trim_start_matches('@').to_ascii_lowercase())

@@ -34,6 +34,8 @@ const PRIVATE_TO_THE_BFF: &[&str] = &[
     "x-forwarded-proto",
     "x-real-ip",
     "x-csrf",
+    // A browser's own proof of possession: the BFF sends the proof for its own token.
+    "dpop",
 ];
 
 /// Headers of an API's answer that would act for the BFF's whole origin, never relayed:

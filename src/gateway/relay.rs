@@ -2,6 +2,7 @@
 //! streamed to the API, and the API's answer streamed back.
 
 use std::io;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -74,13 +75,19 @@ pub(super) async fn relay<'r>(
         Ok(token) => token,
         Err(outcome) => return outcome,
     };
-    let proto = req
-        .rocket()
-        .state::<Settings>()
-        .map_or("https", |settings| settings.base_url.scheme());
-    let host = req.host().map(|host| host.to_string());
+    let settings = req.rocket().state::<Settings>();
+    let proto = settings.map_or("https", |settings| settings.base_url.scheme());
+    // The host the browser uses is the configured one, never a `Host` a client made up.
+    let host = settings.and_then(|settings| {
+        let url = &settings.base_url;
+        let host = url.host_str()?;
+        Some(match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        })
+    });
     let forwarded = ForwardedFor {
-        client: req.client_ip(),
+        client: client_address(req, settings),
         host: host.as_deref(),
         proto,
     };
@@ -301,6 +308,19 @@ fn streamed_body<'r>(
         }
     };
     (reqwest::Body::wrap_stream(chunks), pump)
+}
+
+/// The client's address: the socket's peer, unless the peer is a trusted proxy
+/// (`TRUSTED_PROXIES`), whose `X-Real-IP` (Rocket's `ip_header`) then names the client.
+fn client_address(req: &Request<'_>, settings: Option<&Settings>) -> Option<IpAddr> {
+    let peer = req.remote().map(|address| address.ip())?;
+    let trusted = settings.is_some_and(|settings| {
+        (settings.trusted_proxies.iter()).any(|network| network.contains(&peer))
+    });
+    match trusted {
+        true => req.real_ip().or(Some(peer)),
+        false => Some(peer),
+    }
 }
 
 /// The API's answer for the browser: its status, its headers minus those that stay behind,

@@ -5,7 +5,7 @@ use super::{fetch, gateway_app, gateway_app_with, json, log_in};
 use crate::helpers;
 
 use helpers::upstream::Upstream;
-use rocket::http::Status;
+use rocket::http::{Header, Status};
 
 #[tokio::test]
 async fn the_apis_dangerous_headers_never_reach_the_browser_and_its_answer_is_sandboxed() {
@@ -84,4 +84,53 @@ async fn without_a_session_an_api_with_allowed_groups_answers_401_and_sends_noth
     assert_eq!(response.status(), Status::Unauthorized);
     assert_eq!(json(response).await["error"], "login_required");
     assert_eq!(upstream.count(), 0);
+}
+
+/// `GET /api/public/x` from the socket address `peer`, claiming to be 203.0.113.7 and to have
+/// asked for another host: what the API was told.
+async fn forwarded_for(app: &helpers::TestApp, upstream: &Upstream) -> (String, String) {
+    let response = app
+        .client
+        .get("/api/public/x")
+        .remote("127.0.0.1:40000".parse().unwrap())
+        .header(Header::new("X-Real-IP", "203.0.113.7"))
+        .header(Header::new("Host", "evil.example"))
+        .header(Header::new("DPoP", "a-browser-proof"))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+    let seen = upstream.last();
+    assert_eq!(
+        seen.header("dpop"),
+        None,
+        "the browser's DPoP header went upstream"
+    );
+    (
+        seen.header("x-forwarded-for")
+            .unwrap_or_default()
+            .to_string(),
+        seen.header("x-forwarded-host")
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+#[tokio::test]
+async fn a_clients_x_real_ip_and_host_are_not_believed_without_trusted_proxies() {
+    let upstream = Upstream::start().await;
+    let app = gateway_app(&upstream).await;
+    let (client, host) = forwarded_for(&app, &upstream).await;
+    assert_eq!(client, "127.0.0.1", "the socket's peer, not X-Real-IP");
+    assert_eq!(host, "localhost:3000", "BASE_URL's host, not the request's");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_its_x_real_ip_names_the_client() {
+    let upstream = Upstream::start().await;
+    let app = gateway_app_with(&upstream, |f| {
+        f.merge(("oidc.trusted_proxies", "127.0.0.0/8"))
+    })
+    .await;
+    let (client, _) = forwarded_for(&app, &upstream).await;
+    assert_eq!(client, "203.0.113.7");
 }
