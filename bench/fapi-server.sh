@@ -44,6 +44,8 @@ port_free "$IDP_PORT"
 STARTED_PIDS+=($!)
 for _ in $(seq 100); do curl -fs "$IDP/.well-known/openid-configuration" >/dev/null && break; sleep 0.1; done
 
+# The load generator logs in from one address, far past LOGIN_RATE_LIMIT.
+export LOGIN_RATE_LIMIT=0
 export ISSUER_BASE_URL=$IDP SECRET ROCKET_ADDRESS=127.0.0.1 ROCKET_PROFILE=release RESPONSE_TYPE=code \
   REMOTE_APIS="demo=$IDP/demo-api,doc=$IDP"
 CLIENT_ID=plain CLIENT_SECRET=plain-secret PAR=never BASE_URL="http://localhost:$PLAIN_PORT" \

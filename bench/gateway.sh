@@ -44,6 +44,8 @@ taskset -pc "$LOAD_CORE" "$UPSTREAM_PID" >/dev/null
 # Rocket reads a relative template_dir from the config file's directory: made absolute.
 sed "s#^template_dir = \"templates\"#template_dir = \"$ROOT/templates\"#" "$ROOT/Rocket.toml" >"$OUT/Rocket.toml"
 printf '\n[default.oidc.remote_apis]\nidp = { url = "%s", token = "user-or-none" }\n' "$ISSUER" >>"$OUT/Rocket.toml"
+# The load generator logs in from one address, far past LOGIN_RATE_LIMIT.
+export LOGIN_RATE_LIMIT=0
 export ROCKET_CONFIG="$OUT/Rocket.toml" ISSUER_BASE_URL=$ISSUER CLIENT_ID SECRET \
   ROCKET_ADDRESS=127.0.0.1 ROCKET_PROFILE=release BASE_URL="http://localhost:$PORT" ROCKET_PORT=$PORT
 FETCH=("Sec-Fetch-Mode: cors" "Sec-Fetch-Dest: empty" "Accept: application/json")

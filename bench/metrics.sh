@@ -28,6 +28,8 @@ prepare_binaries
 } >>"$RES"
 
 start_idp 3600
+# The load generator logs in from one address, far past LOGIN_RATE_LIMIT.
+export LOGIN_RATE_LIMIT=0
 export ISSUER_BASE_URL=$ISSUER CLIENT_ID SECRET ROCKET_ADDRESS=127.0.0.1 ROCKET_PROFILE=release
 FETCH=("Sec-Fetch-Mode: cors" "Sec-Fetch-Dest: empty" "Accept: */*")
 PORT=$PORT_BASE METRICS_PORT=$((PORT_BASE + 1))

@@ -77,6 +77,8 @@ rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 
 start_redis
 start_idp $((SOAK_SECS + 600))
+# The load generator logs in from one address, far past LOGIN_RATE_LIMIT.
+export LOGIN_RATE_LIMIT=0
 export ISSUER_BASE_URL=$ISSUER CLIENT_ID SECRET ROCKET_ADDRESS=127.0.0.1 ROCKET_PROFILE=release
 export REDIS_URL="redis://127.0.0.1:$REDIS_PORT" REDIS_SYNC_GRACE_SECS=$GRACE
 export SESSION_IDLE_TIMEOUT_SECS=$IDLE

@@ -28,6 +28,8 @@ prepare_binaries
 } >>"$RES"
 
 start_idp $((SOAK_SECS + 600))
+# The load generator logs in from one address, far past LOGIN_RATE_LIMIT.
+export LOGIN_RATE_LIMIT=0
 export ISSUER_BASE_URL=$ISSUER CLIENT_ID SECRET ROCKET_ADDRESS=127.0.0.1 ROCKET_PROFILE=release
 BASE_URL="http://localhost:$PORT" ROCKET_PORT=$PORT SESSION_IDLE_TIMEOUT_SECS=$IDLE \
   start_server soak_app "http://127.0.0.1:$PORT/static/style.css" "$APP_BIN"

@@ -13,6 +13,7 @@ use crate::config::{self, ConfigError, Settings};
 use crate::gateway::{self, Gateway};
 use crate::hooks::{LoginHook, LoginHooks};
 use crate::oidc::provider::Provider;
+use crate::routes::auth::rate_limit::LoginRateLimit;
 use crate::routes::{self, views::Views};
 use crate::security_headers::SecurityHeaders;
 use crate::session::{SessionPolicy, Sessions};
@@ -180,6 +181,7 @@ impl Bff {
                 .as_deref(),
         );
         let metrics_address = settings.metrics_address;
+        let login_rate_limit = settings.login_rate_limit;
         if settings.allow_insecure_http {
             tracing::warn!("ALLOW_INSECURE_HTTP is set: the identity provider and the APIs may be reached over plain http, in the clear; never in production");
         }
@@ -196,6 +198,7 @@ impl Bff {
             .manage(keeper)
             .manage(views)
             .manage(self.login_hook.clone())
+            .manage(LoginRateLimit::new(login_rate_limit))
             .manage(routes::health::Readiness::default())
             .manage(Arc::new(gateway))
             .attach(on_liftoff(store, provider))

@@ -36,6 +36,7 @@
 mod access;
 mod bff;
 mod check;
+mod client_ip;
 mod clock;
 mod config;
 mod crypto;

@@ -45,6 +45,7 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("GROUPS_CLAIM", "oidc.groups_claim"),
     ("ALLOW_INSECURE_HTTP", "oidc.allow_insecure_http"),
     ("TRUSTED_PROXIES", "oidc.trusted_proxies"),
+    ("LOGIN_RATE_LIMIT", "oidc.login_rate_limit"),
     ("REDIS_CONNECT_TIMEOUT_MS", "oidc.redis_connect_timeout_ms"),
     ("REDIS_COMMAND_TIMEOUT_MS", "oidc.redis_command_timeout_ms"),
     ("REDIS_SYNC_GRACE_SECS", "oidc.redis_sync_grace_secs"),

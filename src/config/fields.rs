@@ -70,6 +70,7 @@ pub(super) struct Fields {
     #[serde(deserialize_with = "switch")]
     pub allow_insecure_http: bool,
     pub trusted_proxies: String,
+    pub login_rate_limit: u32,
 }
 
 impl Default for Fields {
@@ -107,6 +108,7 @@ impl Default for Fields {
             groups_claim: "groups".into(),
             allow_insecure_http: false,
             trusted_proxies: String::new(),
+            login_rate_limit: 120,
         }
     }
 }
@@ -258,6 +260,11 @@ const WRITTEN_AS: &[(&str, &str, &str)] = &[
         "trusted_proxies",
         "TRUSTED_PROXIES (oidc.trusted_proxies)",
         "networks in CIDR form separated by spaces or commas, e.g. 10.0.0.0/8",
+    ),
+    (
+        "login_rate_limit",
+        "LOGIN_RATE_LIMIT (oidc.login_rate_limit)",
+        "logins per minute per client address, a whole number (0: no limit)",
     ),
 ];
 

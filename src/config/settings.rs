@@ -79,6 +79,8 @@ pub struct Settings {
     /// `TRUSTED_PROXIES`: the networks whose `X-Real-IP` names the client; from anywhere else
     /// the socket's peer is the client.
     pub trusted_proxies: Vec<IpNet>,
+    /// `LOGIN_RATE_LIMIT`: logins a client address may start per minute (0: no limit).
+    pub login_rate_limit: u32,
 }
 
 impl Settings {
@@ -287,6 +289,7 @@ pub(super) fn check(
         silent_login: fields.silent_login,
         allow_insecure_http: allow_insecure,
         trusted_proxies,
+        login_rate_limit: fields.login_rate_limit,
         access: AccessRules {
             email_domains: words(&fields.allowed_email_domains)
                 .map(|domain| domain.trim_start_matches('@').to_ascii_lowercase())

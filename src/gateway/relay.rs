@@ -2,7 +2,6 @@
 //! streamed to the API, and the API's answer streamed back.
 
 use std::io;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -87,7 +86,7 @@ pub(super) async fn relay<'r>(
         })
     });
     let forwarded = ForwardedFor {
-        client: client_address(req, settings),
+        client: crate::client_ip::client_address(req, settings),
         host: host.as_deref(),
         proto,
     };
@@ -308,19 +307,6 @@ fn streamed_body<'r>(
         }
     };
     (reqwest::Body::wrap_stream(chunks), pump)
-}
-
-/// The client's address: the socket's peer, unless the peer is a trusted proxy
-/// (`TRUSTED_PROXIES`), whose `X-Real-IP` (Rocket's `ip_header`) then names the client.
-fn client_address(req: &Request<'_>, settings: Option<&Settings>) -> Option<IpAddr> {
-    let peer = req.remote().map(|address| address.ip())?;
-    let trusted = settings.is_some_and(|settings| {
-        (settings.trusted_proxies.iter()).any(|network| network.contains(&peer))
-    });
-    match trusted {
-        true => req.real_ip().or(Some(peer)),
-        false => Some(peer),
-    }
 }
 
 /// The API's answer for the browser: its status, its headers minus those that stay behind,

@@ -1,7 +1,8 @@
 //! `GET /healthz`: liveness for load balancers, and the benchmark's floor (no session work).
 //! `GET /readyz`: readiness: the identity provider answers its discovery document, the store
 //! answers a ping and its list of ended sessions is current; otherwise 503 JSON naming what
-//! is not ready.
+//! is not ready (`identity provider`, `store`). The errors' own words go to the log only:
+//! the public port tells no stranger what the IdP or Redis said.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,10 +50,12 @@ async fn readyz(
             let (idp, store) = tokio::join!(provider.probe(), sessions.store.ping());
             let mut not_ready = Vec::new();
             if let Err(error) = idp {
-                not_ready.push(format!("identity provider: {error}"));
+                tracing::warn!(%error, "not ready: identity provider");
+                not_ready.push("identity provider".to_string());
             }
             if let Err(error) = store {
-                not_ready.push(format!("store: {error}"));
+                tracing::warn!(%error, "not ready: store");
+                not_ready.push("store".to_string());
             } else if let Err(error) = sessions.store.is_revoked(&SessionFacts {
                 // Sessions can be accepted only while the list of ended sessions is current:
                 // asking about any session tells (a shared store that lost its feed for
@@ -62,7 +65,8 @@ async fn readyz(
                 sub: "",
                 created: 0,
             }) {
-                not_ready.push(format!("store: {error}"));
+                tracing::warn!(%error, "not ready: store");
+                not_ready.push("store".to_string());
             }
             *last = Some((Instant::now(), not_ready.clone()));
             not_ready

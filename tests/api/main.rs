@@ -18,6 +18,7 @@ mod hostile_input;
 mod id_token_rules;
 mod key_rotation;
 mod login_flow;
+mod login_rate_limit;
 mod operations;
 mod redis_store;
 mod session;

@@ -61,6 +61,9 @@ pub(super) enum LoginFailure {
     /// The session store cannot record what a login needs (a consumed `state`, the tokens).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Too many logins started from this client address (429, `Retry-After`).
+    #[error("too many logins from this address")]
+    TooManyLogins { retry_after_secs: u64 },
     /// The login attempt could not be written into its cookie.
     #[error("the login attempt could not be kept: {0}")]
     AttemptNotKept(#[source] serde_json::Error),
@@ -101,6 +104,7 @@ impl LoginFailure {
             Self::Provider(_) | Self::Push(_) => ("unavailable", "identity_provider"),
             Self::Store(_) => ("unavailable", "store"),
             Self::AttemptNotKept(_) => ("unavailable", "attempt_cookie"),
+            Self::TooManyLogins { .. } => ("rejected", "rate_limited"),
         }
     }
 
@@ -137,6 +141,9 @@ impl LoginFailure {
             }
             Self::AttemptNotKept(error) => {
                 tracing::error!(request_id, %error, "login stopped: attempt not kept")
+            }
+            Self::TooManyLogins { .. } => {
+                tracing::info!(request_id, "login refused: too many from this address")
             }
         }
     }
@@ -208,6 +215,12 @@ impl LoginFailure {
                 "The login could not be started. Please try again in a moment.",
             )
             .with_action("Try again", "/login"),
+            Self::TooManyLogins { retry_after_secs } => ErrorPage::new(
+                Status::TooManyRequests,
+                "Too many logins",
+                format!("Too many logins were started from your address. Please try again in {retry_after_secs} seconds."),
+            )
+            .with_action("Try again", "/login"),
         }
     }
 }
@@ -217,7 +230,15 @@ impl<'r> Responder<'r, 'static> for LoginFailure {
         let (outcome, kind) = self.metric();
         metrics::login(outcome, kind);
         self.log(&request_id(req));
-        self.page().respond_to(req)
+        let retry_after = match &self {
+            Self::TooManyLogins { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        let mut response = self.page().respond_to(req)?;
+        if let Some(secs) = retry_after {
+            response.set_raw_header("Retry-After", secs.to_string());
+        }
+        Ok(response)
     }
 }
 

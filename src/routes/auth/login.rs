@@ -9,6 +9,8 @@ use rocket::{get, routes, Route, State};
 
 use super::attempts;
 use super::failures::LoginFailure;
+use super::rate_limit::LoginRateLimit;
+use crate::client_ip::ClientAddress;
 use crate::clock;
 use crate::config::Settings;
 use crate::oidc::flow::LoginAttempt;
@@ -32,7 +34,16 @@ async fn login(
     provider: &State<Arc<Provider>>,
     settings: &State<Settings>,
     sessions: &State<Sessions>,
+    limit: &State<LoginRateLimit>,
+    client: ClientAddress,
 ) -> Result<Redirect, LoginFailure> {
+    let ClientAddress(client) = client;
+    // A stranger's logins are counted before the BFF does any work for them.
+    if let Some(client) = client {
+        limit
+            .take(client, std::time::Instant::now())
+            .map_err(|retry_after_secs| LoginFailure::TooManyLogins { retry_after_secs })?;
+    }
     // RFC 9470 step-up: checked before anything else, so a bad request costs nothing.
     let step_up = StepUp::from_query(acr_values, max_age).map_err(|error| {
         LoginFailure::refused("bad_step_up", error.to_string(), format!("{error}."))

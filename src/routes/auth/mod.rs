@@ -7,6 +7,7 @@ mod callback;
 mod failures;
 mod login;
 mod logout;
+pub(crate) mod rate_limit;
 
 use rocket::Route;
 
