@@ -4,18 +4,22 @@
 //! renews it first; both Unix seconds) and how to log out. Reading it renews nothing, so a page
 //! that polls it does not keep its session alive. Without a session: 401
 //! `{"error":"login_required","login_url":…}`, as every API answers.
+//!
+//! `POST /session/extend` (the page's "stay signed in", with `X-CSRF: 1` like every API call
+//! that changes something) renews the idle window now and answers the same JSON.
 
-use rocket::http::Header;
+use rocket::http::{CookieJar, Header};
 use rocket::serde::json::{json, Value};
-use rocket::{get, routes, Responder, Route, State};
+use rocket::{get, post, routes, Responder, Route, State};
 use serde_json::Map;
 
+use crate::clock;
 use crate::config::Settings;
-use crate::session::{SessionPeek, Sessions};
+use crate::session::{self, ApiUser, Session, SessionPeek, Sessions};
 
-/// The route.
+/// The routes.
 pub fn routes() -> Vec<Route> {
-    routes![session]
+    routes![read, extend]
 }
 
 /// JSON that no cache keeps, whatever the security headers say.
@@ -27,27 +31,50 @@ struct Uncached {
 }
 
 #[get("/session")]
-fn session(peek: SessionPeek, settings: &State<Settings>, sessions: &State<Sessions>) -> Uncached {
+fn read(peek: SessionPeek, settings: &State<Settings>, sessions: &State<Sessions>) -> Uncached {
     let SessionPeek(session) = peek;
+    Uncached::new(view(&session, settings, sessions))
+}
+
+#[post("/session/extend")]
+fn extend(
+    user: ApiUser<'_>,
+    jar: &CookieJar<'_>,
+    settings: &State<Settings>,
+    sessions: &State<Sessions>,
+) -> Uncached {
+    let ApiUser(session) = user;
+    let renewed = session::renew(jar, &sessions.policy, session, clock::now());
+    Uncached::new(view(&renewed, settings, sessions))
+}
+
+impl Uncached {
+    fn new(body: Value) -> Self {
+        Self {
+            body,
+            cache: Header::new("Cache-Control", "no-store"),
+        }
+    }
+}
+
+/// What the page may know of `session`.
+fn view(session: &Session, settings: &Settings, sessions: &Sessions) -> Value {
     let claims = session.claims();
     let shown: Map<String, Value> = settings
         .session_claims
         .iter()
         .filter_map(|name| Some((name.clone(), claims.get(name)?.clone())))
         .collect();
-    let body = json!({
+    let absolute_end = session.absolute_end(&sessions.policy);
+    json!({
         "sub": session.sub,
         "claims": shown,
         "acr": claims.get("acr"),
         "auth_time": claims.get("auth_time"),
-        "expires_at": session.absolute_end(&sessions.policy),
-        "idle_expires_at": session.idle_end(&sessions.policy).min(session.absolute_end(&sessions.policy)),
+        "expires_at": absolute_end,
+        "idle_expires_at": session.idle_end(&sessions.policy).min(absolute_end),
         // A form POST from this origin (the same-origin check applies); a script may send the
         // `X-CSRF: 1` header its API calls carry.
         "logout": {"url": "/logout", "method": "POST", "headers": {"X-CSRF": "1"}},
-    });
-    Uncached {
-        body,
-        cache: Header::new("Cache-Control", "no-store"),
-    }
+    })
 }

@@ -116,6 +116,16 @@ fn fit_into_cookie(
     Ok((session, json))
 }
 
+/// Renews the session's idle window now: the same session, seen now, in a new cookie.
+pub fn renew(jar: &CookieJar<'_>, policy: &SessionPolicy, session: &Session, now: i64) -> Session {
+    let mut renewed = session.clone();
+    renewed.seen = now;
+    if let Ok(value) = serde_json::to_string(&renewed) {
+        jar.add_private(session_cookie(policy, value, &renewed, now));
+    }
+    renewed
+}
+
 pub(super) fn session_cookie(
     policy: &SessionPolicy,
     value: String,

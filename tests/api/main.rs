@@ -23,6 +23,7 @@ mod operations;
 mod redis_store;
 mod session;
 mod session_endpoint;
+mod session_extend;
 mod shared_store;
 mod silent_login;
 mod step_up;

@@ -38,7 +38,12 @@ impl AppServer {
         if let AppMode::StrictSameSite = mode {
             figment = figment.merge(("oidc.session_samesite", "strict"));
         }
-        if let (AppMode::IdToken | AppMode::StrictSameSite, false) = (mode, idp.built_in) {
+        if let AppMode::ShortSession = mode {
+            figment = figment.merge(("oidc.session_idle_timeout_secs", 65));
+        }
+        if let (AppMode::IdToken | AppMode::StrictSameSite | AppMode::ShortSession, false) =
+            (mode, idp.built_in)
+        {
             // Without a client secret the app would push its request (`PAR=auto`, and
             // oidc-provider offers PAR to every client) with `client_id` alone, which
             // oidc-provider refuses (`invalid_client`): the app's first client there is

@@ -62,8 +62,8 @@ use stories::fapi::fapi_code_flow_pushes_and_binds_tokens;
 use stories::gateway::remote_api_and_step_up;
 use stories::login::{
     deep_link_returns_to_the_page, full_story, login_after_logout_asks_for_credentials,
-    strict_session_cookie_logs_in_on_the_first_page, two_tabs_log_in_at_once,
-    wrong_password_then_cancel,
+    strict_session_cookie_logs_in_on_the_first_page, the_page_warns_before_the_session_ends,
+    two_tabs_log_in_at_once, wrong_password_then_cancel,
 };
 
 /// The access token lifetime oidc-provider is started with, so the code-flow story sees a
@@ -112,6 +112,11 @@ const DEV_IDP_GATEWAY_STORIES: &[(&str, Scenario)] = &[("remote-api-and-step-up"
     Box::pin(remote_api_and_step_up(p))
 })];
 
+/// The stories of an app whose sessions end after 65 s without a request.
+const SHORT_SESSION_STORIES: &[(&str, Scenario)] = &[("session-warning", |p| {
+    Box::pin(the_page_warns_before_the_session_ends(p))
+})];
+
 /// The stories of an app whose session cookie is `SameSite=Strict` (`SESSION_SAMESITE`).
 const STRICT_SAME_SITE_STORIES: &[(&str, Scenario)] = &[
     ("strict-same-site", |p| {
@@ -128,6 +133,8 @@ enum AppMode {
     IdToken,
     /// `id_token` with `SESSION_SAMESITE=strict`.
     StrictSameSite,
+    /// `id_token` with a 65 s idle timeout.
+    ShortSession,
     /// `response_type=code` with the IdP driver's client secret.
     Code {
         refresh_margin_secs: u64,
@@ -181,6 +188,11 @@ fn rounds() -> Vec<Round> {
             idp: &DEV_IDP,
             mode: AppMode::StrictSameSite,
             stories: STRICT_SAME_SITE_STORIES,
+        },
+        Round {
+            idp: &DEV_IDP,
+            mode: AppMode::ShortSession,
+            stories: SHORT_SESSION_STORIES,
         },
         Round {
             idp: &OIDC_PROVIDER,

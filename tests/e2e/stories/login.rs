@@ -8,7 +8,7 @@ use super::{
     expect_logged_out_at_start_page, log_out_everywhere, sign_in, submit_idp_login,
 };
 use crate::idp_driver::OIDC_PROVIDER;
-use crate::page::{At, Page};
+use crate::page::{At, Page, Probe};
 use crate::support::APP;
 
 /// a. Logged out → Call API prompts → log in at the IdP → logged in, API answers, profile
@@ -275,4 +275,39 @@ pub async fn wrong_password_then_cancel(p: Page) {
     p.open("/").await;
     expect_logged_out_at_start_page(&p).await;
     p.shot("still-logged-out").await;
+}
+
+/// The start page counts the session down, warns a minute before its idle end (the app runs
+/// with a 65 s idle timeout) and "Stay signed in" starts the idle window again.
+pub async fn the_page_warns_before_the_session_ends(p: Page) {
+    let alice = &p.idp.alice;
+    p.open("/").await;
+    expect_logged_out_at_start_page(&p).await;
+    p.click("#login").await;
+    expect_idp_sign_in_page(&p).await;
+    sign_in(&p, alice).await;
+    expect_logged_in_at_start_page(&p, alice.name).await;
+    p.wait_page(At::App("/"), "#session-time", &["left"]).await;
+    p.wait_page(At::App("/"), "#session-warning", &["Your session ends in"])
+        .await;
+    p.shot("session-warning").await;
+    p.click("#stay-signed-in").await;
+    // The warning goes, and stays gone (with a minute or less left the page would show it
+    // again on its next tick): the idle window started over.
+    p.wait_for("the warning to go", |client| async move {
+        let hidden = async {
+            let warning = client.find(Locator::Css("#session-warning")).await.ok()?;
+            warning.attr("hidden").await.ok()?
+        };
+        match hidden.await {
+            Some(_) => Probe::Ready(()),
+            None => Probe::NotYet("the warning is shown".into()),
+        }
+    })
+    .await;
+    // Time itself: two ticks of the page's clock.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let time = p.wait_page(At::App("/"), "#session-time", &["1 min"]).await;
+    assert!(!p.exists("#session-warning:not([hidden])").await, "{time}");
+    p.shot("session-extended").await;
 }
