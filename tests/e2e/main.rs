@@ -62,8 +62,8 @@ use stories::fapi::fapi_code_flow_pushes_and_binds_tokens;
 use stories::gateway::remote_api_and_step_up;
 use stories::login::{
     deep_link_returns_to_the_page, full_story, login_after_logout_asks_for_credentials,
-    strict_session_cookie_logs_in_on_the_first_page, the_page_warns_before_the_session_ends,
-    two_tabs_log_in_at_once, wrong_password_then_cancel,
+    session_endpoint_and_silent_login, strict_session_cookie_logs_in_on_the_first_page,
+    the_page_warns_before_the_session_ends, two_tabs_log_in_at_once, wrong_password_then_cancel,
 };
 
 /// The access token lifetime oidc-provider is started with, so the code-flow story sees a
@@ -87,6 +87,9 @@ const LOGIN_STORIES: &[(&str, Scenario)] = &[
     ("two-tabs", |p| Box::pin(two_tabs_log_in_at_once(p))),
     ("wrong-password-and-cancel", |p| {
         Box::pin(wrong_password_then_cancel(p))
+    }),
+    ("session-and-silent-login", |p| {
+        Box::pin(session_endpoint_and_silent_login(p))
     }),
 ];
 
@@ -198,6 +201,11 @@ fn rounds() -> Vec<Round> {
             idp: &OIDC_PROVIDER,
             mode: AppMode::IdToken,
             stories: LOGIN_STORIES,
+        },
+        Round {
+            idp: &OIDC_PROVIDER,
+            mode: AppMode::ShortSession,
+            stories: SHORT_SESSION_STORIES,
         },
         Round {
             idp: &OIDC_PROVIDER,

@@ -311,3 +311,42 @@ pub async fn the_page_warns_before_the_session_ends(p: Page) {
     assert!(!p.exists("#session-warning:not([hidden])").await, "{time}");
     p.shot("session-extended").await;
 }
+
+/// `GET /session` before and after login and after logout; a silent login while the IdP's
+/// session lives logs in without a page; one after the IdP's session ended comes back marked
+/// `login=none`, logged out, with no error page.
+pub async fn session_endpoint_and_silent_login(p: Page) {
+    let alice = &p.idp.alice;
+    p.open("/session").await;
+    p.wait_page(At::App("/session"), "body", &["login_required"])
+        .await;
+    p.open("/").await;
+    p.click("#login").await;
+    expect_idp_sign_in_page(&p).await;
+    sign_in(&p, alice).await;
+    expect_logged_in_at_start_page(&p, alice.name).await;
+    p.open("/session").await;
+    p.wait_page(At::App("/session"), "body", &[alice.sub, "idle_expires_at"])
+        .await;
+
+    // The app forgets its session; the IdP still has one: no page, logged in again.
+    p.open("/").await;
+    p.client
+        .delete_cookie("bff_session")
+        .await
+        .expect("the session cookie is deleted");
+    p.open("/login?prompt=none&returnTo=%2F").await;
+    expect_logged_in_at_start_page(&p, alice.name).await;
+    p.shot("silent-login-succeeded").await;
+
+    // Logging out ends the IdP's session too: the silent login now comes back without one.
+    log_out_everywhere(&p).await;
+    p.open("/session").await;
+    p.wait_page(At::App("/session"), "body", &["login_required"])
+        .await;
+    p.open("/login?prompt=none&returnTo=%2F").await;
+    expect_logged_out_at_start_page(&p).await;
+    let url = p.url().await;
+    assert_eq!(url.query(), Some("login=none"), "{url}");
+    p.shot("silent-login-without-idp-session").await;
+}
