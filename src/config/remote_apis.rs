@@ -18,6 +18,17 @@ pub enum TokenPolicy {
     UserOrNone,
     /// Never a token (a public API).
     None,
+    /// The app's own token (client credentials grant, RFC 6749 §4.4), never the user's.
+    Client,
+    /// The session's access token when there is a session; the app's own token otherwise.
+    UserOrClient,
+}
+
+impl TokenPolicy {
+    /// Whether the API may get the app's own token, which needs client credentials.
+    pub fn uses_client_token(self) -> bool {
+        matches!(self, Self::Client | Self::UserOrClient)
+    }
 }
 
 /// One API behind the BFF.
@@ -57,11 +68,13 @@ pub(super) fn parse(
             None | Some("user") => TokenPolicy::User,
             Some("user-or-none") => TokenPolicy::UserOrNone,
             Some("none") => TokenPolicy::None,
+            Some("client") => TokenPolicy::Client,
+            Some("user-or-client") => TokenPolicy::UserOrClient,
             Some(other) => {
                 return Err(ConfigError::Invalid {
                     name: NAME,
                     detail: format!("token `{other}` for `{name}`"),
-                    hint: "token is `user`, `user-or-none` or `none`",
+                    hint: "token is `user`, `user-or-none`, `client`, `user-or-client` or `none`",
                 })
             }
         };

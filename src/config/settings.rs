@@ -258,6 +258,13 @@ pub(super) fn check(
         super::remote_apis::parse(fields.remote_apis, fields.remote_apis_env.as_deref())?;
     for api in &remote_apis {
         check_transport(&api.url, "REMOTE_APIS (oidc.remote_apis)", allow_insecure)?;
+        if api.token.uses_client_token() && client_secret.is_none() && !fapi.uses_private_key() {
+            return Err(ConfigError::Invalid {
+                name: "REMOTE_APIS (oidc.remote_apis)",
+                detail: format!("`{}` asks for the app's own token, and the app has no client credentials", api.name),
+                hint: "set CLIENT_SECRET (or CLIENT_AUTH=private_key_jwt with CLIENT_PRIVATE_KEY), or another token policy",
+            });
+        }
     }
     let redis = redis?;
     let keys = keys?;

@@ -10,7 +10,8 @@ use rocket::Request;
 use super::answer::answer;
 use crate::config::{RemoteApi, Settings, TokenPolicy};
 use crate::hooks::in_group;
-use crate::oidc::token_endpoint::Credential;
+use crate::oidc::provider::Provider;
+use crate::oidc::token_endpoint::{Credential, TokenError};
 use crate::session::{self, ApiUser, Sessions};
 use crate::token_keeper::{TokenKeeper, TokenUnavailable};
 
@@ -46,23 +47,33 @@ pub(super) async fn check_caller<'r>(
     ))
 }
 
+/// The token a call carries, and whose it is: only a user's token is refreshed when the API
+/// refuses it.
+pub(super) struct Presented {
+    pub(super) credential: Credential,
+    pub(super) of_user: bool,
+}
+
 /// The access token the API's policy asks for, refreshed first when due; or the answer
 /// that ends the call (no session, no token, store or IdP down).
 pub(super) async fn access_token<'r>(
     api: &RemoteApi,
     req: &'r Request<'_>,
-) -> Result<Option<Credential>, Outcome<'r>> {
+) -> Result<Option<Presented>, Outcome<'r>> {
+    if api.token == TokenPolicy::None {
+        return Ok(None);
+    }
+    if api.token == TokenPolicy::Client {
+        return client_token(req).await.map(Some);
+    }
     let session = match (api.token, req.guard::<ApiUser<'r>>().await) {
-        (TokenPolicy::None, _) => return Ok(None),
         (_, request::Outcome::Success(ApiUser(session))) => session,
         (_, request::Outcome::Error((Status::ServiceUnavailable, _))) => {
             return Err(Outcome::Error(Status::ServiceUnavailable))
         }
         (TokenPolicy::UserOrNone, _) => return Ok(None),
-        (TokenPolicy::User, request::Outcome::Error((status, _))) => {
-            return Err(Outcome::Error(status))
-        }
-        (TokenPolicy::User, request::Outcome::Forward(status)) => {
+        (TokenPolicy::UserOrClient, _) => return client_token(req).await.map(Some),
+        (_, request::Outcome::Error((status, _)) | request::Outcome::Forward(status)) => {
             return Err(Outcome::Error(status))
         }
     };
@@ -72,13 +83,53 @@ pub(super) async fn access_token<'r>(
     ) else {
         return Ok(None);
     };
+    let user_token = |credential| {
+        Some(Presented {
+            credential,
+            of_user: true,
+        })
+    };
     match keeper
         .access_token(&session.id, sessions.policy.absolute_lifetime)
         .await
     {
-        Ok(token) => Ok(Some(token)),
+        Ok(token) => Ok(user_token(token)),
         Err(TokenUnavailable::NoTokens) if api.token == TokenPolicy::UserOrNone => Ok(None),
+        Err(TokenUnavailable::NoTokens) if api.token == TokenPolicy::UserOrClient => {
+            client_token(req).await.map(Some)
+        }
         Err(error) => Err(token_unavailable(req, error).await),
+    }
+}
+
+/// The app's own token, or the answer when the IdP will not give one (503 unreachable, 502
+/// refused: a configuration matter).
+async fn client_token<'r>(req: &'r Request<'_>) -> Result<Presented, Outcome<'r>> {
+    let (Some(provider), Some(settings)) = (
+        req.rocket().state::<std::sync::Arc<Provider>>(),
+        req.rocket().state::<Settings>(),
+    ) else {
+        return Err(Outcome::Error(Status::ServiceUnavailable));
+    };
+    match provider.client_token(settings.refresh_margin).await {
+        Ok(credential) => Ok(Presented {
+            credential,
+            of_user: false,
+        }),
+        Err(error) => {
+            tracing::warn!(%error, "no client token for a remote API call");
+            let (status, message) = match error {
+                TokenError::Provider(_) => (
+                    Status::ServiceUnavailable,
+                    "the identity provider cannot give the app a token right now",
+                ),
+                _ => (
+                    Status::BadGateway,
+                    "the identity provider refused the app a token",
+                ),
+            };
+            Err(answer(req, status, "temporarily_unavailable", message))
+        }
     }
 }
 

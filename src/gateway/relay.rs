@@ -136,7 +136,7 @@ pub(super) async fn relay<'r>(
     };
 
     let started = Instant::now();
-    let first = match build(token.as_ref()) {
+    let first = match build(token.as_ref().map(|t| &t.credential)) {
         Ok(request) => request,
         Err(error) => return unsigned(error),
     };
@@ -167,7 +167,7 @@ pub(super) async fn relay<'r>(
             | reqwest::Method::DELETE
     );
     // RFC 9449 §9: a DPoP API that asks for a nonce gets the call again with it, once.
-    if let (Some(credential), Some(provider)) = (token.as_ref(), provider) {
+    if let (Some(credential), Some(provider)) = (token.as_ref().map(|t| &t.credential), provider) {
         let fresh_nonce =
             credential.dpop.is_some() && provider.dpop_nonces().remember(&url, response.headers());
         if fresh_nonce
@@ -189,8 +189,9 @@ pub(super) async fn relay<'r>(
         && idempotent
         && !has_body
     {
-        if let Some(rejected) = token.as_ref() {
-            match replace_rejected(req, &rejected.token).await {
+        // Only a user's token is refreshed; the app's own answers as it is.
+        if let Some(rejected) = token.as_ref().filter(|t| t.of_user) {
+            match replace_rejected(req, &rejected.credential.token).await {
                 Ok(fresh) => {
                     response = match build(Some(&fresh)) {
                         Ok(again) => match send_again(req, gateway, api, started, again).await {

@@ -20,6 +20,7 @@ use super::fetch::{self, ProviderError};
 use super::logout_token::LogoutToken;
 use super::validate::{Expected, VerifiedIdToken};
 use crate::config::{Fapi, ParMode};
+use token_endpoint::Credential;
 
 pub use super::directory::{LogoutValidationError, Snapshot, ValidationError};
 
@@ -35,6 +36,9 @@ pub struct Provider {
     dpop: bool,
     /// The latest DPoP nonce of each server (the IdP's and the APIs').
     dpop_nonces: DpopNonces,
+    /// The app's own access token (client credentials) and when it expires (Unix seconds);
+    /// the lock makes one fetch at a time.
+    client_token: tokio::sync::Mutex<Option<(Credential, i64)>>,
 }
 
 impl Provider {
@@ -57,6 +61,7 @@ impl Provider {
             par: ParMode::Auto,
             dpop: false,
             dpop_nonces: DpopNonces::default(),
+            client_token: tokio::sync::Mutex::new(None),
         })
     }
 

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use openidconnect::reqwest;
 use serde::Deserialize;
@@ -139,6 +140,39 @@ impl Provider {
             ("refresh_token", refresh_token),
         ];
         self.token_request(&form, dpop).await
+    }
+
+    /// The app's own access token (client credentials grant, RFC 6749 §4.4, with the app's
+    /// client authentication; DPoP-bound with `DPOP`): the cached one until `margin` before it
+    /// expires, else a new one, fetched by one caller while the others wait for it.
+    pub async fn client_token(&self, margin: Duration) -> Result<Credential, TokenError> {
+        let mut cached = self.client_token.lock().await;
+        let now = crate::clock::now();
+        if let Some((credential, expires_at)) = cached.as_ref() {
+            if now.saturating_add(margin.as_secs() as i64) < *expires_at {
+                return Ok(credential.clone());
+            }
+        }
+        let key = match self.dpop {
+            true => {
+                Some(Arc::new(DpopKey::generate().map_err(|e| {
+                    TokenError::Invalid(format!("no DPoP key: {e}"))
+                })?))
+            }
+            false => None,
+        };
+        let response = self
+            .token_request(&[("grant_type", "client_credentials")], key)
+            .await?;
+        // Without `expires_in`, the token is used for a minute, then fetched again.
+        let lifetime = response.expires_in.unwrap_or(60);
+        let expires_at = now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
+        let credential = Credential {
+            token: response.access_token,
+            dpop: response.dpop_key,
+        };
+        *cached = Some((credential.clone(), expires_at));
+        Ok(credential)
     }
 
     async fn token_request(

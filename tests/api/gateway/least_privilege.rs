@@ -134,3 +134,74 @@ async fn behind_a_trusted_proxy_its_x_real_ip_names_the_client() {
     let (client, _) = forwarded_for(&app, &upstream).await;
     assert_eq!(client, "203.0.113.7");
 }
+
+/// `app`'s API `app` (the app's own token) and `either` (`user-or-client`).
+async fn app_with_client_apis(upstream: &Upstream) -> helpers::TestApp {
+    let url = upstream.url.clone();
+    gateway_app_with(upstream, move |f| {
+        f.merge(("oidc.remote_apis.app.url", format!("{url}/app")))
+            .merge(("oidc.remote_apis.app.token", "client"))
+            .merge(("oidc.remote_apis.either.url", format!("{url}/either")))
+            .merge(("oidc.remote_apis.either.token", "user-or-client"))
+    })
+    .await
+}
+
+fn bearer_seen(upstream: &Upstream) -> String {
+    let seen = upstream.last();
+    seen.header("authorization").unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn a_client_api_gets_the_apps_own_token_fetched_once_and_never_the_users() {
+    let upstream = Upstream::start().await;
+    let app = app_with_client_apis(&upstream).await;
+    // No session needed.
+    assert_eq!(fetch(&app, "/api/app/x").await.status(), Status::Ok);
+    let client_tokens = app.idp.back.client_tokens.lock().unwrap().clone();
+    assert_eq!(client_tokens.len(), 1);
+    assert_eq!(
+        bearer_seen(&upstream),
+        format!("Bearer {}", client_tokens[0])
+    );
+    // Logged in, the API still gets the app's token, the same one (cached).
+    log_in(&app).await;
+    assert_eq!(fetch(&app, "/api/app/y").await.status(), Status::Ok);
+    assert_eq!(
+        bearer_seen(&upstream),
+        format!("Bearer {}", client_tokens[0])
+    );
+    assert_eq!(
+        app.idp.back.client_tokens.lock().unwrap().len(),
+        1,
+        "one fetch"
+    );
+    let user_token = super::access_token(&app);
+    assert_ne!(user_token, client_tokens[0]);
+}
+
+#[tokio::test]
+async fn user_or_client_sends_the_users_token_with_a_session_and_the_apps_without() {
+    let upstream = Upstream::start().await;
+    let app = app_with_client_apis(&upstream).await;
+    assert_eq!(fetch(&app, "/api/either/x").await.status(), Status::Ok);
+    let client_token = app.idp.back.client_tokens.lock().unwrap()[0].clone();
+    assert_eq!(bearer_seen(&upstream), format!("Bearer {client_token}"));
+    log_in(&app).await;
+    assert_eq!(fetch(&app, "/api/either/x").await.status(), Status::Ok);
+    let user_token = super::access_token(&app);
+    assert_eq!(bearer_seen(&upstream), format!("Bearer {user_token}"));
+}
+
+#[tokio::test]
+async fn a_client_api_without_client_credentials_stops_the_start() {
+    let figment = helpers::figment("https://idp.example")
+        .merge(("oidc.remote_apis.app.url", "https://api.example/"))
+        .merge(("oidc.remote_apis.app.token", "client"));
+    let Err(error) = helpers::bff::build_from(figment) else {
+        panic!("a client API without credentials started");
+    };
+    let error = error.to_string();
+    assert!(error.starts_with("REMOTE_APIS"), "{error}");
+    assert!(error.contains("`app`"), "{error}");
+}

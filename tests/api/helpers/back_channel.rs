@@ -61,6 +61,8 @@ pub struct BackChannel {
     pub key: Mutex<Key>,
     pub grants: Mutex<HashMap<String, Grant>>,
     pub access_tokens: Mutex<Vec<String>>,
+    /// The app's own tokens (client credentials grant), in the order issued.
+    pub client_tokens: Mutex<Vec<String>>,
     pub refresh_tokens: Mutex<Vec<String>>,
     pub revoked: Mutex<Vec<String>>,
     pub requests: Mutex<Vec<TokenRequest>>,
@@ -88,6 +90,7 @@ impl BackChannel {
             key: Mutex::new(key),
             grants: Mutex::new(HashMap::new()),
             access_tokens: Mutex::new(Vec::new()),
+            client_tokens: Mutex::new(Vec::new()),
             refresh_tokens: Mutex::new(Vec::new()),
             revoked: Mutex::new(Vec::new()),
             requests: Mutex::new(Vec::new()),
@@ -329,6 +332,20 @@ async fn token_grant(form: &TokenForm, bound: bool, bc: &BackChannel) -> (Status
             }
             bc.revoked.lock().unwrap().push(presented); // rotation: the old one is spent
             (Status::Ok, bc.issue(None, false, bound))
+        }
+        "client_credentials" => {
+            // The app's own token: an access token and nothing else (RFC 6749 §4.4.3).
+            let mut body = bc.issue(None, false, bound);
+            if let Some(body) = body.as_object_mut() {
+                body.remove("refresh_token");
+            }
+            bc.client_tokens.lock().unwrap().push(
+                body["access_token"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+            (Status::Ok, body)
         }
         _ => oauth_error(Status::BadRequest, "unsupported_grant_type"),
     }
