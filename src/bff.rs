@@ -17,7 +17,8 @@ use crate::routes::auth::rate_limit::LoginRateLimit;
 use crate::routes::{self, views::Views};
 use crate::security_headers::SecurityHeaders;
 use crate::session::{SessionPolicy, Sessions};
-use crate::store::{MemoryStore, MeteredStore, RedisStore, Store};
+use crate::config::EmbeddedStore;
+use crate::store::{FileStore, FileStoreError, MemoryStore, MeteredStore, RedisStore, Store};
 use crate::telemetry::RequestLog;
 use crate::token_keeper::TokenKeeper;
 
@@ -30,6 +31,9 @@ pub enum StartupError {
     /// No HTTP client for the IdP and the APIs (the machine's TLS set-up).
     #[error("the HTTP client could not be built ({0}): check the TLS set-up of this machine")]
     HttpClient(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store file cannot be used.
+    #[error(transparent)]
+    Store(FileStoreError),
     /// The embedded page templates do not parse (a defect of this build).
     #[error("the embedded page templates do not parse: {0}")]
     Templates(#[source] rocket_dyn_templates::tera::Error),
@@ -44,7 +48,8 @@ pub enum StartupError {
 /// [`figment`](crate::figment) adds the familiar environment names such as
 /// `ISSUER_BASE_URL`). In a debug build with no issuer configured, it also starts the
 /// development identity provider. The store is the one given with [`Bff::with_store`], else
-/// Redis when `REDIS_URL` is set, else the embedded memory store.
+/// Redis when `REDIS_URL` is set, else the embedded store file (`STORE_PATH`), or process
+/// memory with `STORE=memory`.
 ///
 /// Attach it as a fairing (`rocket::build().attach(Bff::fairing())`): a configuration error
 /// fails ignition and is logged as one `error` event; or call [`Bff::attach`] to get the
@@ -161,6 +166,7 @@ impl Bff {
                 secure_cookies: settings.cookies_secure(),
                 previous_keys: settings.previous_cookie_keys.clone(),
                 same_site: settings.session_same_site,
+                max_sessions_per_user: settings.max_sessions_per_user,
             },
             store: store.clone(),
         };
@@ -225,8 +231,26 @@ impl Bff {
     fn store(&self, settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
         let store: Arc<dyn Store> = match (&self.store, &settings.redis) {
             (Some(store), _) => store.clone(),
-            (None, Some(redis)) => Arc::new(RedisStore::new(redis)?),
-            (None, None) => Arc::new(MemoryStore::default()),
+            (None, Some(redis)) => {
+                tracing::info!("store: Redis (shared by every instance)");
+                Arc::new(
+                    RedisStore::new(redis)?
+                        .with_ended_sessions_capacity(settings.ended_sessions_capacity),
+                )
+            }
+            (None, None) => match &settings.store {
+                EmbeddedStore::File(path) => Arc::new(
+                    FileStore::open(path, settings.ended_sessions_capacity)
+                        .map_err(StartupError::Store)?,
+                ),
+                EmbeddedStore::Memory => {
+                    tracing::warn!("store: process memory (STORE=memory): every session and ended session is forgotten at restart");
+                    Arc::new(
+                        MemoryStore::default()
+                            .with_ended_sessions_capacity(settings.ended_sessions_capacity),
+                    )
+                }
+            },
         };
         // With metrics on, every store operation is counted and timed.
         Ok(match settings.metrics_address {

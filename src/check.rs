@@ -4,7 +4,6 @@
 //! when every check passed.
 
 use std::fmt;
-use std::sync::Arc;
 
 use rocket::figment::Figment;
 
@@ -12,7 +11,8 @@ use crate::config::{self, ParMode, Settings};
 use crate::oidc::discovery::ProviderMetadata;
 use crate::oidc::par;
 use crate::oidc::provider::Provider;
-use crate::store::{MemoryStore, RedisStore, Store};
+use crate::config::EmbeddedStore;
+use crate::store::{FileStore, RedisStore, Store};
 
 /// One check and how it went.
 pub struct Check {
@@ -56,7 +56,7 @@ impl fmt::Display for Report {
 }
 
 /// Runs every check against the configuration in `figment`, with the store it configures
-/// (Redis when `REDIS_URL` is set, else the embedded memory store).
+/// (Redis when `REDIS_URL` is set, else the embedded store file or memory).
 pub async fn run(figment: Figment) -> Report {
     let mut report = Report { checks: Vec::new() };
     let settings = match config::load(figment) {
@@ -77,17 +77,29 @@ pub async fn run(figment: Figment) -> Report {
     );
     check_urls(&settings, &mut report);
     check_provider(&settings, &mut report).await;
-    let store: Result<Arc<dyn Store>, _> = match &settings.redis {
-        Some(redis) => RedisStore::new(redis).map(|store| Arc::new(store) as Arc<dyn Store>),
-        None => Ok(Arc::new(MemoryStore::default())),
-    };
-    let outcome = match store {
-        Ok(store) => match store.ping().await {
-            Ok(()) if settings.redis.is_some() => Ok("Redis answers".to_string()),
-            Ok(()) => Ok("the embedded memory store (one instance)".to_string()),
+    let outcome = match (&settings.redis, &settings.store) {
+        (Some(redis), _) => match RedisStore::new(redis) {
+            Ok(store) => store
+                .ping()
+                .await
+                .map(|()| "Redis answers".to_string())
+                .map_err(|error| error.to_string()),
             Err(error) => Err(error.to_string()),
         },
-        Err(error) => Err(error.to_string()),
+        (None, EmbeddedStore::File(path)) => {
+            // Opened and closed again: the app needs the file to itself.
+            match FileStore::open(path, settings.ended_sessions_capacity) {
+                Ok(store) => Ok(format!(
+                    "the store file {} opens ({} ended sessions)",
+                    path.display(),
+                    store.ended_sessions()
+                )),
+                Err(error) => Err(error.to_string()),
+            }
+        }
+        (None, EmbeddedStore::Memory) => {
+            Ok("process memory (STORE=memory): nothing survives a restart".to_string())
+        }
     };
     report.push("store", outcome);
     report

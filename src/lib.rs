@@ -72,7 +72,10 @@ pub use hooks::{
     in_group, ClaimRule, LoginDecision, LoginHook, LoginInfo, Require, MAX_HOST_VALUES_BYTES,
 };
 pub use session::{ApiUser, Session, User};
-pub use store::{MemoryStore, RedisStore, Revocation, SessionFacts, Store, StoreError};
+pub use store::{
+    FileStore, FileStoreError, MemoryStore, RedisStore, Revocation, Revoked, SessionFacts, Store,
+    StoreError,
+};
 pub use telemetry::{request_id, RequestId};
 
 /// The app: the BFF plus its start page, profile page, `/api` (`hello`, `upstream`) and the
@@ -82,7 +85,7 @@ pub fn build() -> Result<Rocket<Build>, StartupError> {
 }
 
 /// The app configured from the given figment (tests pass their own), with the store its
-/// settings choose (Redis when `oidc.redis_url` is set, else memory).
+/// settings choose (Redis when `oidc.redis_url` is set, else the store file or memory).
 pub fn build_from(figment: Figment) -> Result<Rocket<Build>, StartupError> {
     Bff::fairing().attach(app_routes(figment))
 }

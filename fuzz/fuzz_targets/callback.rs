@@ -82,7 +82,8 @@ fn app(issuer: &str) -> Client {
         .merge(("secret_key", vec![7u8; 64]))
         .merge(("oidc.issuer", issuer))
         .merge(("oidc.client_id", CLIENT_ID))
-        .merge(("oidc.base_url", "http://localhost:3000"));
+        .merge(("oidc.base_url", "http://localhost:3000"))
+        .merge(("oidc.store", "memory"));
     let rocket = oidc_bff::build_from(figment).expect("valid configuration");
     Client::tracked(rocket).expect("app ignites")
 }

@@ -45,7 +45,8 @@ fn app() -> Client {
             // Nothing listens there; /api/hello does not need the IdP.
             .merge(("oidc.issuer", "http://127.0.0.1:9"))
             .merge(("oidc.client_id", "fuzz-client"))
-            .merge(("oidc.base_url", "http://localhost:3000"));
+            .merge(("oidc.base_url", "http://localhost:3000"))
+            .merge(("oidc.store", "memory"));
         let rocket = oidc_bff::build_from(figment).expect("valid configuration");
         Client::untracked(rocket).expect("app ignites")
     }

@@ -60,6 +60,36 @@ impl fmt::Display for SameSiteSetting {
     }
 }
 
+/// `STORE`: where a single instance keeps its records when `REDIS_URL` is unset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// The embedded database file at `STORE_PATH`, kept across restarts (the default).
+    File,
+    /// Process memory: nothing survives a restart (tests, throw-away runs).
+    Memory,
+}
+
+impl FromStr for StoreKind {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "file" => Ok(Self::File),
+            "memory" => Ok(Self::Memory),
+            _ => Err("neither file nor memory"),
+        }
+    }
+}
+
+impl fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::File => "file",
+            Self::Memory => "memory",
+        })
+    }
+}
+
 impl From<SameSiteSetting> for SameSite {
     fn from(setting: SameSiteSetting) -> Self {
         match setting {

@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::choices::{ResponseType, SameSiteSetting};
+use super::choices::{ResponseType, SameSiteSetting, StoreKind};
 use super::error::ConfigError;
 use super::fapi::{ClientAuthMethod, ParMode};
 use super::remote_apis::RawRemoteApi;
@@ -71,6 +71,11 @@ pub(super) struct Fields {
     pub allow_insecure_http: bool,
     pub trusted_proxies: String,
     pub login_rate_limit: u32,
+    #[serde(deserialize_with = "parsed", serialize_with = "as_text")]
+    pub store: StoreKind,
+    pub store_path: String,
+    pub ended_sessions_capacity: u64,
+    pub max_sessions_per_user: u64,
 }
 
 impl Default for Fields {
@@ -109,6 +114,10 @@ impl Default for Fields {
             allow_insecure_http: false,
             trusted_proxies: String::new(),
             login_rate_limit: 120,
+            store: StoreKind::File,
+            store_path: "oidc-bff.redb".into(),
+            ended_sessions_capacity: 1_000_000,
+            max_sessions_per_user: 50,
         }
     }
 }
@@ -265,6 +274,22 @@ const WRITTEN_AS: &[(&str, &str, &str)] = &[
         "login_rate_limit",
         "LOGIN_RATE_LIMIT (oidc.login_rate_limit)",
         "logins per minute per client address, a whole number (0: no limit)",
+    ),
+    ("store", "STORE (oidc.store)", "use file or memory"),
+    (
+        "store_path",
+        "STORE_PATH (oidc.store_path)",
+        "the path of the store file, e.g. /var/lib/oidc-bff/store.redb",
+    ),
+    (
+        "ended_sessions_capacity",
+        "ENDED_SESSIONS_CAPACITY (oidc.ended_sessions_capacity)",
+        "how many ended sessions each instance keeps, a whole number of at least 16",
+    ),
+    (
+        "max_sessions_per_user",
+        "MAX_SESSIONS_PER_USER (oidc.max_sessions_per_user)",
+        "how many live sessions a user may have, a whole number of at least 1",
     ),
 ];
 

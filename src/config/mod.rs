@@ -22,7 +22,7 @@ pub use error::ConfigError;
 pub use fapi::{ClientAuthMethod, Fapi, ParMode};
 pub use redis::RedisSettings;
 pub use remote_apis::{RemoteApi, TokenPolicy};
-pub use settings::Settings;
+pub use settings::{EmbeddedStore, Settings};
 
 /// Reads and checks the `oidc` settings and turns `oidc.secret` into Rocket's `secret_key`
 /// (and, with `oidc.previous_secrets`, into the keys in [`Settings::previous_cookie_keys`] and

@@ -9,7 +9,7 @@ use rocket::http::SameSite;
 use secrecy::SecretString;
 use url::Url;
 
-use super::choices::ResponseType;
+use super::choices::{ResponseType, StoreKind};
 use super::error::ConfigError;
 use super::fapi::{self, Fapi};
 use super::fields::Fields;
@@ -81,6 +81,21 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpNet>,
     /// `LOGIN_RATE_LIMIT`: logins a client address may start per minute (0: no limit).
     pub login_rate_limit: u32,
+    /// The embedded store when `REDIS_URL` is unset (`STORE`, `STORE_PATH`).
+    pub store: EmbeddedStore,
+    /// `ENDED_SESSIONS_CAPACITY`: ended sessions each instance keeps in memory.
+    pub ended_sessions_capacity: usize,
+    /// `MAX_SESSIONS_PER_USER`: live sessions a user may have at once.
+    pub max_sessions_per_user: usize,
+}
+
+/// Where a single instance keeps its records (used when `REDIS_URL` is unset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmbeddedStore {
+    /// The database file at this path.
+    File(std::path::PathBuf),
+    /// Process memory.
+    Memory,
 }
 
 impl Settings {
@@ -268,6 +283,31 @@ pub(super) fn check(
     }
     let redis = redis?;
     let keys = keys?;
+    let store = match fields.store {
+        StoreKind::Memory => EmbeddedStore::Memory,
+        StoreKind::File if fields.store_path.trim().is_empty() => {
+            return Err(ConfigError::Invalid {
+                name: "STORE_PATH (oidc.store_path)",
+                detail: "it is empty".into(),
+                hint: "the path of the store file, e.g. /var/lib/oidc-bff/store.redb",
+            })
+        }
+        StoreKind::File => EmbeddedStore::File(fields.store_path.trim().into()),
+    };
+    if fields.ended_sessions_capacity < 16 {
+        return Err(ConfigError::Invalid {
+            name: "ENDED_SESSIONS_CAPACITY (oidc.ended_sessions_capacity)",
+            detail: format!("{} is too small", fields.ended_sessions_capacity),
+            hint: "how many ended sessions each instance keeps, a whole number of at least 16",
+        });
+    }
+    if fields.max_sessions_per_user < 1 {
+        return Err(ConfigError::Invalid {
+            name: "MAX_SESSIONS_PER_USER (oidc.max_sessions_per_user)",
+            detail: "0 would refuse every login".into(),
+            hint: "how many live sessions a user may have, a whole number of at least 1",
+        });
+    }
     let secs = Duration::from_secs;
     Ok(Settings {
         issuer,
@@ -297,6 +337,11 @@ pub(super) fn check(
         allow_insecure_http: allow_insecure,
         trusted_proxies,
         login_rate_limit: fields.login_rate_limit,
+        store,
+        ended_sessions_capacity: usize::try_from(fields.ended_sessions_capacity)
+            .unwrap_or(usize::MAX),
+        max_sessions_per_user: usize::try_from(fields.max_sessions_per_user)
+            .unwrap_or(usize::MAX),
         access: AccessRules {
             email_domains: words(&fields.allowed_email_domains)
                 .map(|domain| domain.trim_start_matches('@').to_ascii_lowercase())

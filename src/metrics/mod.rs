@@ -102,6 +102,7 @@ struct Metrics {
     store_operations: Family<StoreLabels, Counter>,
     store_duration: Histograms<OperationLabel>,
     backchannel_logouts: Family<OutcomeLabel, Counter>,
+    ended_sessions_bound: Family<OutcomeLabel, Counter>,
     csrf_refusals: Family<RouteLabel, Counter>,
 }
 
@@ -121,6 +122,7 @@ impl Metrics {
             store_operations: Family::default(),
             store_duration: histograms(),
             backchannel_logouts: Family::default(),
+            ended_sessions_bound: Family::default(),
             csrf_refusals: Family::default(),
         };
         let r = &mut m.registry;
@@ -183,6 +185,11 @@ impl Metrics {
             "backchannel_logouts",
             "Back-channel logout requests by outcome",
             m.backchannel_logouts.clone(),
+        );
+        r.register(
+            "ended_sessions_bound_steps",
+            "Times the bounded list of ended sessions made room by ending more sessions than asked: `collapsed` (a user's ended sessions became one revocation of all their earlier sessions) or `watermark` (every session older than a moment was ended)",
+            m.ended_sessions_bound.clone(),
         );
         r.register(
             "csrf_refusals",
@@ -325,6 +332,16 @@ pub fn store_operation(operation: &'static str, outcome: &'static str, took: Dur
 pub fn backchannel_logout(outcome: &'static str) {
     if let Some(m) = metrics() {
         m.backchannel_logouts
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+    }
+}
+
+/// The list of ended sessions was full and made room by ending more sessions than asked:
+/// `collapsed` or `watermark`.
+pub fn ended_sessions_bound(outcome: &'static str) {
+    if let Some(m) = metrics() {
+        m.ended_sessions_bound
             .get_or_create(&OutcomeLabel { outcome })
             .inc();
     }

@@ -156,8 +156,14 @@ pub async fn end(
     let session = read_cookie(jar, policy);
     if let Some(session) = &session {
         let until = now + session.remaining(policy, now).as_secs() as i64;
-        if let Err(error) = store.revoke(Revocation::session(&session.id, until)).await {
+        if let Err(error) = store
+            .revoke(Revocation::of_session(&session.facts(), until))
+            .await
+        {
             tracing::error!(%error, "the ended session could not be recorded");
+        }
+        if let Err(error) = super::index::forget(store, session).await {
+            tracing::warn!(%error, "the ended session is still listed under its user until it expires");
         }
     }
     remove_session_cookie(jar, policy);

@@ -8,7 +8,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 
 use super::cookie::{read_cookie, session_cookie};
 use super::model::{Session, SessionPolicy};
-use crate::store::{SessionFacts, Store};
+use crate::store::Store;
 
 /// Why there is no usable session; logged at debug level, never shown in detail.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -85,13 +85,7 @@ fn checked<'r>(req: &'r Request<'_>) -> Result<(Session, &'r Sessions, i64), NoS
     if session.is_expired(&sessions.policy, now) {
         return Err(NoSession::Expired);
     }
-    let facts = SessionFacts {
-        id: &session.id,
-        sid: session.sid.as_deref(),
-        sub: &session.sub,
-        created: session.created,
-    };
-    match sessions.store.is_revoked(&facts) {
+    match sessions.store.is_revoked(&session.facts()) {
         Ok(false) => Ok((session, sessions, now)),
         Ok(true) => Err(NoSession::LoggedOut),
         Err(error) => {

@@ -8,6 +8,7 @@
 
 mod cookie;
 mod guards;
+pub mod index;
 mod keyring;
 mod model;
 

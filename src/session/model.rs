@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::crypto::PreviousCookieKeys;
+use crate::store::SessionFacts;
 
 /// How sessions live and how their cookie is written.
 #[derive(Debug, Clone)]
@@ -25,6 +26,8 @@ pub struct SessionPolicy {
     pub previous_keys: PreviousCookieKeys,
     /// The session cookie's `SameSite` (`SESSION_SAMESITE`): `Lax` by default, or `Strict`.
     pub same_site: SameSite,
+    /// At most this many live sessions per user (`MAX_SESSIONS_PER_USER`).
+    pub max_sessions_per_user: usize,
 }
 
 impl SessionPolicy {
@@ -122,6 +125,16 @@ impl Names<'_> {
 }
 
 impl Session {
+    /// What the revocation check needs to know of it.
+    pub fn facts(&self) -> SessionFacts<'_> {
+        SessionFacts {
+            id: &self.id,
+            sid: self.sid.as_deref(),
+            sub: &self.sub,
+            created: self.created,
+        }
+    }
+
     /// What the host's login hook gave this session (empty without one).
     pub fn host_values(&self) -> Map<String, Value> {
         self.host
@@ -183,6 +196,7 @@ pub(super) mod tests {
             absolute_lifetime: Duration::from_secs(1000),
             secure_cookies: true,
             previous_keys: PreviousCookieKeys::none(),
+            max_sessions_per_user: 50,
         }
     }
 

@@ -1,18 +1,21 @@
-//! `MemoryStore`, the embedded default: process memory, bounded per kind of record. When a
-//! kind is full of live records it drops those closest to expiry rather than refusing new
-//! ones: refusing would turn a burst of logins into failed logins, while the dropped records
-//! are the ones about to lapse anyway (a consumed `state` whose login attempt ends soonest, a
-//! logged-out session whose cookie expires soonest).
+//! `MemoryStore` (`STORE=memory`): process memory, for tests and throw-away runs; nothing
+//! survives a restart. Bounded per kind of record; a kind full of live records refuses new
+//! ones (the caller answers 503) rather than drop one: a dropped consumed `state` could be
+//! replayed and a dropped token set is another user's lost session. Revocations are bounded
+//! as every store's are: a full list ends more sessions, never fewer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rocket::async_trait;
 
-use super::partition::{make_room_in_map, Deadline, Digest, Partition};
+use super::partition::{has_room_in_map, Deadline, Digest, Partition};
 use super::{Revocation, RevocationList, SessionFacts, Store, StoreError};
+
+/// The default bound of the list of ended sessions (`ENDED_SESSIONS_CAPACITY`).
+pub const DEFAULT_ENDED_SESSIONS: usize = 1_000_000;
 
 /// The kinds of record the app keeps, by key prefix, each bounded on its own so that a flood
 /// of one kind cannot push out the others. Anything else shares a last partition.
@@ -21,20 +24,19 @@ const PARTITIONS: &[(&str, usize)] = &[
     ("tokens:", 50_000),
     ("logout-jti:", 50_000),
 ];
-/// Revocations of each kind (logouts, IdP sessions, users).
-const REVOCATIONS: usize = 100_000;
 /// Sets (sessions by IdP session and by user) and refresh locks.
 const SETS: usize = 100_000;
 const LOCKS: usize = 10_000;
 const OTHER_CAPACITY: usize = 10_000;
 
-/// The embedded default: process memory, one bounded partition per kind of record.
+/// Process memory, one bounded partition per kind of record.
 pub struct MemoryStore {
     partitions: Vec<(&'static str, Mutex<Partition>)>,
     other: Mutex<Partition>,
     hash_key: RandomState,
     epoch: Instant,
-    sets: Mutex<HashMap<String, (HashSet<String>, Instant)>>,
+    /// Set → member → when it leaves.
+    sets: Mutex<HashMap<String, HashMap<String, Instant>>>,
     locks: Mutex<HashMap<String, (String, Instant)>>,
     revocations: RevocationList,
 }
@@ -53,8 +55,14 @@ impl MemoryStore {
             epoch: Instant::now(),
             sets: Mutex::new(HashMap::new()),
             locks: Mutex::new(HashMap::new()),
-            revocations: RevocationList::new(REVOCATIONS),
+            revocations: RevocationList::new(DEFAULT_ENDED_SESSIONS),
         }
+    }
+
+    /// Room for `capacity` ended sessions (`ENDED_SESSIONS_CAPACITY`).
+    pub fn with_ended_sessions_capacity(mut self, capacity: usize) -> Self {
+        self.revocations = RevocationList::new(capacity);
+        self
     }
 
     /// Every partition (and the shared one) bounded to `capacity` entries.
@@ -93,8 +101,8 @@ impl MemoryStore {
         if present && only_if_absent {
             return Ok(false);
         }
-        if !present {
-            partition.make_room(now);
+        if !present && !partition.has_room(now) {
+            return Err(full());
         }
         let deadline = now.saturating_add(ttl.as_millis() as u64).max(now + 1);
         partition.deadlines.insert(digest, deadline);
@@ -110,6 +118,10 @@ impl Default for MemoryStore {
     fn default() -> Self {
         Self::with_capacities(PARTITIONS, OTHER_CAPACITY)
     }
+}
+
+fn full() -> StoreError {
+    StoreError::Unavailable("the memory store is full".into())
 }
 
 /// A poisoned lock means a panic elsewhere while it was held; the store cannot vouch for its
@@ -146,26 +158,62 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
+    async fn add_to_set(
+        &self,
+        key: &str,
+        member: &str,
+        ttl: Duration,
+        max_members: usize,
+    ) -> Result<Vec<String>, StoreError> {
         let mut sets = self.sets.lock().map_err(poisoned)?;
-        let deadline = Instant::now() + ttl;
-        if !sets.contains_key(key) {
-            make_room_in_map(&mut sets, SETS, |(_, d)| *d);
+        let now = Instant::now();
+        if !sets.contains_key(key)
+            && !has_room_in_map(&mut sets, SETS, |members| {
+                members.values().max().copied().unwrap_or(now)
+            })
+        {
+            return Err(full());
         }
-        let (members, until) = sets
-            .entry(key.to_string())
-            .or_insert_with(|| (HashSet::new(), deadline));
-        members.insert(member.to_string());
-        *until = (*until).max(deadline);
+        let members = sets.entry(key.to_string()).or_default();
+        members.retain(|_, until| *until > now);
+        let until = members.entry(member.to_string()).or_insert(now + ttl);
+        *until = (*until).max(now + ttl);
+        let mut left = Vec::new();
+        while members.len() > max_members.max(1) {
+            let Some(first) = members
+                .iter()
+                .min_by_key(|(_, until)| **until)
+                .map(|(m, _)| m.clone())
+            else {
+                break;
+            };
+            members.remove(&first);
+            left.push(first);
+        }
+        Ok(left)
+    }
+
+    async fn remove_from_set(&self, key: &str, member: &str) -> Result<(), StoreError> {
+        let mut sets = self.sets.lock().map_err(poisoned)?;
+        if let Some(members) = sets.get_mut(key) {
+            members.remove(member);
+            if members.is_empty() {
+                sets.remove(key);
+            }
+        }
         Ok(())
     }
 
     async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
         let sets = self.sets.lock().map_err(poisoned)?;
-        Ok(match sets.get(key) {
-            Some((members, until)) if *until > Instant::now() => members.iter().cloned().collect(),
-            _ => Vec::new(),
-        })
+        let now = Instant::now();
+        Ok(sets.get(key).map_or_else(Vec::new, |members| {
+            members
+                .iter()
+                .filter(|(_, until)| **until > now)
+                .map(|(m, _)| m.clone())
+                .collect()
+        }))
     }
 
     async fn lock(&self, key: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
@@ -174,7 +222,9 @@ impl Store for MemoryStore {
         match locks.get(key) {
             Some((_, until)) if *until > now => Ok(false),
             _ => {
-                make_room_in_map(&mut locks, LOCKS, |(_, d)| *d);
+                if !locks.contains_key(key) && !has_room_in_map(&mut locks, LOCKS, |(_, d)| *d) {
+                    return Err(full());
+                }
                 locks.insert(key.to_string(), (owner.to_string(), now + lease));
                 Ok(true)
             }
@@ -280,7 +330,7 @@ mod tests {
     }
 
     #[rocket::async_test]
-    async fn a_full_partition_drops_the_records_closest_to_expiry() {
+    async fn a_partition_full_of_live_records_refuses_new_ones_and_drops_none() {
         let store = MemoryStore::new(32);
         for i in 0..32u64 {
             let ttl = Duration::from_secs(100 + i);
@@ -289,48 +339,26 @@ mod tests {
                 .await
                 .unwrap());
         }
-        assert!(store
-            .record_once("consumed-state:new", Duration::from_secs(60))
-            .await
-            .unwrap());
-        assert!(store.has("consumed-state:new"));
-        // 32 / 16 = 2 dropped (plus the threshold's own entry): the three soonest to expire.
-        for i in 0..3 {
-            assert!(!store.has(&format!("consumed-state:{i}")), "{i}");
-        }
-        for i in 3..32 {
+        assert_eq!(
+            store
+                .record_once("consumed-state:new", Duration::from_secs(60))
+                .await,
+            Err(full())
+        );
+        for i in 0..32 {
             assert!(store.has(&format!("consumed-state:{i}")), "{i}");
         }
-    }
-
-    #[rocket::async_test]
-    async fn a_partition_kept_full_does_not_outgrow_its_table() {
-        let store = MemoryStore::new(10_000);
-        let table_size = |store: &MemoryStore| {
-            let partition = store.partitions[0].1.lock().unwrap();
-            partition.deadlines.capacity()
-        };
-        for i in 0..10_000 {
-            let key = format!("consumed-state:{i}");
-            assert!(store
-                .record_once(&key, Duration::from_secs(600))
-                .await
-                .unwrap());
-        }
-        let full = table_size(&store);
-        // Ten times the capacity again: each eviction leaves room without growing the table.
-        for i in 10_000..110_000 {
-            let key = format!("consumed-state:{i}");
-            assert!(store
-                .record_once(&key, Duration::from_secs(600))
-                .await
-                .unwrap());
-        }
-        assert!(
-            table_size(&store) <= full,
-            "{} > {full}",
-            table_size(&store)
-        );
+        // A token set is never dropped to make room for another one.
+        let store = MemoryStore::new(1);
+        store
+            .put("tokens:{a}", "a".into(), Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert!(store
+            .put("tokens:{b}", "b".into(), Duration::from_secs(60))
+            .await
+            .is_err());
+        assert_eq!(store.get("tokens:{a}").await.unwrap().as_deref(), Some("a"));
     }
 
     #[rocket::async_test]
@@ -346,33 +374,49 @@ mod tests {
             .is_ok());
         for i in 0..1_000 {
             let key = format!("consumed-state:{i}");
-            assert!(store
-                .record_once(&key, Duration::from_secs(600))
-                .await
-                .unwrap());
+            let _ = store.record_once(&key, Duration::from_secs(600)).await;
         }
         assert!(store.has("logout-jti:s1"));
         assert_eq!(store.get("tokens:s1").await.unwrap().as_deref(), Some("t"));
-        assert!(store.has("consumed-state:999"));
+        assert!(store.has("consumed-state:7"));
     }
 
     #[rocket::async_test]
-    async fn sets_collect_members_until_they_expire() {
+    async fn set_members_expire_one_by_one_and_leave_when_removed() {
         let store = MemoryStore::default();
-        store
-            .add_to_set("set", "a", Duration::from_millis(30))
-            .await
-            .unwrap();
-        store
-            .add_to_set("set", "b", Duration::from_millis(30))
-            .await
-            .unwrap();
+        let short = Duration::from_millis(30);
+        let long = Duration::from_secs(60);
+        assert!(store.add_to_set("set", "a", short, 10).await.unwrap().is_empty());
+        assert!(store.add_to_set("set", "b", long, 10).await.unwrap().is_empty());
+        assert!(store.add_to_set("set", "c", long, 10).await.unwrap().is_empty());
         let mut members = store.set_members("set").await.unwrap();
         members.sort();
-        assert_eq!(members, ["a", "b"]);
+        assert_eq!(members, ["a", "b", "c"]);
         assert!(store.set_members("other").await.unwrap().is_empty());
         tokio::time::sleep(Duration::from_millis(40)).await;
-        assert!(store.set_members("set").await.unwrap().is_empty());
+        let mut members = store.set_members("set").await.unwrap();
+        members.sort();
+        assert_eq!(members, ["b", "c"]);
+        store.remove_from_set("set", "b").await.unwrap();
+        assert_eq!(store.set_members("set").await.unwrap(), ["c"]);
+    }
+
+    #[rocket::async_test]
+    async fn a_set_past_its_limit_gives_up_the_members_that_expire_first() {
+        let store = MemoryStore::default();
+        for (member, secs) in [("old", 10), ("mid", 20), ("new", 30)] {
+            let left = store
+                .add_to_set("set", member, Duration::from_secs(secs), 2)
+                .await
+                .unwrap();
+            assert_eq!(left.is_empty(), member != "new", "{member}");
+            if member == "new" {
+                assert_eq!(left, ["old"]);
+            }
+        }
+        let mut members = store.set_members("set").await.unwrap();
+        members.sort();
+        assert_eq!(members, ["mid", "new"]);
     }
 
     #[rocket::async_test]
@@ -412,7 +456,7 @@ mod tests {
     }
 
     #[rocket::async_test]
-    async fn expired_entries_are_swept_before_live_ones_are_dropped() {
+    async fn expired_entries_are_swept_to_make_room() {
         let store = MemoryStore::new(2);
         assert!(store
             .record_once("consumed-state:a", Duration::from_millis(10))

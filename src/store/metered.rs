@@ -62,12 +62,27 @@ impl Store for MeteredStore {
         counted("remove", started, self.inner.remove(key).await)
     }
 
-    async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
+    async fn add_to_set(
+        &self,
+        key: &str,
+        member: &str,
+        ttl: Duration,
+        max_members: usize,
+    ) -> Result<Vec<String>, StoreError> {
         let started = Instant::now();
         counted(
             "add_to_set",
             started,
-            self.inner.add_to_set(key, member, ttl).await,
+            self.inner.add_to_set(key, member, ttl, max_members).await,
+        )
+    }
+
+    async fn remove_from_set(&self, key: &str, member: &str) -> Result<(), StoreError> {
+        let started = Instant::now();
+        counted(
+            "remove_from_set",
+            started,
+            self.inner.remove_from_set(key, member).await,
         )
     }
 

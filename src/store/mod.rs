@@ -1,13 +1,15 @@
 //! Server-side records with an expiry: consumed login `state`s and logout-token `jti`s, the
 //! tokens of code-flow sessions with their refresh locks, which sessions belong to an IdP
 //! session or user, and revocations (sessions ended before their cookie expires). The trait is
-//! what every store implements; `MemoryStore` serves one instance, `RedisStore` (Redis or
-//! Redis Cluster) several.
+//! what every store implements; `FileStore` (the default) and `MemoryStore` serve one
+//! instance, `RedisStore` (Redis or Redis Cluster) several.
 
-mod memory;
+mod file;
+pub(crate) mod memory;
 mod metered;
 mod partition;
 mod redis;
+mod revocation;
 mod revocations;
 
 use std::time::Duration;
@@ -16,9 +18,11 @@ use rocket::async_trait;
 use sha2::{Digest as _, Sha256};
 
 pub use self::redis::RedisStore;
+pub use file::{FileStore, FileStoreError};
 pub use memory::MemoryStore;
 pub use metered::MeteredStore;
-pub use revocations::{Revocation, RevocationList, SessionFacts};
+pub use revocation::{Revocation, Revoked, SessionFacts};
+pub use revocations::RevocationList;
 
 /// Why a store could not answer. Callers fail closed: a login or token route answers 503,
 /// a session that cannot be checked is not accepted.
@@ -57,10 +61,21 @@ pub trait Store: Send + Sync {
     /// Forgets `key` and its value.
     async fn remove(&self, key: &str) -> Result<(), StoreError>;
 
-    /// Adds `member` to the set under `key`, which then lives at least `ttl` more.
-    async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError>;
+    /// Adds `member` to the set under `key` until `ttl` has passed (each member expires on its
+    /// own), then keeps at most `max_members` live members: those that expire first leave
+    /// and are returned, so the caller can end what they stand for.
+    async fn add_to_set(
+        &self,
+        key: &str,
+        member: &str,
+        ttl: Duration,
+        max_members: usize,
+    ) -> Result<Vec<String>, StoreError>;
 
-    /// The members of the set under `key` (empty when there is none).
+    /// Removes `member` from the set under `key`.
+    async fn remove_from_set(&self, key: &str, member: &str) -> Result<(), StoreError>;
+
+    /// The live members of the set under `key` (empty when there is none).
     async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError>;
 
     /// Takes the lock `key` for `owner` for `lease`, unless someone holds it: `Ok(true)` when
@@ -75,7 +90,8 @@ pub trait Store: Send + Sync {
     async fn unlock(&self, key: &str, owner: &str) -> Result<(), StoreError>;
 
     /// Ends sessions on every instance: recorded until the revocation expires, and passed to
-    /// every instance's copy.
+    /// every instance's copy. A durable store has it on disk before answering. A full list
+    /// ends more sessions than asked, never fewer (see [`RevocationList`]).
     async fn revoke(&self, revocation: Revocation) -> Result<(), StoreError>;
 
     /// Whether the session was revoked, from this instance's copy: no network round trip. An

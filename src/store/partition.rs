@@ -1,6 +1,5 @@
-//! A bounded table of records with deadlines, the building block of the memory store and of
-//! the local copy of revocations. Keys are 64-bit digests; a full table drops the records
-//! closest to expiry rather than refusing new ones.
+//! A bounded table of records with deadlines, the building block of the memory store. Keys
+//! are 64-bit digests; a table full of live records refuses new ones (fail closed).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -81,73 +80,43 @@ impl Partition {
         }
     }
 
-    /// Drops every record whose deadline is at or before `threshold` into fresh tables. For a
-    /// full partition: removing in place there leaves tombstones, and a table near its capacity
-    /// then doubles instead of reusing them (the unlimited-rate soak saw 4 → 9 MiB that way).
-    pub fn evict_until(&mut self, threshold: Deadline) {
-        let mut deadlines =
-            Table::with_capacity_and_hasher(self.deadlines.len(), Default::default());
-        deadlines.extend(self.deadlines.drain().filter(|(_, d)| *d > threshold));
-        if !self.values.is_empty() {
-            let mut values = Table::with_capacity_and_hasher(deadlines.len(), Default::default());
-            values.extend(
-                self.values
-                    .drain()
-                    .filter(|(k, _)| deadlines.contains_key(k)),
-            );
-            self.values = values;
-        }
-        self.deadlines = deadlines;
-    }
-
-    /// Makes room for one more entry: expired ones go first; if the partition is still full,
-    /// the sixteenth of live entries closest to expiry (those whose record matters for the
-    /// shortest time) is dropped, so new logins keep working under any load.
-    pub fn make_room(&mut self, now: Deadline) {
+    /// Whether one more record fits: expired records are swept first (and every
+    /// `SWEEP_INTERVAL` anyway). A partition full of live records refuses rather than drop
+    /// one: a dropped consumed `state` could be replayed, a dropped token set is another
+    /// user's lost session. The refusal is logged at most once a minute.
+    pub fn has_room(&mut self, now: Deadline) -> bool {
         let sweep_due = now.saturating_sub(self.last_sweep) >= SWEEP_INTERVAL.as_millis() as u64;
         if sweep_due || self.deadlines.len() >= self.capacity {
             self.sweep(now);
             self.last_sweep = now;
         }
         if self.deadlines.len() < self.capacity {
-            return;
+            return true;
         }
-        let mut deadlines: Vec<Deadline> = self.deadlines.values().copied().collect();
-        let cut = (self.capacity / 16).max(1).min(deadlines.len() - 1);
-        let (_, threshold, _) = deadlines.select_nth_unstable(cut);
-        let threshold = *threshold;
-        self.evict_until(threshold);
         if self
             .last_full_warning
             .is_none_or(|at| now.saturating_sub(at) >= 60_000)
         {
             tracing::warn!(
                 capacity = self.capacity,
-                "memory store partition full: dropped the records closest to expiry \
-                 (raise the capacity or use a shared store)"
+                "memory store full of live records: new ones are refused (use the file store or Redis)"
             );
             self.last_full_warning = Some(now);
         }
+        false
     }
 }
 
-/// Makes room in a full map whose values end with a deadline: drops the expired entries, then,
-/// if it is still full, the sixteenth closest to expiry (as [`Partition::make_room`] does).
-pub fn make_room_in_map<K: std::hash::Hash + Eq, V>(
+/// Whether a map whose values end with a deadline has room for one more entry, after dropping
+/// its expired ones (as [`Partition::has_room`], it never drops a live one).
+pub fn has_room_in_map<K: std::hash::Hash + Eq, V>(
     map: &mut HashMap<K, V>,
     capacity: usize,
     deadline: impl Fn(&V) -> Instant,
-) {
-    if map.len() < capacity {
-        return;
-    }
-    let now = Instant::now();
-    map.retain(|_, v| deadline(v) > now);
+) -> bool {
     if map.len() >= capacity {
-        let mut deadlines: Vec<Instant> = map.values().map(&deadline).collect();
-        let cut = (capacity / 16).max(1).min(deadlines.len() - 1);
-        let (_, threshold, _) = deadlines.select_nth_unstable(cut);
-        let threshold = *threshold;
-        map.retain(|_, v| deadline(v) > threshold);
+        let now = Instant::now();
+        map.retain(|_, v| deadline(v) > now);
     }
+    map.len() < capacity
 }

@@ -1,235 +1,180 @@
-//! Revocations: sessions ended before their cookie expires, by session id (logout), by IdP
-//! session (`sid`, back-channel logout) or by user (`sub`, back-channel logout without `sid`).
-//! Every instance keeps them in memory, so checking a request needs no network round trip; a
-//! shared store passes each new one to every instance and replays them all after a reconnect.
+//! This instance's copy of the revocations (sessions ended before their cookie expires), kept
+//! in memory so checking a request needs no disk read or network round trip.
+//!
+//! The copy is bounded (`ENDED_SESSIONS_CAPACITY` entries), and a full copy never forgets an
+//! ended session: it makes room by ending more sessions than asked. First it folds the ended
+//! sessions of the users with the most into one "every session of this user begun at or
+//! before T" each; if that is not enough, it raises a watermark that ends every session begun
+//! at or before a moment, the oldest first. Each step is returned as [`Changes`], so a durable
+//! store writes the same bounded list, and is counted in a metric and logged.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Mutex;
-use std::time::Instant;
 
-use base64::Engine;
 use sha2::{Digest as _, Sha256};
 
-use super::digest;
-use super::partition::{Deadline, Digest, Partition};
+use super::partition::PassThrough;
+use super::revocation::{digest_bits, digest_text, Revocation, Revoked, SessionFacts};
+use crate::clock;
 
-/// What a revocation ends. Values are the store's digests (see [`digest`]), never the
-/// identifiers themselves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Revoked {
-    /// One session of this app, by the digest of its id.
-    Session(String),
-    /// Every session created from this IdP session, by the digest of its `sid`.
-    IdpSession(String),
-    /// Every session of this user (digest of `sub`) that began at or before `before` (Unix
-    /// seconds); later logins stay valid.
-    Subject {
-        /// The digest of `sub`.
-        sub: String,
-        /// Sessions created at or before this Unix second are ended.
-        before: i64,
-    },
-}
+/// A 128-bit digest as a table key; hashed by its low 64 bits, already a hash.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key(u128);
 
-/// A revocation and how long it must be remembered: until no session it ends could still be
-/// accepted (Unix seconds).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Revocation {
-    /// What it ends.
-    pub revoked: Revoked,
-    /// Until when it is kept (Unix seconds).
-    pub until: i64,
-}
-
-impl Revocation {
-    /// Ends the session with this id (logout).
-    pub fn session(id: &str, until: i64) -> Self {
-        Self {
-            revoked: Revoked::Session(digest(id)),
-            until,
-        }
-    }
-
-    /// Ends every session of this IdP session (back-channel logout with `sid`).
-    pub fn idp_session(sid: &str, until: i64) -> Self {
-        Self {
-            revoked: Revoked::IdpSession(digest(sid)),
-            until,
-        }
-    }
-
-    /// Ends every session of `sub` created at or before `before` (back-channel logout
-    /// without `sid`).
-    pub fn subject(sub: &str, before: i64, until: i64) -> Self {
-        Self {
-            revoked: Revoked::Subject {
-                sub: digest(sub),
-                before,
-            },
-            until,
-        }
-    }
-
-    /// What it ends, as one line without the expiry: `s <digest>`, `i <digest>` or
-    /// `u <digest> <before>` (a shared store's member name).
-    pub fn member(&self) -> String {
-        match &self.revoked {
-            Revoked::Session(d) => format!("s {d}"),
-            Revoked::IdpSession(d) => format!("i {d}"),
-            Revoked::Subject { sub, before } => format!("u {sub} {before}"),
-        }
-    }
-
-    /// The revocation named by [`Revocation::member`], kept until `until`; `None` for
-    /// anything else (a message from another program on the same channel, say).
-    pub fn from_member(member: &str, until: i64) -> Option<Self> {
-        let mut parts = member.split(' ');
-        let kind = parts.next()?;
-        let value = parts
-            .next()
-            .filter(|d| key_of_digest(d).is_some())?
-            .to_string();
-        let revoked = match (kind, parts.next()) {
-            ("s", None) => Revoked::Session(value),
-            ("i", None) => Revoked::IdpSession(value),
-            ("u", Some(before)) => Revoked::Subject {
-                sub: value,
-                before: before.parse().ok()?,
-            },
-            _ => return None,
-        };
-        parts.next().is_none().then_some(Self { revoked, until })
-    }
-
-    /// `<member> <until>`: the form passed between instances.
-    pub fn encode(&self) -> String {
-        format!("{} {}", self.member(), self.until)
-    }
-
-    /// The revocation [`Revocation::encode`] wrote.
-    pub fn decode(text: &str) -> Option<Self> {
-        let (member, until) = text.rsplit_once(' ')?;
-        Self::from_member(member, until.parse().ok()?)
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0 as u64);
     }
 }
 
-/// What a request's session says about itself, for the revocation check.
-#[derive(Debug, Clone, Copy)]
-pub struct SessionFacts<'a> {
-    /// The session's random id.
-    pub id: &'a str,
-    /// The IdP's session id, when the ID token had one.
-    pub sid: Option<&'a str>,
-    /// The user.
-    pub sub: &'a str,
-    /// Unix seconds of the login.
-    pub created: i64,
+type Table<V> = HashMap<Key, V, BuildHasherDefault<PassThrough>>;
+
+/// How long an entry is kept (Unix seconds) and the latest login it ends.
+#[derive(Clone, Copy)]
+struct Entry {
+    until: i64,
+    covers: i64,
 }
 
-/// The first 64 bits of a value's SHA-256: the table key of its digest.
-fn key_of(value: &str) -> Digest {
-    let hash = Sha256::digest(value.as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&hash[..8]);
-    Digest(u64::from_le_bytes(first))
+impl Entry {
+    fn merge(&mut self, other: Entry) {
+        self.until = self.until.max(other.until);
+        self.covers = self.covers.max(other.covers);
+    }
 }
 
-/// The table key of a digest made by [`digest`] (the same first 64 bits).
-fn key_of_digest(digest: &str) -> Option<Digest> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(digest)
-        .ok()?;
-    let first: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
-    (bytes.len() == 16).then_some(Digest(u64::from_le_bytes(first)))
+/// What a full copy changed besides the revocation inserted: revocations added (a user's
+/// sessions folded into one, a watermark) and members removed (those now covered). A durable
+/// store writes both with the revocation itself.
+#[derive(Debug, Default, PartialEq)]
+pub struct Changes {
+    /// Revocations to record as well.
+    pub added: Vec<Revocation>,
+    /// Members (see [`Revocation::member`]) to forget; may name the revocation just inserted
+    /// when a watermark already covers it.
+    pub removed: Vec<String>,
 }
 
+#[derive(Default)]
 struct Lists {
-    sessions: Partition,
-    idp_sessions: Partition,
-    /// `sub` key → (ends sessions created at or before, kept until).
-    subjects: HashMap<Digest, (i64, Deadline)>,
-    subject_capacity: usize,
+    /// Session id → its entry and its user, when known.
+    sessions: Table<(Entry, Option<Key>)>,
+    idp_sessions: Table<Entry>,
+    /// `sub` → every session of that user begun at or before `covers` is ended.
+    subjects: Table<Entry>,
+    /// Every session begun at or before `covers` is ended.
+    watermark: Option<Entry>,
+    /// How many ended sessions each user has in `sessions`.
+    per_user: Table<u32>,
 }
 
-/// This instance's copy of the revocations, bounded: when full it forgets those closest to
-/// expiry first.
+impl Lists {
+    fn len(&self) -> usize {
+        self.sessions.len() + self.idp_sessions.len() + self.subjects.len()
+    }
+
+    fn remove_session(&mut self, key: Key) -> Option<(Entry, Option<Key>)> {
+        let removed = self.sessions.remove(&key)?;
+        if let Some(user) = removed.1 {
+            if let Some(count) = self.per_user.get_mut(&user) {
+                *count -= 1;
+                if *count == 0 {
+                    self.per_user.remove(&user);
+                }
+            }
+        }
+        Some(removed)
+    }
+
+    fn covered_by_watermark(&self, entry: Entry) -> bool {
+        self.watermark
+            .is_some_and(|w| entry.covers <= w.covers && entry.until <= w.until)
+    }
+}
+
+/// This instance's copy of the revocations, bounded and failing closed (see the module).
 pub struct RevocationList {
     lists: Mutex<Lists>,
-    epoch: Instant,
-    epoch_unix: i64,
+    capacity: usize,
 }
 
 impl RevocationList {
-    /// Room for `capacity` revocations of each kind.
+    /// Room for `capacity` revocations in all.
     pub fn new(capacity: usize) -> Self {
         Self {
-            lists: Mutex::new(Lists {
-                sessions: Partition::new(capacity.max(1)),
-                idp_sessions: Partition::new(capacity.max(1)),
-                subjects: HashMap::new(),
-                subject_capacity: capacity.max(1),
-            }),
-            epoch: Instant::now(),
-            epoch_unix: crate::clock::now(),
+            lists: Mutex::new(Lists::default()),
+            capacity: capacity.max(2),
         }
     }
 
-    fn now(&self) -> Deadline {
-        self.epoch.elapsed().as_millis() as u64
+    /// How many revocations the copy holds.
+    pub fn len(&self) -> usize {
+        self.lists.lock().map_or(0, |lists| lists.len())
     }
 
-    /// Unix seconds as a deadline of the tables (milliseconds since `epoch`).
-    fn deadline(&self, unix: i64) -> Deadline {
-        let since_epoch = unix.saturating_sub(self.epoch_unix).max(0) as u64;
-        since_epoch.saturating_mul(1000)
+    /// Whether the copy holds none.
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
-    /// Adds a revocation (again: the longer expiry wins).
-    pub fn insert(&self, revocation: &Revocation) {
-        let now = self.now();
-        let until = self.deadline(revocation.until);
-        if until <= now {
-            return;
+    /// Adds a revocation (again: the later expiry and login win), making room first if the
+    /// copy is full. Returns what else changed.
+    pub fn insert(&self, revocation: &Revocation) -> Changes {
+        let mut changes = Changes::default();
+        let now = clock::now();
+        if revocation.until <= now {
+            return changes;
         }
         let Ok(mut lists) = self.lists.lock() else {
-            return;
+            return changes;
         };
-        let (table, value) = match &revocation.revoked {
-            Revoked::Session(d) => (&mut lists.sessions, d),
-            Revoked::IdpSession(d) => (&mut lists.idp_sessions, d),
-            Revoked::Subject { sub, before } => {
-                let Some(key) = key_of_digest(sub) else {
-                    return;
+        let entry = Entry {
+            until: revocation.until,
+            covers: revocation.covers(),
+        };
+        if lists.covered_by_watermark(entry) {
+            changes.removed.push(revocation.member());
+            return changes;
+        }
+        if lists.len() >= self.capacity && !matches!(revocation.revoked, Revoked::Before(_)) {
+            self.make_room(&mut lists, now, &mut changes);
+        }
+        match &revocation.revoked {
+            Revoked::Session { id, sub, created } => {
+                let Some(id) = digest_bits(id) else {
+                    return changes;
                 };
-                let capacity = lists.subject_capacity;
-                let subjects = &mut lists.subjects;
-                if subjects.len() >= capacity && !subjects.contains_key(&key) {
-                    subjects.retain(|_, (_, d)| *d > now);
-                    if subjects.len() >= capacity {
-                        // Forget the one closest to expiry.
-                        if let Some(soonest) = subjects
-                            .iter()
-                            .min_by_key(|(_, (_, d))| *d)
-                            .map(|(k, _)| *k)
-                        {
-                            subjects.remove(&soonest);
+                // Only an entry with its login time can be folded into its user's.
+                let user = sub
+                    .as_deref()
+                    .filter(|_| created.is_some())
+                    .and_then(digest_bits)
+                    .map(Key);
+                match lists.sessions.get_mut(&Key(id)) {
+                    Some((kept, _)) => kept.merge(entry),
+                    None => {
+                        lists.sessions.insert(Key(id), (entry, user));
+                        if let Some(user) = user {
+                            *lists.per_user.entry(user).or_default() += 1;
                         }
                     }
                 }
-                let entry = subjects.entry(key).or_insert((*before, until));
-                entry.0 = entry.0.max(*before);
-                entry.1 = entry.1.max(until);
-                return;
             }
-        };
-        let Some(key) = key_of_digest(value) else {
-            return;
-        };
-        if !table.is_live(&key, now) {
-            table.make_room(now);
+            Revoked::IdpSession { sid, .. } => {
+                if let Some(sid) = digest_bits(sid) {
+                    merge_into(&mut lists.idp_sessions, Key(sid), entry);
+                }
+            }
+            Revoked::Subject { sub, .. } => {
+                if let Some(sub) = digest_bits(sub) {
+                    merge_into(&mut lists.subjects, Key(sub), entry);
+                }
+            }
+            Revoked::Before(_) => raise_watermark(&mut lists, entry, &mut changes),
         }
-        let kept = table.deadlines.get(&key).copied().unwrap_or(0).max(until);
-        table.deadlines.insert(key, kept);
+        changes
     }
 
     /// Whether the session is revoked. Fails closed: a poisoned lock says revoked.
@@ -237,125 +182,249 @@ impl RevocationList {
         let Ok(lists) = self.lists.lock() else {
             return true;
         };
+        let now = clock::now();
+        if let Some(watermark) = lists.watermark {
+            if session.created <= watermark.covers && watermark.until > now {
+                return true;
+            }
+        }
         // Most requests come while nothing is revoked: no hashing then.
-        if lists.sessions.deadlines.is_empty()
-            && lists.idp_sessions.deadlines.is_empty()
-            && lists.subjects.is_empty()
-        {
+        if lists.len() == 0 {
             return false;
         }
-        let now = self.now();
-        if !lists.sessions.deadlines.is_empty() && lists.sessions.is_live(&key_of(session.id), now)
+        let live = |entry: Option<&Entry>| entry.is_some_and(|e| e.until > now);
+        if !lists.sessions.is_empty() && live(lists.sessions.get(&key_of(session.id)).map(|e| &e.0))
         {
             return true;
         }
         if let Some(sid) = session.sid {
-            if !lists.idp_sessions.deadlines.is_empty()
-                && lists.idp_sessions.is_live(&key_of(sid), now)
-            {
+            if !lists.idp_sessions.is_empty() && live(lists.idp_sessions.get(&key_of(sid))) {
                 return true;
             }
         }
         if !lists.subjects.is_empty() {
-            if let Some(&(before, until)) = lists.subjects.get(&key_of(session.sub)) {
-                return until > now && session.created <= before;
+            if let Some(entry) = lists.subjects.get(&key_of(session.sub)) {
+                return entry.until > now && session.created <= entry.covers;
             }
         }
         false
     }
+
+    /// Frees a sixteenth of the capacity: expired entries, then users' ended sessions folded
+    /// into one revocation each, then a watermark.
+    fn make_room(&self, lists: &mut Lists, now: i64, changes: &mut Changes) {
+        let target = self.capacity - (self.capacity / 16).max(1);
+        sweep(lists, now, changes);
+        if lists.len() > target {
+            fold_users(lists, lists.len() - target, changes);
+        }
+        if lists.len() > target {
+            let excess = lists.len() - target;
+            let mut covers: Vec<i64> = all_entries(lists).map(|e| e.covers).collect();
+            let (_, moment, _) = covers.select_nth_unstable(excess - 1);
+            let entry = Entry {
+                covers: *moment,
+                until: all_entries(lists)
+                    .filter(|e| e.covers <= *moment)
+                    .map(|e| e.until)
+                    .max()
+                    .unwrap_or(now),
+            };
+            raise_watermark(lists, entry, changes);
+            crate::metrics::ended_sessions_bound("watermark");
+            tracing::warn!(
+                capacity = self.capacity,
+                before = entry.covers,
+                "the list of ended sessions is full: every session begun at or before this moment is ended (raise ENDED_SESSIONS_CAPACITY)"
+            );
+        }
+    }
+}
+
+fn merge_into(table: &mut Table<Entry>, key: Key, entry: Entry) {
+    table
+        .entry(key)
+        .and_modify(|kept| kept.merge(entry))
+        .or_insert(entry);
+}
+
+fn all_entries(lists: &Lists) -> impl Iterator<Item = &Entry> {
+    lists
+        .sessions
+        .values()
+        .map(|(e, _)| e)
+        .chain(lists.idp_sessions.values())
+        .chain(lists.subjects.values())
+}
+
+/// Forgets the entries that have expired.
+fn sweep(lists: &mut Lists, now: i64, changes: &mut Changes) {
+    let expired: Vec<Key> = lists
+        .sessions
+        .iter()
+        .filter(|(_, (e, _))| e.until <= now)
+        .map(|(k, _)| *k)
+        .collect();
+    for key in expired {
+        if let Some((entry, user)) = lists.remove_session(key) {
+            changes.removed.push(session_member(key, user, entry));
+        }
+    }
+    lists.idp_sessions.retain(|key, entry| {
+        let keep = entry.until > now;
+        if !keep {
+            changes.removed.push(idp_member(*key, *entry));
+        }
+        keep
+    });
+    lists.subjects.retain(|key, entry| {
+        let keep = entry.until > now;
+        if !keep {
+            changes.removed.push(subject_member(*key, *entry));
+        }
+        keep
+    });
+}
+
+/// Folds the ended sessions of the users with the most into one revocation per user (every
+/// session of theirs begun at or before the latest of them), until `excess` entries are freed
+/// or no user has two.
+fn fold_users(lists: &mut Lists, excess: usize, changes: &mut Changes) {
+    let mut users: Vec<(Key, u32)> = lists
+        .per_user
+        .iter()
+        .filter(|(_, n)| **n >= 2)
+        .map(|(k, n)| (*k, *n))
+        .collect();
+    if users.is_empty() {
+        return;
+    }
+    users.sort_unstable_by(|a, b| b.1.cmp(&a.1));
+    let mut chosen: Table<Option<Entry>> = Table::default();
+    let mut freed = 0;
+    for (user, count) in users {
+        if freed >= excess {
+            break;
+        }
+        chosen.insert(user, None);
+        freed += count as usize - 1;
+    }
+    let folded: Vec<Key> = lists
+        .sessions
+        .iter()
+        .filter(|(_, (_, user))| user.is_some_and(|u| chosen.contains_key(&u)))
+        .map(|(k, _)| *k)
+        .collect();
+    for key in folded {
+        let Some((entry, Some(user))) = lists.remove_session(key) else {
+            continue;
+        };
+        changes.removed.push(session_member(key, Some(user), entry));
+        if let Some(slot) = chosen.get_mut(&user) {
+            slot.get_or_insert(entry).merge(entry);
+        }
+    }
+    for (user, entry) in chosen {
+        let Some(entry) = entry else { continue };
+        merge_into(&mut lists.subjects, user, entry);
+        let merged = lists.subjects[&user];
+        changes.added.push(Revocation {
+            revoked: Revoked::Subject {
+                sub: digest_text(user.0),
+                before: merged.covers,
+            },
+            until: merged.until,
+        });
+    }
+    crate::metrics::ended_sessions_bound("collapsed");
+    tracing::warn!(
+        "the list of ended sessions is full: the users with the most ended sessions had every earlier session ended (raise ENDED_SESSIONS_CAPACITY)"
+    );
+}
+
+/// Raises the watermark to `entry` (never lowers it) and forgets what it now covers.
+fn raise_watermark(lists: &mut Lists, entry: Entry, changes: &mut Changes) {
+    let mut watermark = entry;
+    if let Some(old) = lists.watermark {
+        if old.covers == watermark.covers && old.until >= watermark.until {
+            return;
+        }
+        watermark.merge(old);
+        changes.removed.push(watermark_member(old));
+    }
+    lists.watermark = Some(watermark);
+    changes.added.push(Revocation {
+        revoked: Revoked::Before(watermark.covers),
+        until: watermark.until,
+    });
+    let covered = |e: &Entry| e.covers <= watermark.covers && e.until <= watermark.until;
+    let sessions: Vec<Key> = lists
+        .sessions
+        .iter()
+        .filter(|(_, (e, _))| covered(e))
+        .map(|(k, _)| *k)
+        .collect();
+    for key in sessions {
+        if let Some((entry, user)) = lists.remove_session(key) {
+            changes.removed.push(session_member(key, user, entry));
+        }
+    }
+    lists.idp_sessions.retain(|key, e| {
+        let keep = !covered(e);
+        if !keep {
+            changes.removed.push(idp_member(*key, *e));
+        }
+        keep
+    });
+    lists.subjects.retain(|key, e| {
+        let keep = !covered(e);
+        if !keep {
+            changes.removed.push(subject_member(*key, *e));
+        }
+        keep
+    });
+}
+
+/// The members as stored. A session entry without a user was recorded without its login
+/// time (`s <id>`); with one, `covers` is that time.
+fn session_member(key: Key, user: Option<Key>, entry: Entry) -> String {
+    match user {
+        Some(user) => format!(
+            "s {} {} {}",
+            digest_text(key.0),
+            digest_text(user.0),
+            entry.covers
+        ),
+        None => format!("s {}", digest_text(key.0)),
+    }
+}
+
+fn idp_member(key: Key, entry: Entry) -> String {
+    // Revocations of this version always carry their moment; an older one's moment is its
+    // expiry, so both spellings are removed.
+    if entry.covers == entry.until {
+        format!("i {}", digest_text(key.0))
+    } else {
+        format!("i {} {}", digest_text(key.0), entry.covers)
+    }
+}
+
+fn subject_member(key: Key, entry: Entry) -> String {
+    format!("u {} {}", digest_text(key.0), entry.covers)
+}
+
+fn watermark_member(entry: Entry) -> String {
+    format!("w {}", entry.covers)
+}
+
+/// The table key of a value: the first 128 bits of its SHA-256, as [`super::digest`] names it.
+fn key_of(value: &str) -> Key {
+    let hash = Sha256::digest(value.as_bytes());
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&hash[..16]);
+    Key(u128::from_le_bytes(first))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn facts<'a>(
-        id: &'a str,
-        sid: Option<&'a str>,
-        sub: &'a str,
-        created: i64,
-    ) -> SessionFacts<'a> {
-        SessionFacts {
-            id,
-            sid,
-            sub,
-            created,
-        }
-    }
-
-    #[test]
-    fn a_revoked_session_id_is_refused_and_others_are_not() {
-        let list = RevocationList::new(10);
-        let now = crate::clock::now();
-        assert!(!list.is_revoked(&facts("a", None, "alice", now)));
-        list.insert(&Revocation::session("a", now + 60));
-        assert!(list.is_revoked(&facts("a", None, "alice", now)));
-        assert!(!list.is_revoked(&facts("b", None, "alice", now)));
-    }
-
-    #[test]
-    fn an_idp_session_revocation_ends_every_session_with_that_sid() {
-        let list = RevocationList::new(10);
-        let now = crate::clock::now();
-        list.insert(&Revocation::idp_session("sid-1", now + 60));
-        assert!(list.is_revoked(&facts("a", Some("sid-1"), "alice", now)));
-        assert!(list.is_revoked(&facts("b", Some("sid-1"), "bob", now)));
-        assert!(!list.is_revoked(&facts("c", Some("sid-2"), "alice", now)));
-        assert!(!list.is_revoked(&facts("d", None, "alice", now)));
-    }
-
-    #[test]
-    fn a_subject_revocation_ends_earlier_sessions_but_not_later_logins() {
-        let list = RevocationList::new(10);
-        let now = crate::clock::now();
-        list.insert(&Revocation::subject("alice", now, now + 60));
-        assert!(list.is_revoked(&facts("a", None, "alice", now - 10)));
-        assert!(list.is_revoked(&facts("b", Some("x"), "alice", now)));
-        assert!(!list.is_revoked(&facts("c", None, "alice", now + 1)));
-        assert!(!list.is_revoked(&facts("d", None, "bob", now - 10)));
-    }
-
-    #[test]
-    fn an_expired_revocation_is_not_kept() {
-        let list = RevocationList::new(10);
-        let now = crate::clock::now();
-        list.insert(&Revocation::session("a", now - 1));
-        assert!(!list.is_revoked(&facts("a", None, "alice", now)));
-    }
-
-    #[test]
-    fn revocations_travel_as_text_and_garbage_is_ignored() {
-        let now = crate::clock::now();
-        for revocation in [
-            Revocation::session("a", now + 5),
-            Revocation::idp_session("s", now + 5),
-            Revocation::subject("alice", now, now + 5),
-        ] {
-            assert_eq!(Revocation::decode(&revocation.encode()), Some(revocation));
-        }
-        for garbage in [
-            "",
-            "s",
-            "s notadigest 5",
-            "x AAAAAAAAAAAAAAAAAAAAAA 5",
-            "u AAAAAAAAAAAAAAAAAAAAAA 5",
-            "s AAAAAAAAAAAAAAAAAAAAAA 5 6",
-            "s AAAAAAAAAAAAAAAAAAAAAA soon",
-        ] {
-            assert_eq!(Revocation::decode(garbage), None, "{garbage}");
-        }
-    }
-
-    #[test]
-    fn a_full_list_forgets_the_revocations_closest_to_expiry() {
-        let list = RevocationList::new(16);
-        let now = crate::clock::now();
-        for i in 0..16 {
-            list.insert(&Revocation::session(&format!("s{i}"), now + 100 + i));
-        }
-        list.insert(&Revocation::session("last", now + 1000));
-        assert!(list.is_revoked(&facts("last", None, "x", now)));
-        assert!(list.is_revoked(&facts("s15", None, "x", now)));
-        assert!(!list.is_revoked(&facts("s0", None, "x", now)));
-    }
-}
+#[path = "revocations_tests.rs"]
+mod tests;

@@ -101,15 +101,6 @@ fn tokens_key(name: &str) -> String {
 fn lock_key(name: &str) -> String {
     format!("refresh-lock:{{{name}}}")
 }
-/// The sets of session names (with tokens) by IdP session and by user, for back-channel logout.
-pub fn sid_index(sid: &str) -> String {
-    format!("sessions-of-sid:{}", store::digest(sid))
-}
-/// See [`sid_index`].
-pub fn sub_index(sub: &str) -> String {
-    format!("sessions-of-sub:{}", store::digest(sub))
-}
-
 impl TokenKeeper {
     /// A keeper that refreshes tokens `refresh_margin` before they expire and waits at most
     /// `wait_limit` for a refresh running elsewhere.
@@ -157,8 +148,7 @@ impl TokenKeeper {
         })
     }
 
-    /// Keeps the tokens of a fresh login for as long as the session can live, and notes the
-    /// session under its IdP session and user so a back-channel logout finds its tokens.
+    /// Keeps the tokens of a fresh login for as long as the session can live.
     pub async fn keep(
         &self,
         session: &Session,
@@ -171,15 +161,7 @@ impl TokenKeeper {
             expires_at: response.expires_in.map(expires_at),
             dpop_key: response.dpop_key.as_ref().map(|key| key.to_stored()),
         };
-        let name = store::digest(&session.id);
-        self.save(&name, &tokens, lifetime).await?;
-        if let Some(sid) = &session.sid {
-            self.store
-                .add_to_set(&sid_index(sid), &name, lifetime)
-                .await?;
-        }
-        self.store
-            .add_to_set(&sub_index(&session.sub), &name, lifetime)
+        self.save(&store::digest(&session.id), &tokens, lifetime)
             .await
     }
 
@@ -250,18 +232,16 @@ impl TokenKeeper {
         self.forget_and_revoke(&store::digest(session_id)).await;
     }
 
-    /// Back-channel logout: forgets and revokes the tokens of every session noted under the
-    /// index (`sid_index` or `sub_index`). Returns how many sessions had tokens.
-    pub async fn revoke_sessions_in(&self, index: &str) -> Result<usize, StoreError> {
-        let names = self.store.set_members(index).await?;
+    /// Forgets and revokes the tokens of the sessions named (the store's names, as the
+    /// session sets hold them). Returns how many had tokens.
+    pub async fn revoke_named(&self, names: &[String]) -> usize {
         let mut revoked = 0;
-        for name in &names {
+        for name in names {
             if self.forget_and_revoke(name).await {
                 revoked += 1;
             }
         }
-        self.store.remove(index).await?;
-        Ok(revoked)
+        revoked
     }
 
     async fn forget_and_revoke(&self, name: &str) -> bool {

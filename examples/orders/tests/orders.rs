@@ -19,6 +19,8 @@ async fn example_app() -> Client {
         .merge(("log_level", "off"))
         .merge(("secret_key", vec![9u8; 64]))
         .merge(("oidc.base_url", "http://localhost:3000"))
+        // Tests run side by side; the default store file is one per working directory.
+        .merge(("oidc.store", "memory"))
         .merge(("oidc.dev_idp_port", free_port()));
     Client::tracked(orders_example::app(figment))
         .await

@@ -17,9 +17,9 @@ use crate::config::Settings;
 use crate::oidc::logout_token::{self, LogoutToken, LogoutTokenError};
 use crate::oidc::provider::{LogoutValidationError, Provider};
 use crate::routes::errors::request_id;
-use crate::session::Sessions;
+use crate::session::{self, Sessions};
 use crate::store::{Revocation, StoreError};
-use crate::token_keeper::{self, TokenKeeper};
+use crate::token_keeper::TokenKeeper;
 
 pub(super) fn routes() -> Vec<Route> {
     routes![backchannel_logout, backchannel_logout_not_a_form]
@@ -114,11 +114,17 @@ async fn backchannel_logout(
         return unavailable(&req, &error);
     }
     let index = match (&logout.sid, &logout.sub) {
-        (Some(sid), _) => token_keeper::sid_index(sid),
-        (None, Some(sub)) => token_keeper::sub_index(sub),
+        (Some(sid), _) => session::index::of_idp_session(sid),
+        (None, Some(sub)) => session::index::of_user(sub),
         (None, None) => return Answer::Done,
     };
-    match keeper.revoke_sessions_in(&index).await {
+    let ended = async {
+        let names = store.set_members(&index).await?;
+        let revoked = keeper.revoke_named(&names).await;
+        store.remove(&index).await?;
+        Ok::<_, StoreError>(revoked)
+    };
+    match ended.await {
         Ok(revoked) => {
             tracing::info!(request_id = %req.0, by = if logout.sid.is_some() { "sid" } else { "sub" }, tokens_revoked = revoked, "back-channel logout: sessions ended");
         }
@@ -144,7 +150,7 @@ async fn end_sessions(
         + sessions.policy.absolute_lifetime.as_secs() as i64
         + settings.clock_skew.as_secs() as i64;
     let revocation = match (&logout.sid, &logout.sub) {
-        (Some(sid), _) => Revocation::idp_session(sid, until),
+        (Some(sid), _) => Revocation::idp_session(sid, now, until),
         (None, Some(sub)) => Revocation::subject(sub, now, until),
         (None, None) => return Ok(()),
     };

@@ -193,11 +193,19 @@ async fn callback(
             )
         })?;
     session::keep_id_token(jar, &sessions.policy, &session, &id_token, now);
-    if let Some(tokens) = tokens {
-        if let Err(error) = keeper
-            .keep(&session, &tokens, sessions.policy.absolute_lifetime)
-            .await
-        {
+    let kept = async {
+        if let Some(tokens) = tokens {
+            keeper
+                .keep(&session, &tokens, sessions.policy.absolute_lifetime)
+                .await?;
+        }
+        session::index::note(sessions.store.as_ref(), &sessions.policy, &session, now).await
+    };
+    match kept.await {
+        Ok(pushed_out) => {
+            keeper.revoke_named(&pushed_out).await;
+        }
+        Err(error) => {
             session::remove_session_cookie(jar, &sessions.policy);
             return Err(error.into());
         }

@@ -11,16 +11,30 @@ use rocket::async_trait;
 use super::RedisStore;
 use crate::store::{Revocation, SessionFacts, Store, StoreError};
 
-/// Adds a member and extends the set's life to at least the given milliseconds (a set that is
-/// new has no expiry yet: `PTTL` answers -1).
+/// Adds a member scored by when it leaves (Unix milliseconds; a later one wins), drops the
+/// members that have left, keeps at most `ARGV[4]` (popping those that leave first, which it
+/// returns) and keeps the set as long as its last member.
 static ADD_TO_SET: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        "redis.call('SADD', KEYS[1], ARGV[1])
-         if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
-           redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        "redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+         redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+         local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
+         local left = {}
+         if excess > 0 then
+           local popped = redis.call('ZPOPMIN', KEYS[1], excess)
+           for i = 1, #popped, 2 do left[#left + 1] = popped[i] end
          end
-         return 1",
+         local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+         if last[2] then
+           redis.call('PEXPIREAT', KEYS[1], math.floor(tonumber(last[2])) + 1)
+         end
+         return left",
     )
+});
+
+/// The members that have not left yet.
+static SET_MEMBERS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new("return redis.call('ZRANGE', KEYS[1], '(' .. ARGV[1], '+inf', 'BYSCORE')")
 });
 
 /// Extends the lease only if the caller still holds the lock: 1 if so, else 0.
@@ -57,6 +71,13 @@ static REVOKE: LazyLock<Script> = LazyLock::new(|| {
 /// The longest time to live sent: ten years (Redis refuses expiries past `i64` milliseconds).
 const MAX_TTL_MS: u64 = 10 * 365 * 24 * 3600 * 1000;
 
+/// The wall clock in Unix milliseconds (set members leave at such a moment).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// A time to live in whole milliseconds, at least one (Redis refuses `PX 0`).
 fn millis(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis())
@@ -91,14 +112,32 @@ impl Store for RedisStore {
         self.redis.query::<()>(cmd("DEL").arg(self.key(key))).await
     }
 
-    async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
+    async fn add_to_set(
+        &self,
+        key: &str,
+        member: &str,
+        ttl: Duration,
+        max_members: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let now = now_ms();
         let mut add = ADD_TO_SET.key(self.key(key));
-        add.arg(member).arg(millis(ttl));
-        self.redis.invoke::<()>(&add).await
+        add.arg(member)
+            .arg(now.saturating_add(millis(ttl)))
+            .arg(now)
+            .arg(max_members.max(1));
+        self.redis.invoke(&add).await
+    }
+
+    async fn remove_from_set(&self, key: &str, member: &str) -> Result<(), StoreError> {
+        self.redis
+            .query::<()>(cmd("ZREM").arg(self.key(key)).arg(member))
+            .await
     }
 
     async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
-        self.redis.query(cmd("SMEMBERS").arg(self.key(key))).await
+        let mut members = SET_MEMBERS.key(self.key(key));
+        members.arg(now_ms());
+        self.redis.invoke(&members).await
     }
 
     async fn lock(&self, key: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
@@ -131,14 +170,24 @@ impl Store for RedisStore {
 
     async fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
         // This instance refuses the session at once, whatever its subscription is doing.
-        self.feed.list.insert(&revocation);
-        let mut revoke = REVOKE.key(&self.names.revocations);
-        revoke
-            .arg(revocation.until)
-            .arg(revocation.member())
-            .arg(&self.names.channel)
-            .arg(revocation.encode());
-        self.redis.invoke::<()>(&revoke).await
+        let changes = self.feed.list.insert(&revocation);
+        for revocation in std::iter::once(&revocation).chain(&changes.added) {
+            let mut revoke = REVOKE.key(&self.names.revocations);
+            revoke
+                .arg(revocation.until)
+                .arg(revocation.member())
+                .arg(&self.names.channel)
+                .arg(revocation.encode());
+            self.redis.invoke::<()>(&revoke).await?;
+        }
+        // What a full list folded or covered leaves the shared set too, so it stays bounded
+        // (a replay after a reconnect reads the folded form).
+        for removed in changes.removed.chunks(500) {
+            let mut forget = cmd("ZREM");
+            forget.arg(&self.names.revocations).arg(removed);
+            self.redis.query::<()>(&forget).await?;
+        }
+        Ok(())
     }
 
     fn is_revoked(&self, session: &SessionFacts<'_>) -> Result<bool, StoreError> {

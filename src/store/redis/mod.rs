@@ -12,11 +12,10 @@ use std::sync::{Arc, Mutex};
 use tokio::task::JoinHandle;
 
 use crate::config::{ConfigError, RedisSettings};
+use crate::store::memory::DEFAULT_ENDED_SESSIONS;
 use connection::Redis;
 use sync::{Feed, Names};
 
-/// Revocations of each kind held in the copy, as many as the memory store holds.
-const REVOCATIONS: usize = 100_000;
 
 /// The shared store on Redis (standalone or cluster). Connects on first use and reconnects by
 /// itself; a command that fails or takes longer than the command timeout answers
@@ -40,7 +39,7 @@ impl RedisStore {
         let prefix = settings.key_prefix.clone();
         Ok(Self {
             redis: Arc::new(Redis::new(settings)?),
-            feed: Arc::new(Feed::new(REVOCATIONS, settings.sync_grace)),
+            feed: Arc::new(Feed::new(DEFAULT_ENDED_SESSIONS, settings.sync_grace)),
             names: Arc::new(Names {
                 revocations: format!("{prefix}revocations"),
                 channel: format!("{prefix}revocations"),
@@ -48,6 +47,13 @@ impl RedisStore {
             prefix,
             follower: Mutex::new(None),
         })
+    }
+
+    /// Room for `capacity` ended sessions in this instance's copy (`ENDED_SESSIONS_CAPACITY`);
+    /// the shared set is kept as bounded as the copy of the instance that writes to it.
+    pub fn with_ended_sessions_capacity(mut self, capacity: usize) -> Self {
+        self.feed = Arc::new(Feed::new(capacity, self.feed.grace));
+        self
     }
 
     /// The Redis key of one of the app's keys.

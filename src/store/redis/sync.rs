@@ -44,7 +44,7 @@ pub(super) struct Feed {
     epoch: Instant,
     /// `LIVE`, `NEVER_READ`, or the milliseconds since `epoch` when the feed was lost.
     state: AtomicU64,
-    grace: Duration,
+    pub(super) grace: Duration,
 }
 
 impl Feed {
@@ -155,7 +155,9 @@ async fn subscribe_and_apply(
                     return Err(StoreError::Unavailable("the subscription was closed".into()));
                 };
                 match message.get_payload::<String>().ok().as_deref().and_then(Revocation::decode) {
-                    Some(revocation) => feed.list.insert(&revocation),
+                    Some(revocation) => {
+                        feed.list.insert(&revocation);
+                    }
                     None => tracing::debug!("ignored a message that is not a revocation"),
                 }
             }

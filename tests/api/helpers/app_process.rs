@@ -33,6 +33,13 @@ impl Drop for AppProcess {
     }
 }
 
+/// A store file path for the app on `port`, with no file there yet.
+pub fn fresh_store_file(port: u16) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("oidc-bff-test-{port}.redb"));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
 impl AppProcess {
     /// The app against `idp` with the given response type and extra environment (an empty
     /// value unsets the variable).
@@ -54,6 +61,8 @@ impl AppProcess {
             .env("BASE_URL", "http://localhost:3000")
             .env("SECRET", SECRET)
             .env("RUST_LOG", "warn")
+            // Its own store file, unless the test names one (to restart on the same file).
+            .env("STORE_PATH", fresh_store_file(port))
             .stdout(Stdio::from(log))
             .stderr(Stdio::inherit());
         for (name, value) in env {

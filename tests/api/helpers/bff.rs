@@ -6,9 +6,23 @@
 
 // The public API: build the app, its stores.
 pub use oidc_bff::{
-    build_from, build_with_store, MemoryStore, RedisStore, Revocation, SessionFacts, Store,
+    build_with_store, FileStore, MemoryStore, RedisStore, Revocation, SessionFacts, Store,
     StoreError,
 };
+
+#[allow(dead_code)] // the browser tests pass their store
+/// The app from `figment`, with the memory store unless the figment names a store: tests run
+/// side by side, and the default store file is one per working directory.
+pub fn build_from(
+    figment: rocket::figment::Figment,
+) -> Result<rocket::Rocket<rocket::Build>, oidc_bff::StartupError> {
+    let named = figment.find_value("oidc.store").is_ok()
+        || figment.find_value("oidc.store_path").is_ok();
+    match named {
+        true => oidc_bff::build_from(figment),
+        false => oidc_bff::build_from(figment.merge(("oidc.store", "memory"))),
+    }
+}
 
 // Settings as the app reads them: the whole set (`load`), Redis's part, the sealer for data
 // at rest that the secrets give.

@@ -32,10 +32,11 @@ pub struct LoginStart {
     pub params: HashMap<String, String>,
 }
 
-/// The app's figment for tests: Rocket defaults, the test IdP, no logging.
+/// The app's figment for tests: Rocket defaults, the test IdP, no logging, the memory store.
 pub fn figment(issuer: &str) -> Figment {
     rocket::Config::figment()
         .merge(("log_level", "off"))
+        .merge(("oidc.store", "memory"))
         .merge(("secret_key", vec![7u8; 64]))
         .merge(("oidc.issuer", issuer))
         .merge(("oidc.client_id", CLIENT_ID))

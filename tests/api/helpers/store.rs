@@ -104,9 +104,20 @@ impl Store for ObservedStore {
         self.inner.remove(key).await
     }
 
-    async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
+    async fn add_to_set(
+        &self,
+        key: &str,
+        member: &str,
+        ttl: Duration,
+        max_members: usize,
+    ) -> Result<Vec<String>, StoreError> {
         self.up()?;
-        self.inner.add_to_set(key, member, ttl).await
+        self.inner.add_to_set(key, member, ttl, max_members).await
+    }
+
+    async fn remove_from_set(&self, key: &str, member: &str) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.remove_from_set(key, member).await
     }
 
     async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError> {

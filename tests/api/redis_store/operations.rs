@@ -12,7 +12,7 @@ on_standalone_and_cluster!(
     record_once_claims_a_key_once_until_it_expires,
     two_stores_racing_for_one_key_let_exactly_one_win,
     values_are_stored_replaced_removed_and_expire,
-    sets_collect_members_and_live_as_long_as_their_longest_member,
+    set_members_expire_one_by_one_leave_when_removed_and_stay_within_their_limit,
     a_lock_has_one_owner_who_alone_renews_or_releases_it_and_a_lapsed_lease_frees_it,
     every_key_carries_the_prefix,
 );
@@ -78,36 +78,41 @@ async fn values_are_stored_replaced_removed_and_expire(redis: &dyn Backend) {
     .await;
 }
 
-async fn sets_collect_members_and_live_as_long_as_their_longest_member(redis: &dyn Backend) {
+async fn set_members_expire_one_by_one_leave_when_removed_and_stay_within_their_limit(
+    redis: &dyn Backend,
+) {
     let store = store(&redis.url());
-    assert_eq!(store.set_members("sessions-of-sub:x").await, Ok(vec![]));
+    let set = "user-sessions:x";
+    assert_eq!(store.set_members(set).await, Ok(vec![]));
     let short = Duration::from_millis(300);
-    store
-        .add_to_set("sessions-of-sub:x", "a", short)
-        .await
-        .unwrap();
-    // A longer time to live extends the set; a shorter one later does not shorten it.
-    store
-        .add_to_set("sessions-of-sub:x", "b", Duration::from_secs(2))
-        .await
-        .unwrap();
-    store
-        .add_to_set("sessions-of-sub:x", "c", short)
-        .await
-        .unwrap();
-    let mut members = store.set_members("sessions-of-sub:x").await.unwrap();
+    let long = Duration::from_secs(5);
+    for (member, ttl) in [("a", short), ("b", long), ("c", long)] {
+        assert_eq!(store.add_to_set(set, member, ttl, 10).await, Ok(vec![]));
+    }
+    let mut members = store.set_members(set).await.unwrap();
     members.sort();
     assert_eq!(members, ["a", "b", "c"]);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(
-        store.set_members("sessions-of-sub:x").await.unwrap().len(),
-        3,
-        "still there after the shorter time to live"
-    );
-    until_async("the set expires", Duration::from_secs(5), || async {
-        store.set_members("sessions-of-sub:x").await == Ok(vec![])
+    // Each member leaves on its own; the set lives as long as its last one.
+    until_async("a leaves", Duration::from_secs(5), || async {
+        let mut members = store.set_members(set).await.unwrap();
+        members.sort();
+        members == ["b", "c"]
     })
     .await;
+    store.remove_from_set(set, "b").await.unwrap();
+    assert_eq!(store.set_members(set).await, Ok(vec!["c".to_string()]));
+    // Past the limit, the members that leave first are given back.
+    assert_eq!(
+        store.add_to_set(set, "d", Duration::from_secs(6), 2).await,
+        Ok(vec![])
+    );
+    assert_eq!(
+        store.add_to_set(set, "e", Duration::from_secs(7), 2).await,
+        Ok(vec!["c".to_string()])
+    );
+    let mut members = store.set_members(set).await.unwrap();
+    members.sort();
+    assert_eq!(members, ["d", "e"]);
 }
 
 async fn a_lock_has_one_owner_who_alone_renews_or_releases_it_and_a_lapsed_lease_frees_it(
@@ -141,7 +146,7 @@ async fn every_key_carries_the_prefix(redis: &dyn Backend) {
     store.record_once("consumed-state:k", MINUTE).await.unwrap();
     store.put("tokens:{k}", "v".into(), MINUTE).await.unwrap();
     store
-        .add_to_set("sessions-of-sid:k", "k", MINUTE)
+        .add_to_set("idp-sessions:k", "k", MINUTE, 50)
         .await
         .unwrap();
     store.lock("refresh-lock:{k}", "me", MINUTE).await.unwrap();

@@ -25,7 +25,8 @@ async fn with_redis_down_every_operation_answers_unavailable() {
         unavailable(store.put("k", "v".into(), MINUTE).await);
         unavailable(store.get("k").await.map(|_| ()));
         unavailable(store.remove("k").await);
-        unavailable(store.add_to_set("s", "m", MINUTE).await);
+        unavailable(store.add_to_set("s", "m", MINUTE, 5).await.map(|_| ()));
+        unavailable(store.remove_from_set("s", "m").await);
         unavailable(store.set_members("s").await.map(|_| ()));
         unavailable(store.lock("l", "o", MINUTE).await.map(|_| ()));
         unavailable(store.renew_lock("l", "o", MINUTE).await.map(|_| ()));

@@ -40,7 +40,7 @@ async fn a_revocation_reaches_another_instance_within_a_second(redis: &dyn Backe
         sub: "bob",
         created: now() - 10,
     };
-    a.revoke(Revocation::idp_session("idp-2", now() + 60))
+    a.revoke(Revocation::idp_session("idp-2", now(), now() + 60))
         .await
         .unwrap();
     until("B refuses the IdP session", Duration::from_secs(1), || {

@@ -1,0 +1,241 @@
+//! Every change to the file goes through one thread that applies the changes waiting at that
+//! moment in one write transaction and commits it durably (group commit): a caller hears back
+//! only once its change is on disk, and a burst of logins or logouts shares one `fsync`
+//! instead of queueing for one each.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use redb::{Database, ReadableTable, Table, WriteTransaction};
+use tokio::sync::oneshot;
+
+use super::tables::{self, Record, RECORDS, REVOCATIONS, SET_MEMBERS};
+use crate::store::StoreError;
+
+/// At most this many changes share a transaction, so one caller never waits behind an
+/// unbounded batch.
+const MAX_BATCH: usize = 512;
+
+/// One change, with what its caller needs back.
+pub(super) enum Change {
+    /// Records `key` until `until_ms` unless live: `Done::Claimed(false)` when it was.
+    RecordOnce { key: String, until_ms: u64 },
+    /// Stores a value until `until_ms`.
+    Put {
+        key: String,
+        value: String,
+        until_ms: u64,
+    },
+    /// Forgets a record.
+    Remove { key: String },
+    /// Adds a set member until `until_ms`, keeping at most `max` live members.
+    AddToSet {
+        key: String,
+        member: String,
+        until_ms: u64,
+        max: usize,
+    },
+    /// Removes a set member.
+    RemoveFromSet { key: String, member: String },
+    /// Records revocations (member → until, Unix seconds; the later expiry wins) and forgets
+    /// others.
+    Revocations {
+        add: Vec<(String, i64)>,
+        remove: Vec<String>,
+    },
+    /// Forgets every record, member and revocation that has expired.
+    Sweep,
+}
+
+/// What a change answers.
+pub(super) enum Done {
+    Ok,
+    Claimed(bool),
+    Left(Vec<String>),
+}
+
+type Reply = oneshot::Sender<Result<Done, StoreError>>;
+
+/// The handle callers send changes through.
+#[derive(Clone)]
+pub(super) struct Writer {
+    queue: mpsc::Sender<(Change, Reply)>,
+}
+
+impl Writer {
+    /// Starts the writer thread for `db`; it ends when the last `Writer` is dropped.
+    pub(super) fn start(db: Arc<Database>) -> std::io::Result<Self> {
+        let (queue, changes) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("oidc-bff-store".into())
+            .spawn(move || write_loop(&db, &changes))?;
+        Ok(Self { queue })
+    }
+
+    /// Applies `change` and waits until it is on disk.
+    pub(super) async fn apply(&self, change: Change) -> Result<Done, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send((change, reply))
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Applies `change` from outside the async runtime (at start-up).
+    pub(super) fn apply_blocking(&self, change: Change) -> Result<Done, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send((change, reply))
+            .map_err(|_| stopped())?;
+        answer.blocking_recv().map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the store file's writer has stopped".into())
+}
+
+fn write_loop(db: &Database, changes: &mpsc::Receiver<(Change, Reply)>) {
+    while let Ok(first) = changes.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match changes.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        match commit(db, &batch) {
+            Ok(answers) => {
+                for ((_, reply), answer) in batch.into_iter().zip(answers) {
+                    let _ = reply.send(Ok(answer));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "the store file could not be written");
+                let error = StoreError::Unavailable(format!("the store file: {error}"));
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Applies a batch in one durable transaction: all of it is on disk, or none.
+fn commit(db: &Database, batch: &[(Change, Reply)]) -> Result<Vec<Done>, redb::Error> {
+    let now_ms = tables::now_ms();
+    let write = db.begin_write()?;
+    let mut answers = Vec::with_capacity(batch.len());
+    for (change, _) in batch {
+        answers.push(apply(&write, change, now_ms)?);
+    }
+    write.commit()?;
+    Ok(answers)
+}
+
+fn apply(write: &WriteTransaction, change: &Change, now_ms: u64) -> Result<Done, redb::Error> {
+    match change {
+        Change::RecordOnce { key, until_ms } => {
+            let mut records = write.open_table(RECORDS)?;
+            let live = records
+                .get(key.as_str())?
+                .is_some_and(|r| Record::until_ms(r.value()) > now_ms);
+            if !live {
+                records.insert(key.as_str(), Record::mark(*until_ms).as_slice())?;
+            }
+            Ok(Done::Claimed(!live))
+        }
+        Change::Put {
+            key,
+            value,
+            until_ms,
+        } => {
+            let mut records = write.open_table(RECORDS)?;
+            records.insert(key.as_str(), Record::value(*until_ms, value).as_slice())?;
+            Ok(Done::Ok)
+        }
+        Change::Remove { key } => {
+            write.open_table(RECORDS)?.remove(key.as_str())?;
+            Ok(Done::Ok)
+        }
+        Change::AddToSet {
+            key,
+            member,
+            until_ms,
+            max,
+        } => {
+            let mut members = write.open_table(SET_MEMBERS)?;
+            let kept = members
+                .get((key.as_str(), member.as_str()))?
+                .map_or(0, |until| until.value());
+            members.insert((key.as_str(), member.as_str()), (*until_ms).max(kept))?;
+            Ok(Done::Left(trim_set(&mut members, key, now_ms, *max)?))
+        }
+        Change::RemoveFromSet { key, member } => {
+            write
+                .open_table(SET_MEMBERS)?
+                .remove((key.as_str(), member.as_str()))?;
+            Ok(Done::Ok)
+        }
+        Change::Revocations { add, remove } => {
+            let mut revocations = write.open_table(REVOCATIONS)?;
+            for (member, until) in add {
+                let kept = revocations
+                    .get(member.as_str())?
+                    .map_or(i64::MIN, |until| until.value());
+                revocations.insert(member.as_str(), (*until).max(kept))?;
+            }
+            for member in remove {
+                revocations.remove(member.as_str())?;
+            }
+            Ok(Done::Ok)
+        }
+        Change::Sweep => {
+            let now = (now_ms / 1000) as i64;
+            write
+                .open_table(RECORDS)?
+                .retain(|_, record| Record::until_ms(record) > now_ms)?;
+            write
+                .open_table(SET_MEMBERS)?
+                .retain(|_, until| until > now_ms)?;
+            write
+                .open_table(REVOCATIONS)?
+                .retain(|_, until| until > now)?;
+            Ok(Done::Ok)
+        }
+    }
+}
+
+/// Drops the set's members that have left, then those that leave first beyond `max`; returns
+/// the latter.
+fn trim_set(
+    members: &mut Table<(&str, &str), u64>,
+    key: &str,
+    now_ms: u64,
+    max: usize,
+) -> Result<Vec<String>, redb::Error> {
+    let mut live: Vec<(u64, String)> = Vec::new();
+    let mut gone: Vec<String> = Vec::new();
+    for entry in members.range(tables::set_range(key))? {
+        let (member, until) = entry?;
+        let (_, name) = member.value();
+        if until.value() <= now_ms {
+            gone.push(name.to_string());
+        } else {
+            live.push((until.value(), name.to_string()));
+        }
+    }
+    for name in &gone {
+        members.remove((key, name.as_str()))?;
+    }
+    let mut left = Vec::new();
+    if live.len() > max.max(1) {
+        live.sort_unstable();
+        let excess = live.len() - max.max(1);
+        for (_, name) in live.into_iter().take(excess) {
+            members.remove((key, name.as_str()))?;
+            left.push(name);
+        }
+    }
+    Ok(left)
+}
