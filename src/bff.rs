@@ -9,6 +9,7 @@ use rocket::fairing::{self, AdHoc, Fairing, Info, Kind};
 use rocket::figment::Figment;
 use rocket::{Build, Rocket};
 
+use crate::config::EmbeddedStore;
 use crate::config::{self, ConfigError, Settings};
 use crate::gateway::{self, Gateway};
 use crate::hooks::{LoginHook, LoginHooks};
@@ -17,7 +18,6 @@ use crate::routes::auth::rate_limit::LoginRateLimit;
 use crate::routes::{self, views::Views};
 use crate::security_headers::SecurityHeaders;
 use crate::session::{SessionPolicy, Sessions};
-use crate::config::EmbeddedStore;
 use crate::store::{FileStore, FileStoreError, MemoryStore, MeteredStore, RedisStore, Store};
 use crate::telemetry::RequestLog;
 use crate::token_keeper::TokenKeeper;

@@ -7,11 +7,11 @@ use std::fmt;
 
 use rocket::figment::Figment;
 
+use crate::config::EmbeddedStore;
 use crate::config::{self, ParMode, Settings};
 use crate::oidc::discovery::ProviderMetadata;
 use crate::oidc::par;
 use crate::oidc::provider::Provider;
-use crate::config::EmbeddedStore;
 use crate::store::{FileStore, RedisStore, Store};
 
 /// One check and how it went.

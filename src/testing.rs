@@ -41,3 +41,7 @@ pub mod oidc {
         pub use crate::oidc::validate::{Expected, IdTokenValidator, ValidationRules};
     }
 }
+
+pub mod store {
+    pub use crate::store::digest;
+}

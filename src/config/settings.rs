@@ -340,8 +340,7 @@ pub(super) fn check(
         store,
         ended_sessions_capacity: usize::try_from(fields.ended_sessions_capacity)
             .unwrap_or(usize::MAX),
-        max_sessions_per_user: usize::try_from(fields.max_sessions_per_user)
-            .unwrap_or(usize::MAX),
+        max_sessions_per_user: usize::try_from(fields.max_sessions_per_user).unwrap_or(usize::MAX),
         access: AccessRules {
             email_domains: words(&fields.allowed_email_domains)
                 .map(|domain| domain.trim_start_matches('@').to_ascii_lowercase())

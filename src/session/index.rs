@@ -45,8 +45,12 @@ pub async fn note(
     // Each ended as long as any session can live: it began before this one, so earlier.
     let until = now + policy.absolute_lifetime.as_secs() as i64;
     for old in &pushed_out {
-        let revocation =
-            Revocation::session_named(old.clone(), Some(store::digest(&session.sub)), Some(now), until);
+        let revocation = Revocation::session_named(
+            old.clone(),
+            Some(store::digest(&session.sub)),
+            Some(now),
+            until,
+        );
         store.revoke(revocation).await?;
     }
     if !pushed_out.is_empty() {

@@ -386,9 +386,21 @@ mod tests {
         let store = MemoryStore::default();
         let short = Duration::from_millis(30);
         let long = Duration::from_secs(60);
-        assert!(store.add_to_set("set", "a", short, 10).await.unwrap().is_empty());
-        assert!(store.add_to_set("set", "b", long, 10).await.unwrap().is_empty());
-        assert!(store.add_to_set("set", "c", long, 10).await.unwrap().is_empty());
+        assert!(store
+            .add_to_set("set", "a", short, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(store
+            .add_to_set("set", "b", long, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(store
+            .add_to_set("set", "c", long, 10)
+            .await
+            .unwrap()
+            .is_empty());
         let mut members = store.set_members("set").await.unwrap();
         members.sort();
         assert_eq!(members, ["a", "b", "c"]);

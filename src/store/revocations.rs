@@ -87,6 +87,37 @@ impl Lists {
         Some(removed)
     }
 
+    /// Whether the revocation is already in a table (inserting it again takes no room).
+    fn holds(&self, revoked: &Revoked) -> bool {
+        let key = |digest: &str| digest_bits(digest).map(Key);
+        match revoked {
+            Revoked::Session { id, .. } => key(id).is_some_and(|k| self.sessions.contains_key(&k)),
+            Revoked::IdpSession { sid, .. } => {
+                key(sid).is_some_and(|k| self.idp_sessions.contains_key(&k))
+            }
+            Revoked::Subject { sub, .. } => {
+                key(sub).is_some_and(|k| self.subjects.contains_key(&k))
+            }
+            Revoked::Before(_) => true,
+        }
+    }
+
+    /// Whether a session's revocation is already covered by one of its user's (it was folded
+    /// into it, say, and comes back as another instance's message).
+    fn covered_by_user(&self, revocation: &Revocation, entry: Entry) -> bool {
+        let Revoked::Session {
+            sub: Some(sub),
+            created: Some(_),
+            ..
+        } = &revocation.revoked
+        else {
+            return false;
+        };
+        digest_bits(sub)
+            .and_then(|sub| self.subjects.get(&Key(sub)))
+            .is_some_and(|user| entry.covers <= user.covers && entry.until <= user.until)
+    }
+
     fn covered_by_watermark(&self, entry: Entry) -> bool {
         self.watermark
             .is_some_and(|w| entry.covers <= w.covers && entry.until <= w.until)
@@ -134,11 +165,11 @@ impl RevocationList {
             until: revocation.until,
             covers: revocation.covers(),
         };
-        if lists.covered_by_watermark(entry) {
+        if lists.covered_by_watermark(entry) || lists.covered_by_user(revocation, entry) {
             changes.removed.push(revocation.member());
             return changes;
         }
-        if lists.len() >= self.capacity && !matches!(revocation.revoked, Revoked::Before(_)) {
+        if lists.len() >= self.capacity && !lists.holds(&revocation.revoked) {
             self.make_room(&mut lists, now, &mut changes);
         }
         match &revocation.revoked {
@@ -164,12 +195,18 @@ impl RevocationList {
             }
             Revoked::IdpSession { sid, .. } => {
                 if let Some(sid) = digest_bits(sid) {
-                    merge_into(&mut lists.idp_sessions, Key(sid), entry);
+                    let old = merge_into(&mut lists.idp_sessions, Key(sid), entry);
+                    changes
+                        .removed
+                        .extend(old.map(|old| idp_member(Key(sid), old)));
                 }
             }
             Revoked::Subject { sub, .. } => {
                 if let Some(sub) = digest_bits(sub) {
-                    merge_into(&mut lists.subjects, Key(sub), entry);
+                    let old = merge_into(&mut lists.subjects, Key(sub), entry);
+                    changes
+                        .removed
+                        .extend(old.map(|old| subject_member(Key(sub), old)));
                 }
             }
             Revoked::Before(_) => raise_watermark(&mut lists, entry, &mut changes),
@@ -241,11 +278,20 @@ impl RevocationList {
     }
 }
 
-fn merge_into(table: &mut Table<Entry>, key: Key, entry: Entry) {
-    table
-        .entry(key)
-        .and_modify(|kept| kept.merge(entry))
-        .or_insert(entry);
+/// Merges `entry` into the table; returns the entry it replaced when its moment changed (its
+/// member is written differently, so a store forgets the old one).
+fn merge_into(table: &mut Table<Entry>, key: Key, entry: Entry) -> Option<Entry> {
+    match table.get_mut(&key) {
+        Some(kept) => {
+            let old = *kept;
+            kept.merge(entry);
+            (kept.covers != old.covers).then_some(old)
+        }
+        None => {
+            table.insert(key, entry);
+            None
+        }
+    }
 }
 
 fn all_entries(lists: &Lists) -> impl Iterator<Item = &Entry> {
@@ -299,7 +345,7 @@ fn fold_users(lists: &mut Lists, excess: usize, changes: &mut Changes) {
     if users.is_empty() {
         return;
     }
-    users.sort_unstable_by(|a, b| b.1.cmp(&a.1));
+    users.sort_unstable_by_key(|u| std::cmp::Reverse(u.1));
     let mut chosen: Table<Option<Entry>> = Table::default();
     let mut freed = 0;
     for (user, count) in users {
@@ -326,7 +372,10 @@ fn fold_users(lists: &mut Lists, excess: usize, changes: &mut Changes) {
     }
     for (user, entry) in chosen {
         let Some(entry) = entry else { continue };
-        merge_into(&mut lists.subjects, user, entry);
+        let old = merge_into(&mut lists.subjects, user, entry);
+        changes
+            .removed
+            .extend(old.map(|old| subject_member(user, old)));
         let merged = lists.subjects[&user];
         changes.added.push(Revocation {
             revoked: Revoked::Subject {

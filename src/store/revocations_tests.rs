@@ -71,7 +71,10 @@ fn one_user_flooding_a_full_list_has_their_sessions_folded_and_no_one_else_comes
     assert!(!list.is_revoked(&facts("victim-other", None, "victim", now - 100)));
     for i in 0..capacity * 3 {
         let id = format!("m{i}");
-        assert!(list.is_revoked(&facts(&id, None, "mallory", now - 50)), "{id}");
+        assert!(
+            list.is_revoked(&facts(&id, None, "mallory", now - 50)),
+            "{id}"
+        );
     }
     assert!(folded.contains(&Revocation::subject("mallory", now - 50, now + 3600)));
     // The folding ends the flooder's older sessions, never their later logins.
@@ -87,16 +90,26 @@ fn many_users_flooding_a_full_list_raise_a_watermark_that_ends_the_oldest_sessio
     let mut added = Vec::new();
     for i in 0..capacity * 3 {
         let created = now - 900 + i as i64;
-        let changes = list.insert(&logout(&format!("s{i}"), &format!("u{i}"), created, now + 3600));
+        let changes = list.insert(&logout(
+            &format!("s{i}"),
+            &format!("u{i}"),
+            created,
+            now + 3600,
+        ));
         added.extend(changes.added);
         assert!(list.len() <= capacity);
     }
     assert!(list.is_revoked(&facts("victim-session", None, "victim", now - 1000)));
     for i in 0..capacity * 3 {
         let (id, user) = (format!("s{i}"), format!("u{i}"));
-        assert!(list.is_revoked(&facts(&id, None, &user, now - 900 + i as i64)), "{id}");
+        assert!(
+            list.is_revoked(&facts(&id, None, &user, now - 900 + i as i64)),
+            "{id}"
+        );
     }
-    assert!(added.iter().any(|r| matches!(r.revoked, Revoked::Before(_))));
+    assert!(added
+        .iter()
+        .any(|r| matches!(r.revoked, Revoked::Before(_))));
     // A login after the flood is untouched.
     assert!(!list.is_revoked(&facts("fresh", None, "victim", now)));
 }
@@ -128,7 +141,10 @@ fn a_watermark_from_elsewhere_forgets_what_it_covers_and_a_covered_revocation_is
         revoked: Revoked::Before(now - 5),
         until: now + 60,
     });
-    assert_eq!(changes.removed, vec![logout("a", "alice", now - 10, now + 60).member()]);
+    assert_eq!(
+        changes.removed,
+        vec![logout("a", "alice", now - 10, now + 60).member()]
+    );
     assert!(list.is_empty());
     assert!(list.is_revoked(&facts("a", None, "alice", now - 10)));
     assert!(!list.is_revoked(&facts("b", None, "alice", now)));

@@ -10,6 +10,7 @@ mod access_rules;
 mod backchannel_logout;
 mod code_flow;
 mod cookies;
+mod durable_store;
 mod fapi;
 mod gateway;
 mod host_hooks;

@@ -96,9 +96,7 @@ impl FileStore {
             }
         }
         if !add.is_empty() || !remove.is_empty() {
-            self.writer
-                .apply_blocking(Change::Revocations { add, remove })
-                .map_err(|e| FileStoreError::new(&self.path, e))?;
+            writer::apply_now(&self.db, &Change::Revocations { add, remove }).map_err(fail)?;
         }
         tracing::info!(
             path = %self.path.display(),
@@ -164,7 +162,9 @@ impl Store for FileStore {
             };
             let bytes = record.value();
             let live = Record::until_ms(bytes) > now;
-            Ok(live.then(|| Record::text(bytes).map(str::to_string)).flatten())
+            Ok(live
+                .then(|| Record::text(bytes).map(str::to_string))
+                .flatten())
         })
     }
 

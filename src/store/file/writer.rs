@@ -75,20 +75,17 @@ impl Writer {
     /// Applies `change` and waits until it is on disk.
     pub(super) async fn apply(&self, change: Change) -> Result<Done, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.queue
-            .send((change, reply))
-            .map_err(|_| stopped())?;
+        self.queue.send((change, reply)).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
+}
 
-    /// Applies `change` from outside the async runtime (at start-up).
-    pub(super) fn apply_blocking(&self, change: Change) -> Result<Done, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.queue
-            .send((change, reply))
-            .map_err(|_| stopped())?;
-        answer.blocking_recv().map_err(|_| stopped())?
-    }
+/// Applies `change` at once, on the caller's thread (at start-up, before any request).
+pub(super) fn apply_now(db: &Database, change: &Change) -> Result<Done, redb::Error> {
+    let write = db.begin_write()?;
+    let done = apply(&write, change, tables::now_ms())?;
+    write.commit()?;
+    Ok(done)
 }
 
 fn stopped() -> StoreError {

@@ -16,7 +16,6 @@ use crate::store::memory::DEFAULT_ENDED_SESSIONS;
 use connection::Redis;
 use sync::{Feed, Names};
 
-
 /// The shared store on Redis (standalone or cluster). Connects on first use and reconnects by
 /// itself; a command that fails or takes longer than the command timeout answers
 /// `Unavailable` or `Timeout`. Its copy of the revocations is fed once [`Store::start`]

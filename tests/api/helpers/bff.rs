@@ -16,8 +16,8 @@ pub use oidc_bff::{
 pub fn build_from(
     figment: rocket::figment::Figment,
 ) -> Result<rocket::Rocket<rocket::Build>, oidc_bff::StartupError> {
-    let named = figment.find_value("oidc.store").is_ok()
-        || figment.find_value("oidc.store_path").is_ok();
+    let named =
+        figment.find_value("oidc.store").is_ok() || figment.find_value("oidc.store_path").is_ok();
     match named {
         true => oidc_bff::build_from(figment),
         false => oidc_bff::build_from(figment.merge(("oidc.store", "memory"))),
@@ -28,6 +28,9 @@ pub fn build_from(
 // at rest that the secrets give.
 pub use oidc_bff::testing::config::{load as load_settings, redis_settings, RedisSettings};
 pub use oidc_bff::testing::crypto::{random_token, Sealer};
+
+// The store's name for a value (a `sub`, a session id): its digest.
+pub use oidc_bff::testing::store::digest;
 
 // The app's clock (whole seconds), to compare with what it stores.
 pub use oidc_bff::testing::clock::now as app_now;
