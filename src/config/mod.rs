@@ -13,6 +13,7 @@ mod redis;
 mod remote_apis;
 mod secret;
 mod settings;
+mod store;
 
 use rocket::figment::Figment;
 
@@ -22,7 +23,8 @@ pub use error::ConfigError;
 pub use fapi::{ClientAuthMethod, Fapi, ParMode};
 pub use redis::RedisSettings;
 pub use remote_apis::{RemoteApi, TokenPolicy};
-pub use settings::{EmbeddedStore, Settings};
+pub use settings::Settings;
+pub use store::EmbeddedStore;
 
 /// Reads and checks the `oidc` settings and turns `oidc.secret` into Rocket's `secret_key`
 /// (and, with `oidc.previous_secrets`, into the keys in [`Settings::previous_cookie_keys`] and

@@ -9,13 +9,14 @@ use rocket::http::SameSite;
 use secrecy::SecretString;
 use url::Url;
 
-use super::choices::{ResponseType, StoreKind};
+use super::choices::ResponseType;
 use super::error::ConfigError;
 use super::fapi::{self, Fapi};
 use super::fields::Fields;
 use super::redis::RedisSettings;
 use super::remote_apis::RemoteApi;
 use super::secret::Keys;
+use super::store::EmbeddedStore;
 use crate::access::AccessRules;
 use crate::crypto::{PreviousCookieKeys, Sealer};
 
@@ -89,15 +90,6 @@ pub struct Settings {
     pub max_sessions_per_user: usize,
 }
 
-/// Where a single instance keeps its records (used when `REDIS_URL` is unset).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EmbeddedStore {
-    /// The database file at this path.
-    File(std::path::PathBuf),
-    /// Process memory.
-    Memory,
-}
-
 impl Settings {
     /// `<base_url>/callback`, the redirect URI to register at the IdP.
     pub fn redirect_uri(&self) -> String {
@@ -160,6 +152,7 @@ pub(super) fn check(
     redis: Result<Option<RedisSettings>, ConfigError>,
     keys: Result<Keys, ConfigError>,
 ) -> Result<Settings, ConfigError> {
+    let stores = super::store::read(&fields)?;
     let issuer = fields.issuer.ok_or(ConfigError::Missing {
         name: "ISSUER_BASE_URL (oidc.issuer)",
         hint: "set it to your identity provider's issuer URL, e.g. https://example.eu.auth0.com/",
@@ -283,31 +276,6 @@ pub(super) fn check(
     }
     let redis = redis?;
     let keys = keys?;
-    let store = match fields.store {
-        StoreKind::Memory => EmbeddedStore::Memory,
-        StoreKind::File if fields.store_path.trim().is_empty() => {
-            return Err(ConfigError::Invalid {
-                name: "STORE_PATH (oidc.store_path)",
-                detail: "it is empty".into(),
-                hint: "the path of the store file, e.g. /var/lib/oidc-bff/store.redb",
-            })
-        }
-        StoreKind::File => EmbeddedStore::File(fields.store_path.trim().into()),
-    };
-    if fields.ended_sessions_capacity < 16 {
-        return Err(ConfigError::Invalid {
-            name: "ENDED_SESSIONS_CAPACITY (oidc.ended_sessions_capacity)",
-            detail: format!("{} is too small", fields.ended_sessions_capacity),
-            hint: "how many ended sessions each instance keeps, a whole number of at least 16",
-        });
-    }
-    if fields.max_sessions_per_user < 1 {
-        return Err(ConfigError::Invalid {
-            name: "MAX_SESSIONS_PER_USER (oidc.max_sessions_per_user)",
-            detail: "0 would refuse every login".into(),
-            hint: "how many live sessions a user may have, a whole number of at least 1",
-        });
-    }
     let secs = Duration::from_secs;
     Ok(Settings {
         issuer,
@@ -337,10 +305,9 @@ pub(super) fn check(
         allow_insecure_http: allow_insecure,
         trusted_proxies,
         login_rate_limit: fields.login_rate_limit,
-        store,
-        ended_sessions_capacity: usize::try_from(fields.ended_sessions_capacity)
-            .unwrap_or(usize::MAX),
-        max_sessions_per_user: usize::try_from(fields.max_sessions_per_user).unwrap_or(usize::MAX),
+        store: stores.embedded,
+        ended_sessions_capacity: stores.ended_sessions_capacity,
+        max_sessions_per_user: stores.max_sessions_per_user,
         access: AccessRules {
             email_domains: words(&fields.allowed_email_domains)
                 .map(|domain| domain.trim_start_matches('@').to_ascii_lowercase())
