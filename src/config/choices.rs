@@ -5,7 +5,8 @@ use std::str::FromStr;
 
 use rocket::http::SameSite;
 
-/// The `response_type` this app asks for; always with `response_mode=form_post`.
+/// The `response_type` this app asks for (with `response_mode=form_post`, or `query` for the
+/// code flow with an IdP that never posts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResponseType {
     /// Implicit: the ID token comes back through the browser; no access token.
@@ -57,6 +58,52 @@ impl fmt::Display for SameSiteSetting {
             Self::Lax => "lax",
             Self::Strict => "strict",
         })
+    }
+}
+
+/// `RESPONSE_MODE`: how the IdP returns the authorization response to `/callback`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    /// The browser posts it (OAuth 2.0 Form Post Response Mode): nothing in a URL.
+    #[default]
+    FormPost,
+    /// In the redirect's query: for IdPs that never post (Amazon Cognito, many OAuth-first
+    /// providers); the code flow only, since an ID token never travels in a URL.
+    Query,
+}
+
+impl ResponseMode {
+    /// The mode of a login: the configured one, else `form_post` when discovery lists it.
+    /// Without the list, Discovery's default is query and fragment, yet many IdPs that omit
+    /// it accept form_post: `query` for the code flow, `form_post` when an ID token comes
+    /// through the browser.
+    pub fn for_login(
+        configured: Option<Self>,
+        response_type: ResponseType,
+        supported: Option<&[String]>,
+    ) -> Self {
+        if let Some(mode) = configured {
+            return mode;
+        }
+        let code_only = response_type == ResponseType::Code;
+        match supported {
+            Some(modes) if modes.iter().any(|m| m == "form_post") => Self::FormPost,
+            _ if code_only => Self::Query,
+            _ => Self::FormPost,
+        }
+    }
+}
+
+impl FromStr for ResponseMode {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "form_post" => Ok(Self::FormPost),
+            "query" => Ok(Self::Query),
+            _ => Err("neither form_post nor query"),
+        }
     }
 }
 

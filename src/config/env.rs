@@ -46,6 +46,7 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("ALLOW_INSECURE_HTTP", "oidc.allow_insecure_http"),
     ("TRUSTED_PROXIES", "oidc.trusted_proxies"),
     ("LOGIN_RATE_LIMIT", "oidc.login_rate_limit"),
+    ("RESPONSE_MODE", "oidc.response_mode"),
     ("STORE", "oidc.store"),
     ("STORE_PATH", "oidc.store_path"),
     ("ENDED_SESSIONS_CAPACITY", "oidc.ended_sessions_capacity"),

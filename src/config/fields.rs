@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::choices::{ResponseType, SameSiteSetting, StoreKind};
+use super::choices::{ResponseMode, ResponseType, SameSiteSetting, StoreKind};
 use super::error::ConfigError;
 use super::fapi::{ClientAuthMethod, ParMode};
 use super::remote_apis::RawRemoteApi;
@@ -76,6 +76,8 @@ pub(super) struct Fields {
     pub store_path: String,
     pub ended_sessions_capacity: u64,
     pub max_sessions_per_user: u64,
+    #[serde(deserialize_with = "optional", skip_serializing)]
+    pub response_mode: Option<ResponseMode>,
 }
 
 impl Default for Fields {
@@ -118,6 +120,7 @@ impl Default for Fields {
             store_path: "oidc-bff.redb".into(),
             ended_sessions_capacity: 1_000_000,
             max_sessions_per_user: 50,
+            response_mode: None,
         }
     }
 }
@@ -276,6 +279,11 @@ const WRITTEN_AS: &[(&str, &str, &str)] = &[
         "logins per minute per client address, a whole number (0: no limit)",
     ),
     ("store", "STORE (oidc.store)", "use file or memory"),
+    (
+        "response_mode",
+        "RESPONSE_MODE (oidc.response_mode)",
+        "use form_post or query (query only with RESPONSE_TYPE=code)",
+    ),
     (
         "store_path",
         "STORE_PATH (oidc.store_path)",

@@ -17,7 +17,7 @@ mod store;
 
 use rocket::figment::Figment;
 
-pub use choices::ResponseType;
+pub use choices::{ResponseMode, ResponseType};
 pub use env::figment;
 pub use error::ConfigError;
 pub use fapi::{ClientAuthMethod, Fapi, ParMode};

@@ -9,7 +9,7 @@ use rocket::http::SameSite;
 use secrecy::SecretString;
 use url::Url;
 
-use super::choices::ResponseType;
+use super::choices::{ResponseMode, ResponseType};
 use super::error::ConfigError;
 use super::fapi::{self, Fapi};
 use super::fields::Fields;
@@ -88,6 +88,9 @@ pub struct Settings {
     pub ended_sessions_capacity: usize,
     /// `MAX_SESSIONS_PER_USER`: live sessions a user may have at once.
     pub max_sessions_per_user: usize,
+    /// `RESPONSE_MODE`: `None` chooses from discovery at each login
+    /// ([`ResponseMode::for_login`]).
+    pub response_mode: Option<ResponseMode>,
 }
 
 impl Settings {
@@ -204,6 +207,13 @@ pub(super) fn check(
         });
     }
     let response_type = fields.response_type;
+    if fields.response_mode == Some(ResponseMode::Query) && response_type != ResponseType::Code {
+        return Err(ConfigError::Invalid {
+            name: "RESPONSE_MODE (oidc.response_mode)",
+            detail: format!("query with RESPONSE_TYPE={}", response_type.as_str()),
+            hint: "query only with RESPONSE_TYPE=code: an ID token never travels in a URL",
+        });
+    }
     let client_secret = fields.client_secret.map(SecretString::from);
     let fapi = fapi::check(
         fields.client_auth,
@@ -308,6 +318,7 @@ pub(super) fn check(
         store: stores.embedded,
         ended_sessions_capacity: stores.ended_sessions_capacity,
         max_sessions_per_user: stores.max_sessions_per_user,
+        response_mode: fields.response_mode,
         access: AccessRules {
             email_domains: words(&fields.allowed_email_domains)
                 .map(|domain| domain.trim_start_matches('@').to_ascii_lowercase())

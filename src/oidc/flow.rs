@@ -8,7 +8,7 @@ use url::Url;
 
 use super::step_up::StepUp;
 use super::values::{CodeVerifier, Nonce, State};
-use crate::config::ResponseType;
+use crate::config::{ResponseMode, ResponseType};
 
 /// How long a login attempt may take, from `/login` to the IdP's POST to `/callback`.
 pub const LOGIN_ATTEMPT_LIFETIME_SECS: i64 = 600;
@@ -37,6 +37,13 @@ pub struct LoginAttempt {
     /// the browser goes back where it was, without a session and without an error page.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub silent: bool,
+    /// How the IdP answers this attempt; the callback accepts the answer only that way.
+    #[serde(default, skip_serializing_if = "is_form_post")]
+    pub response_mode: ResponseMode,
+}
+
+fn is_form_post(mode: &ResponseMode) -> bool {
+    *mode == ResponseMode::FormPost
 }
 
 impl LoginAttempt {
@@ -50,7 +57,14 @@ impl LoginAttempt {
             started_at_ms: now_ms,
             step_up: StepUp::default(),
             silent: false,
+            response_mode: ResponseMode::FormPost,
         }
+    }
+
+    /// The same attempt, answered in `mode`.
+    pub fn answered_by(mut self, mode: ResponseMode) -> Self {
+        self.response_mode = mode;
+        self
     }
 
     /// The same attempt as a silent login (`prompt=none`, OpenID Connect Core 3.1.2.1).
@@ -104,7 +118,7 @@ impl LoginAttempt {
     }
 
     /// The authentication request's parameters (Core 3.1.2.1 / 3.2.2.1 / 3.3.2.1) with
-    /// `response_mode=form_post`, PKCE S256 when a code is asked for, and a step-up's
+    /// `response_mode=form_post` (none for a query-mode attempt), PKCE S256 when a code is asked for, and a step-up's
     /// `acr_values` / `max_age`: in the browser's URL, or pushed first (RFC 9126).
     pub fn authorization_parameters(
         &self,
@@ -113,15 +127,18 @@ impl LoginAttempt {
         scopes: &str,
         response_type: ResponseType,
     ) -> Vec<(&'static str, String)> {
-        let mut parameters = vec![
-            ("response_type", response_type.as_str().to_string()),
-            ("response_mode", "form_post".to_string()),
+        let mut parameters = vec![("response_type", response_type.as_str().to_string())];
+        // Query is the code flow's default (and Cognito takes no `response_mode` at all).
+        if self.response_mode == ResponseMode::FormPost {
+            parameters.push(("response_mode", "form_post".to_string()));
+        }
+        parameters.extend([
             ("client_id", client_id.to_string()),
             ("redirect_uri", redirect_uri.to_string()),
             ("scope", scopes.to_string()),
             ("state", self.state.secret().to_string()),
             ("nonce", self.nonce.secret().to_string()),
-        ];
+        ]);
         if let Some(verifier) = &self.code_verifier {
             parameters.push(("code_challenge", pkce_challenge(verifier)));
             parameters.push(("code_challenge_method", "S256".to_string()));

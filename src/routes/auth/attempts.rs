@@ -1,8 +1,10 @@
 //! The login attempts' transient cookies: one per attempt, named after its `state`, written at
-//! `/login` and read once at `/callback`. `SameSite=None`, so the IdP's cross-site POST has it.
+//! `/login` and read once at `/callback`. `SameSite=None`, so the IdP's cross-site POST has it;
+//! `Lax` for a query-mode attempt, whose answer is a top-level GET.
 
 use rocket::http::{Cookie, CookieJar, SameSite};
 
+use crate::config::ResponseMode;
 use crate::oidc::flow::{LoginAttempt, LOGIN_ATTEMPT_LIFETIME_SECS};
 use crate::session::{self, SessionPolicy};
 /// At most this many login attempts are pending per browser; older ones are dropped.
@@ -22,16 +24,32 @@ pub(super) fn keep(
 ) -> Result<(), serde_json::Error> {
     let value = serde_json::to_string(attempt)?;
     let name = cookie_name(policy, attempt.tag());
-    jar.add_private(attempt_cookie(name, value, LOGIN_ATTEMPT_LIFETIME_SECS));
+    let cookie = attempt_cookie(
+        name,
+        value,
+        LOGIN_ATTEMPT_LIFETIME_SECS,
+        attempt.response_mode,
+    );
+    jar.add_private(cookie);
     Ok(())
 }
 
-fn attempt_cookie(name: String, value: String, max_age_secs: i64) -> Cookie<'static> {
+fn attempt_cookie(
+    name: String,
+    value: String,
+    max_age_secs: i64,
+    mode: ResponseMode,
+) -> Cookie<'static> {
+    // The IdP's POST to /callback is cross-site: only `None` survives it, and `None`
+    // requires `Secure` (which browsers accept on http://localhost). A redirect back with
+    // the answer in the query is a top-level GET, which `Lax` goes with.
+    let same_site = match mode {
+        ResponseMode::FormPost => SameSite::None,
+        ResponseMode::Query => SameSite::Lax,
+    };
     let cookie = Cookie::build((name, value))
         .http_only(true)
-        // The IdP's POST to /callback is cross-site: only `None` survives it, and `None`
-        // requires `Secure` (which browsers accept on http://localhost).
-        .same_site(SameSite::None)
+        .same_site(same_site)
         .secure(true)
         .path("/")
         .build();
@@ -76,6 +94,7 @@ pub(super) fn read_attempt(
                 old.name().to_string(),
                 old.value().to_string(),
                 remaining_secs,
+                attempt.response_mode,
             )
         })
     })?;

@@ -1,5 +1,7 @@
-//! `POST /callback`: the IdP's answer (form_post), checked step by step against the login
-//! attempt, then the session. A callback by `GET` or not as a form is refused with a reason.
+//! `/callback`: the IdP's answer, checked step by step against the login attempt, then the
+//! session. Posted (form_post) as a rule; in the query of a `GET` only for an attempt started
+//! in query mode (`RESPONSE_MODE`, the code flow), and then without an ID token. Any other
+//! `GET`, or a POST that is not a form, is refused with a reason.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +17,7 @@ use serde_json::value::RawValue;
 use super::attempts::{cookie_name, read_attempt, remove_login_cookie};
 use super::failures::LoginFailure;
 use crate::clock;
-use crate::config::Settings;
+use crate::config::{ResponseMode, ResponseType, Settings};
 use crate::hooks::{LoginDecision, LoginHooks, LoginInfo, MAX_HOST_VALUES_BYTES};
 use crate::metrics;
 use crate::oidc::completion::{AuthorizationResult, CompletedLogin, LoginError};
@@ -28,7 +30,7 @@ use crate::telemetry::request_id;
 use crate::token_keeper::TokenKeeper;
 
 pub(super) fn routes() -> Vec<Route> {
-    routes![callback, callback_not_a_form, callback_via_get]
+    routes![callback, callback_not_a_form, callback_in_query]
 }
 
 /// The authorization response, posted by the browser on the IdP's behalf (form_post).
@@ -43,19 +45,88 @@ struct AuthorizationResponse {
     iss: Option<String>,
 }
 
+/// What the callback works with: the app's state, as Rocket hands it to each route.
+struct Callback<'r> {
+    req_info: RequestInfo,
+    jar: &'r CookieJar<'r>,
+    provider: &'r Provider,
+    settings: &'r Settings,
+    sessions: &'r Sessions,
+    keeper: &'r TokenKeeper,
+    hooks: &'r LoginHooks,
+}
+
 #[post("/callback", data = "<response>")]
 #[allow(clippy::too_many_arguments)] // Rocket's guards: one argument each.
-async fn callback(
+async fn callback<'r>(
     response: Form<AuthorizationResponse>,
     req_info: RequestInfo,
-    jar: &CookieJar<'_>,
-    provider: &State<Arc<Provider>>,
-    settings: &State<Settings>,
-    sessions: &State<Sessions>,
-    keeper: &State<TokenKeeper>,
-    hooks: &State<LoginHooks>,
+    jar: &'r CookieJar<'r>,
+    provider: &'r State<Arc<Provider>>,
+    settings: &'r State<Settings>,
+    sessions: &'r State<Sessions>,
+    keeper: &'r State<TokenKeeper>,
+    hooks: &'r State<LoginHooks>,
 ) -> Result<Either<Redirect, View>, LoginFailure> {
-    let response = response.into_inner();
+    let context = Callback {
+        req_info,
+        jar,
+        provider,
+        settings,
+        sessions,
+        keeper,
+        hooks,
+    };
+    complete(response.into_inner(), ResponseMode::FormPost, context).await
+}
+
+/// The answer of an IdP that never posts: in the query of a top-level `GET`. Accepted only
+/// for an attempt started in query mode; the redirect that follows a login drops the query
+/// from the address bar and the history.
+#[get("/callback?<response..>")]
+#[allow(clippy::too_many_arguments)] // Rocket's guards: one argument each.
+async fn callback_in_query<'r>(
+    response: AuthorizationResponse,
+    req_info: RequestInfo,
+    jar: &'r CookieJar<'r>,
+    provider: &'r State<Arc<Provider>>,
+    settings: &'r State<Settings>,
+    sessions: &'r State<Sessions>,
+    keeper: &'r State<TokenKeeper>,
+    hooks: &'r State<LoginHooks>,
+) -> Result<Either<Redirect, View>, LoginFailure> {
+    // Only the code flow can be answered in a URL: an ID token never travels in one.
+    let query_possible = settings.response_type == ResponseType::Code
+        && settings.response_mode != Some(ResponseMode::FormPost);
+    if !query_possible || response.id_token.is_some() {
+        return Err(by_get());
+    }
+    let context = Callback {
+        req_info,
+        jar,
+        provider,
+        settings,
+        sessions,
+        keeper,
+        hooks,
+    };
+    complete(response, ResponseMode::Query, context).await
+}
+
+async fn complete(
+    response: AuthorizationResponse,
+    mode: ResponseMode,
+    context: Callback<'_>,
+) -> Result<Either<Redirect, View>, LoginFailure> {
+    let Callback {
+        req_info,
+        jar,
+        provider,
+        settings,
+        sessions,
+        keeper,
+        hooks,
+    } = context;
     let now_ms = clock::now_ms();
     let no_login = |kind, reason| LoginFailure::NoLoginInProgress { kind, reason };
 
@@ -74,6 +145,18 @@ async fn callback(
     remove_login_cookie(jar, name);
     if !attempt.state_matches(state) {
         return Err(no_login("state_mismatch", "state mismatch"));
+    }
+    // The answer must come the way the attempt asked for it.
+    match (attempt.response_mode, mode) {
+        (ResponseMode::FormPost, ResponseMode::Query) => return Err(by_get()),
+        (ResponseMode::Query, ResponseMode::FormPost) => {
+            return Err(LoginFailure::refused(
+                "response_mode_mismatch",
+                "posted answer to a query-mode login",
+                "This login expected the identity provider's answer in the address, not posted.",
+            ))
+        }
+        _ => {}
     }
     if attempt.is_expired(now_ms) {
         return Err(LoginFailure::refused(
@@ -279,9 +362,9 @@ fn callback_not_a_form() -> LoginFailure {
     )
 }
 
-/// Tokens in a URL leak into histories, logs and referrers: only form_post is accepted.
-#[get("/callback")]
-fn callback_via_get() -> LoginFailure {
+/// Tokens in a URL leak into histories, logs and referrers: a `GET` answer is refused unless
+/// the attempt asked for one (query mode, the code flow, no ID token).
+fn by_get() -> LoginFailure {
     LoginFailure::refused(
         "callback_by_get",
         "callback by GET",

@@ -12,7 +12,7 @@ use super::failures::LoginFailure;
 use super::rate_limit::LoginRateLimit;
 use crate::client_ip::ClientAddress;
 use crate::clock;
-use crate::config::Settings;
+use crate::config::{ResponseMode, Settings};
 use crate::oidc::flow::LoginAttempt;
 use crate::oidc::provider::Provider;
 use crate::oidc::step_up::StepUp;
@@ -64,8 +64,14 @@ async fn login(
     sessions.store.ping().await?;
     let snapshot = provider.snapshot().await?;
     let now_ms = clock::now_ms();
+    let mode = ResponseMode::for_login(
+        settings.response_mode,
+        settings.response_type,
+        snapshot.metadata.response_modes_supported.as_deref(),
+    );
     let mut attempt = LoginAttempt::start(returnTo.unwrap_or("/"), settings.response_type, now_ms)
-        .with_step_up(step_up);
+        .with_step_up(step_up)
+        .answered_by(mode);
     if silent {
         attempt = attempt.silently();
     }

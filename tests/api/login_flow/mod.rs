@@ -7,5 +7,6 @@
 
 mod callback;
 mod idp_and_headers;
+mod query_mode;
 mod request;
 mod state;
