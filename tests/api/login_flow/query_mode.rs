@@ -184,8 +184,7 @@ async fn response_mode_query_with_an_id_token_flow_stops_start_up_naming_it() {
             .merge(("oidc.client_secret", CLIENT_SECRET))
             .merge(("oidc.response_mode", "query"));
         let error = helpers::bff::build_from(figment)
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string();
         assert!(error.starts_with("RESPONSE_MODE"), "{error}");
     }
