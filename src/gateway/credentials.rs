@@ -173,7 +173,7 @@ async fn token_unavailable<'r>(req: &'r Request<'_>, error: TokenUnavailable) ->
         ),
         TokenUnavailable::NoTokens | TokenUnavailable::RefreshFailed(_) => {
             if let Some(sessions) = req.rocket().state::<Sessions>() {
-                session::end(
+                session::end_unusable(
                     req.cookies(),
                     &sessions.policy,
                     sessions.store.as_ref(),

@@ -135,7 +135,7 @@ async fn upstream(
     let lifetime = sessions.policy.absolute_lifetime;
     // Tokens that are gone end the session, so the page prompts for a new login.
     let ended = || async {
-        session::end(jar, &sessions.policy, sessions.store.as_ref(), clock::now()).await;
+        session::end_unusable(jar, &sessions.policy, sessions.store.as_ref(), clock::now()).await;
         UpstreamFailure::SessionEnded
     };
     let credential = match keeper.access_token(&session.id, lifetime).await {

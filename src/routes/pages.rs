@@ -81,7 +81,8 @@ async fn profile(
             .map(|claims| claim_rows(&claims)),
         Err(TokenUnavailable::RefreshFailed(_)) => {
             // The IdP ended the grant: so ends the session, and the user logs in again.
-            session::end(jar, &sessions.policy, sessions.store.as_ref(), clock::now()).await;
+            session::end_unusable(jar, &sessions.policy, sessions.store.as_ref(), clock::now())
+                .await;
             return Err(Redirect::to("/login?returnTo=%2Fprofile"));
         }
         Err(_) => None,

@@ -9,7 +9,7 @@ use super::keyring;
 use super::model::{Session, SessionPolicy};
 use crate::crypto::random_token;
 use crate::oidc::validate::VerifiedIdToken;
-use crate::store::{Revocation, Store};
+use crate::store::{Revocation, Store, StoreError};
 
 /// Named so it cannot collide with an IdP's cookies on the same host (ports do not separate
 /// cookies); over https it is `__Host-bff_session` ([`SessionPolicy::session_cookie_name`]).
@@ -143,31 +143,43 @@ pub(super) fn session_cookie(
     lasting(cookie, (session.expires_at(policy) - now).max(0))
 }
 
-/// Removes the session cookie and revokes the session on every instance until it would have
-/// expired, so a copy of the cookie kept by someone is refused too. When the store cannot
-/// record that, the browser's cookie is still removed and the failure logged: a copy of the
-/// cookie then stays usable until the session's own expiry (README: "When the store is down").
+/// Revokes the session on every instance until it would have expired, so a copy of the cookie
+/// kept by someone is refused too, then removes the session cookie. Fails closed: when the
+/// store cannot record the revocation (on disk, or in Redis), the cookie is kept and the error
+/// returned, so the caller answers 503 and the user can try again; a logout that only deleted
+/// the browser's cookie would leave every copy of it working.
 pub async fn end(
     jar: &CookieJar<'_>,
     policy: &SessionPolicy,
     store: &dyn Store,
     now: i64,
-) -> Option<Session> {
+) -> Result<Option<Session>, StoreError> {
     let session = read_cookie(jar, policy);
     if let Some(session) = &session {
         let until = now + session.remaining(policy, now).as_secs() as i64;
-        if let Err(error) = store
+        store
             .revoke(Revocation::of_session(&session.facts(), until))
-            .await
-        {
-            tracing::error!(%error, "the ended session could not be recorded");
-        }
+            .await?;
         if let Err(error) = super::index::forget(store, session).await {
             tracing::warn!(%error, "the ended session is still listed under its user until it expires");
         }
     }
     remove_session_cookie(jar, policy);
-    session
+    Ok(session)
+}
+
+/// Ends a session that can no longer be used (its tokens are gone): as [`end`], and when the
+/// store cannot record it, the failure is logged and the cookie removed all the same.
+pub async fn end_unusable(
+    jar: &CookieJar<'_>,
+    policy: &SessionPolicy,
+    store: &dyn Store,
+    now: i64,
+) {
+    if let Err(error) = end(jar, policy, store, now).await {
+        tracing::error!(%error, "an unusable session could not be recorded as ended");
+        remove_session_cookie(jar, policy);
+    }
 }
 
 /// Removes the session cookie from the browser.

@@ -12,7 +12,9 @@ pub mod index;
 mod keyring;
 mod model;
 
-pub use cookie::{end, issue, keep_id_token, lasting, remove_session_cookie, renew, take_id_token};
+pub use cookie::{
+    end, end_unusable, issue, keep_id_token, lasting, remove_session_cookie, renew, take_id_token,
+};
 pub use guards::{is_navigation, ApiUser, LoginRequired, NoSession, SessionPeek, Sessions, User};
 pub use keyring::get_private;
 pub use model::{Session, SessionPolicy};

@@ -373,3 +373,48 @@ async fn the_store_never_holds_a_token_in_the_clear() {
         }
     }
 }
+
+#[rocket::async_test]
+async fn a_logout_the_store_cannot_record_answers_503_and_keeps_the_session_to_try_again() {
+    let pair = pair().await;
+    let session = log_in(&pair).await;
+    pair.observed().set_failing(true);
+    let logout = pair
+        .a
+        .post("/logout")
+        .cookie(session.clone())
+        .header(Header::new("Sec-Fetch-Site", "same-origin"))
+        .dispatch()
+        .await;
+    assert_eq!(logout.status().code, 503);
+    assert!(
+        logout
+            .headers()
+            .get("Set-Cookie")
+            .all(|c| !c.starts_with("bff_session=")),
+        "the cookie is kept, so the logout can be tried again"
+    );
+    assert!(logout
+        .into_string()
+        .await
+        .unwrap_or_default()
+        .contains("still logged in"));
+
+    pair.observed().set_failing(false);
+    assert_eq!(
+        api(&pair.b, "/api/hello", &session).await.status().code,
+        200
+    );
+    let logout = pair
+        .a
+        .post("/logout")
+        .cookie(session.clone())
+        .header(Header::new("Sec-Fetch-Site", "same-origin"))
+        .dispatch()
+        .await;
+    assert_eq!(logout.status().code, 303);
+    assert_eq!(
+        api(&pair.b, "/api/hello", &session).await.status().code,
+        401
+    );
+}

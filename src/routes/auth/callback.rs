@@ -263,7 +263,8 @@ async fn complete(
     let now = now_ms / 1000;
     // A session this browser already had (a step-up, or a login in another tab) ends here:
     // its cookie is replaced, and a copy of it must not outlive it, nor its tokens.
-    if let Some(previous) = session::end(jar, &sessions.policy, sessions.store.as_ref(), now).await
+    if let Some(previous) =
+        session::end(jar, &sessions.policy, sessions.store.as_ref(), now).await?
     {
         keeper.revoke_and_forget(&previous.id).await;
     }
@@ -276,16 +277,20 @@ async fn complete(
             )
         })?;
     session::keep_id_token(jar, &sessions.policy, &session, &id_token, now);
-    let kept = async {
-        if let Some(tokens) = tokens {
-            keeper
-                .keep(&session, &tokens, sessions.policy.absolute_lifetime)
-                .await?;
+    // The tokens and the user's session set at once: a durable store commits them together.
+    let tokens_kept = async {
+        match tokens {
+            Some(tokens) => {
+                keeper
+                    .keep(&session, &tokens, sessions.policy.absolute_lifetime)
+                    .await
+            }
+            None => Ok(()),
         }
-        session::index::note(sessions.store.as_ref(), &sessions.policy, &session, now).await
     };
-    match kept.await {
-        Ok(pushed_out) => {
+    let noted = session::index::note(sessions.store.as_ref(), &sessions.policy, &session, now);
+    match rocket::tokio::try_join!(tokens_kept, noted) {
+        Ok(((), pushed_out)) => {
             keeper.revoke_named(&pushed_out).await;
         }
         Err(error) => {

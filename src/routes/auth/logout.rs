@@ -5,14 +5,15 @@ use std::sync::Arc;
 
 use rocket::http::{CookieJar, Status};
 use rocket::request::{FromRequest, Outcome, Request};
-use rocket::response::Redirect;
+use rocket::response::{self, Redirect, Responder};
 use rocket::{post, routes, Route, State};
 
 use crate::clock;
 use crate::config::Settings;
 use crate::oidc::provider::Provider;
-use crate::routes::errors::request_id;
+use crate::routes::errors::{request_id, ErrorPage};
 use crate::session::{self, Sessions};
+use crate::store::StoreError;
 use crate::token_keeper::TokenKeeper;
 
 pub(super) fn routes() -> Vec<Route> {
@@ -27,8 +28,10 @@ async fn logout(
     settings: &State<Settings>,
     sessions: &State<Sessions>,
     keeper: &State<TokenKeeper>,
-) -> Redirect {
-    let ended = session::end(jar, &sessions.policy, sessions.store.as_ref(), clock::now()).await;
+) -> Result<Redirect, LogoutNotRecorded> {
+    let ended = session::end(jar, &sessions.policy, sessions.store.as_ref(), clock::now())
+        .await
+        .map_err(LogoutNotRecorded)?;
     let mut id_token_hint = None;
     if let Some(session) = &ended {
         id_token_hint = session::take_id_token(jar, &sessions.policy, &session.id);
@@ -40,7 +43,7 @@ async fn logout(
         Err(_) => None,
     };
     let Some(mut url) = end_session else {
-        return Redirect::to("/");
+        return Ok(Redirect::to("/"));
     };
     // RP-Initiated Logout 1.0 §2.
     {
@@ -55,7 +58,24 @@ async fn logout(
             query.append_pair("id_token_hint", hint);
         }
     }
-    Redirect::to(url.to_string())
+    Ok(Redirect::to(url.to_string()))
+}
+
+/// The store could not record the logout: 503, the session cookie kept so the user can try
+/// again (a logout that only deleted the browser's cookie would leave its copies working).
+#[derive(Debug)]
+struct LogoutNotRecorded(StoreError);
+
+impl<'r> Responder<'r, 'static> for LogoutNotRecorded {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        tracing::error!(request_id = %request_id(req), error = %self.0, "logout not carried out: the session store could not record it");
+        ErrorPage::new(
+            Status::ServiceUnavailable,
+            "Logout is unavailable",
+            "Your logout could not be recorded, so you are still logged in. Please try again in a moment.",
+        )
+        .respond_to(req)
+    }
 }
 
 /// Refuses state-changing requests that a browser marks as cross-site.

@@ -4,7 +4,8 @@
 //!
 //! redb rather than SQLite: pure Rust (nothing to build or install), ACID with checksummed
 //! copy-on-write commits, and an exclusive file lock so a second process cannot share the file
-//! by mistake. Every change is on disk before the call returns (see [`writer`]); the ended
+//! by mistake. A revocation, a consumed `state` or `jti` and tokens are on disk before the call
+//! returns; session set changes may wait for the next such commit (see [`writer`]); the ended
 //! sessions are also kept in memory, loaded at start, so checking a request reads no disk.
 //! Refresh locks live in memory only: a lock guards a refresh in this process, and a restart
 //! ends every holder.
@@ -300,11 +301,16 @@ impl Store for FileStore {
 }
 
 impl Drop for FileStore {
+    /// Writes what was committed without an `fsync` (session set changes): the process may
+    /// end before the writer thread lets go of the file.
     fn drop(&mut self) {
         if let Ok(mut sweeper) = self.sweeper.lock() {
             if let Some(task) = sweeper.take() {
                 task.abort();
             }
+        }
+        if let Err(error) = writer::flush(&self.db) {
+            tracing::warn!(%error, "the store file's last changes to session sets were not written");
         }
     }
 }

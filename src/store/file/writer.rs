@@ -1,12 +1,17 @@
 //! Every change to the file goes through one thread that applies the changes waiting at that
-//! moment in one write transaction and commits it durably (group commit): a caller hears back
-//! only once its change is on disk, and a burst of logins or logouts shares one `fsync`
-//! instead of queueing for one each.
+//! moment in one write transaction and commits it (group commit): a burst of logins or
+//! logouts shares one `fsync` instead of queueing for one each.
+//!
+//! What must survive a crash (a revocation, a consumed `state` or logout `jti`, tokens) is
+//! committed durably: its caller hears back once it is on disk. Changes to the session sets
+//! (which only speed up a back-channel logout and count a user's sessions) and sweeps are
+//! committed without an `fsync` when nothing durable shares their batch; the next durable
+//! commit, or closing the file, writes them too.
 
 use std::sync::mpsc;
 use std::sync::Arc;
 
-use redb::{Database, ReadableTable, Table, WriteTransaction};
+use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
 use tokio::sync::oneshot;
 
 use super::tables::{self, Record, RECORDS, REVOCATIONS, SET_MEMBERS};
@@ -47,6 +52,17 @@ pub(super) enum Change {
     Sweep,
 }
 
+impl Change {
+    /// Whether its caller must not hear back before it is on disk.
+    fn must_be_durable(&self) -> bool {
+        match self {
+            Self::RecordOnce { .. } | Self::Put { .. } | Self::Revocations { .. } => true,
+            Self::Remove { .. } | Self::AddToSet { .. } | Self::RemoveFromSet { .. } => false,
+            Self::Sweep => false,
+        }
+    }
+}
+
 /// What a change answers.
 pub(super) enum Done {
     Ok,
@@ -78,6 +94,12 @@ impl Writer {
         self.queue.send((change, reply)).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
+}
+
+/// Writes every commit made without an `fsync` to disk (at close).
+pub(super) fn flush(db: &Database) -> Result<(), redb::Error> {
+    db.begin_write()?.commit()?;
+    Ok(())
 }
 
 /// Applies `change` at once, on the caller's thread (at start-up, before any request).
@@ -121,7 +143,10 @@ fn write_loop(db: &Database, changes: &mpsc::Receiver<(Change, Reply)>) {
 /// Applies a batch in one durable transaction: all of it is on disk, or none.
 fn commit(db: &Database, batch: &[(Change, Reply)]) -> Result<Vec<Done>, redb::Error> {
     let now_ms = tables::now_ms();
-    let write = db.begin_write()?;
+    let mut write = db.begin_write()?;
+    if !batch.iter().any(|(change, _)| change.must_be_durable()) {
+        write.set_durability(Durability::None)?;
+    }
     let mut answers = Vec::with_capacity(batch.len());
     for (change, _) in batch {
         answers.push(apply(&write, change, now_ms)?);
