@@ -8,6 +8,8 @@
 //!                 [--warmup-secs 2] [--signers 1] [--threads 1] [--session-out FILE]
 //!                 [--server-pid PID]
 //!                 [--prefix ours.login] [--out results.env]
+//! loadgen logout (login's options) [--n 2000] [--users N] [--concurrency 8]
+//!                 [--login-concurrency 32] [--check 200]
 //! loadgen soak    (login's options) [--secs 600] [--warmup-secs 30] [--idle-secs 20]
 //!                 [--rate OPS_PER_SEC] [--oversize-kib 100] [--max-growth-pct 10]
 //!                 [--app URL_A,URL_B --server-pid PID_A,PID_B] [--logouts WEIGHT]
@@ -21,6 +23,7 @@ mod args;
 mod http;
 mod idp;
 mod login;
+mod logout;
 mod report;
 mod soak;
 mod startup;
@@ -32,7 +35,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let Some((mode, rest)) = raw.split_first() else {
-        eprintln!("usage: loadgen idp|login|soak|startup|report …  (see src/main.rs)");
+        eprintln!("usage: loadgen idp|login|logout|soak|startup|report …  (see src/main.rs)");
         return ExitCode::FAILURE;
     };
     let result = match mode.as_str() {
@@ -41,7 +44,7 @@ fn main() -> ExitCode {
             None => Err("report FILE".into()),
         },
         "startup" => args::Args::parse(rest).and_then(|a| startup::run(&a)),
-        "idp" | "login" | "soak" => args::Args::parse(rest).and_then(|a| {
+        "idp" | "login" | "logout" | "soak" => args::Args::parse(rest).and_then(|a| {
             let threads: usize = a.or("threads", 1)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(threads.max(1))
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
                 match mode.as_str() {
                     "idp" => idp::run(&a).await,
                     "login" => login::run(&a).await,
+                    "logout" => logout::run(&a).await,
                     _ => soak::run(&a).await,
                 }
             })
