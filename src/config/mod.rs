@@ -4,6 +4,7 @@
 //! modules it uses only `crypto` (the keys `SECRET` gives) and `jose` (to load the client's
 //! private key).
 
+mod audience;
 mod choices;
 mod env;
 mod error;
@@ -16,6 +17,7 @@ mod settings;
 
 use rocket::figment::Figment;
 
+pub use audience::{login_request, Audience};
 pub use choices::ResponseType;
 pub use env::figment;
 pub use error::ConfigError;

@@ -1,12 +1,15 @@
 //! The identity provider as this app talks to it: what it publishes ([`Directory`]: discovery
 //! and keys) and the requests this app makes with it as a client (its credentials, PAR, DPoP):
 //! the authorization request ([`par`]), completing a login ([`completion`]), and the token
-//! endpoint, revocation, UserInfo and APIs called with a token ([`token_endpoint`]).
+//! endpoint, revocation, UserInfo and APIs called with a token ([`token_endpoint`]), and the
+//! app's own tokens (`client_token`).
 
+mod client_token;
 pub mod completion;
 pub mod par;
 pub mod token_endpoint;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,9 +39,9 @@ pub struct Provider {
     dpop: bool,
     /// The latest DPoP nonce of each server (the IdP's and the APIs').
     dpop_nonces: DpopNonces,
-    /// The app's own access token (client credentials) and when it expires (Unix seconds);
-    /// the lock makes one fetch at a time.
-    client_token: tokio::sync::Mutex<Option<(Credential, i64)>>,
+    /// The app's own access tokens (client credentials) by audience key (none: the plain
+    /// one), with when each expires (Unix seconds); the lock makes one fetch at a time.
+    client_tokens: tokio::sync::Mutex<HashMap<Option<String>, (Credential, i64)>>,
 }
 
 impl Provider {
@@ -61,7 +64,7 @@ impl Provider {
             par: ParMode::Auto,
             dpop: false,
             dpop_nonces: DpopNonces::default(),
-            client_token: tokio::sync::Mutex::new(None),
+            client_tokens: tokio::sync::Mutex::new(HashMap::new()),
         })
     }
 
