@@ -4,7 +4,7 @@
 //! modules it uses only `crypto` (the keys `SECRET` gives) and `jose` (to load the client's
 //! private key).
 
-mod audience;
+mod api_token;
 mod choices;
 mod env;
 mod error;
@@ -17,13 +17,13 @@ mod settings;
 
 use rocket::figment::Figment;
 
-pub use audience::{login_request, Audience};
+pub use api_token::{Audience, TokenPolicy};
 pub use choices::ResponseType;
 pub use env::figment;
 pub use error::ConfigError;
 pub use fapi::{ClientAuthMethod, Fapi, ParMode};
 pub use redis::RedisSettings;
-pub use remote_apis::{RemoteApi, TokenPolicy};
+pub use remote_apis::{login_request, RemoteApi};
 pub use settings::Settings;
 
 /// Reads and checks the `oidc` settings and turns `oidc.secret` into Rocket's `secret_key`

@@ -8,35 +8,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use url::Url;
 
-use super::audience::{self, Audience};
+use super::api_token::{self, Audience, TokenPolicy};
 use super::error::ConfigError;
-
-/// Which token, if any, the BFF attaches to a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenPolicy {
-    /// The session's access token; no session → 401 (scripts) or a redirect (navigations).
-    User,
-    /// The session's access token when there is a session; none otherwise.
-    UserOrNone,
-    /// Never a token (a public API).
-    None,
-    /// The app's own token (client credentials grant, RFC 6749 §4.4), never the user's.
-    Client,
-    /// The session's access token when there is a session; the app's own token otherwise.
-    UserOrClient,
-}
-
-impl TokenPolicy {
-    /// Whether the API may get the app's own token, which needs client credentials.
-    pub fn uses_client_token(self) -> bool {
-        matches!(self, Self::Client | Self::UserOrClient)
-    }
-
-    /// Whether the API may get a user's token.
-    pub fn may_use_user_token(self) -> bool {
-        matches!(self, Self::User | Self::UserOrNone | Self::UserOrClient)
-    }
-}
 
 /// One API behind the BFF.
 #[derive(Debug, Clone)]
@@ -69,6 +42,31 @@ pub(super) struct RawRemoteApi {
     scopes: Option<String>,
 }
 
+/// What the authorization request asks for so the APIs' own user tokens can be had: the login's
+/// scopes plus the APIs' scopes (a refresh grant can only narrow what the login granted), and
+/// every distinct resource of an API that may get a user token (RFC 8707 §2.1: repeated
+/// `resource` parameters). A `client` API's resource is the app's, never asked of the user.
+pub fn login_request(apis: &[RemoteApi], scopes: &str) -> (String, Vec<String>) {
+    let mut all: Vec<&str> = scopes.split_whitespace().collect();
+    let mut resources: Vec<String> = Vec::new();
+    for api in apis.iter().filter(|api| api.token.may_use_user_token()) {
+        let Some(audience) = &api.audience else {
+            continue;
+        };
+        for scope in audience.scopes.iter().flat_map(|s| s.split(' ')) {
+            if !all.contains(&scope) {
+                all.push(scope);
+            }
+        }
+        if let Some(resource) = &audience.resource {
+            if !resources.contains(resource) {
+                resources.push(resource.clone());
+            }
+        }
+    }
+    (all.join(" "), resources)
+}
+
 const NAME: &str = "REMOTE_APIS (oidc.remote_apis)";
 
 /// The configured APIs, sorted by name; built-in API names cannot be taken. `uses_code`: the
@@ -95,7 +93,7 @@ pub(super) fn parse(
             }
         };
         let mut api = checked(&name, &raw.url, token)?;
-        api.audience = audience::checked(
+        api.audience = api_token::checked(
             &name,
             token,
             raw.resource.as_deref(),

@@ -43,7 +43,16 @@ struct StoredTokens {
     dpop_key: Option<String>,
     /// The tokens obtained for APIs' own audiences, by [`crate::config::Audience::key`].
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    api_tokens: BTreeMap<String, per_api::ApiToken>,
+    api_tokens: BTreeMap<String, ApiToken>,
+}
+
+/// One API audience's access token as sealed in the store; no `Debug`.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+struct ApiToken {
+    access_token: String,
+    /// Unix seconds; `None` when the IdP did not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<i64>,
 }
 
 /// When a token that lives `expires_in` seconds expires; an absurd lifetime saturates

@@ -6,22 +6,11 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::{StoredTokens, TokenKeeper, TokenUnavailable};
 use crate::clock;
 use crate::config::Audience;
 use crate::oidc::token_endpoint::Credential;
 use crate::store;
-
-/// One API audience's access token as sealed in the store; no `Debug`.
-#[derive(Clone, Serialize, Deserialize, PartialEq)]
-pub(super) struct ApiToken {
-    pub(super) access_token: String,
-    /// Unix seconds; `None` when the IdP did not say.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) expires_at: Option<i64>,
-}
 
 impl TokenKeeper {
     /// A usable access token for `audience` (none: the session's own token), obtained or

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::per_api::ApiToken;
-use super::{expires_at, lock_key, tokens_key, TokenKeeper, TokenUnavailable};
+use super::{expires_at, lock_key, tokens_key, ApiToken, TokenKeeper, TokenUnavailable};
 use crate::config::Audience;
 use crate::crypto::random_token;
 use crate::metrics;
