@@ -114,3 +114,30 @@ async fn a_dead_refresh_token_ends_the_session_at_an_apis_call() {
         "the session ended"
     );
 }
+
+#[tokio::test]
+async fn an_apis_own_token_refused_by_the_api_is_replaced_by_one_for_the_same_audience() {
+    let upstream = Upstream::start().await;
+    let app = app(&upstream, 60).await;
+    log_in(&app).await;
+    assert_eq!(fetch(&app, "/api/orders/x").await.status(), Status::Ok);
+    let first = bearer(&upstream);
+    upstream.reject_token(first.trim_start_matches("Bearer "));
+    let before = upstream.count();
+    assert_eq!(fetch(&app, "/api/orders/x").await.status(), Status::Ok);
+    let seen = upstream.seen();
+    assert_eq!(seen.len(), before + 2, "refused once, repeated once");
+    let second = bearer(&upstream);
+    assert_ne!(second, first);
+    let last_request = app.idp.back.requests.lock().unwrap().last().cloned();
+    let last_request = last_request.expect("a token request");
+    assert_eq!(last_request.grant_type, "refresh_token");
+    assert_eq!(
+        last_request.resource.as_deref(),
+        Some(ORDERS),
+        "for its audience"
+    );
+    // The session's own token was not touched: the general API still gets a token of its own.
+    assert_eq!(fetch(&app, "/api/echo/x").await.status(), Status::Ok);
+    assert_ne!(bearer(&upstream), second);
+}
