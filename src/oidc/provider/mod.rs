@@ -10,6 +10,7 @@ pub mod par;
 pub mod token_endpoint;
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,14 +19,31 @@ use secrecy::SecretString;
 
 use super::client_auth::ClientCredentials;
 use super::directory::Directory;
-use super::dpop::DpopNonces;
+use super::dpop::{DpopKey, DpopNonces};
 use super::fetch::{self, ProviderError};
 use super::logout_token::LogoutToken;
 use super::validate::{Expected, VerifiedIdToken};
 use crate::config::{Fapi, ParMode};
-use token_endpoint::Credential;
 
 pub use super::directory::{LogoutValidationError, Snapshot, ValidationError};
+
+/// An access token as the app uses it: plain Bearer, or bound to the session's DPoP key.
+/// `Debug` never shows the token.
+#[derive(Clone)]
+pub struct Credential {
+    /// The access token.
+    pub token: String,
+    /// The session's DPoP key, when the token is bound to it.
+    pub dpop: Option<Arc<DpopKey>>,
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential")
+            .field("dpop_bound", &self.dpop.is_some())
+            .finish_non_exhaustive()
+    }
+}
 
 /// The identity provider and this app's client of it, shared by every request.
 pub struct Provider {

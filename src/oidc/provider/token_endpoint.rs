@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
 
+pub use super::Credential;
 use super::Provider;
 use crate::config::Audience;
 use crate::oidc::client_auth::form_body;
@@ -83,24 +84,6 @@ pub enum TokenError {
     /// The answer cannot be used.
     #[error("the answer is unusable ({0})")]
     Invalid(String),
-}
-
-/// An access token as the app uses it: plain Bearer, or bound to the session's DPoP key.
-/// `Debug` never shows the token.
-#[derive(Clone)]
-pub struct Credential {
-    /// The access token.
-    pub token: String,
-    /// The session's DPoP key, when the token is bound to it.
-    pub dpop: Option<Arc<DpopKey>>,
-}
-
-impl fmt::Debug for Credential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credential")
-            .field("dpop_bound", &self.dpop.is_some())
-            .finish_non_exhaustive()
-    }
 }
 
 impl Provider {
