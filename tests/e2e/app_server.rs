@@ -12,7 +12,7 @@ use crate::{bff, token_echo, AppMode};
 pub struct AppServer {
     shutdown: rocket::Shutdown,
     /// The stand-in API of the resource round.
-    echo: Option<rocket::Shutdown>,
+    echo: Option<tokio::task::JoinHandle<()>>,
     task: tokio::task::JoinHandle<Result<rocket::Rocket<rocket::Ignite>, rocket::Error>>,
 }
 
@@ -158,7 +158,7 @@ impl AppServer {
 
     pub async fn stop(self) {
         if let Some(echo) = &self.echo {
-            echo.clone().notify();
+            echo.abort();
         }
         self.shutdown.clone().notify();
         let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
