@@ -8,6 +8,10 @@
 # Environment (all optional): BENCH_ROUNDS=4 BENCH_SECS=10 BENCH_WARMUP_SECS=2
 #   BENCH_CONNECTIONS=32 BENCH_PORT_BASE=3360 BENCH_SKIP_BUILD=1 BENCH_APP_BIN=/path/to/oidc-bff
 #   BENCH_SERVER_CORE=0 BENCH_LOAD_CORE=1 BENCH_PRIORITY=nice|rt|normal
+# BENCH_TOKENS=1: the session is a code-flow one at the development IdP (dev-idp, release build,
+#   on the load core), so calls carry tokens: `proxied` sends the session's own access token
+#   (policy user) and `resource` a token obtained for the API's own `resource` (RFC 8707) with
+#   the refresh token, kept with the session; no peer. Compares their CPU per call.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -19,7 +23,8 @@ CONNS=${BENCH_CONNECTIONS:-32}
 PORT=${BENCH_PORT_BASE:-3360}
 PEER_PORT=$((PORT + 1))
 PEER=1
-if [[ -n ${BENCH_SKIP_PEER:-} ]] || ! command -v node >/dev/null; then
+TOKENS=${BENCH_TOKENS:-}
+if [[ -n $TOKENS || -n ${BENCH_SKIP_PEER:-} ]] || ! command -v node >/dev/null; then
   PEER=
 elif [[ ! -d $BENCH/peer/node_modules/http-proxy-middleware ]]; then
   log "installing the peer app's packages (npm ci)"
@@ -43,22 +48,78 @@ taskset -pc "$LOAD_CORE" "$UPSTREAM_PID" >/dev/null
 # The repo's Rocket.toml plus the remote API (ROCKET_CONFIG points the app at it).
 # Rocket reads a relative template_dir from the config file's directory: made absolute.
 sed "s#^template_dir = \"templates\"#template_dir = \"$ROOT/templates\"#" "$ROOT/Rocket.toml" >"$OUT/Rocket.toml"
-printf '\n[default.oidc.remote_apis]\nidp = { url = "%s", token = "user-or-none" }\n' "$ISSUER" >>"$OUT/Rocket.toml"
+if [[ -n $TOKENS ]]; then
+  # The same upstream twice: with the session's token, and with the API's own.
+  printf '\n[default.oidc.remote_apis]\nidp = { url = "%s", token = "user" }\nidpres = { url = "%s", token = "user", resource = "https://bench.example/api" }\n' \
+    "$ISSUER" "$ISSUER" >>"$OUT/Rocket.toml"
+else
+  printf '\n[default.oidc.remote_apis]\nidp = { url = "%s", token = "user-or-none" }\n' "$ISSUER" >>"$OUT/Rocket.toml"
+fi
 # The load generator logs in from one address, far past LOGIN_RATE_LIMIT.
 export LOGIN_RATE_LIMIT=0
 export ROCKET_CONFIG="$OUT/Rocket.toml" ISSUER_BASE_URL=$ISSUER CLIENT_ID SECRET \
   ROCKET_ADDRESS=127.0.0.1 ROCKET_PROFILE=release BASE_URL="http://localhost:$PORT" ROCKET_PORT=$PORT
+if [[ -n $TOKENS ]]; then
+  DEV_IDP_PORT=$((IDP_PORT + 1))
+  DEV_IDP_BIN="$ROOT/target/release/dev-idp"
+  if [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
+    (cd "$ROOT" && cargo build --release --quiet -p dev-idp) || die "dev-idp build failed"
+  fi
+  port_free "$DEV_IDP_PORT"
+  DEV_IDP_ACCESS_TOKEN_TTL=3600 taskset -c "$LOAD_CORE" "$DEV_IDP_BIN" --port "$DEV_IDP_PORT" \
+    --client "id=bench-code,secret=bench-code-secret,redirect_uri=http://localhost:$PORT/callback" \
+    >"$OUT/dev-idp.log" 2>&1 &
+  STARTED_PIDS+=($!)
+  for _ in $(seq 200); do
+    curl -fs "http://127.0.0.1:$DEV_IDP_PORT/.well-known/openid-configuration" >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+  export ISSUER_BASE_URL="http://127.0.0.1:$DEV_IDP_PORT" CLIENT_ID=bench-code \
+    CLIENT_SECRET=bench-code-secret RESPONSE_TYPE=code
+  echo "meta.tokens=code-flow session at dev-idp; proxied: the session's access token; resource: the API's own token (resource)" >>"$RES"
+fi
 FETCH=("Sec-Fetch-Mode: cors" "Sec-Fetch-Dest: empty" "Accept: application/json")
 DOC=".well-known/openid-configuration"
 
+# code_session BASE FILE: one code-flow login at dev-idp as alice, with curl; FILE gets the
+# Cookie header value.
+code_session() {
+  local base=$1 jar="$OUT/code.jar" page action fields
+  rm -f "$jar"
+  local authorize
+  authorize=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' "$base/login?returnTo=%2F")
+  page=$(curl -s -c "$jar" -b "$jar" "$authorize")
+  action=$(grep -o '<form[^>]*method="post"[^>]*action="[^"]*"' <<<"$page" | head -1 | sed -E 's/.*action="([^"]*)".*/\1/; s/&amp;/\&/g')
+  [[ $action == /* ]] && action="$ISSUER_BASE_URL$action"
+  fields=()
+  while IFS=$'\t' read -r name value; do fields+=(--data-urlencode "$name=$value"); done < <(
+    grep -o '<input type="hidden" name="[^"]*" value="[^"]*"' <<<"$page" | sed -E 's/.*name="([^"]*)" value="([^"]*)"/\1\t\2/')
+  page=$(curl -s -c "$jar" -b "$jar" "${fields[@]}" --data-urlencode username=alice --data-urlencode password=alice --data-urlencode action=sign_in "$action")
+  fields=()
+  while IFS=$'\t' read -r name value; do fields+=(--data-urlencode "$name=$value"); done < <(
+    grep -o '<input type="hidden" name="[^"]*" value="[^"]*"' <<<"$page" | sed -E 's/.*name="([^"]*)" value="([^"]*)"/\1\t\2/')
+  curl -s -c "$jar" -b "$jar" -o /dev/null "${fields[@]}" "$base/callback"
+  awk '$6 == "bff_session" { print "bff_session=" $7 }' "$jar" >"$2"
+  [[ -s $2 ]] || die "code-flow login to $base failed"
+}
+
 start_server bff "http://127.0.0.1:$PORT/healthz" "$APP_BIN"
 BFF_PID=$SPID
-session "http://localhost:$PORT" bff "$OUT/bff.cookie"
+if [[ -n $TOKENS ]]; then
+  code_session "http://localhost:$PORT" "$OUT/bff.cookie"
+else
+  session "http://localhost:$PORT" bff "$OUT/bff.cookie"
+fi
 COOKIE="Cookie: $(cat "$OUT/bff.cookie")"
 [[ $(status_of "http://127.0.0.1:$PORT/api/idp/$DOC" "${FETCH[@]}" "$COOKIE") == 200 ]] \
   || die "the proxied document does not answer 200"
 
 MODES=(direct proxied)
+if [[ -n $TOKENS ]]; then
+  [[ $(status_of "http://127.0.0.1:$PORT/api/idpres/$DOC" "${FETCH[@]}" "$COOKIE") == 200 ]] \
+    || die "the document through the API with a resource does not answer 200"
+  MODES+=(resource)
+fi
 if [[ -n $PEER ]]; then
   (
     cd "$BENCH/peer"
@@ -88,6 +149,8 @@ for round in $(seq "$ROUNDS"); do
       if [[ $conns == 1 ]]; then suffix=_c1; fi
       if [[ $mode == direct ]]; then
         CONNS=$conns SPID=$UPSTREAM_PID measure "direct$suffix.r$round" "$ISSUER/$DOC" "${FETCH[@]}"
+      elif [[ $mode == resource ]]; then
+        CONNS=$conns SPID=$BFF_PID measure "resource$suffix.r$round" "http://127.0.0.1:$PORT/api/idpres/$DOC" "${FETCH[@]}" "$COOKIE"
       elif [[ $mode == peer ]]; then
         CONNS=$conns SPID=$PEER_PID measure "peer$suffix.r$round" "http://127.0.0.1:$PEER_PORT/api/idp/$DOC" "${FETCH[@]}" "$PEER_COOKIE"
       else
@@ -117,6 +180,19 @@ stop_all
     a=$(figure direct_c1 "$f") b=$(figure proxied_c1 "$f")
     echo "| $f, one connection | $a | $b | $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b - a }') |"
   done
+  if [[ -n $TOKENS ]]; then
+    echo
+    echo "| the API's own token (resource) vs the session's (median of $ROUNDS rounds) | session's token | API's own token | own / session's |"
+    echo "|---|---:|---:|---:|"
+    for f in rps server_cpu_us_per_req p50_ms p99_ms; do
+      a=$(figure proxied "$f") b=$(figure resource "$f")
+      echo "| $f | $a | $b | $(awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0) printf "%.3f", b / a; else print "-" }') |"
+    done
+    for c in "" _c1; do
+      d=$(figure "direct$c" p50_ms)
+      echo "| added p50 over direct${c:+, one connection} (ms) | $(awk -v a="$(figure "proxied$c" p50_ms)" -v d="$d" 'BEGIN { printf "%.3f", a - d }') | $(awk -v a="$(figure "resource$c" p50_ms)" -v d="$d" 'BEGIN { printf "%.3f", a - d }') | |"
+    done
+  fi
   if [[ -n $PEER ]]; then
     echo
     echo "| through the gateway (median of $ROUNDS rounds) | oidc-bff | Node peer | oidc-bff / peer |"

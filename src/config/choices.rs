@@ -178,3 +178,18 @@ impl ResponseType {
         self != Self::Code
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_types_parse_in_any_order() {
+        assert_eq!(
+            ResponseType::parse("id_token code"),
+            Some(ResponseType::CodeIdToken)
+        );
+        assert_eq!(ResponseType::parse("code"), Some(ResponseType::Code));
+        assert_eq!(ResponseType::parse("token"), None);
+    }
+}

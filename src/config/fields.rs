@@ -200,7 +200,7 @@ const WRITTEN_AS: &[(&str, &str, &str)] = &[
     (
         "remote_apis",
         "REMOTE_APIS (oidc.remote_apis)",
-        "a table of name = { url, token }",
+        "a table of name = { url, token, allowed_groups, resource, scopes }",
     ),
     (
         "remote_apis_env",

@@ -4,6 +4,7 @@
 //! modules it uses only `crypto` (the keys `SECRET` gives) and `jose` (to load the client's
 //! private key).
 
+mod api_token;
 mod choices;
 mod env;
 mod error;
@@ -17,12 +18,13 @@ mod store;
 
 use rocket::figment::Figment;
 
+pub use api_token::{Audience, TokenPolicy};
 pub use choices::{ResponseMode, ResponseType};
 pub use env::figment;
 pub use error::ConfigError;
 pub use fapi::{ClientAuthMethod, Fapi, ParMode};
 pub use redis::RedisSettings;
-pub use remote_apis::{RemoteApi, TokenPolicy};
+pub use remote_apis::{login_request, RemoteApi};
 pub use settings::Settings;
 pub use store::EmbeddedStore;
 

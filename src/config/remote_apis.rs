@@ -1,35 +1,15 @@
 //! The APIs behind the BFF (`/api/<name>/…`): `[default.oidc.remote_apis]` in `Rocket.toml`
 //! (name → `{ url, token }`) and `REMOTE_APIS` (`name=url` pairs separated by commas, token
-//! policy `user`), the variable winning for a name both give.
+//! policy `user`), the variable winning for a name both give. An API's `resource` and
+//! `scopes` ask for a token of its own ([`Audience`]).
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use url::Url;
 
+use super::api_token::{self, Audience, TokenPolicy};
 use super::error::ConfigError;
-
-/// Which token, if any, the BFF attaches to a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenPolicy {
-    /// The session's access token; no session → 401 (scripts) or a redirect (navigations).
-    User,
-    /// The session's access token when there is a session; none otherwise.
-    UserOrNone,
-    /// Never a token (a public API).
-    None,
-    /// The app's own token (client credentials grant, RFC 6749 §4.4), never the user's.
-    Client,
-    /// The session's access token when there is a session; the app's own token otherwise.
-    UserOrClient,
-}
-
-impl TokenPolicy {
-    /// Whether the API may get the app's own token, which needs client credentials.
-    pub fn uses_client_token(self) -> bool {
-        matches!(self, Self::Client | Self::UserOrClient)
-    }
-}
 
 /// One API behind the BFF.
 #[derive(Debug, Clone)]
@@ -43,6 +23,9 @@ pub struct RemoteApi {
     /// `allowed_groups`: only sessions with one of these groups (in `GROUPS_CLAIM`) may call
     /// it; `None`: any caller its token policy lets through.
     pub allowed_groups: Option<Vec<String>>,
+    /// `resource` / `scopes`: the API's own token is asked for with them; `None`: the
+    /// session's token (or the app's plain client token).
+    pub audience: Option<Audience>,
 }
 
 /// One entry of the `Rocket.toml` table, as written.
@@ -53,14 +36,45 @@ pub(super) struct RawRemoteApi {
     token: Option<String>,
     #[serde(default)]
     allowed_groups: Option<Vec<String>>,
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    scopes: Option<String>,
+}
+
+/// What the authorization request asks for so the APIs' own user tokens can be had: the login's
+/// scopes plus the APIs' scopes (a refresh grant can only narrow what the login granted), and
+/// every distinct resource of an API that may get a user token (RFC 8707 §2.1: repeated
+/// `resource` parameters). A `client` API's resource is the app's, never asked of the user.
+pub fn login_request(apis: &[RemoteApi], scopes: &str) -> (String, Vec<String>) {
+    let mut all: Vec<&str> = scopes.split_whitespace().collect();
+    let mut resources: Vec<String> = Vec::new();
+    for api in apis.iter().filter(|api| api.token.may_use_user_token()) {
+        let Some(audience) = &api.audience else {
+            continue;
+        };
+        for scope in audience.scopes.iter().flat_map(|s| s.split(' ')) {
+            if !all.contains(&scope) {
+                all.push(scope);
+            }
+        }
+        if let Some(resource) = &audience.resource {
+            if !resources.contains(resource) {
+                resources.push(resource.clone());
+            }
+        }
+    }
+    (all.join(" "), resources)
 }
 
 const NAME: &str = "REMOTE_APIS (oidc.remote_apis)";
 
-/// The configured APIs, sorted by name; built-in API names cannot be taken.
+/// The configured APIs, sorted by name; built-in API names cannot be taken. `uses_code`: the
+/// response type gives the refresh token that user tokens per resource are obtained with.
 pub(super) fn parse(
     table: Option<BTreeMap<String, RawRemoteApi>>,
     env: Option<&str>,
+    uses_code: bool,
 ) -> Result<Vec<RemoteApi>, ConfigError> {
     let mut apis: BTreeMap<String, RemoteApi> = BTreeMap::new();
     for (name, raw) in table.unwrap_or_default() {
@@ -79,6 +93,13 @@ pub(super) fn parse(
             }
         };
         let mut api = checked(&name, &raw.url, token)?;
+        api.audience = api_token::checked(
+            &name,
+            token,
+            raw.resource.as_deref(),
+            raw.scopes.as_deref(),
+            uses_code,
+        )?;
         if let Some(groups) = raw.allowed_groups {
             let groups: Vec<String> = groups
                 .iter()
@@ -153,6 +174,7 @@ fn checked(name: &str, url: &str, token: TokenPolicy) -> Result<RemoteApi, Confi
         url: parsed,
         token,
         allowed_groups: None,
+        audience: None,
     })
 }
 
@@ -171,6 +193,8 @@ mod tests {
                             url: url.to_string(),
                             token: token.map(str::to_string),
                             allowed_groups: None,
+                            resource: None,
+                            scopes: None,
                         },
                     )
                 })
@@ -183,6 +207,7 @@ mod tests {
         let apis = parse(
             table(&[("orders", "https://a.example/v1", Some("none"))]),
             Some("orders=https://b.example/v2, stock=http://127.0.0.1:9000"),
+            true,
         )
         .unwrap();
         assert_eq!(apis.len(), 2);
@@ -201,6 +226,7 @@ mod tests {
                 ("c", "https://c.example", None),
             ]),
             None,
+            true,
         )
         .unwrap();
         let policies: Vec<_> = apis.iter().map(|a| a.token).collect();
@@ -226,9 +252,14 @@ mod tests {
             "orders",
             "orders=/relative",
         ] {
-            assert!(parse(None, Some(env)).is_err(), "{env} accepted");
+            assert!(parse(None, Some(env), true).is_err(), "{env} accepted");
         }
-        assert!(parse(table(&[("a", "https://a.example", Some("admin"))]), None).is_err());
+        assert!(parse(
+            table(&[("a", "https://a.example", Some("admin"))]),
+            None,
+            true
+        )
+        .is_err());
     }
 
     #[test]
@@ -239,9 +270,25 @@ mod tests {
                 Some(groups.into_iter().map(str::to_string).collect());
             Some(entries)
         };
-        let apis = parse(raw(vec!["staff", " "]), None).unwrap();
+        let apis = parse(raw(vec!["staff", " "]), None, true).unwrap();
         assert_eq!(apis[0].allowed_groups, Some(vec!["staff".to_string()]));
-        let error = parse(raw(vec![" "]), None).unwrap_err().to_string();
+        let error = parse(raw(vec![" "]), None, true).unwrap_err().to_string();
         assert!(error.contains("allowed_groups of `a` is empty"), "{error}");
+    }
+
+    #[test]
+    fn resource_and_scopes_are_read_from_the_table() {
+        let mut entries = table(&[("a", "https://a.example", None)]).unwrap();
+        let entry = entries.get_mut("a").unwrap();
+        entry.resource = Some("https://a.example/api".into());
+        entry.scopes = Some("read".into());
+        let apis = parse(Some(entries), None, true).unwrap();
+        let audience = apis[0].audience.clone().expect("an audience");
+        assert_eq!(audience.resource.as_deref(), Some("https://a.example/api"));
+        assert_eq!(audience.scopes.as_deref(), Some("read"));
+        let mut implicit = table(&[("a", "https://a.example", None)]).unwrap();
+        implicit.get_mut("a").unwrap().resource = Some("https://a.example/api".into());
+        let error = parse(Some(implicit), None, false).unwrap_err().to_string();
+        assert!(error.contains("resource of `a`"), "{error}");
     }
 }

@@ -272,8 +272,11 @@ pub(super) fn check(
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let remote_apis =
-        super::remote_apis::parse(fields.remote_apis, fields.remote_apis_env.as_deref())?;
+    let remote_apis = super::remote_apis::parse(
+        fields.remote_apis,
+        fields.remote_apis_env.as_deref(),
+        response_type.uses_code(),
+    )?;
     for api in &remote_apis {
         check_transport(&api.url, "REMOTE_APIS (oidc.remote_apis)", allow_insecure)?;
         if api.token.uses_client_token() && client_secret.is_none() && !fapi.uses_private_key() {
@@ -460,15 +463,5 @@ mod tests {
         ];
         let settings = checked(&with_issuer("http://idp.example", &allowed)).unwrap();
         assert!(settings.allow_insecure_http);
-    }
-
-    #[test]
-    fn response_types_parse_in_any_order() {
-        assert_eq!(
-            ResponseType::parse("id_token code"),
-            Some(ResponseType::CodeIdToken)
-        );
-        assert_eq!(ResponseType::parse("code"), Some(ResponseType::Code));
-        assert_eq!(ResponseType::parse("token"), None);
     }
 }

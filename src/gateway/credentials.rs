@@ -1,6 +1,7 @@
-//! The token a call through the gateway carries: the one the API's policy asks for
-//! (refreshed first when due, or after the API refused it), or the answer that ends the call
-//! when there is none to be had.
+//! The token a call through the gateway carries: the one the API's policy asks for, obtained
+//! for the API's own audience (`resource`, `scopes`) when it has one (refreshed first when due,
+//! or after the API refused it), or the answer that ends the call when there is none to be
+//! had: never a token obtained for another audience in its place.
 
 use rocket::http::Status;
 use rocket::request;
@@ -64,7 +65,7 @@ pub(super) async fn access_token<'r>(
         return Ok(None);
     }
     if api.token == TokenPolicy::Client {
-        return client_token(req).await.map(Some);
+        return client_token(api, req).await.map(Some);
     }
     let session = match (api.token, req.guard::<ApiUser<'r>>().await) {
         (_, request::Outcome::Success(ApiUser(session))) => session,
@@ -72,7 +73,7 @@ pub(super) async fn access_token<'r>(
             return Err(Outcome::Error(Status::ServiceUnavailable))
         }
         (TokenPolicy::UserOrNone, _) => return Ok(None),
-        (TokenPolicy::UserOrClient, _) => return client_token(req).await.map(Some),
+        (TokenPolicy::UserOrClient, _) => return client_token(api, req).await.map(Some),
         (_, request::Outcome::Error((status, _)) | request::Outcome::Forward(status)) => {
             return Err(Outcome::Error(status))
         }
@@ -89,29 +90,33 @@ pub(super) async fn access_token<'r>(
             of_user: true,
         })
     };
+    let lifetime = sessions.policy.absolute_lifetime;
     match keeper
-        .access_token(&session.id, sessions.policy.absolute_lifetime)
+        .access_token_for(&session.id, api.audience.as_ref(), lifetime)
         .await
     {
         Ok(token) => Ok(user_token(token)),
         Err(TokenUnavailable::NoTokens) if api.token == TokenPolicy::UserOrNone => Ok(None),
         Err(TokenUnavailable::NoTokens) if api.token == TokenPolicy::UserOrClient => {
-            client_token(req).await.map(Some)
+            client_token(api, req).await.map(Some)
         }
         Err(error) => Err(token_unavailable(req, error).await),
     }
 }
 
-/// The app's own token, or the answer when the IdP will not give one (503 unreachable, 502
-/// refused: a configuration matter).
-async fn client_token<'r>(req: &'r Request<'_>) -> Result<Presented, Outcome<'r>> {
+/// The app's own token for the API's audience, or the answer when the IdP will not give one
+/// (503 unreachable, 502 refused: a configuration matter).
+async fn client_token<'r>(api: &RemoteApi, req: &'r Request<'_>) -> Result<Presented, Outcome<'r>> {
     let (Some(provider), Some(settings)) = (
         req.rocket().state::<std::sync::Arc<Provider>>(),
         req.rocket().state::<Settings>(),
     ) else {
         return Err(Outcome::Error(Status::ServiceUnavailable));
     };
-    match provider.client_token(settings.refresh_margin).await {
+    match provider
+        .client_token(settings.refresh_margin, api.audience.as_ref())
+        .await
+    {
         Ok(credential) => Ok(Presented {
             credential,
             of_user: false,
@@ -133,8 +138,10 @@ async fn client_token<'r>(req: &'r Request<'_>) -> Result<Presented, Outcome<'r>
     }
 }
 
-/// After the API refused `rejected`: a refreshed token, or the answer that ends the call.
+/// After the API refused `rejected`: a refreshed token for the API's audience, or the answer
+/// that ends the call.
 pub(super) async fn replace_rejected<'r>(
+    api: &RemoteApi,
     req: &'r Request<'_>,
     rejected: &str,
 ) -> Result<Credential, Outcome<'r>> {
@@ -148,8 +155,9 @@ pub(super) async fn replace_rejected<'r>(
     ) else {
         return Err(Outcome::Error(Status::Unauthorized));
     };
+    let lifetime = sessions.policy.absolute_lifetime;
     match keeper
-        .replace_rejected(&session.id, rejected, sessions.policy.absolute_lifetime)
+        .replace_rejected_for(&session.id, api.audience.as_ref(), rejected, lifetime)
         .await
     {
         Ok(token) => Ok(token),
@@ -158,7 +166,8 @@ pub(super) async fn replace_rejected<'r>(
 }
 
 /// Why no token: tokens gone or refused → the session ends (401, the page asks to log in);
-/// an id_token session never had one → 409; store or IdP down → 503.
+/// an id_token session never had one → 409; the IdP refused the API's audience → 502 (the
+/// session stays); store or IdP down → 503.
 async fn token_unavailable<'r>(req: &'r Request<'_>, error: TokenUnavailable) -> Outcome<'r> {
     let uses_code = req
         .rocket()
@@ -188,6 +197,12 @@ async fn token_unavailable<'r>(req: &'r Request<'_>, error: TokenUnavailable) ->
                 "the session's tokens are no longer valid: log in again",
             )
         }
+        TokenUnavailable::RefusedForApi(_) => answer(
+            req,
+            Status::BadGateway,
+            "temporarily_unavailable",
+            "the identity provider refused a token for this API (its resource or scopes)",
+        ),
         TokenUnavailable::Provider(error) => {
             tracing::warn!(%error, "no access token for a remote API call");
             answer(

@@ -191,7 +191,7 @@ pub(super) async fn relay<'r>(
     {
         // Only a user's token is refreshed; the app's own answers as it is.
         if let Some(rejected) = token.as_ref().filter(|t| t.of_user) {
-            match replace_rejected(req, &rejected.credential.token).await {
+            match replace_rejected(api, req, &rejected.credential.token).await {
                 Ok(fresh) => {
                     response = match build(Some(&fresh)) {
                         Ok(again) => match send_again(req, gateway, api, started, again).await {

@@ -146,7 +146,10 @@ async fn upstream(
             return Err(ended().await)
         }
         Err(TokenUnavailable::NoTokens) => return Err(UpstreamFailure::NoAccessToken),
-        Err(TokenUnavailable::RefreshFailed(_)) => return Err(ended().await),
+        // (The session's own token is never refused as an API's audience is.)
+        Err(TokenUnavailable::RefreshFailed(_) | TokenUnavailable::RefusedForApi(_)) => {
+            return Err(ended().await)
+        }
         Err(TokenUnavailable::Provider(error)) => return Err(error.into()),
         Err(TokenUnavailable::Store(error)) => return Err(error.into()),
     };

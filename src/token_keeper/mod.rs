@@ -12,12 +12,13 @@
 //! for the lock to go and use the tokens it left. A holder that dies blocks refreshes of that
 //! session for one lease at most.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod per_api;
 mod refresh;
 
 use crate::clock;
@@ -40,6 +41,18 @@ struct StoredTokens {
     /// The DPoP key the tokens are bound to (PKCS#8, base64url), sealed with them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     dpop_key: Option<String>,
+    /// The tokens obtained for APIs' own audiences, by [`crate::config::Audience::key`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    api_tokens: BTreeMap<String, ApiToken>,
+}
+
+/// One API audience's access token as sealed in the store; no `Debug`.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+struct ApiToken {
+    access_token: String,
+    /// Unix seconds; `None` when the IdP did not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<i64>,
 }
 
 /// When a token that lives `expires_in` seconds expires; an absurd lifetime saturates
@@ -60,6 +73,10 @@ pub enum TokenUnavailable {
     /// The refresh failed for good; the session should end.
     #[error("the access token expired and could not be refreshed ({0})")]
     RefreshFailed(String),
+    /// The IdP refused a token for an API's audience (its resource or scopes); the session
+    /// stays.
+    #[error("the identity provider refused a token for the API ({0})")]
+    RefusedForApi(String),
     /// The IdP could not be reached; try again later.
     #[error(transparent)]
     Provider(TokenError),
@@ -160,6 +177,7 @@ impl TokenKeeper {
             refresh_token: response.refresh_token.clone(),
             expires_at: response.expires_in.map(expires_at),
             dpop_key: response.dpop_key.as_ref().map(|key| key.to_stored()),
+            api_tokens: BTreeMap::new(),
         };
         self.save(&store::digest(&session.id), &tokens, lifetime)
             .await

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{expires_at, lock_key, tokens_key, StoredTokens, TokenKeeper, TokenUnavailable};
+use super::{expires_at, lock_key, tokens_key, ApiToken, TokenKeeper, TokenUnavailable};
+use crate::config::Audience;
 use crate::crypto::random_token;
 use crate::metrics;
 use crate::oidc::token_endpoint::{Credential, TokenError};
@@ -49,18 +50,23 @@ impl Drop for LocalLock<'_> {
 }
 
 impl TokenKeeper {
-    fn settled(&self, tokens: &StoredTokens, rejected: Option<&str>) -> bool {
-        match rejected {
-            Some(rejected) => rejected != tokens.access_token,
-            None => self.is_fresh(tokens),
-        }
-    }
-
-    /// Refreshes under the session's lock, here and in the store, so concurrent requests on
-    /// every instance share one refresh.
+    /// Refreshes the session's own token under the session's lock (see [`Self::refresh_for`]).
     pub(super) async fn refresh(
         &self,
         name: &str,
+        rejected: Option<&str>,
+        lifetime: Duration,
+    ) -> Result<Credential, TokenUnavailable> {
+        self.refresh_for(name, None, rejected, lifetime).await
+    }
+
+    /// Obtains a new token for `audience` (none: the session's own) under the session's lock,
+    /// here and in the store, so concurrent requests on every instance share one refresh and
+    /// a rotated refresh token is never used twice.
+    pub(super) async fn refresh_for(
+        &self,
+        name: &str,
+        audience: Option<&Audience>,
         rejected: Option<&str>,
         lifetime: Duration,
     ) -> Result<Credential, TokenUnavailable> {
@@ -71,14 +77,14 @@ impl TokenKeeper {
         loop {
             // Another request may have refreshed while this one waited.
             let tokens = self.load(name).await?.ok_or(TokenUnavailable::NoTokens)?;
-            if self.settled(&tokens, rejected) {
+            if self.is_current(&tokens, audience, rejected) {
                 return self
-                    .credential(name, &tokens)
+                    .credential_for(name, &tokens, audience)
                     .ok_or(TokenUnavailable::NoTokens);
             }
             if self.store.lock(&lock_key(name), &owner, LEASE).await? {
                 let result = self
-                    .refresh_holding_lock(name, &owner, rejected, lifetime)
+                    .refresh_holding_lock(name, &owner, audience, rejected, lifetime)
                     .await;
                 if let Err(error) = self.store.unlock(&lock_key(name), &owner).await {
                     tracing::warn!(%error, "refresh lock not released; it lapses with its lease");
@@ -96,17 +102,24 @@ impl TokenKeeper {
         &self,
         name: &str,
         owner: &str,
+        audience: Option<&Audience>,
         rejected: Option<&str>,
         lifetime: Duration,
     ) -> Result<Credential, TokenUnavailable> {
         // The holder before us may have refreshed between our read and our lock.
         let tokens = self.load(name).await?.ok_or(TokenUnavailable::NoTokens)?;
-        if self.settled(&tokens, rejected) {
+        if self.is_current(&tokens, audience, rejected) {
             return self
-                .credential(name, &tokens)
+                .credential_for(name, &tokens, audience)
                 .ok_or(TokenUnavailable::NoTokens);
         }
         let Some(refresh_token) = tokens.refresh_token.clone() else {
+            // An API's token cannot be had, but the session's own token still serves.
+            if audience.is_some() {
+                return Err(TokenUnavailable::RefusedForApi(
+                    "no refresh token was issued to obtain it with".into(),
+                ));
+            }
             self.store.remove(&tokens_key(name)).await?;
             return Err(TokenUnavailable::RefreshFailed(
                 "no refresh token was issued".into(),
@@ -123,7 +136,7 @@ impl TokenKeeper {
             }
         };
         let refreshed = {
-            let call = self.provider.refresh(&refresh_token, dpop);
+            let call = self.provider.refresh(&refresh_token, dpop, audience);
             tokio::pin!(call);
             let mut renew = tokio::time::interval(LEASE / 3);
             renew.tick().await;
@@ -140,13 +153,23 @@ impl TokenKeeper {
         };
         match refreshed {
             Ok(response) => {
-                let renewed = StoredTokens {
-                    access_token: response.access_token,
-                    // RFC 6749 §6: a new refresh token replaces the old one, else keep it.
-                    refresh_token: response.refresh_token.or(Some(refresh_token)),
-                    expires_at: response.expires_in.map(expires_at),
-                    dpop_key: tokens.dpop_key.clone(),
-                };
+                let mut renewed = tokens.clone();
+                // RFC 6749 §6: a new refresh token replaces the old one, else keep it.
+                renewed.refresh_token = response.refresh_token.or(Some(refresh_token));
+                let expires = response.expires_in.map(expires_at);
+                match audience {
+                    None => {
+                        renewed.access_token = response.access_token;
+                        renewed.expires_at = expires;
+                    }
+                    Some(audience) => {
+                        let token = ApiToken {
+                            access_token: response.access_token,
+                            expires_at: expires,
+                        };
+                        renewed.api_tokens.insert(audience.key(), token);
+                    }
+                }
                 if let Err(error) = self.save(name, &renewed, lifetime).await {
                     // The rotated refresh token is lost and the old one is spent.
                     let _ = self.store.remove(&tokens_key(name)).await;
@@ -155,13 +178,23 @@ impl TokenKeeper {
                     )));
                 }
                 metrics::token_refresh("refreshed");
-                tracing::info!("access token refreshed");
-                self.credential(name, &renewed)
+                match audience {
+                    None => tracing::info!("access token refreshed"),
+                    Some(_) => tracing::info!("access token for an API's audience obtained"),
+                }
+                self.credential_for(name, &renewed, audience)
                     .ok_or(TokenUnavailable::NoTokens)
             }
             Err(TokenError::Provider(error)) => {
                 metrics::token_refresh("failed");
                 Err(TokenUnavailable::Provider(TokenError::Provider(error)))
+            }
+            // Only a dead refresh token (`invalid_grant`) ends the session; the IdP refusing
+            // an API's resource or scopes is that API's configuration, not the session's.
+            Err(error) if audience.is_some() && !is_invalid_grant(&error) => {
+                metrics::token_refresh("rejected");
+                tracing::warn!(%error, "no token for an API's audience");
+                Err(TokenUnavailable::RefusedForApi(error.to_string()))
             }
             Err(error) => {
                 metrics::token_refresh("rejected");
@@ -171,4 +204,9 @@ impl TokenKeeper {
             }
         }
     }
+}
+
+/// Whether the IdP said the refresh token itself is no good (RFC 6749 §5.2).
+fn is_invalid_grant(error: &TokenError) -> bool {
+    matches!(error, TokenError::Refused { error, .. } if error == "invalid_grant")
 }

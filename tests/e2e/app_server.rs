@@ -6,11 +6,13 @@ use std::time::{Duration, Instant};
 use crate::idp_driver::IdpDriver;
 use crate::store::{self, RecordingStore};
 use crate::support::{self, assert_port_free, http_get, package_root, APP, APP_PORT, IDP_PORT};
-use crate::{bff, AppMode};
+use crate::{bff, token_echo, AppMode};
 
 /// The app served by Rocket on this test's runtime.
 pub struct AppServer {
     shutdown: rocket::Shutdown,
+    /// The stand-in API of the resource round.
+    echo: Option<tokio::task::JoinHandle<()>>,
     task: tokio::task::JoinHandle<Result<rocket::Rocket<rocket::Ignite>, rocket::Error>>,
 }
 
@@ -51,6 +53,44 @@ impl AppServer {
             // the URL, as before PAR; the code-flow rounds push, authenticated.
             figment = figment.merge(("oidc.par", "never"));
         }
+        let mut echo = None;
+        if let AppMode::ResourceApis = mode {
+            // Four APIs on one stand-in: two with a resource each (one narrowed to a scope),
+            // one with the session's token, one with the app's own token for a resource.
+            let url = format!("http://127.0.0.1:{}", token_echo::PORT);
+            figment = figment
+                .merge(("oidc.response_type", "code"))
+                .merge(("oidc.client_secret", idp.client_secret))
+                .merge(("oidc.scopes", "openid profile email api:write"));
+            for (name, resource, scopes, token) in [
+                ("orders", Some("https://orders.example"), None, "user"),
+                (
+                    "stock",
+                    Some("https://stock.example"),
+                    Some("api:read"),
+                    "user",
+                ),
+                ("general", None, None, "user"),
+                (
+                    "reports",
+                    Some("https://reports.example"),
+                    Some("api:read"),
+                    "client",
+                ),
+            ] {
+                let key = |k: &str| format!("oidc.remote_apis.{name}.{k}");
+                figment = figment
+                    .merge((key("url"), format!("{url}/{name}")))
+                    .merge((key("token"), token));
+                if let Some(resource) = resource {
+                    figment = figment.merge((key("resource"), resource));
+                }
+                if let Some(scopes) = scopes {
+                    figment = figment.merge((key("scopes"), scopes));
+                }
+            }
+            echo = Some(token_echo::start().await);
+        }
         if let AppMode::Code {
             refresh_margin_secs,
         } = mode
@@ -85,7 +125,11 @@ impl AppServer {
             .unwrap_or_else(|e| panic!("app did not ignite: {e}"));
         let shutdown = rocket.shutdown();
         let task = tokio::spawn(rocket.launch());
-        let server = Self { shutdown, task };
+        let server = Self {
+            shutdown,
+            echo,
+            task,
+        };
         let start = Instant::now();
         loop {
             if server.has_stopped() {
@@ -113,6 +157,9 @@ impl AppServer {
     }
 
     pub async fn stop(self) {
+        if let Some(echo) = &self.echo {
+            echo.abort();
+        }
         self.shutdown.clone().notify();
         let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
     }

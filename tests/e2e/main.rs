@@ -21,7 +21,9 @@
 //! an "IdP driver" (`idp_driver`) that says how each IdP signs in, cancels and logs out.
 //! Against oidc-provider, the code-flow story runs once more with the app as a FAPI 2.0 client
 //! (`oidc_provider::fapi_code_flow`: a second client there, `private_key_jwt`, PAR required,
-//! DPoP-bound tokens and DPoP nonces).
+//! DPoP-bound tokens and DPoP nonces), and a resource round (`oidc_provider::resource_apis`:
+//! remote APIs with RFC 8707 `resource` and `scopes`, each receiving a JWT for its own
+//! resource, on a stand-in API that echoes its token, `token_echo`).
 //!
 //! The app is browsed at http://localhost:3000 and the IdP lives at http://127.0.0.1:4000: two
 //! different sites, so the IdP's `form_post` to `/callback` is a cross-site POST, as in
@@ -47,6 +49,7 @@ mod page;
 mod store;
 mod stories;
 mod support;
+mod token_echo;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -65,6 +68,7 @@ use stories::login::{
     session_endpoint_and_silent_login, strict_session_cookie_logs_in_on_the_first_page,
     the_page_warns_before_the_session_ends, two_tabs_log_in_at_once, wrong_password_then_cancel,
 };
+use stories::resource_apis::each_api_gets_a_token_for_its_own_resource;
 
 /// The access token lifetime oidc-provider is started with, so the code-flow story sees a
 /// refresh within seconds (`ACCESS_TOKEN_TTL`; the id_token stories get no access token).
@@ -115,6 +119,11 @@ const DEV_IDP_GATEWAY_STORIES: &[(&str, Scenario)] = &[("remote-api-and-step-up"
     Box::pin(remote_api_and_step_up(p))
 })];
 
+/// Each API its own token (RFC 8707): against oidc-provider's JWT access tokens per resource.
+const RESOURCE_STORIES: &[(&str, Scenario)] = &[("resource-apis", |p| {
+    Box::pin(each_api_gets_a_token_for_its_own_resource(p))
+})];
+
 /// The stories of an app whose sessions end after 65 s without a request.
 const SHORT_SESSION_STORIES: &[(&str, Scenario)] = &[("session-warning", |p| {
     Box::pin(the_page_warns_before_the_session_ends(p))
@@ -147,11 +156,17 @@ enum AppMode {
     Fapi {
         refresh_margin_secs: u64,
     },
+    /// `response_type=code` with remote APIs that have a `resource` (and `scopes`), on a
+    /// stand-in API that echoes the token it gets (`token_echo`).
+    ResourceApis,
 }
 
 impl AppMode {
     fn needs_code_flow(self) -> bool {
-        matches!(self, AppMode::Code { .. } | AppMode::Fapi { .. })
+        matches!(
+            self,
+            AppMode::Code { .. } | AppMode::Fapi { .. } | AppMode::ResourceApis
+        )
     }
 }
 
@@ -213,6 +228,11 @@ fn rounds() -> Vec<Round> {
                 refresh_margin_secs: 1,
             },
             stories: CODE_FLOW_STORIES,
+        },
+        Round {
+            idp: &OIDC_PROVIDER,
+            mode: AppMode::ResourceApis,
+            stories: RESOURCE_STORIES,
         },
         Round {
             idp: &OIDC_PROVIDER_FAPI,

@@ -1,12 +1,16 @@
 //! The identity provider as this app talks to it: what it publishes ([`Directory`]: discovery
 //! and keys) and the requests this app makes with it as a client (its credentials, PAR, DPoP):
 //! the authorization request ([`par`]), completing a login ([`completion`]), and the token
-//! endpoint, revocation, UserInfo and APIs called with a token ([`token_endpoint`]).
+//! endpoint, revocation, UserInfo and APIs called with a token ([`token_endpoint`]), and the
+//! app's own tokens (`client_token`).
 
+mod client_token;
 pub mod completion;
 pub mod par;
 pub mod token_endpoint;
 
+use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,14 +19,31 @@ use secrecy::SecretString;
 
 use super::client_auth::ClientCredentials;
 use super::directory::Directory;
-use super::dpop::DpopNonces;
+use super::dpop::{DpopKey, DpopNonces};
 use super::fetch::{self, ProviderError};
 use super::logout_token::LogoutToken;
 use super::validate::{Expected, VerifiedIdToken};
 use crate::config::{Fapi, ParMode};
-use token_endpoint::Credential;
 
 pub use super::directory::{LogoutValidationError, Snapshot, ValidationError};
+
+/// An access token as the app uses it: plain Bearer, or bound to the session's DPoP key.
+/// `Debug` never shows the token.
+#[derive(Clone)]
+pub struct Credential {
+    /// The access token.
+    pub token: String,
+    /// The session's DPoP key, when the token is bound to it.
+    pub dpop: Option<Arc<DpopKey>>,
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential")
+            .field("dpop_bound", &self.dpop.is_some())
+            .finish_non_exhaustive()
+    }
+}
 
 /// The identity provider and this app's client of it, shared by every request.
 pub struct Provider {
@@ -36,9 +57,9 @@ pub struct Provider {
     dpop: bool,
     /// The latest DPoP nonce of each server (the IdP's and the APIs').
     dpop_nonces: DpopNonces,
-    /// The app's own access token (client credentials) and when it expires (Unix seconds);
-    /// the lock makes one fetch at a time.
-    client_token: tokio::sync::Mutex<Option<(Credential, i64)>>,
+    /// The app's own access tokens (client credentials) by audience key (none: the plain
+    /// one), with when each expires (Unix seconds); the lock makes one fetch at a time.
+    client_tokens: tokio::sync::Mutex<HashMap<Option<String>, (Credential, i64)>>,
 }
 
 impl Provider {
@@ -61,7 +82,7 @@ impl Provider {
             par: ParMode::Auto,
             dpop: false,
             dpop_nonces: DpopNonces::default(),
-            client_token: tokio::sync::Mutex::new(None),
+            client_tokens: tokio::sync::Mutex::new(HashMap::new()),
         })
     }
 

@@ -4,14 +4,15 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use openidconnect::reqwest;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
 
+pub use super::Credential;
 use super::Provider;
+use crate::config::Audience;
 use crate::oidc::client_auth::form_body;
 use crate::oidc::discovery::ProviderMetadata;
 use crate::oidc::dpop::{resource_wants_nonce, DpopKey};
@@ -85,24 +86,6 @@ pub enum TokenError {
     Invalid(String),
 }
 
-/// An access token as the app uses it: plain Bearer, or bound to the session's DPoP key.
-/// `Debug` never shows the token.
-#[derive(Clone)]
-pub struct Credential {
-    /// The access token.
-    pub token: String,
-    /// The session's DPoP key, when the token is bound to it.
-    pub dpop: Option<Arc<DpopKey>>,
-}
-
-impl fmt::Debug for Credential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credential")
-            .field("dpop_bound", &self.dpop.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
 impl Provider {
     /// Exchanges an authorization code (RFC 6749 §4.1.3, RFC 7636 §4.5); with `DPOP`, for
     /// tokens bound to a fresh key, which the response carries on.
@@ -129,53 +112,23 @@ impl Provider {
         self.token_request(&form, key).await
     }
 
-    /// Uses a refresh token (RFC 6749 §6), with the key its tokens are bound to, if any.
+    /// Uses a refresh token (RFC 6749 §6), with the key its tokens are bound to, if any; for
+    /// an API's own token, with its `resource` (RFC 8707 §2.2) and narrower `scope`.
     pub async fn refresh(
         &self,
         refresh_token: &str,
         dpop: Option<Arc<DpopKey>>,
+        audience: Option<&Audience>,
     ) -> Result<TokenResponse, TokenError> {
-        let form = [
+        let mut form = vec![
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
         ];
+        form.extend(audience.map(Audience::parameters).unwrap_or_default());
         self.token_request(&form, dpop).await
     }
 
-    /// The app's own access token (client credentials grant, RFC 6749 §4.4, with the app's
-    /// client authentication; DPoP-bound with `DPOP`): the cached one until `margin` before it
-    /// expires, else a new one, fetched by one caller while the others wait for it.
-    pub async fn client_token(&self, margin: Duration) -> Result<Credential, TokenError> {
-        let mut cached = self.client_token.lock().await;
-        let now = crate::clock::now();
-        if let Some((credential, expires_at)) = cached.as_ref() {
-            if now.saturating_add(margin.as_secs() as i64) < *expires_at {
-                return Ok(credential.clone());
-            }
-        }
-        let key = match self.dpop {
-            true => {
-                Some(Arc::new(DpopKey::generate().map_err(|e| {
-                    TokenError::Invalid(format!("no DPoP key: {e}"))
-                })?))
-            }
-            false => None,
-        };
-        let response = self
-            .token_request(&[("grant_type", "client_credentials")], key)
-            .await?;
-        // Without `expires_in`, the token is used for a minute, then fetched again.
-        let lifetime = response.expires_in.unwrap_or(60);
-        let expires_at = now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
-        let credential = Credential {
-            token: response.access_token,
-            dpop: response.dpop_key,
-        };
-        *cached = Some((credential.clone(), expires_at));
-        Ok(credential)
-    }
-
-    async fn token_request(
+    pub(super) async fn token_request(
         &self,
         form: &[(&str, &str)],
         dpop: Option<Arc<DpopKey>>,

@@ -12,7 +12,7 @@ use super::failures::LoginFailure;
 use super::rate_limit::LoginRateLimit;
 use crate::client_ip::ClientAddress;
 use crate::clock;
-use crate::config::{ResponseMode, Settings};
+use crate::config::{self, ResponseMode, Settings};
 use crate::oidc::flow::LoginAttempt;
 use crate::oidc::provider::Provider;
 use crate::oidc::step_up::StepUp;
@@ -75,12 +75,15 @@ async fn login(
     if silent {
         attempt = attempt.silently();
     }
-    let parameters = attempt.authorization_parameters(
+    // The APIs' resources and scopes too, so their own tokens can be had by refresh later.
+    let (scopes, resources) = config::login_request(&settings.remote_apis, &settings.scopes);
+    let mut parameters = attempt.authorization_parameters(
         &settings.client_id,
         &settings.redirect_uri(),
-        &settings.scopes,
+        &scopes,
         settings.response_type,
     );
+    parameters.extend(resources.into_iter().map(|resource| ("resource", resource)));
     // With PAR the parameters are pushed first, and the browser carries a reference only.
     let url = provider
         .authorization_redirect(&snapshot, &parameters)

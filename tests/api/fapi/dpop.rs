@@ -211,3 +211,38 @@ async fn the_gateway_repeats_a_get_once_with_the_apis_nonce() {
         "api-nonce"
     );
 }
+
+#[tokio::test]
+async fn an_apis_own_token_is_bound_to_the_sessions_key_and_obtained_with_a_proof() {
+    let upstream = Upstream::start().await;
+    let url = upstream.url.clone();
+    let app = code_app(json!({}), move |f| {
+        dpop(f)
+            .merge(("oidc.remote_apis.orders.url", format!("{url}/v1")))
+            .merge(("oidc.remote_apis.orders.resource", "https://orders.example"))
+    })
+    .await;
+    assert_eq!(log_in(&app).await, Status::SeeOther);
+    let (login_proof, _) = verified_proof(last_token_request(&app).dpop.as_deref().unwrap());
+    let session_token = last_access_token(&app);
+    let (status, _) = fetch(&app, "/api/orders/items").await;
+    assert_eq!(status, Status::Ok);
+    let request = last_token_request(&app);
+    assert_eq!(request.grant_type, "refresh_token");
+    assert_eq!(request.resource.as_deref(), Some("https://orders.example"));
+    let (refresh_proof, _) = verified_proof(request.dpop.as_deref().expect("a proof"));
+    assert_eq!(
+        refresh_proof["jwk"], login_proof["jwk"],
+        "the session's key"
+    );
+    let token = last_access_token(&app);
+    assert_ne!(token, session_token, "the API's own token");
+    let seen = upstream.last();
+    assert_eq!(
+        seen.header("authorization"),
+        Some(format!("DPoP {token}").as_str())
+    );
+    let (proof, claims) = verified_proof(seen.header("dpop").expect("a proof"));
+    assert_eq!(proof["jwk"], login_proof["jwk"]);
+    assert_eq!(claims["ath"], sha256_b64(&token));
+}

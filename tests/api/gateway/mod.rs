@@ -7,6 +7,8 @@ mod csrf;
 mod least_privilege;
 mod paths;
 mod relay;
+mod resource_refusals;
+mod resource_tokens;
 mod step_up;
 mod streaming;
 

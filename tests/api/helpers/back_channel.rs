@@ -39,6 +39,9 @@ pub struct TokenRequest {
     pub dpop: Option<String>,
     pub client_assertion_type: Option<String>,
     pub client_assertion: Option<String>,
+    /// `resource` (RFC 8707) and `scope`, when asked for.
+    pub resource: Option<String>,
+    pub scope: Option<String>,
 }
 
 /// What the PAR endpoint received.
@@ -182,6 +185,8 @@ struct TokenForm {
     client_secret: Option<String>,
     client_assertion_type: Option<String>,
     client_assertion: Option<String>,
+    resource: Option<String>,
+    scope: Option<String>,
 }
 
 struct Authorization(Option<String>);
@@ -286,6 +291,8 @@ async fn token(
         dpop: dpop.0.clone(),
         client_assertion_type: form.client_assertion_type.clone(),
         client_assertion: form.client_assertion.clone(),
+        resource: form.resource.clone(),
+        scope: form.scope.clone(),
     });
     if let Some(error) = bc.error.lock().unwrap().clone() {
         return (Status::BadRequest, error).into();

@@ -7,6 +7,7 @@ pub mod app_process;
 pub mod back_channel;
 pub mod bff;
 pub mod idp;
+pub mod oidc_provider;
 pub mod redis;
 pub mod store;
 pub mod upstream;

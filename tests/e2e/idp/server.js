@@ -29,6 +29,12 @@
 //   DPOP_REQUIRE_NONCE
 //                     "1" (default): every DPoP proof must carry a nonce the
 //                     provider gave (DPoP-Nonce); "0": nonces are optional
+//   RESOURCES         the APIs (RFC 8707 resource indicators) a token may be
+//                     asked for, separated by spaces, default
+//                     "https://orders.example https://stock.example
+//                     https://reports.example"; each gets JWT access tokens
+//                     whose `aud` is the resource, scopes from RESOURCE_SCOPES
+//                     (default "api:read api:write"), ACCESS_TOKEN_TTL
 
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes, randomUUID, timingSafeEqual, createHash } from 'node:crypto';
@@ -67,6 +73,9 @@ const CONFORM_ID_TOKEN_CLAIMS = envBool('CONFORM_ID_TOKEN_CLAIMS', true);
 const PKCE_REQUIRED = envBool('PKCE_REQUIRED', true);
 const FAPI_CLIENT_ID = process.env.FAPI_CLIENT_ID || 'oidc-bff-fapi';
 const DPOP_REQUIRE_NONCE = envBool('DPOP_REQUIRE_NONCE', true);
+const RESOURCES = new Set((process.env.RESOURCES
+  || 'https://orders.example https://stock.example https://reports.example').split(/\s+/).filter(Boolean));
+const RESOURCE_SCOPES = process.env.RESOURCE_SCOPES || 'api:read api:write';
 
 if (FAPI_CLIENT_ID === CLIENT_ID) {
   throw new Error(`FAPI_CLIENT_ID and CLIENT_ID must differ, both are ${JSON.stringify(CLIENT_ID)}`);
@@ -226,7 +235,7 @@ const configuration = {
     redirect_uris: [`${APP_BASE_URL}/callback`],
     post_logout_redirect_uris: [`${APP_BASE_URL}/`],
     response_types: ['id_token', 'code', 'code id_token'],
-    grant_types: ['implicit', 'authorization_code', 'refresh_token'],
+    grant_types: ['implicit', 'authorization_code', 'refresh_token', 'client_credentials'],
     token_endpoint_auth_method: 'client_secret_basic',
     id_token_signed_response_alg: 'RS256',
   }, {
@@ -282,6 +291,27 @@ const configuration = {
 
   features: {
     devInteractions: { enabled: false },
+    // The app's own token (client credentials grant), for APIs with token = "client".
+    clientCredentials: { enabled: true },
+    // RFC 8707: a token per API, asked for with `resource` (at the authorization request, then
+    // at the token endpoint): a JWT whose `aud` is the resource, so the API (and a test) can
+    // read whom it was issued for. The token of the code exchange stays the opaque one for
+    // UserInfo (no resource asked for there).
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: async () => undefined,
+      useGrantedResource: async () => false,
+      getResourceServerInfo: async (_ctx, resource) => {
+        if (!RESOURCES.has(resource)) throw new errors.InvalidTarget();
+        return {
+          scope: RESOURCE_SCOPES,
+          audience: resource,
+          accessTokenFormat: 'jwt',
+          accessTokenTTL: ACCESS_TOKEN_TTL,
+          jwt: { sign: { alg: 'ES256' } },
+        };
+      },
+    },
     // FAPI 2.0 Security Profile behaviours, for the FAPI client only
     fapi: {
       enabled: true,
@@ -350,6 +380,7 @@ ${form}
 
   ttl: {
     AccessToken: ACCESS_TOKEN_TTL,
+    ClientCredentials: ACCESS_TOKEN_TTL,
     AuthorizationCode: 60,
     IdToken: ID_TOKEN_TTL,
     Interaction: 60 * 60,

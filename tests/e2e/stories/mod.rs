@@ -2,12 +2,13 @@
 //! steps they share: signing in at the IdP, checking the start page, logging out everywhere.
 //! `login`: the login stories (`response_type=id_token`); `gateway`: the remote API buttons
 //! and a step-up sign-in; `code_flow`: tokens kept on the server; `fapi`: the code flow as a
-//! FAPI 2.0 client.
+//! FAPI 2.0 client; `resource_apis`: each API its own token (RFC 8707).
 
 pub mod code_flow;
 pub mod fapi;
 pub mod gateway;
 pub mod login;
+pub mod resource_apis;
 
 use std::future::Future;
 
