@@ -15,6 +15,7 @@ mod remote_apis;
 mod secret;
 mod settings;
 mod store;
+mod written_as;
 
 use rocket::figment::Figment;
 

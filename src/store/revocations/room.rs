@@ -2,7 +2,7 @@
 //! then users' ended sessions are folded into one entry each, then a watermark ends the
 //! oldest sessions. Each step reports what a durable store must write and forget.
 
-use super::{merge_into, Changes, Entry, Key, Lists, Table};
+use super::tables::{merge_into, Changes, Entry, Key, Lists, Table};
 use crate::store::revocation::{digest_text, Revocation, Revoked};
 
 pub(super) fn all_entries(lists: &Lists) -> impl Iterator<Item = &Entry> {
