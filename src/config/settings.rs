@@ -89,7 +89,7 @@ pub struct Settings {
     /// `MAX_SESSIONS_PER_USER`: live sessions a user may have at once.
     pub max_sessions_per_user: usize,
     /// `RESPONSE_MODE`: `None` chooses from discovery at each login
-    /// ([`ResponseMode::for_login`]).
+    /// (`ResponseMode::for_login`).
     pub response_mode: Option<ResponseMode>,
 }
 

@@ -91,7 +91,7 @@ pub trait Store: Send + Sync {
 
     /// Ends sessions on every instance: recorded until the revocation expires, and passed to
     /// every instance's copy. A durable store has it on disk before answering. A full list
-    /// ends more sessions than asked, never fewer (see [`RevocationList`]).
+    /// ends more sessions than asked, never fewer (see `RevocationList`).
     async fn revoke(&self, revocation: Revocation) -> Result<(), StoreError>;
 
     /// Whether the session was revoked, from this instance's copy: no network round trip. An

@@ -5,7 +5,7 @@ use base64::Engine;
 
 use super::digest;
 
-/// What a revocation ends. Values are the store's digests (see [`digest`]), never the
+/// What a revocation ends. Values are the store's digests (see `store::digest`), never the
 /// identifiers themselves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Revoked {
