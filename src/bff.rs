@@ -14,6 +14,7 @@ use crate::config::{self, ConfigError, Settings};
 use crate::gateway::{self, Gateway};
 use crate::hooks::{LoginHook, LoginHooks};
 use crate::oidc::provider::Provider;
+use crate::oidc::providers::IdentityProviders;
 use crate::routes::auth::rate_limit::LoginRateLimit;
 use crate::routes::{self, views::Views};
 use crate::security_headers::SecurityHeaders;
@@ -133,13 +134,17 @@ impl Bff {
         .map_err(|e| StartupError::HttpClient(Box::new(e)))?
         .with_client_secret(settings.client_secret.clone())
         .with_fapi(&settings.fapi);
+        let provider = Arc::new(provider);
+        let providers = IdentityProviders::new(&settings, provider.clone())
+            .map_err(|e| StartupError::HttpClient(Box::new(e)))?;
         let gateway = Gateway::new(&settings).map_err(|e| StartupError::HttpClient(Box::new(e)))?;
         let views = Views::new().map_err(StartupError::Templates)?;
         Ok(Parts {
             figment,
             settings,
             store,
-            provider: Arc::new(provider),
+            provider,
+            providers,
             gateway,
             views,
             #[cfg(all(feature = "dev-idp", debug_assertions))]
@@ -154,6 +159,7 @@ impl Bff {
             settings,
             store,
             provider,
+            providers,
             gateway,
             views,
             #[cfg(all(feature = "dev-idp", debug_assertions))]
@@ -175,7 +181,7 @@ impl Bff {
         let keeper = TokenKeeper::new(
             store.clone(),
             settings.sealer.clone(),
-            provider.clone(),
+            providers.clone(),
             settings.refresh_margin,
             settings.http_timeout + std::time::Duration::from_secs(2),
         );
@@ -200,6 +206,7 @@ impl Bff {
             .configure(figment)
             .manage(settings)
             .manage(provider.clone())
+            .manage(providers)
             .manage(sessions)
             .manage(keeper)
             .manage(views)
@@ -286,6 +293,7 @@ struct Parts {
     settings: Settings,
     store: Arc<dyn Store>,
     provider: Arc<Provider>,
+    providers: IdentityProviders,
     gateway: Gateway,
     views: Views,
     #[cfg(all(feature = "dev-idp", debug_assertions))]

@@ -18,6 +18,7 @@ use url::Url;
 use super::choices::{ResponseMode, ResponseType, SameSiteSetting, StoreKind};
 use super::error::ConfigError;
 use super::fapi::{ClientAuthMethod, ParMode};
+use super::providers::RawProvider;
 use super::remote_apis::RawRemoteApi;
 use super::written_as::WRITTEN_AS;
 
@@ -79,6 +80,8 @@ pub(super) struct Fields {
     pub max_sessions_per_user: u64,
     #[serde(deserialize_with = "optional", skip_serializing)]
     pub response_mode: Option<ResponseMode>,
+    #[serde(skip_serializing)]
+    pub providers: Option<BTreeMap<String, RawProvider>>,
 }
 
 impl Default for Fields {
@@ -122,6 +125,7 @@ impl Default for Fields {
             ended_sessions_capacity: 1_000_000,
             max_sessions_per_user: 50,
             response_mode: None,
+            providers: None,
         }
     }
 }

@@ -13,6 +13,7 @@ use super::choices::{ResponseMode, ResponseType};
 use super::error::ConfigError;
 use super::fapi::{self, Fapi};
 use super::fields::Fields;
+use super::providers::{ProviderSettings, DEFAULT_PROVIDER};
 use super::redis::RedisSettings;
 use super::remote_apis::RemoteApi;
 use super::secret::Keys;
@@ -88,6 +89,9 @@ pub struct Settings {
     pub ended_sessions_capacity: usize,
     /// `MAX_SESSIONS_PER_USER`: live sessions a user may have at once.
     pub max_sessions_per_user: usize,
+    /// Every identity provider, the default one (the single-issuer settings, else the first
+    /// of `[oidc.providers]`) first; the fields above describe that one.
+    pub providers: Vec<ProviderSettings>,
     /// `RESPONSE_MODE`: `None` chooses from discovery at each login
     /// (`ResponseMode::for_login`).
     pub response_mode: Option<ResponseMode>,
@@ -151,37 +155,33 @@ fn check_transport(url: &Url, name: &'static str, allow_insecure: bool) -> Resul
 /// at least a second) and those between settings; then `redis` (the shared store's settings)
 /// and `keys` (from `SECRET` and `PREVIOUS_SECRETS`), read apart, are reported in that order.
 pub(super) fn check(
-    fields: Fields,
+    mut fields: Fields,
     redis: Result<Option<RedisSettings>, ConfigError>,
     keys: Result<Keys, ConfigError>,
 ) -> Result<Settings, ConfigError> {
     let stores = super::store::read(&fields)?;
-    let issuer = fields.issuer.ok_or(ConfigError::Missing {
-        name: "ISSUER_BASE_URL (oidc.issuer)",
-        hint: "set it to your identity provider's issuer URL, e.g. https://example.eu.auth0.com/",
-    })?;
-    let issuer_url = Url::parse(&issuer).map_err(|e| ConfigError::Invalid {
-        name: "ISSUER_BASE_URL (oidc.issuer)",
-        detail: e.to_string(),
-        hint: "it must be an absolute http(s) URL such as https://login.example.com",
-    })?;
-    if !matches!(issuer_url.scheme(), "https" | "http")
-        || issuer_url.query().is_some()
-        || issuer_url.fragment().is_some()
-    {
-        return Err(ConfigError::Invalid {
-            name: "ISSUER_BASE_URL (oidc.issuer)",
-            detail: format!("`{issuer}`"),
-            hint: "it must be an http(s) URL without query or fragment",
-        });
-    }
     let allow_insecure = fields.allow_insecure_http;
-    check_transport(&issuer_url, "ISSUER_BASE_URL (oidc.issuer)", allow_insecure)?;
-    let client_id = fields.client_id.ok_or(ConfigError::Missing {
-        name: "CLIENT_ID (oidc.client_id)",
-        hint: "set it to the client id your identity provider gave this application",
-    })?;
-    let base_url = fields.base_url;
+    let extra = super::providers::parse(fields.providers.take(), &fields.scopes)?;
+    let single = match fields.issuer.take() {
+        Some(issuer) => Some(single_provider(issuer, &mut fields)?),
+        None => None,
+    };
+    let providers: Vec<ProviderSettings> = single.into_iter().chain(extra).collect();
+    let Some(default) = providers.first().cloned() else {
+        return Err(ConfigError::Missing {
+            name: "ISSUER_BASE_URL (oidc.issuer)",
+            hint: "set it to your identity provider's issuer URL, e.g. https://example.eu.auth0.com/ (or configure [oidc.providers])",
+        });
+    };
+    for provider in &providers {
+        let url = Url::parse(&provider.issuer).map_err(|e| ConfigError::Invalid {
+            name: "ISSUER_BASE_URL (oidc.issuer)",
+            detail: e.to_string(),
+            hint: "it must be an absolute http(s) URL such as https://login.example.com",
+        })?;
+        check_transport(&url, "ISSUER_BASE_URL (oidc.issuer)", allow_insecure)?;
+    }
+    let base_url = fields.base_url.clone();
     let plain_http_ok = base_url.scheme() == "http" && is_loopback_host(&base_url);
     if !(base_url.scheme() == "https" || plain_http_ok)
         || base_url.query().is_some()
@@ -194,39 +194,16 @@ pub(super) fn check(
             hint: "use https://host[:port] (plain http only for localhost / 127.0.0.1), without a path",
         });
     }
-    let scopes = fields
-        .scopes
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    if !scopes.split(' ').any(|s| s == "openid") {
-        return Err(ConfigError::Invalid {
-            name: "SCOPES (oidc.scopes)",
-            detail: format!("`{scopes}`"),
-            hint: "the scopes must include `openid`, e.g. \"openid profile email\"",
-        });
-    }
-    let response_type = fields.response_type;
-    if fields.response_mode == Some(ResponseMode::Query) && response_type != ResponseType::Code {
-        return Err(ConfigError::Invalid {
-            name: "RESPONSE_MODE (oidc.response_mode)",
-            detail: format!("query with RESPONSE_TYPE={}", response_type.as_str()),
-            hint: "query only with RESPONSE_TYPE=code: an ID token never travels in a URL",
-        });
-    }
-    let client_secret = fields.client_secret.map(SecretString::from);
-    let fapi = fapi::check(
-        fields.client_auth,
-        fields.client_private_key,
-        fields.par,
-        fields.dpop,
-    )?;
-    if response_type.uses_code() && client_secret.is_none() && !fapi.uses_private_key() {
-        return Err(ConfigError::Missing {
-            name: "CLIENT_SECRET (oidc.client_secret)",
-            hint: "response types with `code` authenticate at the token endpoint: set the client secret the IdP gave this application (or CLIENT_AUTH=private_key_jwt with CLIENT_PRIVATE_KEY)",
-        });
-    }
+    let ProviderSettings {
+        issuer,
+        client_id,
+        client_secret,
+        fapi,
+        response_type,
+        response_mode,
+        scopes,
+        ..
+    } = default;
     if let Some(url) = fields
         .upstream_api_url
         .as_ref()
@@ -321,7 +298,8 @@ pub(super) fn check(
         store: stores.embedded,
         ended_sessions_capacity: stores.ended_sessions_capacity,
         max_sessions_per_user: stores.max_sessions_per_user,
-        response_mode: fields.response_mode,
+        response_mode,
+        providers,
         access: AccessRules {
             email_domains: words(&fields.allowed_email_domains)
                 .map(|domain| domain.trim_start_matches('@').to_ascii_lowercase())
@@ -329,6 +307,78 @@ pub(super) fn check(
             groups: words(&fields.allowed_groups).map(str::to_string).collect(),
             groups_claim: fields.groups_claim.trim().to_string(),
         },
+    })
+}
+
+/// The provider the single-issuer settings describe (`default`), checked as before there
+/// were several.
+fn single_provider(issuer: String, fields: &mut Fields) -> Result<ProviderSettings, ConfigError> {
+    let issuer_url = Url::parse(&issuer).map_err(|e| ConfigError::Invalid {
+        name: "ISSUER_BASE_URL (oidc.issuer)",
+        detail: e.to_string(),
+        hint: "it must be an absolute http(s) URL such as https://login.example.com",
+    })?;
+    if !matches!(issuer_url.scheme(), "https" | "http")
+        || issuer_url.query().is_some()
+        || issuer_url.fragment().is_some()
+    {
+        return Err(ConfigError::Invalid {
+            name: "ISSUER_BASE_URL (oidc.issuer)",
+            detail: format!("`{issuer}`"),
+            hint: "it must be an http(s) URL without query or fragment",
+        });
+    }
+    let client_id = fields.client_id.take().ok_or(ConfigError::Missing {
+        name: "CLIENT_ID (oidc.client_id)",
+        hint: "set it to the client id your identity provider gave this application",
+    })?;
+    let scopes = fields
+        .scopes
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !scopes.split(' ').any(|s| s == "openid") {
+        return Err(ConfigError::Invalid {
+            name: "SCOPES (oidc.scopes)",
+            detail: format!("`{scopes}`"),
+            hint: "the scopes must include `openid`, e.g. \"openid profile email\"",
+        });
+    }
+    let response_type = fields.response_type;
+    if fields.response_mode == Some(ResponseMode::Query) && response_type != ResponseType::Code {
+        return Err(ConfigError::Invalid {
+            name: "RESPONSE_MODE (oidc.response_mode)",
+            detail: format!("query with RESPONSE_TYPE={}", response_type.as_str()),
+            hint: "query only with RESPONSE_TYPE=code: an ID token never travels in a URL",
+        });
+    }
+    let client_secret = fields.client_secret.take().map(SecretString::from);
+    let fapi = fapi::check(
+        fields.client_auth,
+        fields.client_private_key.take(),
+        fields.par,
+        fields.dpop,
+    )?;
+    if response_type.uses_code() && client_secret.is_none() && !fapi.uses_private_key() {
+        return Err(ConfigError::Missing {
+            name: "CLIENT_SECRET (oidc.client_secret)",
+            hint: "response types with `code` authenticate at the token endpoint: set the client secret the IdP gave this application (or CLIENT_AUTH=private_key_jwt with CLIENT_PRIVATE_KEY)",
+        });
+    }
+    Ok(ProviderSettings {
+        name: DEFAULT_PROVIDER.to_string(),
+        label: issuer_url
+            .host_str()
+            .unwrap_or(DEFAULT_PROVIDER)
+            .to_string(),
+        issuer,
+        client_id,
+        client_secret,
+        fapi,
+        response_type,
+        response_mode: fields.response_mode,
+        scopes,
+        email_domains: Vec::new(),
     })
 }
 

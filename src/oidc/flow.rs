@@ -40,6 +40,10 @@ pub struct LoginAttempt {
     /// How the IdP answers this attempt; the callback accepts the answer only that way.
     #[serde(default, skip_serializing_if = "is_form_post")]
     pub response_mode: ResponseMode,
+    /// The identity provider the user was sent to, by name, when there are several: only
+    /// its answer completes this attempt (mix-up defence). `None`: the default one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
 }
 
 fn is_form_post(mode: &ResponseMode) -> bool {
@@ -58,7 +62,14 @@ impl LoginAttempt {
             step_up: StepUp::default(),
             silent: false,
             response_mode: ResponseMode::FormPost,
+            provider: None,
         }
+    }
+
+    /// The same attempt, at the provider named `name`.
+    pub fn at_provider(mut self, name: Option<String>) -> Self {
+        self.provider = name;
+        self
     }
 
     /// The same attempt, answered in `mode`.

@@ -11,6 +11,7 @@ mod key_refetch;
 pub mod keys;
 pub mod logout_token;
 pub mod provider;
+pub mod providers;
 pub mod step_up;
 pub mod validate;
 pub mod values;

@@ -64,6 +64,7 @@ async fn readyz(
                 sid: None,
                 sub: "",
                 created: 0,
+                idp: None,
             }) {
                 tracing::warn!(%error, "not ready: store");
                 not_ready.push("store".to_string());

@@ -68,6 +68,8 @@ fn view(session: &Session, settings: &Settings, sessions: &Sessions) -> Value {
     let absolute_end = session.absolute_end(&sessions.policy);
     json!({
         "sub": session.sub,
+        // The identity provider it came from, by name (`default`: the single-issuer one).
+        "provider": session.idp.as_deref().unwrap_or(crate::config::DEFAULT_PROVIDER),
         "claims": shown,
         "acr": claims.get("acr"),
         "auth_time": claims.get("auth_time"),

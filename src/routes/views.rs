@@ -1,4 +1,5 @@
-//! The BFF's own pages (the error page, and the continue page of a `SameSite=Strict` login),
+//! The BFF's own pages (the error page, the continue page of a `SameSite=Strict` login, and
+//! the choice of identity provider when there are several),
 //! compiled into the library so a host app needs no `template_dir` and no templates fairing of
 //! ours: they are rendered with Tera directly, from the files in `templates/`.
 
@@ -25,6 +26,10 @@ impl Views {
             (
                 "continue.html",
                 include_str!("../../templates/continue.html.tera"),
+            ),
+            (
+                "choose.html",
+                include_str!("../../templates/choose.html.tera"),
             ),
         ])?;
         tera.autoescape_on(vec![".html"]);

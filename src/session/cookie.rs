@@ -69,6 +69,7 @@ pub fn issue(
     policy: &SessionPolicy,
     token: VerifiedIdToken,
     host: Option<Box<RawValue>>,
+    idp: Option<String>,
     now: i64,
 ) -> Result<Session, SessionError> {
     let (session, value) = fit_into_cookie(
@@ -81,6 +82,7 @@ pub fn issue(
             created: now,
             seen: now,
             host,
+            idp,
         },
         token.claims,
     )?;

@@ -86,6 +86,10 @@ pub struct Session {
     /// What the host's login hook gave the session (a JSON object), if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) host: Option<Box<RawValue>>,
+    /// The identity provider it came from, by name, when there are several (`None`: the
+    /// default one): its tokens are refreshed, and the session ended, there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
 }
 
 impl PartialEq for Session {
@@ -98,6 +102,7 @@ impl PartialEq for Session {
             && self.created == other.created
             && self.seen == other.seen
             && self.host.as_ref().map(|h| h.get()) == other.host.as_ref().map(|h| h.get())
+            && self.idp == other.idp
     }
 }
 
@@ -132,6 +137,7 @@ impl Session {
             sid: self.sid.as_deref(),
             sub: &self.sub,
             created: self.created,
+            idp: self.idp.as_deref(),
         }
     }
 
@@ -210,6 +216,7 @@ pub(super) mod tests {
             created,
             seen,
             host: None,
+            idp: None,
         }
     }
 

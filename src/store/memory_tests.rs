@@ -184,6 +184,7 @@ async fn a_revoked_session_is_refused_from_memory() {
         sid: None,
         sub: "alice",
         created: now,
+        idp: None,
     };
     assert!(!store.is_revoked(&facts).unwrap());
     store

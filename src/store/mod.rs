@@ -107,6 +107,16 @@ pub trait Store: Send + Sync {
     fn start(&self) {}
 }
 
+/// A user's or IdP session's identifier within its identity provider: as it is for the default
+/// provider, prefixed with the provider's name for the others (their `sub`s and `sid`s may
+/// collide with each other's).
+pub fn scoped<'a>(idp: Option<&str>, value: &'a str) -> std::borrow::Cow<'a, str> {
+    match idp {
+        None => std::borrow::Cow::Borrowed(value),
+        Some(idp) => std::borrow::Cow::Owned(format!("{idp}\u{1f}{value}")),
+    }
+}
+
 /// The store's name for a secret or personal value (a session id, `state`, `sid`, `sub`, `jti`):
 /// the first 128 bits of its SHA-256, base64url. Unkeyed, so every instance computes the same
 /// name whatever its secrets (and a secret rotation changes nothing); the values hashed are

@@ -61,6 +61,9 @@ pub struct SessionFacts<'a> {
     pub sub: &'a str,
     /// Unix seconds of the login.
     pub created: i64,
+    /// The identity provider it came from when not the default one: its `sid` and `sub` are
+    /// that provider's, so they are named within it (see `store::scoped`).
+    pub idp: Option<&'a str>,
 }
 
 impl Revocation {
@@ -73,7 +76,7 @@ impl Revocation {
     pub fn of_session(session: &SessionFacts<'_>, until: i64) -> Self {
         Self::session_named(
             digest(session.id),
-            Some(digest(session.sub)),
+            Some(digest(&super::scoped(session.idp, session.sub))),
             Some(session.created),
             until,
         )
@@ -222,6 +225,7 @@ mod tests {
             sid: None,
             sub: "alice",
             created: 100,
+            idp: None,
         };
         for revocation in [
             Revocation::session("a", 5),
@@ -257,6 +261,7 @@ mod tests {
             sid: None,
             sub: "alice",
             created: 100,
+            idp: None,
         };
         assert_eq!(Revocation::of_session(&facts, 500).covers(), 100);
         assert_eq!(Revocation::session("a", 500).covers(), 500);

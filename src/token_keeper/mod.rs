@@ -25,6 +25,7 @@ use crate::clock;
 use crate::crypto::Sealer;
 use crate::oidc::dpop::DpopKey;
 use crate::oidc::provider::Provider;
+use crate::oidc::providers::IdentityProviders;
 use crate::oidc::token_endpoint::{Credential, TokenError, TokenResponse};
 use crate::session::Session;
 use crate::store::{self, Store, StoreError};
@@ -44,6 +45,10 @@ struct StoredTokens {
     /// The tokens obtained for APIs' own audiences, by [`crate::config::Audience::key`].
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     api_tokens: BTreeMap<String, ApiToken>,
+    /// The identity provider that issued them, by name (`None`: the default one): they are
+    /// refreshed and revoked there, never at another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    idp: Option<String>,
 }
 
 /// One API audience's access token as sealed in the store; no `Debug`.
@@ -98,7 +103,7 @@ const SEALED_AS: &str = "tokens";
 pub struct TokenKeeper {
     store: Arc<dyn Store>,
     sealer: Sealer,
-    provider: Arc<Provider>,
+    providers: IdentityProviders,
     refresh_margin: Duration,
     /// How long a request waits for another instance's refresh before giving up.
     wait_limit: Duration,
@@ -119,19 +124,27 @@ fn lock_key(name: &str) -> String {
     format!("refresh-lock:{{{name}}}")
 }
 impl TokenKeeper {
+    /// The client of the provider that issued `tokens`; `None` when it is no longer
+    /// configured (then they are neither refreshed nor revoked anywhere else).
+    fn provider_of(&self, tokens: &StoredTokens) -> Option<Arc<Provider>> {
+        self.providers
+            .chosen(tokens.idp.as_deref())
+            .map(|p| p.client.clone())
+    }
+
     /// A keeper that refreshes tokens `refresh_margin` before they expire and waits at most
     /// `wait_limit` for a refresh running elsewhere.
     pub fn new(
         store: Arc<dyn Store>,
         sealer: Sealer,
-        provider: Arc<Provider>,
+        providers: IdentityProviders,
         refresh_margin: Duration,
         wait_limit: Duration,
     ) -> Self {
         Self {
             store,
             sealer,
-            provider,
+            providers,
             refresh_margin,
             wait_limit,
             refreshing: Mutex::new(HashMap::new()),
@@ -178,6 +191,7 @@ impl TokenKeeper {
             expires_at: response.expires_in.map(expires_at),
             dpop_key: response.dpop_key.as_ref().map(|key| key.to_stored()),
             api_tokens: BTreeMap::new(),
+            idp: session.idp.clone(),
         };
         self.save(&store::digest(&session.id), &tokens, lifetime)
             .await
@@ -285,7 +299,11 @@ impl TokenKeeper {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(name);
-        match self.provider.revoke(token, hint, dpop.as_deref()).await {
+        let Some(provider) = self.provider_of(&tokens) else {
+            tracing::warn!("tokens not revoked: their identity provider is no longer configured");
+            return true;
+        };
+        match provider.revoke(token, hint, dpop.as_deref()).await {
             Ok(()) => tracing::info!(hint, "token revoked"),
             Err(error) => tracing::warn!(%error, "token revocation failed"),
         }

@@ -135,8 +135,14 @@ impl TokenKeeper {
                 ));
             }
         };
+        let Some(provider) = self.provider_of(&tokens) else {
+            self.store.remove(&tokens_key(name)).await?;
+            return Err(TokenUnavailable::RefreshFailed(
+                "the identity provider that issued the tokens is no longer configured".into(),
+            ));
+        };
         let refreshed = {
-            let call = self.provider.refresh(&refresh_token, dpop, audience);
+            let call = provider.refresh(&refresh_token, dpop, audience);
             tokio::pin!(call);
             let mut renew = tokio::time::interval(LEASE / 3);
             renew.tick().await;

@@ -21,6 +21,7 @@ mod key_rotation;
 mod login_flow;
 mod login_rate_limit;
 mod operations;
+mod providers;
 mod redis_store;
 mod session;
 mod session_endpoint;

@@ -3,8 +3,6 @@
 //! session it names (`sid`), or else every session of the user (`sub`) begun until now, and
 //! revokes their refresh tokens. Server to server: no cookie, and no same-origin check.
 
-use std::sync::Arc;
-
 use rocket::form::{Errors, Form, FromForm};
 use rocket::http::{Header, Status};
 use rocket::request::Request;
@@ -15,10 +13,11 @@ use rocket::{post, routes, Route, State};
 use crate::clock;
 use crate::config::Settings;
 use crate::oidc::logout_token::{self, LogoutToken, LogoutTokenError};
-use crate::oidc::provider::{LogoutValidationError, Provider};
+use crate::oidc::provider::LogoutValidationError;
+use crate::oidc::providers::IdentityProviders;
 use crate::routes::errors::request_id;
 use crate::session::{self, Sessions};
-use crate::store::{Revocation, StoreError};
+use crate::store::{self, Revocation, StoreError};
 use crate::token_keeper::TokenKeeper;
 
 pub(super) fn routes() -> Vec<Route> {
@@ -73,7 +72,7 @@ impl<'r> Responder<'r, 'static> for Answer {
 async fn backchannel_logout(
     req: RequestId,
     form: Result<Form<LogoutRequest>, Errors<'_>>,
-    provider: &State<Arc<Provider>>,
+    providers: &State<IdentityProviders>,
     settings: &State<Settings>,
     sessions: &State<Sessions>,
     keeper: &State<TokenKeeper>,
@@ -91,6 +90,14 @@ async fn backchannel_logout(
         return refused("the logout_token parameter is missing".into());
     };
     // 2. Validate it (§2.6 steps 1–6): signature, claims, type, events, no nonce.
+    // The token's issuer picks the provider (one endpoint for all); the signature, `iss` and
+    // `aud` are then checked against that provider alone, and only its sessions end.
+    // A token naming no provider of this app is checked against the default one, and refused
+    // for the precise reason (its issuer, its form) that check finds.
+    let chosen = claimed_issuer(&token)
+        .and_then(|issuer| providers.with_issuer(&issuer))
+        .unwrap_or_else(|| providers.default_provider());
+    let (provider, idp) = (&chosen.client, chosen.scope());
     let logout = match provider.validate_logout_token(&token).await {
         Ok(logout) => logout,
         Err(LogoutValidationError::LogoutToken(error)) => return refused(error.to_string()),
@@ -108,14 +115,14 @@ async fn backchannel_logout(
     }
     // 4. End the sessions (§2.7), then forget their tokens and revoke them at the IdP.
     let now = clock::now();
-    if let Err(error) = end_sessions(&logout, settings, sessions, now).await {
+    if let Err(error) = end_sessions(&logout, idp, settings, sessions, now).await {
         // Let the IdP deliver it again: the logout it asked for has not happened.
         let _ = logout_token::forget(store, &logout).await;
         return unavailable(&req, &error);
     }
     let index = match (&logout.sid, &logout.sub) {
-        (Some(sid), _) => session::index::of_idp_session(sid),
-        (None, Some(sub)) => session::index::of_user(sub),
+        (Some(sid), _) => session::index::of_idp_session(idp, sid),
+        (None, Some(sub)) => session::index::of_user(idp, sub),
         (None, None) => return Answer::Done,
     };
     let ended = async {
@@ -141,6 +148,7 @@ async fn backchannel_logout(
 /// as any session it ends could live.
 async fn end_sessions(
     logout: &LogoutToken,
+    idp: Option<&str>,
     settings: &Settings,
     sessions: &Sessions,
     now: i64,
@@ -150,8 +158,8 @@ async fn end_sessions(
         + sessions.policy.absolute_lifetime.as_secs() as i64
         + settings.clock_skew.as_secs() as i64;
     let revocation = match (&logout.sid, &logout.sub) {
-        (Some(sid), _) => Revocation::idp_session(sid, now, until),
-        (None, Some(sub)) => Revocation::subject(sub, now, until),
+        (Some(sid), _) => Revocation::idp_session(&store::scoped(idp, sid), now, until),
+        (None, Some(sub)) => Revocation::subject(&store::scoped(idp, sub), now, until),
         (None, None) => return Ok(()),
     };
     sessions.store.revoke(revocation).await
@@ -160,6 +168,17 @@ async fn end_sessions(
 fn unavailable(req: &RequestId, error: &StoreError) -> Answer {
     tracing::error!(request_id = %req.0, %error, "back-channel logout not carried out: the store is unavailable");
     Answer::Unavailable
+}
+
+/// The `iss` a JWT claims, read without checking anything (only to pick whose keys check it).
+fn claimed_issuer(token: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("iss")?.as_str().map(str::to_string)
 }
 
 /// §2.5 requires a form: anything else is refused with a reason, as JSON.

@@ -3,7 +3,6 @@
 //! in query mode (`RESPONSE_MODE`, the code flow), and then without an ID token. Any other
 //! `GET`, or a POST that is not a form, is refused with a reason.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use rocket::form::{Form, FromForm};
@@ -22,7 +21,7 @@ use crate::hooks::{LoginDecision, LoginHooks, LoginInfo, MAX_HOST_VALUES_BYTES};
 use crate::metrics;
 use crate::oidc::completion::{AuthorizationResult, CompletedLogin, LoginError};
 use crate::oidc::flow;
-use crate::oidc::provider::Provider;
+use crate::oidc::providers::IdentityProviders;
 use crate::routes::views::View;
 use crate::session::{self, SessionPolicy, Sessions};
 use crate::store;
@@ -49,7 +48,7 @@ struct AuthorizationResponse {
 struct Callback<'r> {
     req_info: RequestInfo,
     jar: &'r CookieJar<'r>,
-    provider: &'r Provider,
+    providers: &'r IdentityProviders,
     settings: &'r Settings,
     sessions: &'r Sessions,
     keeper: &'r TokenKeeper,
@@ -62,7 +61,7 @@ async fn callback<'r>(
     response: Form<AuthorizationResponse>,
     req_info: RequestInfo,
     jar: &'r CookieJar<'r>,
-    provider: &'r State<Arc<Provider>>,
+    providers: &'r State<IdentityProviders>,
     settings: &'r State<Settings>,
     sessions: &'r State<Sessions>,
     keeper: &'r State<TokenKeeper>,
@@ -71,7 +70,7 @@ async fn callback<'r>(
     let context = Callback {
         req_info,
         jar,
-        provider,
+        providers,
         settings,
         sessions,
         keeper,
@@ -89,22 +88,24 @@ async fn callback_in_query<'r>(
     response: AuthorizationResponse,
     req_info: RequestInfo,
     jar: &'r CookieJar<'r>,
-    provider: &'r State<Arc<Provider>>,
+    providers: &'r State<IdentityProviders>,
     settings: &'r State<Settings>,
     sessions: &'r State<Sessions>,
     keeper: &'r State<TokenKeeper>,
     hooks: &'r State<LoginHooks>,
 ) -> Result<Either<Redirect, View>, LoginFailure> {
     // Only the code flow can be answered in a URL: an ID token never travels in one.
-    let query_possible = settings.response_type == ResponseType::Code
-        && settings.response_mode != Some(ResponseMode::FormPost);
+    let query_possible = providers.all().iter().any(|p| {
+        p.settings.response_type == ResponseType::Code
+            && p.settings.response_mode != Some(ResponseMode::FormPost)
+    });
     if !query_possible || response.id_token.is_some() {
         return Err(by_get());
     }
     let context = Callback {
         req_info,
         jar,
-        provider,
+        providers,
         settings,
         sessions,
         keeper,
@@ -121,7 +122,7 @@ async fn complete(
     let Callback {
         req_info,
         jar,
-        provider,
+        providers,
         settings,
         sessions,
         keeper,
@@ -180,11 +181,21 @@ async fn complete(
             description: response.error_description,
         });
     }
+    // The provider the attempt was started with, and only its answer (mix-up defence): with
+    // several, the IdP must name itself (RFC 9207), by `iss` or, in the flows that return
+    // one, by the ID token it signs (§2.4), whose issuer is checked below.
+    let chosen = providers.chosen(attempt.provider.as_deref()).ok_or_else(|| {
+        LoginFailure::refused(
+            "unknown_provider",
+            "the attempt's identity provider is no longer configured",
+            "This login was started at an identity provider that is no longer offered. Please log in again.",
+        )
+    })?;
+    let provider = &chosen.client;
     let snapshot = provider.snapshot().await?;
-    if response
-        .iss
-        .as_deref()
-        .is_some_and(|iss| iss != snapshot.metadata.issuer)
+    let named_itself = response.iss.as_deref();
+    if named_itself.is_some_and(|iss| iss != snapshot.metadata.issuer)
+        || (providers.several() && named_itself.is_none() && response.id_token.is_none())
     {
         return Err(LoginFailure::refused(
             "issuer_mismatch",
@@ -200,7 +211,7 @@ async fn complete(
     };
     let completed = provider
         .complete_login(
-            settings.response_type,
+            chosen.settings.response_type,
             result,
             &attempt,
             &settings.redirect_uri(),
@@ -268,14 +279,21 @@ async fn complete(
     {
         keeper.revoke_and_forget(&previous.id).await;
     }
-    let session =
-        session::issue(jar, &sessions.policy, identity, host_values, now).map_err(|error| {
-            LoginFailure::refused(
-                "session_too_large",
-                error.to_string(),
-                "Your account's details are too large for a session.",
-            )
-        })?;
+    let session = session::issue(
+        jar,
+        &sessions.policy,
+        identity,
+        host_values,
+        attempt.provider.clone(),
+        now,
+    )
+    .map_err(|error| {
+        LoginFailure::refused(
+            "session_too_large",
+            error.to_string(),
+            "Your account's details are too large for a session.",
+        )
+    })?;
     session::keep_id_token(jar, &sessions.policy, &session, &id_token, now);
     // The tokens and the user's session set at once: a durable store commits them together.
     let tokens_kept = async {

@@ -1,8 +1,6 @@
 //! `POST /logout`: ends the session here (and its tokens at the IdP), then RP-Initiated Logout
 //! at the IdP when it offers it. Refused when the browser marks the request as cross-site.
 
-use std::sync::Arc;
-
 use rocket::http::{CookieJar, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::response::{self, Redirect, Responder};
@@ -10,7 +8,7 @@ use rocket::{post, routes, Route, State};
 
 use crate::clock;
 use crate::config::Settings;
-use crate::oidc::provider::Provider;
+use crate::oidc::providers::IdentityProviders;
 use crate::routes::errors::{request_id, ErrorPage};
 use crate::session::{self, Sessions};
 use crate::store::StoreError;
@@ -24,7 +22,7 @@ pub(super) fn routes() -> Vec<Route> {
 async fn logout(
     _same_origin: SameOrigin,
     jar: &CookieJar<'_>,
-    provider: &State<Arc<Provider>>,
+    providers: &State<IdentityProviders>,
     settings: &State<Settings>,
     sessions: &State<Sessions>,
     keeper: &State<TokenKeeper>,
@@ -38,7 +36,16 @@ async fn logout(
         // RFC 7009: the refresh token dies with the session.
         keeper.revoke_and_forget(&session.id).await;
     }
-    let end_session = match provider.snapshot().await {
+    // RP-Initiated Logout at the provider the session came from (none when it is no longer
+    // configured).
+    let chosen = match &ended {
+        Some(session) => providers.chosen(session.idp.as_deref()),
+        None => providers.chosen(None),
+    };
+    let Some(chosen) = chosen else {
+        return Ok(Redirect::to("/"));
+    };
+    let end_session = match chosen.client.snapshot().await {
         Ok(snapshot) => snapshot.metadata.end_session_endpoint.clone(),
         Err(_) => None,
     };
@@ -49,7 +56,7 @@ async fn logout(
     {
         let mut query = url.query_pairs_mut();
         query
-            .append_pair("client_id", &settings.client_id)
+            .append_pair("client_id", &chosen.settings.client_id)
             .append_pair(
                 "post_logout_redirect_uri",
                 &settings.post_logout_redirect_uri(),

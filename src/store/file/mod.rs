@@ -7,8 +7,10 @@
 //! by mistake. A revocation, a consumed `state` or `jti` and tokens are on disk before the call
 //! returns; session set changes may wait for the next such commit (see [`writer`]); the ended
 //! sessions are also kept in memory, loaded at start, so checking a request reads no disk.
-//! Refresh locks live in memory only: a lock guards a refresh in this process, and a restart
-//! ends every holder.
+//! The session sets are kept in memory as well, and their changes written with the next
+//! commit without being waited for (losing the last ones in a crash costs nothing: a session
+//! ends anyway, and leaves its set when it expires). Refresh locks live in memory only: a lock
+//! guards a refresh in this process, and a restart ends every holder.
 
 mod open;
 mod tables;
@@ -36,9 +38,15 @@ pub struct FileStore {
     writer: Writer,
     path: PathBuf,
     revocations: RevocationList,
+    /// The session sets, also kept in memory (loaded at start): a login or logout then waits
+    /// for no commit of theirs, which are queued and written with the next one.
+    sets: Arc<Mutex<Sets>>,
     locks: Mutex<HashMap<String, (String, Instant)>>,
     sweeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
+
+/// Set → member → when it leaves (Unix milliseconds).
+type Sets = HashMap<String, HashMap<String, u64>>;
 
 impl FileStore {
     /// Opens (or creates) the store file at `path`, with room for `ended_sessions` ended
@@ -52,10 +60,12 @@ impl FileStore {
             writer,
             path: path.to_path_buf(),
             revocations: RevocationList::new(ended_sessions),
+            sets: Arc::new(Mutex::new(HashMap::new())),
             locks: Mutex::new(HashMap::new()),
             sweeper: Mutex::new(None),
         };
         store.load_revocations()?;
+        store.load_sets()?;
         Ok(store)
     }
 
@@ -104,6 +114,28 @@ impl FileStore {
             ended_sessions = self.revocations.len(),
             "store: the embedded file (kept across restarts)"
         );
+        Ok(())
+    }
+
+    /// Reads the live set members into memory.
+    fn load_sets(&self) -> Result<(), FileStoreError> {
+        let fail = |e: redb::Error| FileStoreError::new(&self.path, e);
+        let now = tables::now_ms();
+        let read = self.db.begin_read().map_err(|e| fail(e.into()))?;
+        let table = read.open_table(SET_MEMBERS).map_err(|e| fail(e.into()))?;
+        let mut sets = self
+            .sets
+            .lock()
+            .map_err(|_| fail(redb::Error::TransactionPoisoned))?;
+        for entry in table.iter().map_err(|e| fail(e.into()))? {
+            let (key, until) = entry.map_err(|e| fail(e.into()))?;
+            let (set, member) = key.value();
+            if until.value() > now {
+                sets.entry(set.to_string())
+                    .or_default()
+                    .insert(member.to_string(), until.value());
+            }
+        }
         Ok(())
     }
 
@@ -183,41 +215,69 @@ impl Store for FileStore {
         ttl: Duration,
         max_members: usize,
     ) -> Result<Vec<String>, StoreError> {
-        let change = Change::AddToSet {
+        let now = tables::now_ms();
+        let until = until_ms(ttl);
+        let left = {
+            let mut sets = self.sets.lock().map_err(poisoned)?;
+            let members = sets.entry(key.to_string()).or_default();
+            members.retain(|_, leaves| *leaves > now);
+            let kept = members.entry(member.to_string()).or_insert(until);
+            *kept = (*kept).max(until);
+            let mut left = Vec::new();
+            while members.len() > max_members.max(1) {
+                let Some(first) = members
+                    .iter()
+                    .min_by_key(|(_, leaves)| **leaves)
+                    .map(|(m, _)| m.clone())
+                else {
+                    break;
+                };
+                members.remove(&first);
+                left.push(first);
+            }
+            left
+        };
+        self.writer.send(Change::AddToSet {
             key: key.to_string(),
             member: member.to_string(),
-            until_ms: until_ms(ttl),
-            max: max_members,
-        };
-        match self.change(change).await? {
-            Done::Left(left) => Ok(left),
-            _ => Ok(Vec::new()),
+            until_ms: until,
+        });
+        for gone in &left {
+            self.writer.send(Change::RemoveFromSet {
+                key: key.to_string(),
+                member: gone.clone(),
+            });
         }
+        Ok(left)
     }
 
     async fn remove_from_set(&self, key: &str, member: &str) -> Result<(), StoreError> {
-        let change = Change::RemoveFromSet {
+        {
+            let mut sets = self.sets.lock().map_err(poisoned)?;
+            if let Some(members) = sets.get_mut(key) {
+                members.remove(member);
+                if members.is_empty() {
+                    sets.remove(key);
+                }
+            }
+        }
+        self.writer.send(Change::RemoveFromSet {
             key: key.to_string(),
             member: member.to_string(),
-        };
-        self.change(change).await.map(|_| ())
+        });
+        Ok(())
     }
 
     async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
         let now = tables::now_ms();
-        self.read(|read| {
-            let Ok(members) = read.open_table(SET_MEMBERS) else {
-                return Ok(Vec::new());
-            };
-            let mut live = Vec::new();
-            for entry in members.range(tables::set_range(key))? {
-                let (member, until) = entry?;
-                if until.value() > now {
-                    live.push(member.value().1.to_string());
-                }
-            }
-            Ok(live)
-        })
+        let sets = self.sets.lock().map_err(poisoned)?;
+        Ok(sets.get(key).map_or_else(Vec::new, |members| {
+            members
+                .iter()
+                .filter(|(_, leaves)| **leaves > now)
+                .map(|(m, _)| m.clone())
+                .collect()
+        }))
     }
 
     async fn lock(&self, key: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
@@ -287,11 +347,19 @@ impl Store for FileStore {
             return;
         };
         let queue = self.writer.clone();
+        let sets = self.sets.clone();
         *sweeper = Some(runtime.spawn(async move {
             let mut every = tokio::time::interval(SWEEP_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
+                let now = tables::now_ms();
+                if let Ok(mut sets) = sets.lock() {
+                    sets.retain(|_, members| {
+                        members.retain(|_, leaves| *leaves > now);
+                        !members.is_empty()
+                    });
+                }
                 if let Err(error) = queue.apply(Change::Sweep).await {
                     tracing::warn!(%error, "expired records not removed from the store file");
                 }

@@ -33,12 +33,11 @@ pub(super) enum Change {
     },
     /// Forgets a record.
     Remove { key: String },
-    /// Adds a set member until `until_ms`, keeping at most `max` live members.
+    /// Adds a set member until `until_ms` (and forgets the set's members that have left).
     AddToSet {
         key: String,
         member: String,
         until_ms: u64,
-        max: usize,
     },
     /// Removes a set member.
     RemoveFromSet { key: String, member: String },
@@ -67,7 +66,6 @@ impl Change {
 pub(super) enum Done {
     Ok,
     Claimed(bool),
-    Left(Vec<String>),
 }
 
 type Reply = oneshot::Sender<Result<Done, StoreError>>;
@@ -86,6 +84,15 @@ impl Writer {
             .name("oidc-bff-store".into())
             .spawn(move || write_loop(&db, &changes))?;
         Ok(Self { queue })
+    }
+
+    /// Queues `change` for the next commit without waiting for it (changes whose loss in a
+    /// crash costs nothing: the session sets).
+    pub(super) fn send(&self, change: Change) {
+        let (reply, _) = oneshot::channel();
+        if self.queue.send((change, reply)).is_err() {
+            tracing::warn!("the store file's writer has stopped: a session set change is lost");
+        }
     }
 
     /// Applies `change` and waits until it is on disk.
@@ -184,14 +191,14 @@ fn apply(write: &WriteTransaction, change: &Change, now_ms: u64) -> Result<Done,
             key,
             member,
             until_ms,
-            max,
         } => {
             let mut members = write.open_table(SET_MEMBERS)?;
             let kept = members
                 .get((key.as_str(), member.as_str()))?
                 .map_or(0, |until| until.value());
             members.insert((key.as_str(), member.as_str()), (*until_ms).max(kept))?;
-            Ok(Done::Left(trim_set(&mut members, key, now_ms, *max)?))
+            forget_left(&mut members, key, now_ms)?;
+            Ok(Done::Ok)
         }
         Change::RemoveFromSet { key, member } => {
             write
@@ -228,36 +235,21 @@ fn apply(write: &WriteTransaction, change: &Change, now_ms: u64) -> Result<Done,
     }
 }
 
-/// Drops the set's members that have left, then those that leave first beyond `max`; returns
-/// the latter.
-fn trim_set(
+/// Drops the set's members that have left.
+fn forget_left(
     members: &mut Table<(&str, &str), u64>,
     key: &str,
     now_ms: u64,
-    max: usize,
-) -> Result<Vec<String>, redb::Error> {
-    let mut live: Vec<(u64, String)> = Vec::new();
+) -> Result<(), redb::Error> {
     let mut gone: Vec<String> = Vec::new();
     for entry in members.range(tables::set_range(key))? {
         let (member, until) = entry?;
-        let (_, name) = member.value();
         if until.value() <= now_ms {
-            gone.push(name.to_string());
-        } else {
-            live.push((until.value(), name.to_string()));
+            gone.push(member.value().1.to_string());
         }
     }
     for name in &gone {
         members.remove((key, name.as_str()))?;
     }
-    let mut left = Vec::new();
-    if live.len() > max.max(1) {
-        live.sort_unstable();
-        let excess = live.len() - max.max(1);
-        for (_, name) in live.into_iter().take(excess) {
-            members.remove((key, name.as_str()))?;
-            left.push(name);
-        }
-    }
-    Ok(left)
+    Ok(())
 }

@@ -235,6 +235,7 @@ mod tests {
             sid: None,
             sub: "alice",
             created: clock::now(),
+            idp: None,
         }
     }
 

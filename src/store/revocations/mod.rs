@@ -133,12 +133,14 @@ impl RevocationList {
             return true;
         }
         if let Some(sid) = session.sid {
-            if !lists.idp_sessions.is_empty() && live(lists.idp_sessions.get(&key_of(sid))) {
+            if !lists.idp_sessions.is_empty()
+                && live(lists.idp_sessions.get(&key_of_scoped(session.idp, sid)))
+            {
                 return true;
             }
         }
         if !lists.subjects.is_empty() {
-            if let Some(entry) = lists.subjects.get(&key_of(session.sub)) {
+            if let Some(entry) = lists.subjects.get(&key_of_scoped(session.idp, session.sub)) {
                 return entry.until > now && session.created <= entry.covers;
             }
         }
@@ -178,7 +180,19 @@ impl RevocationList {
 
 /// The table key of a value: the first 128 bits of its SHA-256, as [`super::digest`] names it.
 fn key_of(value: &str) -> Key {
-    let hash = Sha256::digest(value.as_bytes());
+    key_of_scoped(None, value)
+}
+
+/// The table key of a `sub` or `sid` within its provider, as `digest(scoped(idp, value))`
+/// names it, without building the scoped text.
+fn key_of_scoped(idp: Option<&str>, value: &str) -> Key {
+    let mut hasher = Sha256::new();
+    if let Some(idp) = idp {
+        hasher.update(idp.as_bytes());
+        hasher.update("\u{1f}".as_bytes());
+    }
+    hasher.update(value.as_bytes());
+    let hash = hasher.finalize();
     let mut first = [0u8; 16];
     first.copy_from_slice(&hash[..16]);
     Key(u128::from_le_bytes(first))

@@ -7,6 +7,7 @@ fn facts<'a>(id: &'a str, sid: Option<&'a str>, sub: &'a str, created: i64) -> S
         sid,
         sub,
         created,
+        idp: None,
     }
 }
 

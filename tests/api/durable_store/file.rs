@@ -13,6 +13,7 @@ fn facts<'a>(id: &'a str, sub: &'a str, created: i64) -> SessionFacts<'a> {
         sid: None,
         sub,
         created,
+        idp: None,
     }
 }
 

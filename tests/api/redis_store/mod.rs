@@ -106,6 +106,7 @@ fn facts(id: &str) -> SessionFacts<'_> {
         sid: Some("idp-session"),
         sub: "alice",
         created: now(),
+        idp: None,
     }
 }
 

@@ -39,6 +39,7 @@ async fn a_revocation_reaches_another_instance_within_a_second(redis: &dyn Backe
         sid: Some("idp-2"),
         sub: "bob",
         created: now() - 10,
+        idp: None,
     };
     a.revoke(Revocation::idp_session("idp-2", now(), now() + 60))
         .await
@@ -52,6 +53,7 @@ async fn a_revocation_reaches_another_instance_within_a_second(redis: &dyn Backe
         sid: None,
         sub: "carol",
         created: now() - 10,
+        idp: None,
     };
     a.revoke(Revocation::subject("carol", now() - 5, now() + 60))
         .await
@@ -64,6 +66,7 @@ async fn a_revocation_reaches_another_instance_within_a_second(redis: &dyn Backe
     .await;
     let later = SessionFacts {
         created: now(),
+        idp: None,
         ..carol
     };
     assert_eq!(b.is_revoked(&later), Ok(false), "a later login stays valid");
