@@ -8,7 +8,7 @@ use std::fmt;
 use rocket::figment::Figment;
 
 use crate::config::EmbeddedStore;
-use crate::config::{self, ParMode, Settings};
+use crate::config::{self, Fapi, ParMode, ProviderSettings, Settings};
 use crate::oidc::discovery::ProviderMetadata;
 use crate::oidc::par;
 use crate::oidc::provider::Provider;
@@ -76,7 +76,14 @@ pub async fn run(figment: Figment) -> Report {
         )),
     );
     check_urls(&settings, &mut report);
-    check_provider(&settings, &mut report).await;
+    // Every identity provider; with several, each line says which.
+    for provider in &settings.providers {
+        let tag = match settings.providers.len() {
+            1 => String::new(),
+            _ => format!("[{}] ", provider.name),
+        };
+        check_provider(&settings, provider, &tag, &mut report).await;
+    }
     let outcome = match (&settings.redis, &settings.store) {
         (Some(redis), _) => match RedisStore::new(redis) {
             Ok(store) => store
@@ -122,10 +129,16 @@ fn check_urls(settings: &Settings, report: &mut Report) {
 }
 
 /// Discovery, the signing keys, and what the configured flow needs from the IdP.
-async fn check_provider(settings: &Settings, report: &mut Report) {
+async fn check_provider(
+    settings: &Settings,
+    provider_settings: &ProviderSettings,
+    tag: &str,
+    report: &mut Report,
+) {
+    let mut report = Tagged { report, tag };
     let provider = match Provider::new(
-        &settings.issuer,
-        &settings.client_id,
+        &provider_settings.issuer,
+        &provider_settings.client_id,
         settings.clock_skew,
         settings.http_connect_timeout,
         settings.http_timeout,
@@ -155,26 +168,49 @@ async fn check_provider(settings: &Settings, report: &mut Report) {
     if !metadata.supports_form_post() {
         problems.push("the IdP does not list the form_post response mode".to_string());
     }
-    if settings.response_type.uses_code() && metadata.token_endpoint.is_none() {
+    if provider_settings.response_type.uses_code() && metadata.token_endpoint.is_none() {
         problems.push("the code flow needs a token_endpoint, and discovery has none".into());
     }
     let outcome = match problems.is_empty() {
         true => Ok(format!(
             "{} with form_post is possible",
-            settings.response_type.as_str()
+            provider_settings.response_type.as_str()
         )),
         false => Err(problems.join("; ")),
     };
     report.push("flow", outcome);
     report.push(
         "FAPI 2.0 client features",
-        fapi_problems(settings, metadata),
+        fapi_problems(
+            &provider_settings.fapi,
+            provider_settings.client_secret.is_some(),
+            metadata,
+        ),
     );
 }
 
+/// A report whose outcomes name the provider they are about.
+struct Tagged<'a> {
+    report: &'a mut Report,
+    tag: &'a str,
+}
+
+impl Tagged<'_> {
+    fn push(&mut self, name: &'static str, outcome: Result<String, String>) {
+        let tag = self.tag;
+        let outcome = outcome
+            .map(|detail| format!("{tag}{detail}"))
+            .map_err(|reason| format!("{tag}{reason}"));
+        self.report.push(name, outcome);
+    }
+}
+
 /// What `CLIENT_AUTH`, `PAR` and `DPOP` need from the IdP, against its discovery.
-fn fapi_problems(settings: &Settings, metadata: &ProviderMetadata) -> Result<String, String> {
-    let fapi = &settings.fapi;
+fn fapi_problems(
+    fapi: &Fapi,
+    has_secret: bool,
+    metadata: &ProviderMetadata,
+) -> Result<String, String> {
     let mut problems = Vec::new();
     if fapi.uses_private_key() {
         let methods = metadata.token_endpoint_auth_methods_supported.as_deref();
@@ -203,7 +239,7 @@ fn fapi_problems(settings: &Settings, metadata: &ProviderMetadata) -> Result<Str
         (None, true) => "private_key_jwt",
         (None, false) => "client secret (from discovery)",
     };
-    let has_credentials = settings.client_secret.is_some() || fapi.client_key.is_some();
+    let has_credentials = has_secret || fapi.client_key.is_some();
     let pushed = par::pushes(fapi.par, metadata, has_credentials);
     Ok(format!(
         "client authentication {method}; authorization requests {}; tokens {}",

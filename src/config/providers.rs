@@ -264,3 +264,62 @@ fn one(
         email_domains,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(pairs: &[(&str, &str)]) -> RawProvider {
+        let mut raw = RawProvider {
+            issuer: Some("https://idp.example".into()),
+            client_id: Some("app".into()),
+            ..RawProvider::default()
+        };
+        for (key, value) in pairs {
+            let value = Some(value.to_string());
+            match *key {
+                "response_type" => raw.response_type = value,
+                "response_mode" => raw.response_mode = value,
+                "client_secret" => raw.client_secret = value,
+                "scopes" => raw.scopes = value,
+                _ => unreachable!("{key}"),
+            }
+        }
+        raw
+    }
+
+    fn parsed(name: &str, raw: RawProvider) -> Result<Vec<ProviderSettings>, ConfigError> {
+        parse(
+            Some(BTreeMap::from([(name.to_string(), raw)])),
+            "openid profile",
+        )
+    }
+
+    #[test]
+    fn a_provider_takes_the_app_scopes_and_routes_its_email_domains_in_any_case() {
+        let mut entry = raw(&[]);
+        entry.email_domains = Some(vec![" @Acme.Example ".into()]);
+        let provider = parsed("acme", entry).unwrap().remove(0);
+        assert_eq!(provider.scopes, "openid profile");
+        assert_eq!(provider.label, "acme");
+        assert!(provider.routes_email("carol@ACME.example"));
+        assert!(!provider.routes_email("carol@acme.example.evil"));
+        assert!(!provider.routes_email("acme.example"));
+    }
+
+    #[test]
+    fn names_and_values_that_cannot_work_are_refused_naming_the_provider_and_key() {
+        for (name, entry, key) in [
+            ("default", raw(&[]), "name"),
+            ("a b", raw(&[]), "name"),
+            ("x", raw(&[("response_type", "token")]), "response_type"),
+            ("x", raw(&[("response_type", "code")]), "client_secret"),
+            ("x", raw(&[("response_mode", "query")]), "response_mode"),
+            ("x", raw(&[("scopes", "profile")]), "scopes"),
+        ] {
+            let error = parsed(name, entry).unwrap_err().to_string();
+            assert!(error.contains(&format!("`{name}`")), "{error}");
+            assert!(error.contains(key), "{key}: {error}");
+        }
+    }
+}

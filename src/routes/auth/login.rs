@@ -17,7 +17,7 @@ use crate::oidc::flow::LoginAttempt;
 use crate::oidc::providers::IdentityProviders;
 use crate::oidc::step_up::StepUp;
 use crate::routes::views::View;
-use crate::session::Sessions;
+use crate::session::{SessionPeek, Sessions};
 
 pub(super) fn routes() -> Vec<Route> {
     routes![login]
@@ -39,6 +39,7 @@ async fn login(
     sessions: &State<Sessions>,
     limit: &State<LoginRateLimit>,
     client: ClientAddress,
+    current: Option<SessionPeek>,
 ) -> Result<Either<Redirect, (Status, View)>, LoginFailure> {
     let ClientAddress(client) = client;
     // A stranger's logins are counted before the BFF does any work for them.
@@ -91,8 +92,13 @@ async fn login(
                 )));
             }
         },
+        // A logged-in user (a step-up, say) goes back to the provider of the session.
         (None, None) if providers.several() && !silent => {
-            return Ok(Either::Right(choice(providers, return_to, Status::Ok, "")));
+            match current.and_then(|SessionPeek(session)| providers.chosen(session.idp.as_deref()))
+            {
+                Some(chosen) => chosen,
+                None => return Ok(Either::Right(choice(providers, return_to, Status::Ok, ""))),
+            }
         }
         (None, None) => providers.default_provider(),
     };
