@@ -55,6 +55,11 @@ struct LoginLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabel {
+    provider: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabel {
     outcome: &'static str,
 }
@@ -103,6 +108,7 @@ struct Metrics {
     store_duration: Histograms<OperationLabel>,
     backchannel_logouts: Family<OutcomeLabel, Counter>,
     ended_sessions_bound: Family<OutcomeLabel, Counter>,
+    provider_logins: Family<ProviderLabel, Counter>,
     csrf_refusals: Family<RouteLabel, Counter>,
 }
 
@@ -123,6 +129,7 @@ impl Metrics {
             store_duration: histograms(),
             backchannel_logouts: Family::default(),
             ended_sessions_bound: Family::default(),
+            provider_logins: Family::default(),
             csrf_refusals: Family::default(),
         };
         let r = &mut m.registry;
@@ -185,6 +192,11 @@ impl Metrics {
             "backchannel_logouts",
             "Back-channel logout requests by outcome",
             m.backchannel_logouts.clone(),
+        );
+        r.register(
+            "provider_logins",
+            "Accepted logins by identity provider (configured names only)",
+            m.provider_logins.clone(),
         );
         r.register(
             "ended_sessions_bound_steps",
@@ -333,6 +345,17 @@ pub fn backchannel_logout(outcome: &'static str) {
     if let Some(m) = metrics() {
         m.backchannel_logouts
             .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+    }
+}
+
+/// A login was accepted at the identity provider named `provider` (a configured name).
+pub fn provider_login(provider: &str) {
+    if let Some(m) = metrics() {
+        m.provider_logins
+            .get_or_create(&ProviderLabel {
+                provider: provider.to_string(),
+            })
             .inc();
     }
 }

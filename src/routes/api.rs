@@ -2,7 +2,6 @@
 //! or tampered session is a 401 (scripts) or a redirect (navigations).
 
 use std::borrow::Cow;
-use std::sync::Arc;
 use std::time::Instant;
 
 use rocket::http::{CookieJar, Status};
@@ -15,6 +14,7 @@ use crate::clock;
 use crate::config::Settings;
 use crate::metrics;
 use crate::oidc::provider::Provider;
+use crate::oidc::providers::IdentityProviders;
 use crate::oidc::token_endpoint::{Credential, TokenError};
 use crate::session::{self, ApiUser, LoginRequired, Sessions};
 use crate::store::StoreError;
@@ -125,9 +125,14 @@ async fn upstream(
     settings: &State<Settings>,
     sessions: &State<Sessions>,
     keeper: &State<TokenKeeper>,
-    provider: &State<Arc<Provider>>,
+    providers: &State<IdentityProviders>,
 ) -> Result<Value, UpstreamFailure> {
     let ApiUser(session) = user;
+    // The session's provider: its UserInfo, its client; never another provider's.
+    let provider = providers
+        .chosen(session.idp.as_deref())
+        .map(|p| p.client.clone())
+        .ok_or(UpstreamFailure::NoUpstream)?;
     let target = match settings.upstream_api_url.clone() {
         Some(url) => url,
         None => (provider.userinfo_endpoint().await).ok_or(UpstreamFailure::NoUpstream)?,
@@ -153,7 +158,7 @@ async fn upstream(
         Err(TokenUnavailable::Provider(error)) => return Err(error.into()),
         Err(TokenUnavailable::Store(error)) => return Err(error.into()),
     };
-    let mut answer = call_upstream(provider, target.clone(), &credential).await?;
+    let mut answer = call_upstream(&provider, target.clone(), &credential).await?;
     if answer.0 == 401 {
         // RFC 6750 §3.1: the token was refused before its expiry (revoked): refresh once.
         let renewed = match keeper
@@ -165,7 +170,7 @@ async fn upstream(
             Err(TokenUnavailable::Store(error)) => return Err(error.into()),
             Err(_) => return Err(ended().await),
         };
-        answer = call_upstream(provider, target, &renewed).await?;
+        answer = call_upstream(&provider, target, &renewed).await?;
     }
     match answer {
         (status, body) if (200..300).contains(&status) => Ok(body),

@@ -1,7 +1,5 @@
 //! The browser pages: the start page (works logged in or out) and the profile.
 
-use std::sync::Arc;
-
 use rocket::http::{Cookie, CookieJar, SameSite};
 use rocket::response::Redirect;
 use rocket::{get, routes, Either, Route, State};
@@ -11,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::clock;
 use crate::config::Settings;
-use crate::oidc::provider::Provider;
+use crate::oidc::providers::IdentityProviders;
 use crate::session::{self, Sessions, User};
 use crate::token_keeper::{TokenKeeper, TokenUnavailable};
 
@@ -64,9 +62,13 @@ async fn profile(
     jar: &CookieJar<'_>,
     keeper: &State<TokenKeeper>,
     sessions: &State<Sessions>,
-    provider: &State<Arc<Provider>>,
+    providers: &State<IdentityProviders>,
 ) -> Result<Template, Redirect> {
     let User(session) = user;
+    // UserInfo of the provider the session came from, never another's.
+    let provider = providers
+        .chosen(session.idp.as_deref())
+        .map(|p| p.client.clone());
     let claims = session.claims();
     let rows = claim_rows(&claims);
     // With an access token, the IdP's UserInfo is shown next to the ID token's claims.
@@ -74,11 +76,14 @@ async fn profile(
         .access_token(&session.id, sessions.policy.absolute_lifetime)
         .await
     {
-        Ok(credential) => provider
-            .userinfo(&credential)
-            .await
-            .ok()
-            .map(|claims| claim_rows(&claims)),
+        Ok(credential) => match &provider {
+            Some(provider) => provider
+                .userinfo(&credential)
+                .await
+                .ok()
+                .map(|claims| claim_rows(&claims)),
+            None => None,
+        },
         Err(TokenUnavailable::RefreshFailed(_)) => {
             // The IdP ended the grant: so ends the session, and the user logs in again.
             session::end_unusable(jar, &sessions.policy, sessions.store.as_ref(), clock::now())

@@ -257,3 +257,89 @@ async fn a_bad_providers_entry_stops_start_up_naming_the_provider_and_the_key() 
         "{error}"
     );
 }
+
+#[rocket::async_test]
+async fn a_code_flow_session_at_b_calls_b_userinfo_and_refreshes_at_b_only() {
+    let (a, b) = (TestIdp::start().await, TestIdp::start().await);
+    let figment = figment(&a, &b)
+        .merge(("oidc.providers.b.response_type", "code"))
+        .merge((
+            "oidc.providers.b.client_secret",
+            helpers::back_channel::CLIENT_SECRET,
+        ));
+    let rocket = helpers::bff::build_from(figment).expect("valid config");
+    let client = Client::untracked(rocket).await.expect("app ignites");
+    let (cookies, at_b) = start(&client, "idp=b").await;
+    assert_eq!(param(&at_b, "response_type"), "code");
+    let code = b
+        .back
+        .grant_code(&param(&at_b, "nonce"), &param(&at_b, "code_challenge"));
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("code", &code)
+        .append_pair("state", &param(&at_b, "state"))
+        .append_pair("iss", &b.issuer)
+        .finish();
+    let mut request = client
+        .post("/callback")
+        .header(ContentType::Form)
+        .body(body);
+    for cookie in &cookies {
+        request = request.cookie(cookie.clone());
+    }
+    let session = session_of(&request.dispatch().await);
+    let upstream = |session: Cookie<'static>| {
+        let client = &client;
+        async move {
+            client
+                .get("/api/upstream")
+                .cookie(session)
+                .header(Header::new("Sec-Fetch-Mode", "cors"))
+                .dispatch()
+                .await
+                .status()
+                .code
+        }
+    };
+    let before = b.back.userinfo_requests.lock().unwrap().len();
+    assert_eq!(upstream(session.clone()).await, 200);
+    assert_eq!(b.back.userinfo_requests.lock().unwrap().len(), before + 1);
+    assert_eq!(
+        a.back.userinfo_requests.lock().unwrap().len(),
+        0,
+        "B's token went to A"
+    );
+    // Due for refresh: at B's token endpoint, never A's.
+    b.back
+        .access_ttl
+        .store(0, std::sync::atomic::Ordering::SeqCst);
+    let (cookies, at_b) = start(&client, "idp=b").await;
+    let code = b
+        .back
+        .grant_code(&param(&at_b, "nonce"), &param(&at_b, "code_challenge"));
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("code", &code)
+        .append_pair("state", &param(&at_b, "state"))
+        .append_pair("iss", &b.issuer)
+        .finish();
+    let mut request = client
+        .post("/callback")
+        .header(ContentType::Form)
+        .body(body);
+    for cookie in &cookies {
+        request = request.cookie(cookie.clone());
+    }
+    let expiring = session_of(&request.dispatch().await);
+    assert_eq!(upstream(expiring).await, 200);
+    assert!(
+        b.back
+            .refresh_count
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= 1
+    );
+    assert_eq!(
+        a.back
+            .refresh_count
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+}

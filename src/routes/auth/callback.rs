@@ -317,10 +317,11 @@ async fn complete(
         }
     }
     metrics::login("accepted", "none");
+    metrics::provider_login(&chosen.settings.name);
     metrics::login_duration(Duration::from_millis(
         (now_ms - attempt.started_at_ms).max(0) as u64,
     ));
-    tracing::info!(request_id = %req_info.request_id, sub = %subject, "login accepted");
+    tracing::info!(request_id = %req_info.request_id, sub = %subject, provider = %chosen.settings.name, "login accepted");
     Ok(onward(&sessions.policy, attempt.return_to))
 }
 
