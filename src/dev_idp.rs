@@ -28,6 +28,12 @@ pub use ::dev_idp::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PORT};
 
 /// The setting that moves the development IdP to another port.
 pub const PORT_SETTING: &str = "oidc.dev_idp_port";
+/// The setting that starts a second development IdP, another issuer, on this port
+/// (`DEV_IDP_SECOND_PORT`), as the provider [`SECOND_PROVIDER`]: `cargo run` then shows the
+/// choice of identity provider.
+pub const SECOND_PORT_SETTING: &str = "oidc.dev_idp_second_port";
+/// The second development IdP's provider name.
+pub const SECOND_PROVIDER: &str = "dev-b";
 /// The setting for the lifetime of its access tokens, in seconds (default 300); the
 /// environment variable [`ACCESS_TOKEN_TTL_ENV`] takes precedence.
 pub const ACCESS_TOKEN_TTL_SETTING: &str = "oidc.dev_idp_access_token_ttl";
@@ -39,6 +45,8 @@ pub const ACCESS_TOKEN_TTL_ENV: &str = "DEV_IDP_ACCESS_TOKEN_TTL";
 pub struct DevIdp {
     port: u16,
     access_token_ttl: Duration,
+    /// The port of a second one (another issuer), if asked for.
+    second_port: Option<u16>,
 }
 
 impl DevIdp {
@@ -50,7 +58,7 @@ impl DevIdp {
 
     /// `http://127.0.0.1:<port>`: the issuer, exactly as in its tokens.
     pub fn issuer(&self) -> String {
-        format!("http://{}:{}", Ipv4Addr::LOCALHOST, self.port)
+        issuer_at(self.port)
     }
 
     /// Its demo API, the remote API `demo` of the gateway (`/api/demo/hello`,
@@ -60,6 +68,10 @@ impl DevIdp {
     }
 }
 
+fn issuer_at(port: u16) -> String {
+    format!("http://{}:{}", Ipv4Addr::LOCALHOST, port)
+}
+
 /// With no issuer configured and `debug_build`, points the figment at the development IdP
 /// (issuer, and the client id and secret when none are set) and says where it will run.
 /// Otherwise the figment is returned unchanged, so a missing issuer stops start-up as usual.
@@ -67,7 +79,7 @@ pub fn configure(
     figment: Figment,
     debug_build: bool,
 ) -> Result<(Figment, Option<DevIdp>), ConfigError> {
-    if !debug_build || is_set(&figment, "oidc.issuer") {
+    if !debug_build || is_set(&figment, "oidc.issuer") || is_set(&figment, "oidc.providers") {
         return Ok((figment, None));
     }
     let port = match figment.extract_inner::<u16>(PORT_SETTING) {
@@ -86,9 +98,26 @@ pub fn configure(
         hint: "it must be a TCP port number from 1 to 65535",
     })?;
     let access_token_ttl = access_token_ttl(&figment, std::env::var(ACCESS_TOKEN_TTL_ENV).ok())?;
+    let second_port = match figment.extract_inner::<u16>(SECOND_PORT_SETTING) {
+        Ok(0) => None,
+        Ok(port) => Some(port),
+        Err(error) if error.missing() => None,
+        Err(_) => {
+            return Err(ConfigError::Invalid {
+                name: "DEV_IDP_SECOND_PORT (oidc.dev_idp_second_port)",
+                detail: figment
+                    .find_value(SECOND_PORT_SETTING)
+                    .ok()
+                    .and_then(|value| serde_json::to_string(&value).ok())
+                    .unwrap_or_default(),
+                hint: "it must be a TCP port number from 1 to 65535 (0: none)",
+            })
+        }
+    };
     let idp = DevIdp {
         port,
         access_token_ttl,
+        second_port,
     };
     // Global: these must win over any profile, since the issuer was found missing in all.
     let mut figment = figment.merge(Serialized::global("oidc.issuer", idp.issuer()));
@@ -107,6 +136,17 @@ pub fn configure(
         figment = figment.merge(Serialized::global(
             DEMO_API_SETTING,
             serde_json::json!({ "url": idp.demo_api_url(), "token": "user-or-none" }),
+        ));
+    }
+    if let Some(second) = second_port {
+        figment = figment.merge(Serialized::global(
+            &format!("oidc.providers.{SECOND_PROVIDER}"),
+            serde_json::json!({
+                "issuer": issuer_at(second),
+                "client_id": DEFAULT_CLIENT_ID,
+                "client_secret": DEFAULT_CLIENT_SECRET,
+                "label": "Development IdP B",
+            }),
         ));
     }
     Ok((figment, Some(idp)))
@@ -159,7 +199,7 @@ pub fn attach(app: Rocket<Build>, idp: Option<DevIdp>) -> Rocket<Build> {
     match idp {
         Some(idp) => app.attach(Launcher {
             idp,
-            running: Mutex::new(None),
+            running: Mutex::new(Vec::new()),
         }),
         None => app,
     }
@@ -167,7 +207,7 @@ pub fn attach(app: Rocket<Build>, idp: Option<DevIdp>) -> Rocket<Build> {
 
 struct Launcher {
     idp: DevIdp,
-    running: Mutex<Option<rocket::Shutdown>>,
+    running: Mutex<Vec<rocket::Shutdown>>,
 }
 
 #[rocket::async_trait]
@@ -217,10 +257,41 @@ impl Fairing for Launcher {
             lifetimes: Lifetimes::with_access_token_ttl(self.idp.access_token_ttl),
             ..Options::default()
         };
+        if let Some(port) = self.idp.second_port {
+            // Another issuer with the development client: the choice page shows both.
+            let second = Options {
+                port,
+                clients: vec![Client {
+                    client_id: DEFAULT_CLIENT_ID.to_string(),
+                    client_secret: ClientSecret::new(DEFAULT_CLIENT_SECRET),
+                    ..client.clone()
+                }],
+                lifetimes: Lifetimes::with_access_token_ttl(self.idp.access_token_ttl),
+                ..Options::default()
+            };
+            match ::dev_idp::start(second).await {
+                Ok(idp) => {
+                    if let Ok(mut running) = self.running.lock() {
+                        running.push(idp.shutdown_handle());
+                    }
+                    tracing::warn!(
+                        "a second DEVELOPMENT identity provider at {} (provider {SECOND_PROVIDER})",
+                        issuer_at(port)
+                    );
+                }
+                Err(error) => {
+                    tracing::error!(
+                        "the second development identity provider could not start on {}: {error}",
+                        issuer_at(port)
+                    );
+                    return Err(app);
+                }
+            }
+        }
         match ::dev_idp::start(options).await {
             Ok(idp) => {
                 if let Ok(mut running) = self.running.lock() {
-                    *running = Some(idp.shutdown_handle());
+                    running.push(idp.shutdown_handle());
                 }
                 tracing::warn!(
                     "no issuer configured: using the built-in DEVELOPMENT identity provider at {} \
@@ -244,165 +315,13 @@ impl Fairing for Launcher {
     }
 
     async fn on_shutdown(&self, _app: &Rocket<Orbit>) {
-        if let Some(shutdown) = self.running.lock().ok().and_then(|mut r| r.take()) {
+        let running = self.running.lock().map(|mut r| std::mem::take(&mut *r));
+        for shutdown in running.unwrap_or_default() {
             shutdown.notify();
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn without_issuer() -> Figment {
-        Figment::new()
-            .merge(("oidc.base_url", "http://localhost:3000"))
-            .select("debug")
-    }
-
-    #[test]
-    fn no_issuer_in_a_debug_build_means_the_dev_idp_on_port_4000() {
-        let (figment, idp) = configure(without_issuer(), true).unwrap();
-        assert_eq!(idp.map(|i| i.port()), Some(DEFAULT_PORT));
-        let (_, settings) = crate::config::load(figment).unwrap();
-        assert_eq!(settings.issuer, "http://127.0.0.1:4000");
-        assert_eq!(settings.client_id, DEFAULT_CLIENT_ID);
-        assert_eq!(
-            settings
-                .client_secret
-                .as_ref()
-                .map(ExposeSecret::expose_secret),
-            Some(DEFAULT_CLIENT_SECRET)
-        );
-    }
-
-    #[test]
-    fn the_dev_idps_demo_api_is_behind_the_gateway_unless_demo_is_configured() {
-        let (figment, _) = configure(without_issuer(), true).unwrap();
-        let (_, settings) = crate::config::load(figment).unwrap();
-        let demo = settings.remote_apis.iter().find(|api| api.name == "demo");
-        assert_eq!(
-            demo.map(|api| (api.url.as_str(), api.token)),
-            Some((
-                "http://127.0.0.1:4000/demo-api/",
-                crate::config::TokenPolicy::UserOrNone
-            ))
-        );
-        let mine = without_issuer().merge((
-            "oidc.remote_apis.demo",
-            serde_json::json!({"url": "https://demo.example/v1", "token": "none"}),
-        ));
-        let (figment, _) = configure(mine, true).unwrap();
-        let (_, settings) = crate::config::load(figment).unwrap();
-        let demo = settings.remote_apis.iter().find(|api| api.name == "demo");
-        assert_eq!(
-            demo.map(|api| api.url.as_str()),
-            Some("https://demo.example/v1/")
-        );
-    }
-
-    #[test]
-    fn a_code_response_type_works_with_the_dev_client_secret_or_a_configured_one() {
-        let code = without_issuer().merge(("oidc.response_type", "code"));
-        let (figment, _) = configure(code.clone(), true).unwrap();
-        let (_, settings) = crate::config::load(figment).unwrap();
-        assert_eq!(
-            settings
-                .client_secret
-                .as_ref()
-                .map(ExposeSecret::expose_secret),
-            Some(DEFAULT_CLIENT_SECRET)
-        );
-        for (configured, expected) in [("mine", "mine"), ("", DEFAULT_CLIENT_SECRET)] {
-            let figment = code.clone().merge(("oidc.client_secret", configured));
-            let (figment, _) = configure(figment, true).unwrap();
-            let (_, settings) = crate::config::load(figment).unwrap();
-            assert_eq!(
-                settings
-                    .client_secret
-                    .as_ref()
-                    .map(ExposeSecret::expose_secret),
-                Some(expected)
-            );
-        }
-        // A configured issuer gets no development secret.
-        let real = code.merge(("oidc.issuer", "https://idp.example"));
-        let (figment, _) = configure(real, true).unwrap();
-        assert!(figment
-            .extract_inner::<String>("oidc.client_secret")
-            .is_err());
-    }
-
-    #[test]
-    fn the_access_token_lifetime_comes_from_the_environment_or_the_setting() {
-        let ttl = |figment: Figment, env: Option<&str>| {
-            access_token_ttl(&figment, env.map(str::to_string))
-        };
-        assert_eq!(ttl(without_issuer(), None), Ok(DEFAULT_ACCESS_TOKEN_TTL));
-        let set = without_issuer().merge((ACCESS_TOKEN_TTL_SETTING, 30));
-        assert_eq!(ttl(set.clone(), None), Ok(Duration::from_secs(30)));
-        assert_eq!(ttl(set.clone(), Some("90")), Ok(Duration::from_secs(90)));
-        assert_eq!(ttl(set, Some(" ")), Ok(Duration::from_secs(30)));
-        for bad in ["0", "-5", "five", "86401"] {
-            assert!(ttl(without_issuer(), Some(bad)).is_err(), "{bad}");
-        }
-        let bad = without_issuer().merge((ACCESS_TOKEN_TTL_SETTING, "soon"));
-        assert!(matches!(
-            ttl(bad, None),
-            Err(ConfigError::Invalid {
-                name: "DEV_IDP_ACCESS_TOKEN_TTL (oidc.dev_idp_access_token_ttl)",
-                ..
-            })
-        ));
-    }
-
-    #[test]
-    fn a_release_build_without_issuer_refuses_to_start_with_the_usual_message() {
-        let (figment, idp) = configure(without_issuer().select("release"), false).unwrap();
-        assert_eq!(idp, None);
-        let error = crate::config::load(figment).unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .starts_with("ISSUER_BASE_URL (oidc.issuer) is not set: "),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn a_configured_issuer_is_never_replaced() {
-        let figment = without_issuer().merge(("oidc.issuer", "https://idp.example"));
-        let (figment, idp) = configure(figment, true).unwrap();
-        assert_eq!(idp, None);
-        assert_eq!(
-            figment.extract_inner::<String>("oidc.issuer").unwrap(),
-            "https://idp.example"
-        );
-    }
-
-    #[test]
-    fn the_port_and_client_id_can_be_chosen() {
-        let figment = without_issuer()
-            .merge((PORT_SETTING, 4100))
-            .merge(("oidc.client_id", "mine"));
-        let (figment, idp) = configure(figment, true).unwrap();
-        assert_eq!(
-            idp.map(|i| i.issuer()).as_deref(),
-            Some("http://127.0.0.1:4100")
-        );
-        assert_eq!(
-            figment.extract_inner::<String>("oidc.client_id").unwrap(),
-            "mine"
-        );
-        for bad in [Value::from(0), Value::from("four thousand")] {
-            let figment = without_issuer().merge((PORT_SETTING, bad));
-            assert!(matches!(
-                configure(figment, true),
-                Err(ConfigError::Invalid {
-                    name: "DEV_IDP_PORT (oidc.dev_idp_port)",
-                    ..
-                })
-            ));
-        }
-    }
-}
+#[path = "dev_idp_tests.rs"]
+mod tests;

@@ -56,6 +56,7 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("REDIS_SYNC_GRACE_SECS", "oidc.redis_sync_grace_secs"),
     // The built-in development IdP's port (feature `dev-idp`, debug builds, no issuer set).
     ("DEV_IDP_PORT", "oidc.dev_idp_port"),
+    ("DEV_IDP_SECOND_PORT", "oidc.dev_idp_second_port"),
     // How the app binary writes its log (`text` or `json`).
     ("LOG_FORMAT", "oidc.log_format"),
 ];
