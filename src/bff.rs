@@ -122,8 +122,8 @@ impl Bff {
         #[cfg(all(feature = "dev-idp", debug_assertions))]
         let (figment, dev_idp) = crate::dev_idp::configure(figment, true)?;
         let (figment, settings) = config::load(figment)?;
-        let store = self.store(&settings)?;
         check_metrics_port(&figment, &settings)?;
+        let store = self.store(&settings)?;
         let provider = Provider::new(
             &settings.issuer,
             &settings.client_id,

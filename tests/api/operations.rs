@@ -240,7 +240,9 @@ fn check(idp: &TestIdp, env: &[(&str, &str)]) -> (i32, String) {
         .env("CLIENT_ID", CLIENT_ID)
         .env("CLIENT_SECRET", CLIENT_SECRET)
         .env("SECRET", SECRET)
-        .env("RUST_LOG", "off");
+        .env("RUST_LOG", "off")
+        // Its own store file: checks run side by side, and the default is one per directory.
+        .env("STORE_PATH", super::durable_store::store_path("check"));
     for (name, value) in env {
         command.env(name, value);
     }
@@ -452,6 +454,7 @@ async fn metrics_on_the_public_port_are_refused_at_start() {
         .env("CLIENT_ID", CLIENT_ID)
         .env("SECRET", SECRET)
         .env("ROCKET_PORT", &port)
+        .env("STORE", "memory")
         .env("METRICS_ADDRESS", format!("127.0.0.1:{port}"))
         .output()
         .expect("the app runs");
