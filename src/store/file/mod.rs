@@ -377,8 +377,8 @@ impl Drop for FileStore {
                 task.abort();
             }
         }
-        if let Err(error) = writer::flush(&self.db) {
-            tracing::warn!(%error, "the store file's last changes to session sets were not written");
+        if !self.writer.flush_blocking() {
+            tracing::warn!("the store file's last changes to session sets may not be written");
         }
     }
 }

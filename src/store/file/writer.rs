@@ -10,6 +10,7 @@
 
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
 use tokio::sync::oneshot;
@@ -49,6 +50,8 @@ pub(super) enum Change {
     },
     /// Forgets every record, member and revocation that has expired.
     Sweep,
+    /// Writes everything queued, durably, then says so (when the store is dropped).
+    Flush(mpsc::Sender<()>),
 }
 
 impl Change {
@@ -58,6 +61,7 @@ impl Change {
             Self::RecordOnce { .. } | Self::Put { .. } | Self::Revocations { .. } => true,
             Self::Remove { .. } | Self::AddToSet { .. } | Self::RemoveFromSet { .. } => false,
             Self::Sweep => false,
+            Self::Flush(_) => true,
         }
     }
 }
@@ -86,6 +90,17 @@ impl Writer {
         Ok(Self { queue })
     }
 
+    /// Writes everything queued durably and waits (a little) until it is done; blocks the
+    /// thread, so only for closing the store.
+    pub(super) fn flush_blocking(&self) -> bool {
+        let (done, wait) = mpsc::channel();
+        let (reply, _) = oneshot::channel();
+        if self.queue.send((Change::Flush(done), reply)).is_err() {
+            return false;
+        }
+        wait.recv_timeout(Duration::from_secs(5)).is_ok()
+    }
+
     /// Queues `change` for the next commit without waiting for it (changes whose loss in a
     /// crash costs nothing: the session sets).
     pub(super) fn send(&self, change: Change) {
@@ -103,12 +118,6 @@ impl Writer {
     }
 }
 
-/// Writes every commit made without an `fsync` to disk (at close).
-pub(super) fn flush(db: &Database) -> Result<(), redb::Error> {
-    db.begin_write()?.commit()?;
-    Ok(())
-}
-
 /// Applies `change` at once, on the caller's thread (at start-up, before any request).
 pub(super) fn apply_now(db: &Database, change: &Change) -> Result<Done, redb::Error> {
     let write = db.begin_write()?;
@@ -121,27 +130,71 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the store file's writer has stopped".into())
 }
 
+/// Changes nobody waits for (session sets) ride along with the next commit someone waits for,
+/// or are committed on their own once they have waited this long.
+const UNWAITED_FOR_AT_MOST: Duration = Duration::from_millis(500);
+
 fn write_loop(db: &Database, changes: &mpsc::Receiver<(Change, Reply)>) {
-    while let Ok(first) = changes.recv() {
-        let mut batch = vec![first];
+    let mut unwaited: Vec<(Change, Reply)> = Vec::new();
+    loop {
+        let next = match unwaited.is_empty() {
+            true => changes
+                .recv()
+                .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+            false => changes.recv_timeout(UNWAITED_FOR_AT_MOST),
+        };
+        let first = match next {
+            Ok(change) => change,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                write(db, std::mem::take(&mut unwaited));
+                continue;
+            }
+            // The store is gone: what is left goes to disk, and the thread ends.
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                write(db, std::mem::take(&mut unwaited));
+                return;
+            }
+        };
+        let mut batch = std::mem::take(&mut unwaited);
+        batch.push(first);
         while batch.len() < MAX_BATCH {
             match changes.try_recv() {
                 Ok(next) => batch.push(next),
                 Err(_) => break,
             }
         }
-        match commit(db, &batch) {
-            Ok(answers) => {
-                for ((_, reply), answer) in batch.into_iter().zip(answers) {
-                    let _ = reply.send(Ok(answer));
+        let flushing = batch
+            .iter()
+            .any(|(change, _)| matches!(change, Change::Flush(_)));
+        if !flushing && batch.iter().all(|(_, reply)| reply.is_closed()) && batch.len() < MAX_BATCH
+        {
+            // Nobody waits: keep them for the next commit.
+            unwaited = batch;
+            continue;
+        }
+        write(db, batch);
+    }
+}
+
+/// Commits `batch` and tells each waiting caller how it went.
+fn write(db: &Database, batch: Vec<(Change, Reply)>) {
+    if batch.is_empty() {
+        return;
+    }
+    match commit(db, &batch) {
+        Ok(answers) => {
+            for ((change, reply), answer) in batch.into_iter().zip(answers) {
+                if let Change::Flush(done) = change {
+                    let _ = done.send(());
                 }
+                let _ = reply.send(Ok(answer));
             }
-            Err(error) => {
-                tracing::error!(%error, "the store file could not be written");
-                let error = StoreError::Unavailable(format!("the store file: {error}"));
-                for (_, reply) in batch {
-                    let _ = reply.send(Err(error.clone()));
-                }
+        }
+        Err(error) => {
+            tracing::error!(%error, "the store file could not be written");
+            let error = StoreError::Unavailable(format!("the store file: {error}"));
+            for (_, reply) in batch {
+                let _ = reply.send(Err(error.clone()));
             }
         }
     }
@@ -219,6 +272,7 @@ fn apply(write: &WriteTransaction, change: &Change, now_ms: u64) -> Result<Done,
             }
             Ok(Done::Ok)
         }
+        Change::Flush(_) => Ok(Done::Ok),
         Change::Sweep => {
             let now = (now_ms / 1000) as i64;
             write
