@@ -343,3 +343,57 @@ async fn a_code_flow_session_at_b_calls_b_userinfo_and_refreshes_at_b_only() {
         0
     );
 }
+
+/// Two certified `oidc-provider` instances, two issuers: a real login at each through the
+/// choice, each session bound to its provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_logins_at_two_oidc_provider_issuers_each_bound_to_its_own() {
+    use helpers::oidc_provider::{log_in_from, OidcProvider};
+    let first = OidcProvider::start(&[]).await;
+    let second = OidcProvider::start(&[]).await;
+    let (one, two) = (first.issuer.clone(), second.issuer.clone());
+    let app = helpers::app_with(move |f| {
+        f.merge(("oidc.issuer", one))
+            .merge(("oidc.login_rate_limit", 0))
+            .merge(("oidc.providers.second.issuer", two))
+            .merge(("oidc.providers.second.client_id", CLIENT_ID))
+            .merge((
+                "oidc.providers.second.client_secret",
+                helpers::back_channel::CLIENT_SECRET,
+            ))
+            .merge(("oidc.providers.second.response_type", "code"))
+    })
+    .await;
+    let provider_of_session = || async {
+        let about = app
+            .client
+            .get("/session")
+            .header(Header::new("Sec-Fetch-Mode", "cors"))
+            .dispatch()
+            .await;
+        let about: serde_json::Value =
+            serde_json::from_str(&about.into_string().await.unwrap_or_default())
+                .unwrap_or_default();
+        about["provider"].as_str().unwrap_or_default().to_string()
+    };
+    log_in_from(
+        &app,
+        "/login?idp=second&returnTo=%2F",
+        &second.issuer,
+        "bob",
+        "bob-password",
+    )
+    .await;
+    assert_eq!(provider_of_session().await, "second");
+    assert_eq!(app.call_api().await.status().code, 200);
+    log_in_from(
+        &app,
+        "/login?idp=default&returnTo=%2F",
+        &first.issuer,
+        "alice",
+        "alice-password",
+    )
+    .await;
+    assert_eq!(provider_of_session().await, "default");
+    assert_eq!(app.call_api().await.status().code, 200);
+}

@@ -102,7 +102,12 @@ impl Jar {
 /// Logs `username` in at `app` (configured with the provider as its issuer): `/login`, the
 /// IdP's pages, and the `form_post` back to `/callback`. Panics unless the login succeeds.
 pub async fn log_in(app: &TestApp, issuer: &str, username: &str, password: &str) {
-    let response = app.client.get("/login?returnTo=%2F").dispatch().await;
+    log_in_from(app, "/login?returnTo=%2F", issuer, username, password).await;
+}
+
+/// As [`log_in`], starting at `login` (e.g. `/login?idp=b` with several providers).
+pub async fn log_in_from(app: &TestApp, login: &str, issuer: &str, username: &str, password: &str) {
+    let response = app.client.get(login.to_string()).dispatch().await;
     assert_eq!(
         response.status(),
         Status::Found,
