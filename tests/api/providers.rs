@@ -345,9 +345,9 @@ async fn a_code_flow_session_at_b_calls_b_userinfo_and_refreshes_at_b_only() {
 }
 
 /// Two certified `oidc-provider` instances, two issuers: a real login at each through the
-/// choice, each session bound to its provider.
+/// choice (the second answering in the query), each session bound to its provider.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_logins_at_two_oidc_provider_issuers_each_bound_to_its_own() {
+async fn real_logins_at_two_oidc_provider_issuers_one_in_query_mode_each_bound_to_its_own() {
     use helpers::oidc_provider::{log_in_from, OidcProvider};
     let first = OidcProvider::start(&[]).await;
     let second = OidcProvider::start(&[]).await;
@@ -362,6 +362,7 @@ async fn real_logins_at_two_oidc_provider_issuers_each_bound_to_its_own() {
                 helpers::back_channel::CLIENT_SECRET,
             ))
             .merge(("oidc.providers.second.response_type", "code"))
+            .merge(("oidc.providers.second.response_mode", "query"))
     })
     .await;
     let provider_of_session = || async {

@@ -146,6 +146,16 @@ pub async fn log_in_from(app: &TestApp, login: &str, issuer: &str, username: &st
             page
         };
         if let Some(location) = &page.location {
+            // A query-mode answer comes back as a redirect to the app's callback.
+            if let Some(query) = location.strip_prefix("http://localhost:3000/callback?") {
+                let callback = app
+                    .client
+                    .get(format!("/callback?{query}"))
+                    .dispatch()
+                    .await;
+                assert_eq!(callback.status(), Status::SeeOther, "login accepted");
+                return;
+            }
             url = absolute(issuer, location);
             continue;
         }
