@@ -22,6 +22,7 @@ mod login_flow;
 mod login_rate_limit;
 mod operations;
 mod providers;
+mod providers_on_redis;
 mod redis_store;
 mod session;
 mod session_endpoint;
