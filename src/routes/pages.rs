@@ -99,7 +99,15 @@ async fn profile(
         .map(str::to_string);
     Ok(Template::render(
         "profile",
-        context! { user: session.display_name(), picture, claims: rows, userinfo },
+        context! {
+            user: session.display_name(),
+            picture,
+            claims: rows,
+            userinfo,
+            provider: providers
+                .chosen(session.idp.as_deref())
+                .map(|p| p.settings.label.clone()),
+        },
     ))
 }
 

@@ -166,6 +166,16 @@ async fn a_login_completes_only_with_the_answer_of_the_provider_it_started_at() 
     let about: serde_json::Value =
         serde_json::from_str(&about.into_string().await.unwrap()).unwrap();
     assert_eq!(about["provider"], "b", "{about}");
+    let profile = two
+        .client
+        .get("/profile")
+        .cookie(session.clone())
+        .header(Header::new("Sec-Fetch-Mode", "navigate"))
+        .header(Header::new("Sec-Fetch-Dest", "document"))
+        .dispatch()
+        .await;
+    assert_eq!(profile.status().code, 200);
+    assert!(profile.into_string().await.unwrap().contains("Company B"));
 }
 
 #[rocket::async_test]
