@@ -40,11 +40,21 @@ impl AppServer {
         if let AppMode::StrictSameSite = mode {
             figment = figment.merge(("oidc.session_samesite", "strict"));
         }
+        if let AppMode::TwoProviders = mode {
+            // A second development IdP, another issuer: `/login` shows the choice.
+            assert_port_free(support::SECOND_IDP_PORT, "the second development IdP");
+            figment = figment.merge(("oidc.dev_idp_second_port", support::SECOND_IDP_PORT));
+        }
         if let AppMode::ShortSession = mode {
             figment = figment.merge(("oidc.session_idle_timeout_secs", 65));
         }
-        if let (AppMode::IdToken | AppMode::StrictSameSite | AppMode::ShortSession, false) =
-            (mode, idp.built_in)
+        if let (
+            AppMode::IdToken
+            | AppMode::StrictSameSite
+            | AppMode::ShortSession
+            | AppMode::TwoProviders,
+            false,
+        ) = (mode, idp.built_in)
         {
             // Without a client secret the app would push its request (`PAR=auto`, and
             // oidc-provider offers PAR to every client) with `client_id` alone, which

@@ -64,9 +64,10 @@ use stories::code_flow::{code_flow_keeps_tokens_on_the_server, refused_refresh_e
 use stories::fapi::fapi_code_flow_pushes_and_binds_tokens;
 use stories::gateway::remote_api_and_step_up;
 use stories::login::{
-    deep_link_returns_to_the_page, full_story, login_after_logout_asks_for_credentials,
-    session_endpoint_and_silent_login, strict_session_cookie_logs_in_on_the_first_page,
-    the_page_warns_before_the_session_ends, two_tabs_log_in_at_once, wrong_password_then_cancel,
+    choosing_a_provider_logs_in_there, deep_link_returns_to_the_page, full_story,
+    login_after_logout_asks_for_credentials, session_endpoint_and_silent_login,
+    strict_session_cookie_logs_in_on_the_first_page, the_page_warns_before_the_session_ends,
+    two_tabs_log_in_at_once, wrong_password_then_cancel,
 };
 use stories::resource_apis::each_api_gets_a_token_for_its_own_resource;
 
@@ -129,6 +130,11 @@ const SHORT_SESSION_STORIES: &[(&str, Scenario)] = &[("session-warning", |p| {
     Box::pin(the_page_warns_before_the_session_ends(p))
 })];
 
+/// The stories of an app with two identity providers.
+const TWO_PROVIDER_STORIES: &[(&str, Scenario)] = &[("choose-a-provider", |p| {
+    Box::pin(choosing_a_provider_logs_in_there(p))
+})];
+
 /// The stories of an app whose session cookie is `SameSite=Strict` (`SESSION_SAMESITE`).
 const STRICT_SAME_SITE_STORIES: &[(&str, Scenario)] = &[
     ("strict-same-site", |p| {
@@ -159,6 +165,8 @@ enum AppMode {
     /// `response_type=code` with remote APIs that have a `resource` (and `scopes`), on a
     /// stand-in API that echoes the token it gets (`token_echo`).
     ResourceApis,
+    /// `id_token` with a second development IdP as the provider `dev-b`.
+    TwoProviders,
 }
 
 impl AppMode {
@@ -211,6 +219,11 @@ fn rounds() -> Vec<Round> {
             idp: &DEV_IDP,
             mode: AppMode::ShortSession,
             stories: SHORT_SESSION_STORIES,
+        },
+        Round {
+            idp: &DEV_IDP,
+            mode: AppMode::TwoProviders,
+            stories: TWO_PROVIDER_STORIES,
         },
         Round {
             idp: &OIDC_PROVIDER,

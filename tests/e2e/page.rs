@@ -15,7 +15,7 @@ use url::Url;
 use crate::browser::all_browser_cookies;
 use crate::idp_driver::{Discovery, IdpDriver};
 use crate::store::RecordingStore;
-use crate::support::{APP, IDP};
+use crate::support::{APP, IDP, SECOND_IDP};
 
 /// How long any single wait for the browser may take.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -28,6 +28,8 @@ pub enum At {
     App(&'static str),
     /// A path starting with this on the IdP.
     Idp(&'static str),
+    /// A path starting with this on the second development IdP (two providers).
+    SecondIdp(&'static str),
 }
 
 impl At {
@@ -36,6 +38,7 @@ impl At {
         match self {
             At::App(path) => origin == APP && url.path() == path,
             At::Idp(prefix) => origin == IDP && url.path().starts_with(prefix),
+            At::SecondIdp(prefix) => origin == SECOND_IDP && url.path().starts_with(prefix),
         }
     }
 }

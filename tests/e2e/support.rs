@@ -20,6 +20,9 @@ pub const APP: &str = "http://localhost:3000";
 pub const APP_PORT: u16 = 3000;
 pub const IDP: &str = "http://127.0.0.1:4000";
 pub const IDP_PORT: u16 = 4000;
+/// The second development IdP of the two-provider round.
+pub const SECOND_IDP: &str = "http://127.0.0.1:4001";
+pub const SECOND_IDP_PORT: u16 = 4001;
 
 /// Sends SIGTERM to one process id.
 pub fn terminate(pid: i32) {

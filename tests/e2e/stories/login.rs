@@ -350,3 +350,25 @@ pub async fn session_endpoint_and_silent_login(p: Page) {
     assert_eq!(url.query(), Some("login=none"), "{url}");
     p.shot("silent-login-without-idp-session").await;
 }
+
+/// Two identity providers (the development IdP and a second one, another issuer): the Log in
+/// link shows the choice, choosing the second signs in there, and the session names it.
+pub async fn choosing_a_provider_logs_in_there(p: Page) {
+    let alice = &p.idp.alice;
+    p.open("/").await;
+    expect_logged_out_at_start_page(&p).await;
+    p.click("#login").await;
+    p.wait_page(At::App("/login"), "#providers", &["Development IdP B"])
+        .await;
+    p.shot("choose-provider").await;
+    p.click("#provider-dev-b").await;
+    p.wait_page(At::SecondIdp(p.idp.sign_in_path), p.idp.password_field, &[])
+        .await;
+    p.fill(p.idp.username_field, alice.username).await;
+    p.fill(p.idp.password_field, alice.password).await;
+    p.click(p.idp.submit).await;
+    expect_logged_in_at_start_page(&p, alice.name).await;
+    p.open("/session").await;
+    p.wait_page(At::App("/session"), "body", &["\"provider\":\"dev-b\""])
+        .await;
+}
