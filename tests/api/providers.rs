@@ -408,3 +408,24 @@ async fn real_logins_at_two_oidc_provider_issuers_one_in_query_mode_each_bound_t
     assert_eq!(provider_of_session().await, "default");
     assert_eq!(app.call_api().await.status().code, 200);
 }
+
+#[rocket::async_test]
+async fn a_logged_in_users_step_up_goes_back_to_the_sessions_provider() {
+    let two = two().await;
+    let (cookies, at_b) = start(&two.client, "idp=b").await;
+    let session = session_of(&answer(&two.client, &cookies, &at_b, &two.b, &two.b, "alice").await);
+    let step_up = two
+        .client
+        .get("/login?acr_values=urn%3Amfa&returnTo=%2Fprofile")
+        .cookie(session)
+        .dispatch()
+        .await;
+    assert_eq!(
+        step_up.status().code,
+        302,
+        "no choice page for a logged-in user"
+    );
+    let location = step_up.headers().get_one("Location").unwrap_or_default();
+    assert!(location.starts_with(&two.b.issuer), "{location}");
+    assert!(location.contains("acr_values=urn%3Amfa"), "{location}");
+}
