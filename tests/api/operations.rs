@@ -230,6 +230,12 @@ async fn sigterm_lets_a_request_in_flight_finish_refuses_new_ones_and_exits_clea
 
 /// `oidc-bff check` with the test IdP's settings plus `env`: (exit code, output).
 fn check(idp: &TestIdp, env: &[(&str, &str)]) -> (i32, String) {
+    // Its own store file: the checks run in parallel, and the default file (`oidc-bff.redb`
+    // in the checkout) is locked by whichever opens it first.
+    static CHECKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let store =
+        std::env::temp_dir().join(format!("oidc-bff-check-{}-{n}.redb", std::process::id()));
     let mut command = Command::new(env!("CARGO_BIN_EXE_oidc-bff"));
     command
         .arg("check")
@@ -240,11 +246,13 @@ fn check(idp: &TestIdp, env: &[(&str, &str)]) -> (i32, String) {
         .env("CLIENT_ID", CLIENT_ID)
         .env("CLIENT_SECRET", CLIENT_SECRET)
         .env("SECRET", SECRET)
-        .env("RUST_LOG", "off");
+        .env("RUST_LOG", "off")
+        .env("STORE_PATH", &store);
     for (name, value) in env {
         command.env(name, value);
     }
     let output = command.output().expect("check runs");
+    let _ = std::fs::remove_file(&store);
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
