@@ -183,15 +183,18 @@ pub fn is_navigation(req: &Request<'_>) -> bool {
     if let Some(mode) = headers.get_one("Sec-Fetch-Mode") {
         let dest = headers.get_one("Sec-Fetch-Dest").unwrap_or("document");
         return mode.eq_ignore_ascii_case("navigate")
-            && matches!(
-                dest.to_ascii_lowercase().as_str(),
-                "document" | "iframe" | "frame"
-            );
+            && ["document", "iframe", "frame"]
+                .iter()
+                .any(|page| dest.eq_ignore_ascii_case(page));
     }
     if headers.get_one("X-Requested-With").is_some() {
         return false;
     }
-    headers
-        .get_one("Accept")
-        .is_some_and(|accept| accept.to_ascii_lowercase().contains("text/html"))
+    // Compared in place: every logged-out script call comes here, so nothing is allocated.
+    headers.get_one("Accept").is_some_and(|accept| {
+        accept
+            .as_bytes()
+            .windows(b"text/html".len())
+            .any(|part| part.eq_ignore_ascii_case(b"text/html"))
+    })
 }

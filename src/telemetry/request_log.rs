@@ -23,7 +23,15 @@ const MAX_ID_LEN: usize = 128;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-impl RequestId {
+/// A request's id as the request keeps it: a fresh id is 32 hex digits held inline (no
+/// allocation, no formatting), the caller's is copied once. The response's header and the log
+/// line borrow it.
+enum Id {
+    Fresh([u8; 32]),
+    Given(Box<str>),
+}
+
+impl Id {
     /// The caller's id when it is 1–128 characters of letters, digits and `-_.:`; anything
     /// else (which could forge log lines or smuggle data) gets a fresh random id.
     fn from_header(value: Option<&str>) -> Self {
@@ -35,23 +43,38 @@ impl RequestId {
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)) =>
             {
-                Self(id.to_string())
+                Self::Given(id.into())
             }
             _ => Self::random(),
         }
     }
 
+    /// 16 random bytes in lowercase hex.
     fn random() -> Self {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut bytes = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut bytes);
-        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        let mut hex = [0u8; 32];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(bytes) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0xf)];
+        }
+        Self::Fresh(hex)
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Always ASCII hex digits, so never the empty fallback.
+            Self::Fresh(hex) => std::str::from_utf8(hex).unwrap_or_default(),
+            Self::Given(id) => id,
+        }
     }
 }
 
 /// When the request arrived and its id, kept in the request's local cache.
 struct Started {
     at: Instant,
-    id: RequestId,
+    id: Id,
 }
 
 #[rocket::async_trait]
@@ -59,19 +82,19 @@ impl<'r> FromRequest<'r> for RequestId {
     type Error = std::convert::Infallible;
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
-        request::Outcome::Success(started(request).id.clone())
+        request::Outcome::Success(RequestId(request_id(request)))
     }
 }
 
 /// This request's id: the one sent back in `X-Request-Id` and written in its log lines.
 pub fn request_id(request: &Request<'_>) -> String {
-    started(request).id.0.clone()
+    started(request).id.as_str().to_owned()
 }
 
 fn started<'r>(request: &'r Request<'_>) -> &'r Started {
     request.local_cache(|| Started {
         at: Instant::now(),
-        id: RequestId::from_header(request.headers().get_one(REQUEST_ID_HEADER)),
+        id: Id::from_header(request.headers().get_one(REQUEST_ID_HEADER)),
     })
 }
 
@@ -95,7 +118,8 @@ impl Fairing for RequestLog {
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
         let started = started(request);
-        response.set_header(Header::new(REQUEST_ID_HEADER, started.id.0.clone()));
+        let id = started.id.as_str();
+        response.set_header(Header::new(REQUEST_ID_HEADER, id));
         let route = request
             .route()
             .and_then(|route| route.uri.as_str().split('?').next())
@@ -109,7 +133,7 @@ impl Fairing for RequestLog {
         );
         tracing::info!(
             target: "request",
-            request_id = %started.id.0,
+            request_id = %id,
             method = %request.method(),
             route,
             status = response.status().code,
@@ -126,7 +150,7 @@ mod tests {
     #[test]
     fn a_plausible_incoming_id_is_kept() {
         assert_eq!(
-            RequestId::from_header(Some("abc-123_x.y:z")).0,
+            Id::from_header(Some("abc-123_x.y:z")).as_str(),
             "abc-123_x.y:z"
         );
     }
@@ -134,7 +158,8 @@ mod tests {
     #[test]
     fn an_id_that_could_forge_log_lines_is_replaced() {
         for bad in ["a\nb", "a b", "\"x\"", "", &"a".repeat(129), "é"] {
-            let id = RequestId::from_header(Some(bad)).0;
+            let id = Id::from_header(Some(bad));
+            let id = id.as_str();
             assert_ne!(id, bad);
             assert_eq!(id.len(), 32, "a fresh id replaces {bad:?}");
         }
@@ -142,9 +167,11 @@ mod tests {
 
     #[test]
     fn fresh_ids_differ() {
-        assert_ne!(
-            RequestId::from_header(None).0,
-            RequestId::from_header(None).0
-        );
+        let (a, b) = (Id::from_header(None), Id::from_header(None));
+        assert_ne!(a.as_str(), b.as_str());
+        assert!(a
+            .as_str()
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     }
 }

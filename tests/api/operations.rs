@@ -230,6 +230,9 @@ async fn sigterm_lets_a_request_in_flight_finish_refuses_new_ones_and_exits_clea
 
 /// `oidc-bff check` with the test IdP's settings plus `env`: (exit code, output).
 fn check(idp: &TestIdp, env: &[(&str, &str)]) -> (i32, String) {
+    // Its own store file: the checks run in parallel, and the default file (`oidc-bff.redb`
+    // in the checkout) is locked by whichever opens it first.
+    let store = super::durable_store::store_path("check");
     let mut command = Command::new(env!("CARGO_BIN_EXE_oidc-bff"));
     command
         .arg("check")
@@ -241,12 +244,12 @@ fn check(idp: &TestIdp, env: &[(&str, &str)]) -> (i32, String) {
         .env("CLIENT_SECRET", CLIENT_SECRET)
         .env("SECRET", SECRET)
         .env("RUST_LOG", "off")
-        // Its own store file: checks run side by side, and the default is one per directory.
-        .env("STORE_PATH", super::durable_store::store_path("check"));
+        .env("STORE_PATH", &store);
     for (name, value) in env {
         command.env(name, value);
     }
     let output = command.output().expect("check runs");
+    let _ = std::fs::remove_file(&store);
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
