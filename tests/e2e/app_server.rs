@@ -13,6 +13,8 @@ pub struct AppServer {
     shutdown: rocket::Shutdown,
     /// The stand-in API of the resource round.
     echo: Option<tokio::task::JoinHandle<()>>,
+    /// The second oidc-provider (another issuer) of the two-provider round against it.
+    second_idp: Option<support::ChildProcess>,
     task: tokio::task::JoinHandle<Result<rocket::Rocket<rocket::Ignite>, rocket::Error>>,
 }
 
@@ -40,10 +42,25 @@ impl AppServer {
         if let AppMode::StrictSameSite = mode {
             figment = figment.merge(("oidc.session_samesite", "strict"));
         }
+        let mut second_idp = None;
         if let AppMode::TwoProviders = mode {
-            // A second development IdP, another issuer: `/login` shows the choice.
-            assert_port_free(support::SECOND_IDP_PORT, "the second development IdP");
-            figment = figment.merge(("oidc.dev_idp_second_port", support::SECOND_IDP_PORT));
+            // A second IdP, another issuer: `/login` shows the choice.
+            assert_port_free(support::SECOND_IDP_PORT, "the second identity provider");
+            if idp.built_in {
+                figment = figment.merge(("oidc.dev_idp_second_port", support::SECOND_IDP_PORT));
+            } else {
+                second_idp = Some(second_oidc_provider(idp).await);
+                figment = figment.merge((
+                    "oidc.providers.second",
+                    serde_json::json!({
+                        "issuer": support::SECOND_IDP,
+                        "client_id": idp.client_id,
+                        "client_secret": idp.client_secret,
+                        "response_type": "code",
+                        "label": "Second IdP",
+                    }),
+                ));
+            }
         }
         if let AppMode::ShortSession = mode {
             figment = figment.merge(("oidc.session_idle_timeout_secs", 65));
@@ -138,6 +155,7 @@ impl AppServer {
         let server = Self {
             shutdown,
             echo,
+            second_idp,
             task,
         };
         let start = Instant::now();
@@ -166,11 +184,42 @@ impl AppServer {
         self.task.is_finished()
     }
 
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
+        // By PID, with the app (its port is free for the next round).
+        drop(self.second_idp.take());
         if let Some(echo) = &self.echo {
             echo.abort();
         }
         self.shutdown.clone().notify();
         let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
     }
+}
+
+/// A second oidc-provider on `SECOND_IDP_PORT`, with the round's client (code flow).
+async fn second_oidc_provider(idp: &IdpDriver) -> support::ChildProcess {
+    let logs = package_root().join("target/e2e-logs");
+    let _ = std::fs::create_dir_all(&logs);
+    let mut command = std::process::Command::new("node");
+    command
+        .arg("tests/e2e/idp/server.js")
+        .current_dir(package_root())
+        .env("IDP_PORT", support::SECOND_IDP_PORT.to_string())
+        .env("CLIENT_ID", idp.client_id)
+        .env("CLIENT_SECRET", idp.client_secret)
+        .env("APP_BASE_URL", APP)
+        .env("AUTO_CONSENT", "1");
+    let mut node = support::ChildProcess::spawn(
+        "the second oidc-provider (node)",
+        command,
+        logs.join("second-idp.log"),
+    );
+    node.wait_until_serving(
+        support::SECOND_IDP_PORT,
+        "/.well-known/openid-configuration",
+        Duration::from_secs(30),
+        |status, body| status == 200 && body.contains("\"issuer\""),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    node
 }

@@ -248,6 +248,11 @@ fn rounds() -> Vec<Round> {
             stories: RESOURCE_STORIES,
         },
         Round {
+            idp: &OIDC_PROVIDER,
+            mode: AppMode::TwoProviders,
+            stories: TWO_PROVIDER_STORIES,
+        },
+        Round {
             idp: &OIDC_PROVIDER_FAPI,
             mode: AppMode::Fapi {
                 refresh_margin_secs: 1,
