@@ -4,14 +4,14 @@
 //! replayed and a dropped token set is another user's lost session. Revocations are bounded
 //! as every store's are: a full list ends more sessions, never fewer.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rocket::async_trait;
 
-use super::partition::{has_room_in_map, Deadline, Digest, Partition};
+use super::local::{until_ms, LocalLocks, LocalSets};
+use super::partition::{Deadline, Digest, Partition};
 use super::{Revocation, RevocationList, SessionFacts, Store, StoreError};
 
 /// The default bound of the list of ended sessions (`ENDED_SESSIONS_CAPACITY`).
@@ -35,9 +35,8 @@ pub struct MemoryStore {
     other: Mutex<Partition>,
     hash_key: RandomState,
     epoch: Instant,
-    /// Set → member → when it leaves.
-    sets: Mutex<HashMap<String, HashMap<String, Instant>>>,
-    locks: Mutex<HashMap<String, (String, Instant)>>,
+    sets: LocalSets,
+    locks: LocalLocks,
     revocations: RevocationList,
 }
 
@@ -53,8 +52,8 @@ impl MemoryStore {
             other: Mutex::new(Partition::new(other_capacity.max(1))),
             hash_key: RandomState::new(),
             epoch: Instant::now(),
-            sets: Mutex::new(HashMap::new()),
-            locks: Mutex::new(HashMap::new()),
+            sets: LocalSets::new(SETS),
+            locks: LocalLocks::new(LOCKS),
             revocations: RevocationList::new(DEFAULT_ENDED_SESSIONS),
         }
     }
@@ -165,70 +164,19 @@ impl Store for MemoryStore {
         ttl: Duration,
         max_members: usize,
     ) -> Result<Vec<String>, StoreError> {
-        let mut sets = self.sets.lock().map_err(poisoned)?;
-        let now = Instant::now();
-        if !sets.contains_key(key)
-            && !has_room_in_map(&mut sets, SETS, |members| {
-                members.values().max().copied().unwrap_or(now)
-            })
-        {
-            return Err(full());
-        }
-        let members = sets.entry(key.to_string()).or_default();
-        members.retain(|_, until| *until > now);
-        let until = members.entry(member.to_string()).or_insert(now + ttl);
-        *until = (*until).max(now + ttl);
-        let mut left = Vec::new();
-        while members.len() > max_members.max(1) {
-            let Some(first) = members
-                .iter()
-                .min_by_key(|(_, until)| **until)
-                .map(|(m, _)| m.clone())
-            else {
-                break;
-            };
-            members.remove(&first);
-            left.push(first);
-        }
-        Ok(left)
+        self.sets.add(key, member, until_ms(ttl), max_members)
     }
 
     async fn remove_from_set(&self, key: &str, member: &str) -> Result<(), StoreError> {
-        let mut sets = self.sets.lock().map_err(poisoned)?;
-        if let Some(members) = sets.get_mut(key) {
-            members.remove(member);
-            if members.is_empty() {
-                sets.remove(key);
-            }
-        }
-        Ok(())
+        self.sets.remove(key, member)
     }
 
     async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
-        let sets = self.sets.lock().map_err(poisoned)?;
-        let now = Instant::now();
-        Ok(sets.get(key).map_or_else(Vec::new, |members| {
-            members
-                .iter()
-                .filter(|(_, until)| **until > now)
-                .map(|(m, _)| m.clone())
-                .collect()
-        }))
+        self.sets.members(key)
     }
 
     async fn lock(&self, key: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
-        let mut locks = self.locks.lock().map_err(poisoned)?;
-        let now = Instant::now();
-        match locks.get(key) {
-            Some((_, until)) if *until > now => Ok(false),
-            _ => {
-                if !locks.contains_key(key) && !has_room_in_map(&mut locks, LOCKS, |(_, d)| *d) {
-                    return Err(full());
-                }
-                locks.insert(key.to_string(), (owner.to_string(), now + lease));
-                Ok(true)
-            }
-        }
+        self.locks.lock(key, owner, lease)
     }
 
     async fn renew_lock(
@@ -237,23 +185,11 @@ impl Store for MemoryStore {
         owner: &str,
         lease: Duration,
     ) -> Result<bool, StoreError> {
-        let mut locks = self.locks.lock().map_err(poisoned)?;
-        let now = Instant::now();
-        match locks.get_mut(key) {
-            Some((holder, until)) if holder == owner && *until > now => {
-                *until = now + lease;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+        self.locks.renew(key, owner, lease)
     }
 
     async fn unlock(&self, key: &str, owner: &str) -> Result<(), StoreError> {
-        let mut locks = self.locks.lock().map_err(poisoned)?;
-        if locks.get(key).is_some_and(|(holder, _)| holder == owner) {
-            locks.remove(key);
-        }
-        Ok(())
+        self.locks.unlock(key, owner)
     }
 
     async fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {

@@ -5,6 +5,7 @@
 //! instance, `RedisStore` (Redis or Redis Cluster) several.
 
 mod file;
+mod local;
 pub(crate) mod memory;
 mod metered;
 mod partition;

@@ -16,14 +16,14 @@ mod open;
 mod tables;
 mod writer;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use redb::{Database, ReadableDatabase, ReadableTable};
 use rocket::async_trait;
 
+use super::local::{now_ms, until_ms, LocalLocks, LocalSets};
 use super::{Revocation, RevocationList, SessionFacts, Store, StoreError};
 pub use open::FileStoreError;
 use tables::{Record, RECORDS, SET_MEMBERS};
@@ -40,13 +40,10 @@ pub struct FileStore {
     revocations: RevocationList,
     /// The session sets, also kept in memory (loaded at start): a login or logout then waits
     /// for no commit of theirs, which are queued and written with the next one.
-    sets: Arc<Mutex<Sets>>,
-    locks: Mutex<HashMap<String, (String, Instant)>>,
+    sets: Arc<LocalSets>,
+    locks: LocalLocks,
     sweeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
-
-/// Set → member → when it leaves (Unix milliseconds).
-type Sets = HashMap<String, HashMap<String, u64>>;
 
 impl FileStore {
     /// Opens (or creates) the store file at `path`, with room for `ended_sessions` ended
@@ -60,8 +57,9 @@ impl FileStore {
             writer,
             path: path.to_path_buf(),
             revocations: RevocationList::new(ended_sessions),
-            sets: Arc::new(Mutex::new(HashMap::new())),
-            locks: Mutex::new(HashMap::new()),
+            // Bounded by the users' sessions (MAX_SESSIONS_PER_USER each), which expire.
+            sets: Arc::new(LocalSets::new(usize::MAX)),
+            locks: LocalLocks::new(usize::MAX),
             sweeper: Mutex::new(None),
         };
         store.load_revocations()?;
@@ -120,20 +118,16 @@ impl FileStore {
     /// Reads the live set members into memory.
     fn load_sets(&self) -> Result<(), FileStoreError> {
         let fail = |e: redb::Error| FileStoreError::new(&self.path, e);
-        let now = tables::now_ms();
+        let now = now_ms();
         let read = self.db.begin_read().map_err(|e| fail(e.into()))?;
         let table = read.open_table(SET_MEMBERS).map_err(|e| fail(e.into()))?;
-        let mut sets = self
-            .sets
-            .lock()
-            .map_err(|_| fail(redb::Error::TransactionPoisoned))?;
         for entry in table.iter().map_err(|e| fail(e.into()))? {
             let (key, until) = entry.map_err(|e| fail(e.into()))?;
             let (set, member) = key.value();
             if until.value() > now {
-                sets.entry(set.to_string())
-                    .or_default()
-                    .insert(member.to_string(), until.value());
+                self.sets
+                    .add(set, member, until.value(), usize::MAX)
+                    .map_err(|e| FileStoreError::new(&self.path, e))?;
             }
         }
         Ok(())
@@ -156,15 +150,6 @@ fn unavailable(error: redb::Error) -> StoreError {
     StoreError::Unavailable(format!("the store file: {error}"))
 }
 
-/// Unix milliseconds `ttl` from now.
-fn until_ms(ttl: Duration) -> u64 {
-    tables::now_ms().saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn poisoned<T>(_: T) -> StoreError {
-    StoreError::Unavailable("store lock poisoned".into())
-}
-
 #[async_trait]
 impl Store for FileStore {
     async fn record_once(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
@@ -185,7 +170,7 @@ impl Store for FileStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let now = tables::now_ms();
+        let now = now_ms();
         self.read(|read| {
             let Ok(records) = read.open_table(RECORDS) else {
                 return Ok(None);
@@ -215,28 +200,8 @@ impl Store for FileStore {
         ttl: Duration,
         max_members: usize,
     ) -> Result<Vec<String>, StoreError> {
-        let now = tables::now_ms();
         let until = until_ms(ttl);
-        let left = {
-            let mut sets = self.sets.lock().map_err(poisoned)?;
-            let members = sets.entry(key.to_string()).or_default();
-            members.retain(|_, leaves| *leaves > now);
-            let kept = members.entry(member.to_string()).or_insert(until);
-            *kept = (*kept).max(until);
-            let mut left = Vec::new();
-            while members.len() > max_members.max(1) {
-                let Some(first) = members
-                    .iter()
-                    .min_by_key(|(_, leaves)| **leaves)
-                    .map(|(m, _)| m.clone())
-                else {
-                    break;
-                };
-                members.remove(&first);
-                left.push(first);
-            }
-            left
-        };
+        let left = self.sets.add(key, member, until, max_members)?;
         self.writer.send(Change::AddToSet {
             key: key.to_string(),
             member: member.to_string(),
@@ -252,15 +217,7 @@ impl Store for FileStore {
     }
 
     async fn remove_from_set(&self, key: &str, member: &str) -> Result<(), StoreError> {
-        {
-            let mut sets = self.sets.lock().map_err(poisoned)?;
-            if let Some(members) = sets.get_mut(key) {
-                members.remove(member);
-                if members.is_empty() {
-                    sets.remove(key);
-                }
-            }
-        }
+        self.sets.remove(key, member)?;
         self.writer.send(Change::RemoveFromSet {
             key: key.to_string(),
             member: member.to_string(),
@@ -269,26 +226,11 @@ impl Store for FileStore {
     }
 
     async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
-        let now = tables::now_ms();
-        let sets = self.sets.lock().map_err(poisoned)?;
-        Ok(sets.get(key).map_or_else(Vec::new, |members| {
-            members
-                .iter()
-                .filter(|(_, leaves)| **leaves > now)
-                .map(|(m, _)| m.clone())
-                .collect()
-        }))
+        self.sets.members(key)
     }
 
     async fn lock(&self, key: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
-        let mut locks = self.locks.lock().map_err(poisoned)?;
-        let now = Instant::now();
-        locks.retain(|_, (_, until)| *until > now);
-        if locks.contains_key(key) {
-            return Ok(false);
-        }
-        locks.insert(key.to_string(), (owner.to_string(), now + lease));
-        Ok(true)
+        self.locks.lock(key, owner, lease)
     }
 
     async fn renew_lock(
@@ -297,23 +239,11 @@ impl Store for FileStore {
         owner: &str,
         lease: Duration,
     ) -> Result<bool, StoreError> {
-        let mut locks = self.locks.lock().map_err(poisoned)?;
-        let now = Instant::now();
-        match locks.get_mut(key) {
-            Some((holder, until)) if holder == owner && *until > now => {
-                *until = now + lease;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+        self.locks.renew(key, owner, lease)
     }
 
     async fn unlock(&self, key: &str, owner: &str) -> Result<(), StoreError> {
-        let mut locks = self.locks.lock().map_err(poisoned)?;
-        if locks.get(key).is_some_and(|(holder, _)| holder == owner) {
-            locks.remove(key);
-        }
-        Ok(())
+        self.locks.unlock(key, owner)
     }
 
     async fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
@@ -353,13 +283,7 @@ impl Store for FileStore {
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
-                let now = tables::now_ms();
-                if let Ok(mut sets) = sets.lock() {
-                    sets.retain(|_, members| {
-                        members.retain(|_, leaves| *leaves > now);
-                        !members.is_empty()
-                    });
-                }
+                sets.sweep();
                 if let Err(error) = queue.apply(Change::Sweep).await {
                     tracing::warn!(%error, "expired records not removed from the store file");
                 }

@@ -60,13 +60,6 @@ pub(super) fn set_range(key: &str) -> std::ops::RangeInclusive<(&str, &str)> {
     (key, "")..=(key, "\u{10FFFF}")
 }
 
-/// The wall clock in Unix milliseconds.
-pub(super) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

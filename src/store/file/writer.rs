@@ -121,7 +121,7 @@ impl Writer {
 /// Applies `change` at once, on the caller's thread (at start-up, before any request).
 pub(super) fn apply_now(db: &Database, change: &Change) -> Result<Done, redb::Error> {
     let write = db.begin_write()?;
-    let done = apply(&write, change, tables::now_ms())?;
+    let done = apply(&write, change, crate::store::local::now_ms())?;
     write.commit()?;
     Ok(done)
 }
@@ -202,7 +202,7 @@ fn write(db: &Database, batch: Vec<(Change, Reply)>) {
 
 /// Applies a batch in one durable transaction: all of it is on disk, or none.
 fn commit(db: &Database, batch: &[(Change, Reply)]) -> Result<Vec<Done>, redb::Error> {
-    let now_ms = tables::now_ms();
+    let now_ms = crate::store::local::now_ms();
     let mut write = db.begin_write()?;
     if !batch.iter().any(|(change, _)| change.must_be_durable()) {
         write.set_durability(Durability::None)?;

@@ -9,6 +9,7 @@ use redis::{cmd, Script};
 use rocket::async_trait;
 
 use super::RedisStore;
+use crate::store::local::now_ms;
 use crate::store::{Revocation, SessionFacts, Store, StoreError};
 
 /// Adds a member scored by when it leaves (Unix milliseconds; a later one wins), drops the
@@ -70,13 +71,6 @@ static REVOKE: LazyLock<Script> = LazyLock::new(|| {
 
 /// The longest time to live sent: ten years (Redis refuses expiries past `i64` milliseconds).
 const MAX_TTL_MS: u64 = 10 * 365 * 24 * 3600 * 1000;
-
-/// The wall clock in Unix milliseconds (set members leave at such a moment).
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 /// A time to live in whole milliseconds, at least one (Redis refuses `PX 0`).
 fn millis(ttl: Duration) -> u64 {
