@@ -252,7 +252,7 @@ pub fn take_id_token(
 
 /// The session in the cookie; one issued under a previous key is re-issued under the current
 /// one, with the same value and attributes.
-pub(super) fn read_cookie(jar: &CookieJar<'_>, policy: &SessionPolicy) -> Option<Session> {
+pub fn read_cookie(jar: &CookieJar<'_>, policy: &SessionPolicy) -> Option<Session> {
     let name = policy.session_cookie_name();
     let cookie = keyring::get_private(jar, &policy.previous_keys, name, |old| {
         let session: Session = serde_json::from_str(old.value()).ok()?;

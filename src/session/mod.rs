@@ -13,7 +13,8 @@ mod keyring;
 mod model;
 
 pub use cookie::{
-    end, end_unusable, issue, keep_id_token, lasting, remove_session_cookie, renew, take_id_token,
+    end, end_unusable, issue, keep_id_token, lasting, read_cookie, remove_session_cookie, renew,
+    take_id_token,
 };
 pub use guards::{is_navigation, ApiUser, LoginRequired, NoSession, SessionPeek, Sessions, User};
 pub use keyring::get_private;

@@ -17,7 +17,7 @@ use crate::oidc::flow::LoginAttempt;
 use crate::oidc::providers::IdentityProviders;
 use crate::oidc::step_up::StepUp;
 use crate::routes::views::View;
-use crate::session::{SessionPeek, Sessions};
+use crate::session::{self, Sessions};
 
 pub(super) fn routes() -> Vec<Route> {
     routes![login]
@@ -39,7 +39,6 @@ async fn login(
     sessions: &State<Sessions>,
     limit: &State<LoginRateLimit>,
     client: ClientAddress,
-    current: Option<SessionPeek>,
 ) -> Result<Either<Redirect, (Status, View)>, LoginFailure> {
     let ClientAddress(client) = client;
     // A stranger's logins are counted before the BFF does any work for them.
@@ -92,10 +91,12 @@ async fn login(
                 )));
             }
         },
-        // A logged-in user (a step-up, say) goes back to the provider of the session.
+        // A logged-in user (a step-up, say) goes back to the provider of the session. The
+        // cookie is only read (not checked against ended sessions): it grants nothing here,
+        // it only says where to log in, and a login with one provider never reads it.
         (None, None) if providers.several() && !silent => {
-            match current.and_then(|SessionPeek(session)| providers.chosen(session.idp.as_deref()))
-            {
+            let current = session::read_cookie(jar, &sessions.policy);
+            match current.and_then(|session| providers.chosen(session.idp.as_deref())) {
                 Some(chosen) => chosen,
                 None => return Ok(Either::Right(choice(providers, return_to, Status::Ok, ""))),
             }
