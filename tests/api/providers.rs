@@ -268,18 +268,9 @@ async fn a_bad_providers_entry_stops_start_up_naming_the_provider_and_the_key() 
     );
 }
 
-#[rocket::async_test]
-async fn a_code_flow_session_at_b_calls_b_userinfo_and_refreshes_at_b_only() {
-    let (a, b) = (TestIdp::start().await, TestIdp::start().await);
-    let figment = figment(&a, &b)
-        .merge(("oidc.providers.b.response_type", "code"))
-        .merge((
-            "oidc.providers.b.client_secret",
-            helpers::back_channel::CLIENT_SECRET,
-        ));
-    let rocket = helpers::bff::build_from(figment).expect("valid config");
-    let client = Client::untracked(rocket).await.expect("app ignites");
-    let (cookies, at_b) = start(&client, "idp=b").await;
+/// A code-flow login at provider `b` (named by `iss`); the session cookie.
+async fn code_login_at_b(client: &Client, b: &TestIdp) -> Cookie<'static> {
+    let (cookies, at_b) = start(client, "idp=b").await;
     assert_eq!(param(&at_b, "response_type"), "code");
     let code = b
         .back
@@ -296,7 +287,21 @@ async fn a_code_flow_session_at_b_calls_b_userinfo_and_refreshes_at_b_only() {
     for cookie in &cookies {
         request = request.cookie(cookie.clone());
     }
-    let session = session_of(&request.dispatch().await);
+    session_of(&request.dispatch().await)
+}
+
+#[rocket::async_test]
+async fn a_code_flow_session_at_b_calls_b_userinfo_and_refreshes_at_b_only() {
+    let (a, b) = (TestIdp::start().await, TestIdp::start().await);
+    let figment = figment(&a, &b)
+        .merge(("oidc.providers.b.response_type", "code"))
+        .merge((
+            "oidc.providers.b.client_secret",
+            helpers::back_channel::CLIENT_SECRET,
+        ));
+    let rocket = helpers::bff::build_from(figment).expect("valid config");
+    let client = Client::untracked(rocket).await.expect("app ignites");
+    let session = code_login_at_b(&client, &b).await;
     let upstream = |session: Cookie<'static>| {
         let client = &client;
         async move {
@@ -322,23 +327,7 @@ async fn a_code_flow_session_at_b_calls_b_userinfo_and_refreshes_at_b_only() {
     b.back
         .access_ttl
         .store(0, std::sync::atomic::Ordering::SeqCst);
-    let (cookies, at_b) = start(&client, "idp=b").await;
-    let code = b
-        .back
-        .grant_code(&param(&at_b, "nonce"), &param(&at_b, "code_challenge"));
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("code", &code)
-        .append_pair("state", &param(&at_b, "state"))
-        .append_pair("iss", &b.issuer)
-        .finish();
-    let mut request = client
-        .post("/callback")
-        .header(ContentType::Form)
-        .body(body);
-    for cookie in &cookies {
-        request = request.cookie(cookie.clone());
-    }
-    let expiring = session_of(&request.dispatch().await);
+    let expiring = code_login_at_b(&client, &b).await;
     assert_eq!(upstream(expiring).await, 200);
     assert!(
         b.back
