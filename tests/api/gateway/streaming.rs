@@ -167,9 +167,17 @@ async fn an_undeclared_body_over_the_limit_is_cut_off_with_413() {
         .body(chunked(70 * MB))
         .timeout(Duration::from_secs(120))
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 413);
+        .await;
+    match response {
+        Ok(response) => assert_eq!(response.status(), 413),
+        // The app answers 413 and closes while the client is still writing; the client may
+        // then fail on the write before it reads the answer. The cut-off happened all the same.
+        Err(error) => assert!(
+            format!("{error:?}").contains("BrokenPipe")
+                || format!("{error:?}").contains("ConnectionReset"),
+            "{error:?}"
+        ),
+    }
     // Whatever reached the API was incomplete: it never saw the whole body.
     assert!(upstream.seen().iter().all(|seen| seen.body_bytes < 70 * MB));
 }
