@@ -73,8 +73,8 @@ pub use hooks::{
 };
 pub use session::{ApiUser, Session, User};
 pub use store::{
-    FileStore, FileStoreError, MemoryStore, RedisStore, Revocation, Revoked, SessionFacts, Store,
-    StoreError,
+    Consumption, FileStore, FileStoreError, MemoryStore, RedisStore, Revocation, Revoked,
+    SessionFacts, Store, StoreError,
 };
 pub use telemetry::{request_id, RequestId};
 

@@ -12,7 +12,7 @@ use rocket::async_trait;
 
 use super::local::{until_ms, LocalLocks, LocalSets};
 use super::partition::{Deadline, Digest, Partition};
-use super::{Revocation, RevocationList, SessionFacts, Store, StoreError};
+use super::{Consumption, Revocation, RevocationList, SessionFacts, Store, StoreError};
 
 /// The default bound of the list of ended sessions (`ENDED_SESSIONS_CAPACITY`).
 pub const DEFAULT_ENDED_SESSIONS: usize = 1_000_000;
@@ -35,6 +35,8 @@ pub struct MemoryStore {
     other: Mutex<Partition>,
     hash_key: RandomState,
     epoch: Instant,
+    /// When this store began (Unix milliseconds): it knows no use of an older one-time value.
+    started_ms: i64,
     sets: LocalSets,
     locks: LocalLocks,
     revocations: RevocationList,
@@ -52,6 +54,7 @@ impl MemoryStore {
             other: Mutex::new(Partition::new(other_capacity.max(1))),
             hash_key: RandomState::new(),
             epoch: Instant::now(),
+            started_ms: crate::clock::now_ms(),
             sets: LocalSets::new(SETS),
             locks: LocalLocks::new(LOCKS),
             revocations: RevocationList::new(DEFAULT_ENDED_SESSIONS),
@@ -133,6 +136,22 @@ fn poisoned<T>(_: T) -> StoreError {
 impl Store for MemoryStore {
     async fn record_once(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
         self.insert(key, None, ttl, true)
+    }
+
+    async fn consume(
+        &self,
+        key: &str,
+        ttl: Duration,
+        issued_ms: i64,
+    ) -> Result<Consumption, StoreError> {
+        // Issued before this process: its use, if any, was forgotten with the last one.
+        if issued_ms < self.started_ms {
+            return Ok(Consumption::IssuedBeforeRestart);
+        }
+        Ok(match self.insert(key, None, ttl, true)? {
+            true => Consumption::First,
+            false => Consumption::Replayed,
+        })
     }
 
     async fn put(&self, key: &str, value: String, ttl: Duration) -> Result<(), StoreError> {

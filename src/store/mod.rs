@@ -41,6 +41,18 @@ pub enum StoreError {
     OutOfSync(String),
 }
 
+/// What [`Store::consume`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consumption {
+    /// The value was unused; it is recorded as used now.
+    First,
+    /// The value was used before.
+    Replayed,
+    /// The value was issued before a restart that may have lost records of use (a crash; any
+    /// restart of the memory store): it cannot be told from a used one, so it is refused.
+    IssuedBeforeRestart,
+}
+
 /// Records with an expiry, shared by every request (and, with a shared store, every instance).
 ///
 /// What the app relies on: calls may come concurrently; `record_once` and `lock` check and
@@ -52,6 +64,24 @@ pub trait Store: Send + Sync {
     /// Records `key` until `ttl` has passed. `Ok(false)` if it was already recorded, so a
     /// single call both checks and claims (consumed `state`s and logout `jti`s use this).
     async fn record_once(&self, key: &str, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Records the one-time value `key`, issued at `issued_ms` (Unix milliseconds), as used
+    /// until `ttl` has passed (login `state`s use this). Unlike `record_once` the record may
+    /// reach the disk after the answer: a store that can lose such records in a crash refuses,
+    /// after the crash, every value issued before it, so none can be used twice either way.
+    /// The default is `record_once`, which loses nothing.
+    async fn consume(
+        &self,
+        key: &str,
+        ttl: Duration,
+        issued_ms: i64,
+    ) -> Result<Consumption, StoreError> {
+        let _ = issued_ms;
+        Ok(match self.record_once(key, ttl).await? {
+            true => Consumption::First,
+            false => Consumption::Replayed,
+        })
+    }
 
     /// Stores `value` under `key` until `ttl` has passed, replacing any previous value.
     async fn put(&self, key: &str, value: String, ttl: Duration) -> Result<(), StoreError>;

@@ -24,7 +24,7 @@ use crate::oidc::flow;
 use crate::oidc::providers::IdentityProviders;
 use crate::routes::views::View;
 use crate::session::{self, SessionPolicy, Sessions};
-use crate::store;
+use crate::store::{self, Consumption};
 use crate::telemetry::request_id;
 use crate::token_keeper::TokenKeeper;
 
@@ -257,12 +257,26 @@ async fn complete(
     let consumed_until = attempt.expires_at_ms().min(token_lapses_ms);
     let consumed_for = Duration::from_millis((consumed_until - now_ms).max(1000) as u64);
     let consumed = format!("consumed-state:{}", store::digest(state));
-    if !sessions.store.record_once(&consumed, consumed_for).await? {
-        return Err(LoginFailure::refused(
-            "state_replayed",
-            "state already used",
-            "This login response was already used. Please log in again.",
-        ));
+    let issued_ms = attempt.started_at_ms;
+    match (sessions.store)
+        .consume(&consumed, consumed_for, issued_ms)
+        .await?
+    {
+        Consumption::First => {}
+        Consumption::Replayed => {
+            return Err(LoginFailure::refused(
+                "state_replayed",
+                "state already used",
+                "This login response was already used. Please log in again.",
+            ))
+        }
+        Consumption::IssuedBeforeRestart => {
+            return Err(LoginFailure::refused(
+                "state_before_restart",
+                "login begun before a restart that may have lost used states",
+                "This login began before the service restarted. Please log in again.",
+            ))
+        }
     }
     // 6. Issue the session (tokens stay on the server) and go back where the user started.
     let CompletedLogin {

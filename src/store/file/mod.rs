@@ -4,14 +4,16 @@
 //!
 //! redb rather than SQLite: pure Rust (nothing to build or install), ACID with checksummed
 //! copy-on-write commits, and an exclusive file lock so a second process cannot share the file
-//! by mistake. A revocation, a consumed `state` or `jti` and tokens are on disk before the call
-//! returns; session set changes may wait for the next such commit (see [`writer`]); the ended
-//! sessions are also kept in memory, loaded at start, so checking a request reads no disk.
+//! by mistake. A revocation, a logout `jti` and tokens are on disk before the call returns;
+//! used login `state`s and session set changes may wait for the next such commit (see
+//! [`writer`]; a crash cannot reopen a replay window, see [`consumed`]); the ended sessions are
+//! also kept in memory, loaded at start, so checking a request reads no disk.
 //! The session sets are kept in memory as well, and their changes written with the next
 //! commit without being waited for (losing the last ones in a crash costs nothing: a session
 //! ends anyway, and leaves its set when it expires). Refresh locks live in memory only: a lock
 //! guards a refresh in this process, and a restart ends every holder.
 
+mod consumed;
 mod open;
 mod tables;
 mod writer;
@@ -24,7 +26,8 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 use rocket::async_trait;
 
 use super::local::{now_ms, until_ms, LocalLocks, LocalSets};
-use super::{Revocation, RevocationList, SessionFacts, Store, StoreError};
+use super::{Consumption, Revocation, RevocationList, SessionFacts, Store, StoreError};
+use consumed::{Check, UsedValues};
 pub use open::FileStoreError;
 use tables::{Record, RECORDS, SET_MEMBERS};
 use writer::{Change, Done, Writer};
@@ -41,6 +44,8 @@ pub struct FileStore {
     /// The session sets, also kept in memory (loaded at start): a login or logout then waits
     /// for no commit of theirs, which are queued and written with the next one.
     sets: Arc<LocalSets>,
+    /// Used login `state`s not yet committed, and the crash rule that lets them wait.
+    used: Arc<UsedValues>,
     locks: LocalLocks,
     sweeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -50,10 +55,14 @@ impl FileStore {
     /// sessions in memory. A file that is locked, unreadable, corrupt, empty or from a newer
     /// version is refused, never replaced.
     pub fn open(path: &Path, ended_sessions: usize) -> Result<Self, FileStoreError> {
-        let db = Arc::new(open::database(path)?);
-        let writer = Writer::start(db.clone()).map_err(|e| FileStoreError::new(path, e))?;
+        let (db, crashed) = open::database(path)?;
+        let db = Arc::new(db);
+        let used = Arc::new(UsedValues::new(crashed));
+        let writer =
+            Writer::start(db.clone(), used.clone()).map_err(|e| FileStoreError::new(path, e))?;
         let store = Self {
             db,
+            used,
             writer,
             path: path.to_path_buf(),
             revocations: RevocationList::new(ended_sessions),
@@ -112,6 +121,12 @@ impl FileStore {
             ended_sessions = self.revocations.len(),
             "store: the embedded file (kept across restarts)"
         );
+        if self.used.after_crash() {
+            tracing::warn!(
+                path = %self.path.display(),
+                "the last run did not close the store file (a crash?): logins begun before this start are refused and must start again"
+            );
+        }
         Ok(())
     }
 
@@ -158,6 +173,36 @@ impl Store for FileStore {
             until_ms: until_ms(ttl),
         };
         Ok(matches!(self.change(change).await?, Done::Claimed(true)))
+    }
+
+    async fn consume(
+        &self,
+        key: &str,
+        ttl: Duration,
+        issued_ms: i64,
+    ) -> Result<Consumption, StoreError> {
+        let until_ms = until_ms(ttl);
+        let in_file = || {
+            let now = now_ms();
+            self.read(|read| {
+                let records = read.open_table(RECORDS)?;
+                let live = records
+                    .get(key)?
+                    .is_some_and(|record| Record::until_ms(record.value()) > now);
+                Ok(live)
+            })
+        };
+        Ok(match self.used.check(key, until_ms, issued_ms, in_file)? {
+            Check::Used => Consumption::Replayed,
+            Check::IssuedBeforeCrash => Consumption::IssuedBeforeRestart,
+            Check::Recorded => {
+                self.writer.send(Change::Used {
+                    key: key.to_string(),
+                    until_ms,
+                });
+                Consumption::First
+            }
+        })
     }
 
     async fn put(&self, key: &str, value: String, ttl: Duration) -> Result<(), StoreError> {
@@ -278,12 +323,14 @@ impl Store for FileStore {
         };
         let queue = self.writer.clone();
         let sets = self.sets.clone();
+        let used = self.used.clone();
         *sweeper = Some(runtime.spawn(async move {
             let mut every = tokio::time::interval(SWEEP_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
                 sets.sweep();
+                used.sweep();
                 if let Err(error) = queue.apply(Change::Sweep).await {
                     tracing::warn!(%error, "expired records not removed from the store file");
                 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, DatabaseError, ReadableTable, StorageError};
 
-use super::tables::{FORMAT, META, RECORDS, REVOCATIONS, SET_MEMBERS};
+use super::tables::{FORMAT, META, OPEN, RECORDS, REVOCATIONS, SET_MEMBERS};
 
 /// Why the store file cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -32,9 +32,10 @@ impl FileStoreError {
     }
 }
 
-/// Opens or creates the database, checks every page of an existing one, and marks or checks
-/// its format.
-pub(super) fn database(path: &Path) -> Result<Database, FileStoreError> {
+/// Opens or creates the database, checks every page of an existing one, marks or checks its
+/// format, and marks it open. Also says whether the last process to use it crashed (left it
+/// marked open).
+pub(super) fn database(path: &Path) -> Result<(Database, bool), FileStoreError> {
     let fail = |problem: String| FileStoreError::new(path, problem);
     if let Ok(meta) = std::fs::metadata(path) {
         if meta.is_file() && meta.len() == 0 {
@@ -49,7 +50,7 @@ pub(super) fn database(path: &Path) -> Result<Database, FileStoreError> {
         .create(path)
         .map_err(|error| fail(describe(error)))?;
     let write = db.begin_write().map_err(|e| fail(e.to_string()))?;
-    let found = {
+    let (found, crashed) = {
         let mut meta = write.open_table(META).map_err(|e| fail(e.to_string()))?;
         let found = meta
             .get("format")
@@ -59,7 +60,11 @@ pub(super) fn database(path: &Path) -> Result<Database, FileStoreError> {
             meta.insert("format", FORMAT)
                 .map_err(|e| fail(e.to_string()))?;
         }
-        found
+        let crashed = meta
+            .insert(OPEN, 1)
+            .map_err(|e| fail(e.to_string()))?
+            .is_some_and(|was| was.value() == 1);
+        (found, crashed)
     };
     if let Some(format) = found.filter(|format| *format > FORMAT) {
         return Err(fail(format!(
@@ -73,7 +78,7 @@ pub(super) fn database(path: &Path) -> Result<Database, FileStoreError> {
         .and(write.open_table(REVOCATIONS).map(drop))
         .map_err(|e| fail(e.to_string()))?;
     write.commit().map_err(|e| fail(e.to_string()))?;
-    Ok(db)
+    Ok((db, crashed))
 }
 
 /// What went wrong, and what to do about it.

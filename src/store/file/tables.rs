@@ -10,8 +10,11 @@ pub(super) const SET_MEMBERS: TableDefinition<(&str, &str), u64> =
     TableDefinition::new("set_members");
 /// Revocations: member (see `Revocation::member`) → kept until (Unix seconds).
 pub(super) const REVOCATIONS: TableDefinition<&str, i64> = TableDefinition::new("revocations");
-/// The file's own facts: `format`.
+/// The file's own facts: `format`, and [`OPEN`].
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// 1 while a process has the file open, 0 once it closed it after writing everything: a
+/// start that finds 1 follows a crash.
+pub(super) const OPEN: &str = "open";
 
 /// The layout this build writes; a file with a higher one came from a newer version.
 pub(super) const FORMAT: u64 = 1;

@@ -2,11 +2,11 @@
 //! moment in one write transaction and commits it (group commit): a burst of logins or
 //! logouts shares one `fsync` instead of queueing for one each.
 //!
-//! What must survive a crash (a revocation, a consumed `state` or logout `jti`, tokens) is
-//! committed durably: its caller hears back once it is on disk. Changes to the session sets
-//! (which only speed up a back-channel logout and count a user's sessions) and sweeps are
-//! committed without an `fsync` when nothing durable shares their batch; the next durable
-//! commit, or closing the file, writes them too.
+//! What must survive a crash (a revocation, a logout `jti`, tokens) is committed durably: its
+//! caller hears back once it is on disk. Used `state`s (see [`super::consumed`]), changes to
+//! the session sets (which only speed up a back-channel logout and count a user's sessions)
+//! and sweeps are committed without an `fsync` when nothing durable shares their batch; the
+//! next durable commit, or closing the file, writes them too.
 
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -15,7 +15,8 @@ use std::time::Duration;
 use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
 use tokio::sync::oneshot;
 
-use super::tables::{self, Record, RECORDS, REVOCATIONS, SET_MEMBERS};
+use super::consumed::UsedValues;
+use super::tables::{self, Record, META, RECORDS, REVOCATIONS, SET_MEMBERS};
 use crate::store::StoreError;
 
 /// At most this many changes share a transaction, so one caller never waits behind an
@@ -26,6 +27,8 @@ const MAX_BATCH: usize = 512;
 pub(super) enum Change {
     /// Records `key` until `until_ms` unless live: `Done::Claimed(false)` when it was.
     RecordOnce { key: String, until_ms: u64 },
+    /// Records a used one-time value, already checked and kept in memory until committed.
+    Used { key: String, until_ms: u64 },
     /// Stores a value until `until_ms`.
     Put {
         key: String,
@@ -50,7 +53,8 @@ pub(super) enum Change {
     },
     /// Forgets every record, member and revocation that has expired.
     Sweep,
-    /// Writes everything queued, durably, then says so (when the store is dropped).
+    /// Writes everything queued, durably, marks the file closed, then says so (when the store
+    /// is dropped).
     Flush(mpsc::Sender<()>),
 }
 
@@ -59,7 +63,8 @@ impl Change {
     fn must_be_durable(&self) -> bool {
         match self {
             Self::RecordOnce { .. } | Self::Put { .. } | Self::Revocations { .. } => true,
-            Self::Remove { .. } | Self::AddToSet { .. } | Self::RemoveFromSet { .. } => false,
+            Self::Used { .. } | Self::Remove { .. } => false,
+            Self::AddToSet { .. } | Self::RemoveFromSet { .. } => false,
             Self::Sweep => false,
             Self::Flush(_) => true,
         }
@@ -81,12 +86,13 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread for `db`; it ends when the last `Writer` is dropped.
-    pub(super) fn start(db: Arc<Database>) -> std::io::Result<Self> {
+    /// Starts the writer thread for `db`, which tells `used` what it has committed; it ends
+    /// when the last `Writer` is dropped.
+    pub(super) fn start(db: Arc<Database>, used: Arc<UsedValues>) -> std::io::Result<Self> {
         let (queue, changes) = mpsc::channel();
         std::thread::Builder::new()
             .name("oidc-bff-store".into())
-            .spawn(move || write_loop(&db, &changes))?;
+            .spawn(move || write_loop(&db, &used, &changes))?;
         Ok(Self { queue })
     }
 
@@ -102,11 +108,11 @@ impl Writer {
     }
 
     /// Queues `change` for the next commit without waiting for it (changes whose loss in a
-    /// crash costs nothing: the session sets).
+    /// crash costs nothing or is covered otherwise: session sets, used `state`s).
     pub(super) fn send(&self, change: Change) {
         let (reply, _) = oneshot::channel();
         if self.queue.send((change, reply)).is_err() {
-            tracing::warn!("the store file's writer has stopped: a session set change is lost");
+            tracing::warn!("the store file's writer has stopped: a change is not written");
         }
     }
 
@@ -134,7 +140,7 @@ fn stopped() -> StoreError {
 /// or are committed on their own once they have waited this long.
 const UNWAITED_FOR_AT_MOST: Duration = Duration::from_millis(500);
 
-fn write_loop(db: &Database, changes: &mpsc::Receiver<(Change, Reply)>) {
+fn write_loop(db: &Database, used: &UsedValues, changes: &mpsc::Receiver<(Change, Reply)>) {
     let mut unwaited: Vec<(Change, Reply)> = Vec::new();
     loop {
         let next = match unwaited.is_empty() {
@@ -146,12 +152,12 @@ fn write_loop(db: &Database, changes: &mpsc::Receiver<(Change, Reply)>) {
         let first = match next {
             Ok(change) => change,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                write(db, std::mem::take(&mut unwaited));
+                write(db, used, std::mem::take(&mut unwaited));
                 continue;
             }
             // The store is gone: what is left goes to disk, and the thread ends.
             Err(mpsc::RecvTimeoutError::Disconnected) => {
-                write(db, std::mem::take(&mut unwaited));
+                write(db, used, std::mem::take(&mut unwaited));
                 return;
             }
         };
@@ -172,20 +178,24 @@ fn write_loop(db: &Database, changes: &mpsc::Receiver<(Change, Reply)>) {
             unwaited = batch;
             continue;
         }
-        write(db, batch);
+        write(db, used, batch);
     }
 }
 
 /// Commits `batch` and tells each waiting caller how it went.
-fn write(db: &Database, batch: Vec<(Change, Reply)>) {
+fn write(db: &Database, used: &UsedValues, batch: Vec<(Change, Reply)>) {
     if batch.is_empty() {
         return;
     }
     match commit(db, &batch) {
         Ok(answers) => {
             for ((change, reply), answer) in batch.into_iter().zip(answers) {
-                if let Change::Flush(done) = change {
-                    let _ = done.send(());
+                match change {
+                    Change::Used { key, .. } => used.committed(&key),
+                    Change::Flush(done) => {
+                        let _ = done.send(());
+                    }
+                    _ => {}
                 }
                 let _ = reply.send(Ok(answer));
             }
@@ -226,6 +236,11 @@ fn apply(write: &WriteTransaction, change: &Change, now_ms: u64) -> Result<Done,
                 records.insert(key.as_str(), Record::mark(*until_ms).as_slice())?;
             }
             Ok(Done::Claimed(!live))
+        }
+        Change::Used { key, until_ms } => {
+            let mut records = write.open_table(RECORDS)?;
+            records.insert(key.as_str(), Record::mark(*until_ms).as_slice())?;
+            Ok(Done::Ok)
         }
         Change::Put {
             key,
@@ -272,7 +287,10 @@ fn apply(write: &WriteTransaction, change: &Change, now_ms: u64) -> Result<Done,
             }
             Ok(Done::Ok)
         }
-        Change::Flush(_) => Ok(Done::Ok),
+        Change::Flush(_) => {
+            write.open_table(META)?.insert(tables::OPEN, 0)?;
+            Ok(Done::Ok)
+        }
         Change::Sweep => {
             let now = (now_ms / 1000) as i64;
             write

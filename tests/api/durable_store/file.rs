@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::store_path;
-use crate::helpers::bff::{app_now, FileStore, Revocation, SessionFacts, Store};
+use crate::helpers::bff::{app_now, Consumption, FileStore, Revocation, SessionFacts, Store};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -37,9 +37,16 @@ async fn every_record_kind_survives_closing_and_reopening_the_file() {
     let now = app_now();
     {
         let store = FileStore::open(&path, 1000).unwrap();
+        assert_eq!(store.record_once("logout-jti:a", MINUTE).await, Ok(true));
+        let issued = app_now() * 1000;
         assert_eq!(
-            store.record_once("consumed-state:a", MINUTE).await,
-            Ok(true)
+            store.consume("consumed-state:a", MINUTE, issued).await,
+            Ok(Consumption::First)
+        );
+        assert_eq!(
+            store.consume("consumed-state:a", MINUTE, issued).await,
+            Ok(Consumption::Replayed),
+            "a used state was accepted before its commit"
         );
         store
             .put("tokens:{s}", "sealed".into(), MINUTE)
@@ -75,9 +82,13 @@ async fn every_record_kind_survives_closing_and_reopening_the_file() {
     }
     tokio::time::sleep(Duration::from_millis(5)).await;
     let store = reopen(&path, 1000).await;
+    assert_eq!(store.record_once("logout-jti:a", MINUTE).await, Ok(false));
+    // Closed cleanly: the state is refused as used, not as issued before a crash.
     assert_eq!(
-        store.record_once("consumed-state:a", MINUTE).await,
-        Ok(false)
+        store
+            .consume("consumed-state:a", MINUTE, app_now() * 1000)
+            .await,
+        Ok(Consumption::Replayed)
     );
     assert_eq!(
         store.get("tokens:{s}").await.unwrap().as_deref(),

@@ -1,8 +1,11 @@
 //! The release binary's default store across a restart and a crash (the same file each time):
-//! ended sessions stay ended, code-flow sessions keep their tokens, a used `state` stays used.
+//! ended sessions stay ended, code-flow sessions keep their tokens, a used `state` stays used,
+//! and a login begun before a deploy completes after it.
 
 use super::store_path;
-use crate::helpers::app_process::{api, callback, log_in, logout, start_login, AppProcess};
+use crate::helpers::app_process::{
+    api, callback, log_in, logout, start_login, AppProcess, LoginStart,
+};
 use crate::helpers::idp::TestIdp;
 
 /// The app on the store file at `path` (the default store, named so it survives the process).
@@ -37,30 +40,74 @@ async fn after_a_restart_a_logged_out_session_stays_out_and_a_code_flow_session_
     let _ = std::fs::remove_file(&path);
 }
 
+/// A login's answer (ID token and `state`) for an attempt begun at `app`.
+fn answer(idp: &TestIdp, start: &LoginStart) -> Vec<(&'static str, String)> {
+    let token = idp.token(&idp.claims(&start.nonce));
+    vec![("id_token", token), ("state", start.state.clone())]
+}
+
+async fn post(app: &AppProcess, start: &LoginStart, fields: &[(&str, String)]) -> (u16, String) {
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let response = callback(app, &start.cookie, &fields).await;
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_state_used_before_a_restart_is_refused_after_it() {
+async fn a_state_used_before_a_deploy_is_refused_after_it_and_a_login_begun_before_completes() {
     let idp = TestIdp::start().await;
     let path = store_path("replay");
     let first = on_file(&idp, "id_token", &path);
-    let start = start_login(&first).await;
-    let token = idp.token(&idp.claims(&start.nonce));
-    let fields = [
-        ("id_token", token.as_str()),
-        ("state", start.state.as_str()),
-    ];
-    let response = callback(&first, &start.cookie, &fields).await;
-    assert_eq!(response.status(), 303);
+    let used = start_login(&first).await;
+    let used_answer = answer(&idp, &used);
+    assert_eq!(post(&first, &used, &used_answer).await.0, 303);
+    let pending = start_login(&first).await;
+    first.stop_gracefully();
+
+    let second = on_file(&idp, "id_token", &path);
+    let (status, page) = post(&second, &used, &used_answer).await;
+    assert_eq!(status, 400, "a replayed login response was accepted");
+    assert!(page.contains("already used"), "{page}");
+    let (status, page) = post(&second, &pending, &answer(&idp, &pending)).await;
+    assert_eq!(
+        status, 303,
+        "a login begun before a deploy failed after it: {page}"
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_crash_a_state_used_just_before_it_is_refused_and_new_logins_work() {
+    let idp = TestIdp::start().await;
+    let path = store_path("replay-crash");
+    let first = on_file(&idp, "id_token", &path);
+    let mut used = Vec::new();
+    for _ in 0..3 {
+        let start = start_login(&first).await;
+        let fields = answer(&idp, &start);
+        assert_eq!(post(&first, &start, &fields).await.0, 303);
+        used.push((start, fields));
+    }
+    // SIGKILL the moment the last login has answered: its `state` may not be on disk yet.
     drop(first);
 
     let second = on_file(&idp, "id_token", &path);
-    let replayed = callback(&second, &start.cookie, &fields).await;
-    assert_eq!(
-        replayed.status(),
-        400,
-        "a replayed login response was accepted"
+    for (start, fields) in &used {
+        let (status, page) = post(&second, start, fields).await;
+        assert_eq!(
+            status, 400,
+            "a login response replayed after a crash was accepted"
+        );
+        assert!(page.contains("log in again"), "{page}");
+    }
+    assert!(
+        second.log().contains("did not close the store file"),
+        "the crash was not noticed: {}",
+        second.log()
     );
-    let page = replayed.text().await.unwrap();
-    assert!(page.contains("already used"), "{page}");
+    let fresh = start_login(&second).await;
+    let (status, page) = post(&second, &fresh, &answer(&idp, &fresh)).await;
+    assert_eq!(status, 303, "a new login after the crash failed: {page}");
     let _ = std::fs::remove_file(&path);
 }
 
@@ -109,4 +156,20 @@ async fn a_second_process_on_the_same_file_stops_with_one_line_naming_it() {
     assert!(output.contains("locked by another process"), "{output}");
     assert!(output.contains(&path.display().to_string()), "{output}");
     let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_memory_store_refuses_a_login_answer_from_before_its_restart() {
+    let idp = TestIdp::start().await;
+    let first = AppProcess::start(&idp, "id_token", &[("STORE", "memory")]);
+    let start = start_login(&first).await;
+    let fields = answer(&idp, &start);
+    assert_eq!(post(&first, &start, &fields).await.0, 303);
+    first.stop_gracefully();
+
+    // The memory store forgot which states were used: none from before it may be.
+    let second = AppProcess::start(&idp, "id_token", &[("STORE", "memory")]);
+    let (status, page) = post(&second, &start, &fields).await;
+    assert_eq!(status, 400, "a login response was replayed after a restart");
+    assert!(page.contains("restarted"), "{page}");
 }

@@ -105,6 +105,16 @@ impl AppProcess {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// Stops it as a deploy would (SIGTERM) and waits until it has exited.
+    pub fn stop_gracefully(mut self) {
+        self.terminate();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().expect("the app's status").is_none() {
+            assert!(Instant::now() < deadline, "the app did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Sends SIGTERM (as an orchestrator stopping it would).
     pub fn terminate(&self) {
         let status = Command::new("kill")

@@ -6,8 +6,8 @@
 
 // The public API: build the app, its stores.
 pub use oidc_bff::{
-    build_with_store, FileStore, MemoryStore, RedisStore, Revocation, SessionFacts, Store,
-    StoreError,
+    build_with_store, Consumption, FileStore, MemoryStore, RedisStore, Revocation, SessionFacts,
+    Store, StoreError,
 };
 
 #[allow(dead_code)] // the browser tests pass their store
