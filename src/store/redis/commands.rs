@@ -8,7 +8,7 @@ use std::time::Duration;
 use redis::{cmd, Script};
 use rocket::async_trait;
 
-use super::RedisStore;
+use super::{sync, RedisStore};
 use crate::store::local::now_ms;
 use crate::store::{Revocation, SessionFacts, Store, StoreError};
 
@@ -55,17 +55,6 @@ static UNLOCK: LazyLock<Script> = LazyLock::new(|| {
            return redis.call('DEL', KEYS[1])
          end
          return 0",
-    )
-});
-
-/// Records a revocation in the sorted set scored by its expiry (a later expiry wins) and tells
-/// every instance, in one step: no instance can read the set without the new member and then
-/// miss its message.
-static REVOKE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        "redis.call('ZADD', KEYS[1], 'GT', ARGV[1], ARGV[2])
-         redis.call('PUBLISH', ARGV[3], ARGV[4])
-         return 1",
     )
 });
 
@@ -165,23 +154,8 @@ impl Store for RedisStore {
     async fn revoke(&self, revocation: Revocation) -> Result<(), StoreError> {
         // This instance refuses the session at once, whatever its subscription is doing.
         let changes = self.feed.list.insert(&revocation);
-        for revocation in std::iter::once(&revocation).chain(&changes.added) {
-            let mut revoke = REVOKE.key(&self.names.revocations);
-            revoke
-                .arg(revocation.until)
-                .arg(revocation.member())
-                .arg(&self.names.channel)
-                .arg(revocation.encode());
-            self.redis.invoke::<()>(&revoke).await?;
-        }
-        // What a full list folded or covered leaves the shared set too, so it stays bounded
-        // (a replay after a reconnect reads the folded form).
-        for removed in changes.removed.chunks(500) {
-            let mut forget = cmd("ZREM");
-            forget.arg(&self.names.revocations).arg(removed);
-            self.redis.query::<()>(&forget).await?;
-        }
-        Ok(())
+        let added = std::iter::once(&revocation).chain(&changes.added);
+        sync::record(&self.redis, &self.names, added, &changes.removed).await
     }
 
     fn is_revoked(&self, session: &SessionFacts<'_>) -> Result<bool, StoreError> {

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redis::{cmd, Value};
+use std::sync::LazyLock;
+
+use redis::{cmd, Script, Value};
 use rocket::futures::StreamExt;
 
 use super::connection::{store_error, Redis};
@@ -31,6 +33,17 @@ const FIRST_RETRY: Duration = Duration::from_millis(50);
 const LAST_RETRY: Duration = Duration::from_secs(2);
 /// Revocations read per `ZSCAN` call, so a long list never holds Redis for long.
 const PAGE: usize = 1000;
+
+/// Records a revocation in the sorted set scored by its expiry (a later expiry wins) and tells
+/// every instance, in one step: no instance can read the set without the new member and then
+/// miss its message.
+static REVOKE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        "redis.call('ZADD', KEYS[1], 'GT', ARGV[1], ARGV[2])
+         redis.call('PUBLISH', ARGV[3], ARGV[4])
+         return 1",
+    )
+});
 
 /// The names of the revocations' sorted set and channel (under the key prefix).
 pub(super) struct Names {
@@ -179,6 +192,7 @@ async fn read_all(redis: &Redis, feed: &Feed, names: &Names) -> Result<usize, St
     let now = clock::now();
     let mut cursor: u64 = 0;
     let mut count = 0;
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
     loop {
         let mut scan = cmd("ZSCAN");
         scan.arg(&names.revocations)
@@ -196,15 +210,47 @@ async fn read_all(redis: &Redis, feed: &Feed, names: &Names) -> Result<usize, St
                 continue;
             }
             if let Some(revocation) = Revocation::from_member(member, until) {
-                feed.list.insert(&revocation);
+                let changes = feed.list.insert(&revocation);
+                added.extend(changes.added);
+                removed.extend(changes.removed);
                 count += 1;
             }
         }
         if next == 0 {
-            return Ok(count);
+            break;
         }
         cursor = next;
     }
+    // A copy too small for the shared set (this instance's capacity is lower than the one
+    // that wrote it) folded it: the set takes the folded form too, so it stays bounded.
+    record(redis, names, added.iter(), &removed).await?;
+    Ok(count)
+}
+
+/// Records `added` in the shared set, telling every instance, then forgets `removed` (what a
+/// full list folded or a watermark covers), so the set stays bounded and a replay after a
+/// reconnect reads the folded form.
+pub(super) async fn record(
+    redis: &Redis,
+    names: &Names,
+    added: impl Iterator<Item = &Revocation>,
+    removed: &[String],
+) -> Result<(), StoreError> {
+    for revocation in added {
+        let mut revoke = REVOKE.key(&names.revocations);
+        revoke
+            .arg(revocation.until)
+            .arg(revocation.member())
+            .arg(&names.channel)
+            .arg(revocation.encode());
+        redis.invoke::<()>(&revoke).await?;
+    }
+    for removed in removed.chunks(500) {
+        let mut forget = cmd("ZREM");
+        forget.arg(&names.revocations).arg(removed);
+        redis.query::<()>(&forget).await?;
+    }
+    Ok(())
 }
 
 /// Removes the revocations that have expired from the durable set.

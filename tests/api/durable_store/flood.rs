@@ -170,6 +170,51 @@ async fn a_flood_never_brings_back_a_logged_out_session_and_the_shared_set_stays
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_with_a_smaller_capacity_folds_the_shared_set_and_refuses_every_ended_session()
+{
+    let redis = RedisServer::start();
+    let idp = TestIdp::start().await;
+    let on_redis = |capacity: usize| {
+        figment(&idp)
+            .merge(("oidc.redis_url", redis.url()))
+            .merge(("oidc.ended_sessions_capacity", capacity))
+    };
+    let large = client(helpers::bff::build_from(on_redis(CAPACITY * 10)).unwrap()).await;
+    let mut ended = Vec::new();
+    for i in 0..CAPACITY * 3 {
+        let session = log_in_as(&large, &idp, &format!("account-{i}")).await;
+        log_out(&large, &session).await;
+        ended.push(session);
+    }
+    let held = |redis: &RedisServer| -> usize {
+        let count = redis.cli(&["zcard", "oidc-bff:revocations"]);
+        count.trim().parse().unwrap()
+    };
+    assert!(held(&redis) >= CAPACITY * 3);
+
+    // The small instance reads the set at start, folds it into its copy, and the set with it.
+    let small = client(helpers::bff::build_from(on_redis(CAPACITY)).unwrap()).await;
+    helpers::wait_until(
+        std::time::Duration::from_secs(10),
+        "the shared set is folded",
+        || async { held(&redis) <= CAPACITY + 2 },
+    )
+    .await;
+    for (i, session) in ended.iter().enumerate().step_by(CAPACITY / 4) {
+        assert_eq!(
+            api_status(&small, session).await,
+            401,
+            "session {i} on the small"
+        );
+        assert_eq!(
+            api_status(&large, session).await,
+            401,
+            "session {i} on the large"
+        );
+    }
+}
+
 /// The store both sets are read from, and a client on it.
 async fn with_store(idp: &TestIdp, store: Arc<dyn Store>, max: usize) -> Client {
     let figment = figment(idp).merge(("oidc.max_sessions_per_user", max));
