@@ -15,6 +15,7 @@
 
 mod consumed;
 mod open;
+mod sweep;
 mod tables;
 mod writer;
 
@@ -159,6 +160,25 @@ impl FileStore {
         let transaction = self.db.begin_read().map_err(|e| unavailable(e.into()))?;
         read(&transaction).map_err(unavailable)
     }
+}
+
+/// One pass over the file's tables (see [`sweep`]): pages found off the writer thread, each
+/// removed in a commit of its own.
+async fn sweep_file(db: &Arc<Database>, queue: &Writer) -> Result<(), StoreError> {
+    let mut cursor = sweep::Cursor::default();
+    while !matches!(cursor, sweep::Cursor::Done) {
+        let db = db.clone();
+        let (expired, next) =
+            tokio::task::spawn_blocking(move || sweep::next_page(&db, cursor, now_ms()))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("the store file's sweep: {e}")))?
+                .map_err(unavailable)?;
+        if !expired.is_empty() {
+            queue.apply(Change::Expire(expired)).await?;
+        }
+        cursor = next;
+    }
+    Ok(())
 }
 
 fn unavailable(error: redb::Error) -> StoreError {
@@ -321,9 +341,8 @@ impl Store for FileStore {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let queue = self.writer.clone();
-        let sets = self.sets.clone();
-        let used = self.used.clone();
+        let (db, queue) = (self.db.clone(), self.writer.clone());
+        let (sets, used) = (self.sets.clone(), self.used.clone());
         *sweeper = Some(runtime.spawn(async move {
             let mut every = tokio::time::interval(SWEEP_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -331,7 +350,7 @@ impl Store for FileStore {
                 every.tick().await;
                 sets.sweep();
                 used.sweep();
-                if let Err(error) = queue.apply(Change::Sweep).await {
+                if let Err(error) = sweep_file(&db, &queue).await {
                     tracing::warn!(%error, "expired records not removed from the store file");
                 }
             }

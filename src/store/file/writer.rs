@@ -16,6 +16,7 @@ use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
 use tokio::sync::oneshot;
 
 use super::consumed::UsedValues;
+use super::sweep::Expired;
 use super::tables::{self, Record, META, RECORDS, REVOCATIONS, SET_MEMBERS};
 use crate::store::StoreError;
 
@@ -51,8 +52,8 @@ pub(super) enum Change {
         add: Vec<(String, i64)>,
         remove: Vec<String>,
     },
-    /// Forgets every record, member and revocation that has expired.
-    Sweep,
+    /// Forgets these expired records, members and revocations, unless renewed meanwhile.
+    Expire(Expired),
     /// Writes everything queued, durably, marks the file closed, then says so (when the store
     /// is dropped).
     Flush(mpsc::Sender<()>),
@@ -65,7 +66,7 @@ impl Change {
             Self::RecordOnce { .. } | Self::Put { .. } | Self::Revocations { .. } => true,
             Self::Used { .. } | Self::Remove { .. } => false,
             Self::AddToSet { .. } | Self::RemoveFromSet { .. } => false,
-            Self::Sweep => false,
+            Self::Expire(_) => false,
             Self::Flush(_) => true,
         }
     }
@@ -291,17 +292,36 @@ fn apply(write: &WriteTransaction, change: &Change, now_ms: u64) -> Result<Done,
             write.open_table(META)?.insert(tables::OPEN, 0)?;
             Ok(Done::Ok)
         }
-        Change::Sweep => {
+        Change::Expire(expired) => {
             let now = (now_ms / 1000) as i64;
-            write
-                .open_table(RECORDS)?
-                .retain(|_, record| Record::until_ms(record) > now_ms)?;
-            write
-                .open_table(SET_MEMBERS)?
-                .retain(|_, until| until > now_ms)?;
-            write
-                .open_table(REVOCATIONS)?
-                .retain(|_, until| until > now)?;
+            let mut records = write.open_table(RECORDS)?;
+            for key in &expired.records {
+                let gone = records
+                    .get(key.as_str())?
+                    .is_some_and(|r| Record::until_ms(r.value()) <= now_ms);
+                if gone {
+                    records.remove(key.as_str())?;
+                }
+            }
+            let mut members = write.open_table(SET_MEMBERS)?;
+            for (set, member) in &expired.members {
+                let key = (set.as_str(), member.as_str());
+                if members
+                    .get(key)?
+                    .is_some_and(|until| until.value() <= now_ms)
+                {
+                    members.remove(key)?;
+                }
+            }
+            let mut revocations = write.open_table(REVOCATIONS)?;
+            for member in &expired.revocations {
+                let gone = revocations
+                    .get(member.as_str())?
+                    .is_some_and(|until| until.value() <= now);
+                if gone {
+                    revocations.remove(member.as_str())?;
+                }
+            }
             Ok(Done::Ok)
         }
     }
