@@ -18,8 +18,8 @@
 #                               with the session's access token (policy user)
 #   pkjwt_login / pkjwt_token   the same with private_key_jwt (P-256 key)
 #
-# Environment (optional): N=1000 LOGINS=200 CODE_LOGINS=50 BENCH_PORT_BASE=3380
-#   BENCH_IDP_PORT=4470 CODE= DEV_IDP_BIN=target-release/release/dev-idp
+# Environment (optional): N=1000 LOGINS=200 CODE_LOGINS=50 BENCH_PORT_BASE=3394
+#   BENCH_IDP_PORT=4494 CODE= DEV_IDP_BIN=target-release/release/dev-idp
 # Prints "NAME WORKLOAD ok=… Ir_per_op=…"; callgrind files and logs in /tmp/callgrind-gw-NAME
 # (callgrind_annotate them for the functions).
 set -euo pipefail
@@ -29,12 +29,15 @@ cd "$ROOT"
 LOADGEN=$ROOT/bench/loadgen/target/release/bff-loadgen
 [[ -x $LOADGEN ]] || (cd bench/loadgen && cargo build --release --quiet)
 command -v valgrind >/dev/null || { echo "valgrind is missing (apt-get install valgrind)" >&2; exit 1; }
-IDP=${BENCH_IDP_PORT:-4470} PORT=${BENCH_PORT_BASE:-3380} OUT=/tmp/callgrind-gw-$NAME
+IDP=${BENCH_IDP_PORT:-4494} PORT=${BENCH_PORT_BASE:-3394} OUT=/tmp/callgrind-gw-$NAME
 KEY=tests/support/keys/rsa-a.pem
 rm -rf "$OUT" && mkdir -p "$OUT"
 PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait' EXIT
 
+# Refuses a port something already listens on: another engineer's server would answer.
+port_free() { if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then echo "port $1 is in use" >&2; exit 1; fi; }
+for p in "$IDP" $((IDP + 1)) "$PORT" $((PORT + 1)) $((PORT + 2)); do port_free "$p"; done
 wait_for() { for _ in $(seq 300); do curl -fs "$1" >/dev/null 2>&1 && return; sleep 0.2; done; echo "no answer from $1" >&2; exit 1; }
 
 # app TAG PORT: the app under callgrind (instrumentation off), with the environment set by the
