@@ -11,6 +11,11 @@ pub struct Gateway {
     pub(super) http: reqwest::Client,
     pub(super) body_limit: u64,
     pub(super) timeout: Duration,
+    /// `X-Forwarded-Host`: the configured host, never a `Host` a client made up; made once
+    /// rather than on every call.
+    pub(super) forwarded_host: Option<String>,
+    /// `X-Forwarded-Proto`: the scheme of the configured base URL.
+    pub(super) forwarded_proto: &'static str,
 }
 
 impl Gateway {
@@ -32,6 +37,17 @@ impl Gateway {
             http,
             body_limit: settings.gateway_body_limit,
             timeout: settings.gateway_timeout,
+            forwarded_host: settings.base_url.host_str().map(|host| {
+                match settings.base_url.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host.to_string(),
+                }
+            }),
+            forwarded_proto: if settings.base_url.scheme() == "http" {
+                "http"
+            } else {
+                "https"
+            },
         })
     }
 }

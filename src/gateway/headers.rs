@@ -7,9 +7,10 @@
 //! ([`SPEAKING_FOR_THE_ORIGIN`]), and with [`SANDBOX`] as the content security policy: an
 //! API's HTML or SVG answer runs no script on the BFF's origin.
 
+use std::fmt::Write;
 use std::net::IpAddr;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION};
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1), plus `Host` and `Content-Length`, which the client
 /// library sets for the outgoing request.
@@ -83,41 +84,59 @@ pub struct ForwardedFor<'a> {
     pub proto: &'a str,
 }
 
-/// The headers for the API: the browser's, filtered, plus the forwarding headers.
-pub fn upstream_request(incoming: &[(&str, &str)], forwarded: &ForwardedFor<'_>) -> HeaderMap {
-    let connection_named = named_by_connection(incoming.iter().copied());
+/// The headers for the API: the browser's, filtered, plus the forwarding headers. One pass
+/// over the browser's headers, without copies of them: this runs on every call.
+pub fn upstream_request<N: AsRef<str>, V: AsRef<str>>(
+    incoming: impl IntoIterator<Item = (N, V)>,
+    forwarded: &ForwardedFor<'_>,
+) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    for &(name, value) in incoming {
-        let lower = name.to_ascii_lowercase();
-        if hop_by_hop(&lower, &connection_named) || PRIVATE_TO_THE_BFF.contains(&lower.as_str()) {
+    let mut connection_named: Vec<HeaderName> = Vec::new();
+    for (name, value) in incoming {
+        let value = value.as_ref();
+        // Lowercased by the parser; a name it refuses could not be sent anyway.
+        let Ok(name) = HeaderName::from_bytes(name.as_ref().as_bytes()) else {
+            continue;
+        };
+        if name == CONNECTION {
+            let named = value.split(',').map(str::trim).filter(|n| !n.is_empty());
+            connection_named
+                .extend(named.filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok()));
             continue;
         }
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(lower.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
+        let lower = name.as_str();
+        if hop_by_hop(lower, &[]) || PRIVATE_TO_THE_BFF.contains(&lower) {
+            continue;
+        }
+        if let Ok(value) = HeaderValue::from_str(value) {
             headers.append(name, value);
         }
     }
-    let mut forwarded_value = Vec::new();
+    // Removed once all are in: `Connection` may come after the headers it names.
+    for name in &connection_named {
+        headers.remove(name);
+    }
+    let mut forwarded_value = String::with_capacity(64);
     if let Some(client) = forwarded.client {
-        let for_ = match client {
-            IpAddr::V4(ip) => ip.to_string(),
-            IpAddr::V6(ip) => format!("\"[{ip}]\""),
+        let address = client.to_string();
+        // Writing to a String cannot fail.
+        let _ = match client {
+            IpAddr::V4(_) => write!(forwarded_value, "for={address};"),
+            IpAddr::V6(_) => write!(forwarded_value, "for=\"[{address}]\";"),
         };
-        forwarded_value.push(format!("for={for_}"));
-        set(&mut headers, "x-forwarded-for", &client.to_string());
+        set(&mut headers, "x-forwarded-for", &address);
     }
     if let Some(host) = forwarded
         .host
         .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
     {
-        forwarded_value.push(format!("host=\"{}\"", host.replace('"', "")));
+        let _ = write!(forwarded_value, "host=\"{}\";", host.replace('"', ""));
         set(&mut headers, "x-forwarded-host", host);
     }
-    forwarded_value.push(format!("proto={}", forwarded.proto));
+    forwarded_value.push_str("proto=");
+    forwarded_value.push_str(forwarded.proto);
     set(&mut headers, "x-forwarded-proto", forwarded.proto);
-    set(&mut headers, "forwarded", &forwarded_value.join(";"));
+    set(&mut headers, "forwarded", &forwarded_value);
     headers
 }
 
@@ -178,7 +197,7 @@ mod tests {
             host: Some("app.example"),
             proto: "https",
         };
-        let headers = upstream_request(&incoming, &forwarded);
+        let headers = upstream_request(incoming, &forwarded);
         let mut got = names(&headers);
         got.sort();
         assert_eq!(
@@ -197,6 +216,21 @@ mod tests {
             headers["forwarded"],
             "for=127.0.0.1;host=\"app.example\";proto=https"
         );
+    }
+
+    #[test]
+    fn a_header_named_by_a_later_connection_header_stays_behind_too() {
+        let incoming = [("X-Hop", "1"), ("Accept", "*/*"), ("Connection", "x-hop")];
+        let forwarded = ForwardedFor {
+            client: Some("::1".parse().unwrap()),
+            host: None,
+            proto: "http",
+        };
+        let headers = upstream_request(incoming, &forwarded);
+        assert!(headers.get("x-hop").is_none());
+        assert_eq!(headers["accept"], "*/*");
+        assert_eq!(headers["forwarded"], "for=\"[::1]\";proto=http");
+        assert_eq!(headers["x-forwarded-for"], "::1");
     }
 
     #[test]

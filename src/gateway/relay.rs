@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use reqwest::header::HeaderValue;
 use rocket::data::ToByteUnit;
 use rocket::futures::{stream, StreamExt, TryStreamExt};
 use rocket::http::Status;
@@ -75,31 +76,11 @@ pub(super) async fn relay<'r>(
         Err(outcome) => return outcome,
     };
     let settings = req.rocket().state::<Settings>();
-    let proto = settings.map_or("https", |settings| settings.base_url.scheme());
-    // The host the browser uses is the configured one, never a `Host` a client made up.
-    let host = settings.and_then(|settings| {
-        let url = &settings.base_url;
-        let host = url.host_str()?;
-        Some(match url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_string(),
-        })
-    });
     let forwarded = ForwardedFor {
         client: crate::client_ip::client_address(req, settings),
-        host: host.as_deref(),
-        proto,
+        host: gateway.forwarded_host.as_deref(),
+        proto: gateway.forwarded_proto,
     };
-    let incoming: Vec<(String, String)> = req
-        .headers()
-        .iter()
-        .map(|h| (h.name().to_string(), h.value().to_string()))
-        .collect();
-    let incoming: Vec<(&str, &str)> = incoming
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
-    let outgoing = headers::upstream_request(&incoming, &forwarded);
     let Ok(method) = reqwest::Method::from_bytes(req.method().as_str().as_bytes()) else {
         return answer(
             req,
@@ -110,17 +91,19 @@ pub(super) async fn relay<'r>(
     };
     // The token as Bearer, or as DPoP with a fresh proof for this method and URL.
     let provider = req.rocket().state::<Arc<Provider>>();
-    let build = |credential: Option<&Credential>| -> Result<reqwest::RequestBuilder, String> {
-        let mut request = gateway
-            .http
-            .request(method.clone(), url.clone())
-            .headers(outgoing.clone());
+    // The headers are made again for a repeat rather than copied for a first call that is
+    // rarely repeated.
+    let build = |credential: Option<&Credential>| -> Result<reqwest::Request, String> {
+        let mut request = reqwest::Request::new(method.clone(), url.clone());
+        let incoming = req.headers().iter().map(|h| (h.name, h.value));
+        *request.headers_mut() = headers::upstream_request(incoming, &forwarded);
         if let (Some(credential), Some(provider)) = (credential, provider) {
             let presented = provider
                 .resource_headers(method.as_str(), &url, credential)
                 .map_err(|e| e.to_string())?;
             for (name, value) in presented {
-                request = request.header(name, value);
+                let value = HeaderValue::try_from(value).map_err(|e| e.to_string())?;
+                request.headers_mut().append(name, value);
             }
         }
         Ok(request)
@@ -142,12 +125,15 @@ pub(super) async fn relay<'r>(
     };
     let (pumped, sent) = if has_body {
         let (body, pump) = streamed_body(data, gateway.body_limit);
-        let request = first.body(body);
-        tokio::join!(pump, tokio::time::timeout(gateway.timeout, request.send()))
+        let mut request = first;
+        *request.body_mut() = Some(body);
+        let sent = gateway.http.execute(request);
+        tokio::join!(pump, tokio::time::timeout(gateway.timeout, sent))
     } else {
+        let sent = gateway.http.execute(first);
         (
             Pumped::Done,
-            tokio::time::timeout(gateway.timeout, first.send()).await,
+            tokio::time::timeout(gateway.timeout, sent).await,
         )
     };
     let mut response = match sent {
@@ -232,9 +218,9 @@ async fn send_again<'r>(
     gateway: &Gateway,
     api: &RemoteApi,
     started: Instant,
-    request: reqwest::RequestBuilder,
+    request: reqwest::Request,
 ) -> Result<reqwest::Response, Outcome<'r>> {
-    match tokio::time::timeout(gateway.timeout, request.send()).await {
+    match tokio::time::timeout(gateway.timeout, gateway.http.execute(request)).await {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(error)) => Err(failed(req, api, started, Pumped::Done, &error)),
         Err(_) => Err(timed_out(req, api, started)),
@@ -244,15 +230,24 @@ async fn send_again<'r>(
 /// `<api url>/<rest>?<query>`, after the path checks; the query goes as the browser sent it.
 fn upstream_url(api: &RemoteApi, rest: &str, req: &Request<'_>) -> Result<Url, String> {
     let rest = path::checked_rest(rest).map_err(|error| error.to_string())?;
-    let mut text = format!("{}{rest}", api.url);
-    if let Some(query) = req.uri().query() {
-        text.push('?');
-        text.push_str(query.as_str());
-    }
+    let query = req.uri().query().map(|query| query.as_str());
+    // The base (no query, no fragment, path ending in `/`) with its path and query set is
+    // what parsing the joined text gives, without parsing its scheme and host again.
+    let url = if rest.contains(['?', '#']) {
+        let mut text = format!("{}{rest}", api.url);
+        if let Some(query) = query {
+            text.push('?');
+            text.push_str(query);
+        }
+        Url::parse(&text).ok()
+    } else {
+        let mut url = api.url.clone();
+        url.set_path(&format!("{}{rest}", api.url.path()));
+        url.set_query(query);
+        Some(url)
+    };
     // Defence in depth: whatever the parser makes of it must stay under the base.
-    Url::parse(&text)
-        .ok()
-        .filter(|url| url.as_str().starts_with(api.url.as_str()))
+    url.filter(|url| url.as_str().starts_with(api.url.as_str()))
         .ok_or_else(|| "the path leaves the API's base URL".to_string())
 }
 
