@@ -34,6 +34,8 @@ REF_PORT=$((PORT + 1)) METRICS_PORT=$((PORT + 2))
 start_run reference-
 ensure_wrk
 command -v taskset >/dev/null || die "taskset (util-linux) is missing"
+# The binary measured, before prepare_binaries points APP_BIN at its copy in the run directory.
+APP_SOURCE=${BENCH_APP_BIN:-$ROOT/target/release/oidc-bff}
 prepare_binaries
 REF_BIN=${BENCH_REFERENCE_BIN:-$BENCH/reference/target/release/bff-reference}
 if [[ -z ${BENCH_REFERENCE_BIN:-} && (-z ${BENCH_SKIP_BUILD:-} || ! -x $REF_BIN) ]]; then
@@ -46,7 +48,8 @@ cp "$REF_BIN" "$OUT/bff-reference" && REF_BIN="$OUT/bff-reference"
 {
   echo "meta.date=$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   echo "meta.commit=$COMMIT"
-  echo "meta.app=$APP_BIN (from ${BENCH_APP_BIN:-the release build})"
+  echo "meta.app=$APP_SOURCE"
+  echo "meta.reference=${BENCH_REFERENCE_BIN:-bench/reference (release build)}"
   echo "meta.settings=$ROUNDS rounds, ${SECS}s per workload after ${WARMUP}s warm-up; wrk -t1 -c$CONNS; server on core $SERVER_CORE, wrk on core $LOAD_CORE; scheduling: $PRIORITY"
   echo "meta.ops=oidc-bff with METRICS_ADDRESS=127.0.0.1:$METRICS_PORT LOG_FORMAT=json (a second process, one at a time with the others)"
   echo "meta.machine_busy_before_pct=$(machine_busy_pct)"
