@@ -75,23 +75,30 @@ expect() {
   [[ $got == "$2" ]] || die "$1 answered $got, not $2"
 }
 
-# bff NAME [ops|login]: oidc-bff on the server core, one login, its three workloads (none
-# with `login`: the session's size only).
+# bff NAME [ops|login]: oidc-bff on the server core and its three workloads; with `login`, the
+# run's one login instead.
 bff() {
   local name=$1 mode=${2:-} cookie
   local env=(STORE_PATH="$OUT/$name.redb" BASE_URL="http://localhost:$PORT" ROCKET_PORT="$PORT")
   if [[ $mode == ops ]]; then env+=(METRICS_ADDRESS="127.0.0.1:$METRICS_PORT" LOG_FORMAT=json); fi
   # `env` execs the app: the pid start_server records is the app's.
   start_server "$name" "$APP/healthz" env "${env[@]}" "$APP_BIN"
-  # The Cookie header a browser sends to /api/hello and / (both: Path=/ cookies only).
-  session "http://localhost:$PORT" bff "$OUT/$name.cookie"
-  cookie=$(cat "$OUT/$name.cookie")
+  if [[ $mode == login ]]; then
+    # The Cookie header a browser sends to /api/hello and / (both: Path=/ cookies only). One
+    # login for the run: every process shares SECRET, so the cookie stays valid, and ours, ops
+    # and the reference's (minted to its length) carry equal headers in every round.
+    session "http://localhost:$PORT" bff "$OUT/session.cookie"
+    stop_pid "$SPID"
+  fi
+  cookie=$(cat "$OUT/session.cookie")
   [[ $cookie != *"; "* ]] || die "more than the session cookie for /api/hello: $(sed -E 's/=[^;]*//g' <<<"$cookie")"
   SESSION_LEN=$(decoded_len "${cookie#bff_session=}") SESSION_CHARS=$((${#cookie} - 12))
   echo "$name.cookie_header_bytes=${#cookie}" >>"$RES"
   echo "$name.session_value_bytes=$SESSION_LEN" >>"$RES"
-  log "$name: session cookie $SESSION_LEN bytes of value, Cookie header ${#cookie} bytes"
-  if [[ $mode == login ]]; then stop_pid "$SPID"; return; fi
+  if [[ $mode == login ]]; then
+    log "session cookie: $SESSION_LEN bytes of value, Cookie header ${#cookie} bytes"
+    return
+  fi
   measure "$name.auth" "$APP/api/hello" "${FETCH[@]}" "Cookie: $cookie"
   measure "$name.unauth" "$APP/api/hello" "${FETCH[@]}"
   measure "$name.page" "$APP/" "${NAV[@]}" "Cookie: $cookie"
