@@ -225,9 +225,12 @@ logins_split() {
   log "$prefix: $(grep -E "\.(rps|server_cpu_us_per_login)=" "$OUT/$prefix.out" | tr '\n' ' ')"
 }
 
-# session BASE KIND FILE: one real login; FILE gets the Cookie header value.
+# session BASE KIND FILE [PATH]: one real login; FILE gets the Cookie header value a browser
+# sends to PATH (default /api/hello; `/` gets the same): only cookies whose Path matches, so
+# not the logout hint scoped to /logout. Logs the header's size.
 session() {
   "$LOADGEN" login --app "$1" --app-kind "$2" --issuer "$ISSUER" --client-id "$CLIENT_ID" \
-    --key "$KEY" --secs 0 --session-out "$3" >>"$OUT/sessions.out" 2>&1 \
-    || die "login to $1 failed: $(tail -3 "$OUT/sessions.out")"
+    --key "$KEY" --secs 0 --session-out "$3" --session-path "${4:-/api/hello}" \
+    >>"$OUT/sessions.out" 2>&1 || die "login to $1 failed: $(tail -3 "$OUT/sessions.out")"
+  log "session cookie from $1: Cookie header of $(wc -c <"$3") bytes ($(sed -E 's/=[^;]*//g' "$3"))"
 }

@@ -91,6 +91,7 @@ BASE_URL="http://localhost:$OURS_PORT" ROCKET_PORT=$OURS_PORT \
   start_server ours "http://127.0.0.1:$OURS_PORT/static/style.css" "$APP_BIN"
 session "http://localhost:$OURS_PORT" bff "$OUT/ours.cookie"
 OURS_COOKIE="Cookie: $(cat "$OUT/ours.cookie")"
+echo "ours.cookie_bytes=$(wc -c <"$OUT/ours.cookie")" >>"$RES"
 APP_HAS_HEALTHZ=$([[ $(status_of "http://127.0.0.1:$OURS_PORT/healthz") == 200 ]] && echo 1 || true)
 measure ours.hello_auth "http://127.0.0.1:$OURS_PORT/api/hello" "${FETCH[@]}" "$OURS_COOKIE"
 measure ours.hello_401 "http://127.0.0.1:$OURS_PORT/api/hello" "${FETCH[@]}"
@@ -130,6 +131,7 @@ if [[ -n $PEER ]]; then
   STARTED_PIDS+=("$SPID")
   session "http://localhost:$PEER_PORT" express "$OUT/peer.cookie"
   PEER_COOKIE="Cookie: $(cat "$OUT/peer.cookie")"
+  echo "peer.cookie_bytes=$(wc -c <"$OUT/peer.cookie")" >>"$RES"
   measure peer.hello_auth "http://127.0.0.1:$PEER_PORT/api/hello" "${FETCH[@]}" "$PEER_COOKIE"
   measure peer.hello_401 "http://127.0.0.1:$PEER_PORT/api/hello" "${FETCH[@]}"
   measure peer.floor_cookie "http://127.0.0.1:$PEER_PORT/healthz" "${FETCH[@]}" "$PEER_COOKIE"
@@ -168,4 +170,5 @@ cp "$SUMMARY" "$OUT/summary.md"
 echo
 "$LOADGEN" report "$RES"
 echo
+log "session cookie sent to /api/hello and /: $(grep '^ours.cookie_bytes=' "$RES" | cut -d= -f2) bytes of Cookie header"
 log "raw output in $OUT; summary in $SUMMARY"

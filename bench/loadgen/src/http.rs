@@ -16,6 +16,8 @@ pub struct Reply {
     pub status: u16,
     /// `name=value` of each `Set-Cookie`, attributes dropped.
     pub set_cookies: Vec<(String, String)>,
+    /// The `Set-Cookie` lines whole, attributes included (for [`crate::jar::Jar`]).
+    pub set_cookie_lines: Vec<String>,
     pub location: Option<String>,
     /// `Content-Type`, to tell an error page from a JSON error.
     pub content_type: Option<String>,
@@ -143,10 +145,14 @@ impl Conn {
                 return Err("timed out".into());
             }
         };
-        let set_cookies = headers
+        let set_cookie_lines: Vec<String> = headers
             .get_all(SET_COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect();
+        let set_cookies = set_cookie_lines
+            .iter()
             .filter_map(|v| {
                 let pair = v.split(';').next()?;
                 let (name, value) = pair.split_once('=')?;
@@ -164,6 +170,7 @@ impl Conn {
         Ok(Reply {
             status,
             set_cookies,
+            set_cookie_lines,
             location,
             content_type,
             body,

@@ -6,7 +6,7 @@
 //! loadgen login   --app http://localhost:3000 --app-kind bff|express --issuer URL
 //!                 --client-id ID --key rsa-a.pem [--concurrency 32] [--secs 10] [--n N]
 //!                 [--warmup-secs 2] [--signers 1] [--threads 1] [--session-out FILE]
-//!                 [--server-pid PID]
+//!                 [--session-path /api/hello] [--server-pid PID]
 //!                 [--prefix ours.login] [--out results.env]
 //! loadgen logout (login's options) [--n 2000] [--users N] [--concurrency 8]
 //!                 [--login-concurrency 32] [--check 200]
@@ -22,6 +22,7 @@
 mod args;
 mod http;
 mod idp;
+mod jar;
 mod login;
 mod logout;
 mod report;

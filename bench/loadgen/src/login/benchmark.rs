@@ -26,8 +26,18 @@ pub async fn run(args: &Args) -> Result<(), String> {
     // One login first: proves the set-up and gives a session cookie for other tools.
     let mut conn = Conn::new(&target.base)?;
     let first = login(&mut conn, &target, &minter, 0).await?;
+    // What a browser would send to the measured path (`--session-path`): only cookies whose
+    // `Path` matches it, so not the logout hint scoped to `/logout`.
     if let Some(path) = args.opt("session-out") {
-        std::fs::write(&path, &first.session).map_err(|e| format!("{path}: {e}"))?;
+        let request_path = args.or("session-path", "/api/hello".to_string())?;
+        let header = first.jar.header_for(&request_path);
+        // express-openid-connect may split its session into `appSession.0`, `.1`, ...
+        let name = &target.session_cookie;
+        let (whole, part) = (format!("{name}="), format!("{name}."));
+        if !header.split("; ").any(|c| c.starts_with(&whole) || c.starts_with(&part)) {
+            return Err(format!("a browser would send no session cookie to {request_path}"));
+        }
+        std::fs::write(&path, &header).map_err(|e| format!("{path}: {e}"))?;
     }
     if secs <= 0.0 {
         println!("one login done; session cookie written");

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::args::Args;
 use crate::http::{cookie_header, Conn, Reply, COOKIE_HEADER};
+use crate::jar::Jar;
 use crate::token::{SignerPool, SigningKey, TokenTemplate};
 
 /// How one app's login looks from outside.
@@ -70,6 +71,8 @@ impl Minter {
 pub struct Login {
     /// The `Cookie` header value that carries the new session.
     pub session: String,
+    /// Every cookie of the login's two answers, as a browser keeps them.
+    pub jar: Jar,
     /// The two round trips (`/login` + `/callback`), without the time spent minting.
     pub pair: Duration,
 }
@@ -80,12 +83,16 @@ pub struct Started {
     pub state: String,
     pub nonce: String,
     pub cookies: String,
+    /// The cookies of the `/login` answer, as a browser keeps them.
+    pub jar: Jar,
     pub elapsed: Duration,
 }
 
 pub async fn start(conn: &mut Conn, target: &Target) -> Result<Started, String> {
     let reply = conn.get(&target.login_path, &[]).await?;
-    started_from(&reply)
+    let mut started = started_from(&reply)?;
+    started.jar.update(&target.login_path, &reply.set_cookie_lines);
+    Ok(started)
 }
 
 /// The login attempt that a `GET /login` answer started (the soak sends it itself, to see
@@ -109,6 +116,7 @@ pub fn started_from(reply: &Reply) -> Result<Started, String> {
         state: state.ok_or("no state in the redirect")?,
         nonce: nonce.ok_or("no nonce in the redirect")?,
         cookies: cookie_header(&reply.set_cookies),
+        jar: Jar::default(),
         elapsed: reply.elapsed,
     })
 }
@@ -149,8 +157,11 @@ async fn finish(
     }
     let session = session_from(target, &reply)
         .ok_or_else(|| format!("/callback set no {} cookie", target.session_cookie))?;
+    let mut jar = started.jar.clone();
+    jar.update(&target.callback_path, &reply.set_cookie_lines);
     Ok(Login {
         session,
+        jar,
         pair: started.elapsed + reply.elapsed,
     })
 }
