@@ -66,7 +66,7 @@ async fn current<'r>(req: &'r Request<'_>) -> &'r Result<Session, NoSession> {
         let (mut session, sessions, now) = checked(req)?;
         if now - session.seen >= sessions.policy.renew_after_secs() {
             session.seen = now;
-            if let Ok(value) = serde_json::to_string(&session) {
+            if let Some(value) = super::wire::write(&session) {
                 let cookie = session_cookie(&sessions.policy, value, &session, now);
                 req.cookies().add_private(cookie);
             }
