@@ -102,6 +102,7 @@ pub fn build_with_store(
 fn app_routes(figment: Figment) -> Rocket<Build> {
     rocket::custom(figment)
         .mount("/", routes::pages::routes())
+        .manage(routes::start_page::StartPage::default())
         .mount("/api", routes::api::routes())
         .mount("/static", FileServer::from("public"))
         .attach(Template::fairing())

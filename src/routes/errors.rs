@@ -82,8 +82,12 @@ fn login_required(req: &Request<'_>) -> Either<Redirect, (ContentType, String)> 
         Either::Left(Redirect::found(required.login_url()))
     } else {
         // Written directly: this answer is on the hot path of every logged-out script call.
-        let url = serde_json::to_string(&required.login_url()).unwrap_or_default();
-        let body = format!(r#"{{"error":"login_required","login_url":{url}}}"#);
+        // The URL is form-encoded (letters, digits, `*-._+%/?=`): nothing to escape in JSON.
+        let url = required.login_url();
+        let mut body = String::with_capacity(48 + url.len());
+        body.push_str(r#"{"error":"login_required","login_url":""#);
+        body.push_str(&url);
+        body.push_str(r#""}"#);
         Either::Right((ContentType::JSON, body))
     }
 }

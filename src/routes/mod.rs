@@ -7,4 +7,5 @@ pub mod health;
 pub mod jwks;
 pub mod pages;
 pub mod session_endpoint;
+pub mod start_page;
 pub mod views;

@@ -1,12 +1,13 @@
 //! The browser pages: the start page (works logged in or out) and the profile.
 
-use rocket::http::{Cookie, CookieJar, SameSite};
+use rocket::http::{ContentType, Cookie, CookieJar, SameSite, Status};
 use rocket::response::Redirect;
 use rocket::{get, routes, Either, Route, State};
-use rocket_dyn_templates::{context, Template};
+use rocket_dyn_templates::{context, Metadata, Template};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::start_page::StartPage;
 use crate::clock;
 use crate::config::Settings;
 use crate::oidc::providers::IdentityProviders;
@@ -30,7 +31,9 @@ fn index(
     user: Option<User<'_>>,
     jar: &CookieJar<'_>,
     settings: &State<Settings>,
-) -> Either<Template, Redirect> {
+    page: &State<StartPage>,
+    templates: Metadata<'_>,
+) -> Result<Either<(ContentType, String), Redirect>, Status> {
     if settings.silent_login && user.is_none() && jar.get(SILENT_LOGIN_TRIED).is_none() {
         // Once per browser session (a cookie without Max-Age), as express-openid-connect's
         // `attemptSilentLogin`: the next visit is served whatever the IdP answered.
@@ -40,13 +43,16 @@ fn index(
             .secure(settings.cookies_secure())
             .path("/");
         jar.add(tried);
-        return Either::Right(Redirect::to("/login?prompt=none&returnTo=%2F"));
+        return Ok(Either::Right(Redirect::to(
+            "/login?prompt=none&returnTo=%2F",
+        )));
     }
-    let name = user
+    let names = user
         .as_ref()
-        .map(|User(session)| session.display_name().to_string());
+        .map(|User(session)| (session.names(), &session.sub));
+    let name = names.as_ref().map(|(names, sub)| names.display(sub));
     let demo_api = settings.remote_apis.iter().any(|api| api.name == DEMO_API);
-    Either::Left(Template::render("index", context! { user: name, demo_api }))
+    page.render(&templates, name, demo_api).map(Either::Left)
 }
 
 /// One row of the profile table.

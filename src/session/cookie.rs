@@ -6,7 +6,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::keyring;
-use super::model::{Session, SessionPolicy};
+use super::model::{NameClaims, Session, SessionPolicy};
+use super::wire;
 use crate::crypto::random_token;
 use crate::oidc::validate::VerifiedIdToken;
 use crate::store::{Revocation, Store, StoreError};
@@ -37,7 +38,6 @@ pub fn lasting(mut cookie: Cookie<'static>, secs: i64) -> Cookie<'static> {
 pub const CLAIMS_KEPT_WHEN_TRIMMED: &[&str] = &[
     "sub",
     "iss",
-    "aud",
     "iat",
     "exp",
     "auth_time",
@@ -83,6 +83,7 @@ pub fn issue(
             seen: now,
             host,
             idp,
+            names: NameClaims::default(),
         },
         token.claims,
     )?;
@@ -96,9 +97,10 @@ fn fit_into_cookie(
     mut session: Session,
     mut claims: Map<String, Value>,
 ) -> Result<(Session, String), SessionError> {
+    keep_apart(&mut session, &mut claims);
     let mut fits = |claims: &Map<String, Value>| -> Option<String> {
         session.claims = serde_json::value::to_raw_value(claims).ok()?;
-        let json = serde_json::to_string(&session).ok()?;
+        let json = wire::write(&session)?;
         fits_in_a_cookie(SESSION_COOKIE, &json).then_some(json)
     };
     if let Some(json) = fits(&claims) {
@@ -118,11 +120,44 @@ fn fit_into_cookie(
     Ok((session, json))
 }
 
+/// Every request carries and decrypts the cookie, so each claim is in it once: `iss`, `sub`
+/// and `sid` are the session's own fields, the names (when all are strings, else they stay
+/// among the claims, as before) go beside the claims, and `aud` and `azp` (this client's own
+/// id, checked at login) are left out.
+fn keep_apart(session: &mut Session, claims: &mut Map<String, Value>) {
+    for (claim, field) in [
+        ("iss", Some(&session.iss)),
+        ("sub", Some(&session.sub)),
+        ("sid", session.sid.as_ref()),
+    ] {
+        if claims.get(claim).and_then(Value::as_str) == field.map(String::as_str) {
+            claims.remove(claim);
+        }
+    }
+    claims.remove("aud");
+    claims.remove("azp");
+    const NAMES: [&str; 3] = ["name", "preferred_username", "email"];
+    if NAMES
+        .iter()
+        .all(|n| claims.get(*n).is_none_or(Value::is_string))
+    {
+        let mut take = |claim| match claims.remove(claim) {
+            Some(Value::String(value)) => Some(value),
+            _ => None,
+        };
+        session.names = NameClaims {
+            name: take("name"),
+            preferred_username: take("preferred_username"),
+            email: take("email"),
+        };
+    }
+}
+
 /// Renews the session's idle window now: the same session, seen now, in a new cookie.
 pub fn renew(jar: &CookieJar<'_>, policy: &SessionPolicy, session: &Session, now: i64) -> Session {
     let mut renewed = session.clone();
     renewed.seen = now;
-    if let Ok(value) = serde_json::to_string(&renewed) {
+    if let Some(value) = wire::write(&renewed) {
         jar.add_private(session_cookie(policy, value, &renewed, now));
     }
     renewed
@@ -255,11 +290,11 @@ pub fn take_id_token(
 pub fn read_cookie(jar: &CookieJar<'_>, policy: &SessionPolicy) -> Option<Session> {
     let name = policy.session_cookie_name();
     let cookie = keyring::get_private(jar, &policy.previous_keys, name, |old| {
-        let session: Session = serde_json::from_str(old.value()).ok()?;
+        let session = wire::read(old.value())?;
         let value = old.value().to_string();
         Some(session_cookie(policy, value, &session, crate::clock::now()))
     })?;
-    serde_json::from_str(cookie.value()).ok()
+    wire::read(cookie.value())
 }
 
 #[cfg(test)]

@@ -41,12 +41,12 @@ pub struct LoginRequired {
 impl LoginRequired {
     /// `/login?returnTo=…` for this request.
     pub fn login_url(&self) -> String {
-        let mut url = String::from("/login?");
-        url.push_str(
-            &url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("returnTo", &self.return_to)
-                .finish(),
-        );
+        const START: &str = "/login?returnTo=";
+        let mut url = String::with_capacity(START.len() + 3 * self.return_to.len());
+        url.push_str(START);
+        url.extend(url::form_urlencoded::byte_serialize(
+            self.return_to.as_bytes(),
+        ));
         url
     }
 }
@@ -66,7 +66,7 @@ async fn current<'r>(req: &'r Request<'_>) -> &'r Result<Session, NoSession> {
         let (mut session, sessions, now) = checked(req)?;
         if now - session.seen >= sessions.policy.renew_after_secs() {
             session.seen = now;
-            if let Ok(value) = serde_json::to_string(&session) {
+            if let Some(value) = super::wire::write(&session) {
                 let cookie = session_cookie(&sessions.policy, value, &session, now);
                 req.cookies().add_private(cookie);
             }
@@ -181,11 +181,13 @@ impl<'r> FromRequest<'r> for SessionPeek {
 pub fn is_navigation(req: &Request<'_>) -> bool {
     let headers = req.headers();
     if let Some(mode) = headers.get_one("Sec-Fetch-Mode") {
-        let dest = headers.get_one("Sec-Fetch-Dest").unwrap_or("document");
-        return mode.eq_ignore_ascii_case("navigate")
-            && ["document", "iframe", "frame"]
+        // The destination only for a navigation: each lookup hashes the name in Rocket's map.
+        return mode.eq_ignore_ascii_case("navigate") && {
+            let dest = headers.get_one("Sec-Fetch-Dest").unwrap_or("document");
+            ["document", "iframe", "frame"]
                 .iter()
-                .any(|page| dest.eq_ignore_ascii_case(page));
+                .any(|page| dest.eq_ignore_ascii_case(page))
+        };
     }
     if headers.get_one("X-Requested-With").is_some() {
         return false;
@@ -197,4 +199,26 @@ pub fn is_navigation(req: &Request<'_>) -> bool {
             .windows(b"text/html".len())
             .any(|part| part.eq_ignore_ascii_case(b"text/html"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_login_url_is_form_encoded_and_needs_no_json_escaping() {
+        for return_to in ["/", "/api/hello", "/a b?x=1&y=\"'\\<>", "/é/%2F", "//evil"] {
+            let url = LoginRequired {
+                return_to: return_to.into(),
+                redirect: false,
+            }
+            .login_url();
+            let expected = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("returnTo", return_to)
+                .finish();
+            assert_eq!(url, format!("/login?{expected}"));
+            // The 401 catcher writes it into JSON as it is.
+            assert_eq!(serde_json::to_string(&url).unwrap(), format!("\"{url}\""));
+        }
+    }
 }

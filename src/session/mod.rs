@@ -3,14 +3,15 @@
 //! absolute limits, so an old copy replayed after `Max-Age` is still refused.
 //!
 //! `model` is the session itself, `cookie` how it is written and ended, `guards` how requests
-//! read it, `keyring` how the app's private cookies are read across a key rotation. Nothing
-//! here knows about JWKS or routes.
+//! read it, `keyring` how the app's private cookies are read across a key rotation, `wire` what
+//! the cookie holds. Nothing here knows about JWKS or routes.
 
 mod cookie;
 mod guards;
 pub mod index;
 mod keyring;
 mod model;
+mod wire;
 
 pub use cookie::{
     end, end_unusable, issue, keep_id_token, lasting, read_cookie, remove_session_cookie, renew,

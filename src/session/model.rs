@@ -90,6 +90,31 @@ pub struct Session {
     /// default one): its tokens are refreshed, and the session ended, there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idp: Option<String>,
+    /// The claims that name the user, kept beside `claims` (not in it), so a request that
+    /// greets the user parses no claims. Not in the object form of earlier cookies.
+    #[serde(skip)]
+    pub(super) names: NameClaims,
+}
+
+/// `name`, `preferred_username` and `email`, when they are strings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct NameClaims {
+    pub(super) name: Option<String>,
+    pub(super) preferred_username: Option<String>,
+    pub(super) email: Option<String>,
+}
+
+impl NameClaims {
+    /// Read from claims that still hold them (cookies of earlier releases; tests).
+    pub(super) fn read(claims: &RawValue) -> Self {
+        let names: Names<'_> = serde_json::from_str(claims.get()).unwrap_or_default();
+        let owned = |value: Option<Cow<'_, str>>| value.map(Cow::into_owned);
+        Self {
+            name: owned(names.name),
+            preferred_username: owned(names.preferred_username),
+            email: owned(names.email),
+        }
+    }
 }
 
 impl PartialEq for Session {
@@ -103,6 +128,7 @@ impl PartialEq for Session {
             && self.seen == other.seen
             && self.host.as_ref().map(|h| h.get()) == other.host.as_ref().map(|h| h.get())
             && self.idp == other.idp
+            && self.names == other.names
     }
 }
 
@@ -149,14 +175,39 @@ impl Session {
             .unwrap_or_default()
     }
 
-    /// The ID token's claims (empty if the kept text is not an object).
+    /// The ID token's claims, with those the session keeps as its own fields (`iss`, `sub`,
+    /// `sid`, the names) put back.
     pub fn claims(&self) -> Map<String, Value> {
-        serde_json::from_str(self.claims.get()).unwrap_or_default()
+        let mut claims: Map<String, Value> =
+            serde_json::from_str(self.claims.get()).unwrap_or_default();
+        let names = &self.names;
+        for (claim, value) in [
+            ("iss", Some(&self.iss)),
+            ("sub", Some(&self.sub)),
+            ("sid", self.sid.as_ref()),
+            ("name", names.name.as_ref()),
+            ("preferred_username", names.preferred_username.as_ref()),
+            ("email", names.email.as_ref()),
+        ] {
+            if let Some(value) = value {
+                claims
+                    .entry(claim)
+                    .or_insert_with(|| Value::String(value.clone()));
+            }
+        }
+        claims
     }
 
     /// The claims that name the user (those that are strings).
     pub fn names(&self) -> Names<'_> {
-        serde_json::from_str(self.claims.get()).unwrap_or_default()
+        fn borrowed(value: &Option<String>) -> Option<Cow<'_, str>> {
+            value.as_deref().map(Cow::Borrowed)
+        }
+        Names {
+            name: borrowed(&self.names.name),
+            preferred_username: borrowed(&self.names.preferred_username),
+            email: borrowed(&self.names.email),
+        }
     }
 
     /// `name`, else `preferred_username`, else `email`, else `sub`.
@@ -217,6 +268,7 @@ pub(super) mod tests {
             seen,
             host: None,
             idp: None,
+            names: NameClaims::default(),
         }
     }
 
@@ -234,9 +286,13 @@ pub(super) mod tests {
 
     #[test]
     fn the_display_name_falls_back_from_name_to_username_email_and_sub() {
-        let with = |claims: &str| Session {
-            claims: RawValue::from_string(claims.into()).unwrap(),
-            ..session(0, 0)
+        let with = |claims: &str| {
+            let claims = RawValue::from_string(claims.into()).unwrap();
+            Session {
+                names: NameClaims::read(&claims),
+                claims,
+                ..session(0, 0)
+            }
         };
         assert_eq!(
             with(r#"{"name":"A\u00e9","email":"e@x"}"#).display_name(),

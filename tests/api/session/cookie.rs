@@ -6,7 +6,7 @@ use rocket::local::asynchronous::Client;
 
 use super::{api_answer, api_with_cookie};
 use crate::helpers;
-use crate::helpers::{app, text};
+use crate::helpers::{app, text, CLIENT_ID};
 
 /// What a refused cookie gets: exactly the answer to no session at all (401 and
 /// `login_required`, nothing that tells a forger more), while the untouched `value` on the
@@ -119,4 +119,39 @@ async fn an_oversized_claim_set_still_fits_the_cookie() {
     assert!(text(app.client.get("/profile").dispatch().await)
         .await
         .contains("Alice Liddell"));
+}
+
+/// A session cookie as the release before the array form wrote it (a JSON object with every
+/// claim), encrypted under the test app's key as Rocket's private cookies are.
+fn cookie_of_the_previous_release(issuer: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let content = format!(
+        r#"{{"id":"previous-release-session","sub":"user-123","iss":"{issuer}","claims":{{"aud":"{CLIENT_ID}","email":"alice@example.com","email_verified":true,"exp":{exp},"iat":{now},"iss":"{issuer}","name":"Alice Liddell","sub":"user-123"}},"created":{now},"seen":{now}}}"#,
+        exp = now + 300,
+    );
+    let key = cookie::Key::from(&[7u8; 64]);
+    let mut jar = cookie::CookieJar::new();
+    jar.private_mut(&key)
+        .add(cookie::Cookie::new("bff_session", content));
+    jar.get("bff_session").unwrap().value().to_string()
+}
+#[rocket::async_test]
+async fn a_session_cookie_of_the_previous_release_is_still_a_session() {
+    let app = app().await;
+    let value = cookie_of_the_previous_release(&app.idp.issuer);
+    let (status, body) = api_answer(&app.client, &value).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["sub"], "user-123");
+    assert_eq!(body["name"], "Alice Liddell");
+    assert_eq!(body["message"], "Hello, Alice Liddell!");
+}
+#[rocket::async_test]
+async fn a_tampered_session_cookie_of_the_previous_release_is_no_session() {
+    let app = app().await;
+    let value = cookie_of_the_previous_release(&app.idp.issuer);
+    let mut bytes = value.clone().into_bytes();
+    let middle = bytes.len() / 2;
+    bytes[middle] = if bytes[middle] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(bytes).unwrap();
+    assert_no_session_but_the_original_works(&app.client, &value, &tampered, "tampered").await;
 }

@@ -146,3 +146,29 @@ async fn the_start_page_shows_who_is_logged_in() {
         .await
         .contains("Logged in as Alice Liddell"));
 }
+#[rocket::async_test]
+async fn the_start_page_escapes_the_users_name_on_every_request() {
+    let app = app().await;
+    let start = app.start_login("/").await;
+    let mut claims = app.idp.claims(&start.nonce);
+    claims["name"] = serde_json::json!("<script>alert(1)</script> & Co");
+    let token = app.idp.token(&claims);
+    let response = app
+        .callback(&[("id_token", &token), ("state", &start.state)])
+        .await;
+    assert_eq!(response.status().code, 303);
+    // The first request renders and cuts the page; the second puts the name into the cut.
+    for request in ["first", "second"] {
+        let page = text(app.client.get("/").dispatch().await).await;
+        let escaped = "&lt;script&gt;alert(1)&lt;&#x2F;script&gt; &amp; Co";
+        assert!(!page.contains("<script>alert"), "{request}: {page}");
+        assert!(
+            page.contains(&format!("Logged in as {escaped}</h1>")),
+            "{request}: {page}"
+        );
+        assert!(
+            page.contains(&format!(r#"<span id="user-name">{escaped}</span>"#)),
+            "{request}: {page}"
+        );
+    }
+}
