@@ -121,9 +121,9 @@ fn fit_into_cookie(
 }
 
 /// Every request carries and decrypts the cookie, so each claim is in it once: `iss`, `sub`
-/// and `sid` are the session's own fields, the names (when all are strings, else they stay
-/// among the claims, as before) go beside the claims, and `aud` and `azp` (this client's own
-/// id, checked at login) are left out.
+/// and `sid` are the session's own fields, and the names (when all are strings, else they stay
+/// among the claims, as before) go beside the claims. Every other claim stays: the profile
+/// page shows the ID token's claims, `aud` and `azp` included.
 fn keep_apart(session: &mut Session, claims: &mut Map<String, Value>) {
     for (claim, field) in [
         ("iss", Some(&session.iss)),
@@ -134,8 +134,6 @@ fn keep_apart(session: &mut Session, claims: &mut Map<String, Value>) {
             claims.remove(claim);
         }
     }
-    claims.remove("aud");
-    claims.remove("azp");
     const NAMES: [&str; 3] = ["name", "preferred_username", "email"];
     if NAMES
         .iter()

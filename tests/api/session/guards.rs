@@ -130,6 +130,11 @@ async fn the_profile_shows_the_claims_with_readable_times() {
     for expected in ["Alice Liddell", "alice@example.com", "user-123", &year] {
         assert!(body.contains(expected), "{expected} in profile");
     }
+    // Every claim of the ID token is shown, the issuer and audience included.
+    for claim in ["iss", "aud", "sub", "email"] {
+        let claim = format!("<td class=\"claim-name\">{claim}</td>");
+        assert!(body.contains(&claim), "{claim} in profile: {body}");
+    }
     assert!(
         !body.contains("nonce"),
         "validation-only claims are not kept"
