@@ -8,9 +8,8 @@
 //! and sweeps are committed without an `fsync` when nothing durable shares their batch; the
 //! next durable commit, or closing the file, writes them too.
 
-use std::sync::mpsc;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
 use tokio::sync::oneshot;
@@ -80,21 +79,91 @@ pub(super) enum Done {
 
 type Reply = oneshot::Sender<Result<Done, StoreError>>;
 
+/// A change, with the caller waiting for it (`None`: nobody waits).
+type Queued = (Change, Option<Reply>);
+
+/// The changes waiting for the writer thread, in the order they came. A change nobody waits
+/// for does not wake the thread (a login would otherwise cost a thread switch or two): it
+/// waits for the next change someone waits for, a full batch, or `UNWAITED_FOR_AT_MOST`.
+#[derive(Default)]
+struct Queue {
+    changes: Vec<Queued>,
+    /// How many of `changes` someone waits for.
+    waited: usize,
+    /// Since when changes nobody waits for have been queued.
+    unwaited_since: Option<Instant>,
+    /// Every `Writer` is gone: write what is left and stop.
+    closed: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+}
+
+impl Shared {
+    /// The queue, even after a panic elsewhere: it holds plain data, whole between changes.
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `change`; `false` once the writer has stopped.
+    fn push(&self, change: Change, reply: Option<Reply>) -> bool {
+        let mut queue = self.lock();
+        if queue.closed {
+            return false;
+        }
+        let wake = match reply.is_some() {
+            true => {
+                queue.waited += 1;
+                true
+            }
+            // The thread sleeps without a deadline until the first such change comes.
+            false => queue.unwaited_since.is_none() || queue.changes.len() + 1 >= MAX_BATCH,
+        };
+        queue.unwaited_since.get_or_insert_with(Instant::now);
+        queue.changes.push((change, reply));
+        drop(queue);
+        if wake {
+            self.wake.notify_one();
+        }
+        true
+    }
+}
+
+/// Closes the queue when the last `Writer` goes.
+struct Closer(Arc<Shared>);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.wake.notify_one();
+    }
+}
+
 /// The handle callers send changes through.
 #[derive(Clone)]
 pub(super) struct Writer {
-    queue: mpsc::Sender<(Change, Reply)>,
+    shared: Arc<Shared>,
+    _closer: Arc<Closer>,
 }
 
 impl Writer {
     /// Starts the writer thread for `db`, which tells `used` what it has committed; it ends
     /// when the last `Writer` is dropped.
     pub(super) fn start(db: Arc<Database>, used: Arc<UsedValues>) -> std::io::Result<Self> {
-        let (queue, changes) = mpsc::channel();
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+        });
+        let thread = shared.clone();
         std::thread::Builder::new()
             .name("oidc-bff-store".into())
-            .spawn(move || write_loop(&db, &used, &changes))?;
-        Ok(Self { queue })
+            .spawn(move || write_loop(&db, &used, &thread))?;
+        Ok(Self {
+            _closer: Arc::new(Closer(shared.clone())),
+            shared,
+        })
     }
 
     /// Writes everything queued durably and waits (a little) until it is done; blocks the
@@ -102,7 +171,7 @@ impl Writer {
     pub(super) fn flush_blocking(&self) -> bool {
         let (done, wait) = mpsc::channel();
         let (reply, _) = oneshot::channel();
-        if self.queue.send((Change::Flush(done), reply)).is_err() {
+        if !self.shared.push(Change::Flush(done), Some(reply)) {
             return false;
         }
         wait.recv_timeout(Duration::from_secs(5)).is_ok()
@@ -111,8 +180,7 @@ impl Writer {
     /// Queues `change` for the next commit without waiting for it (changes whose loss in a
     /// crash costs nothing or is covered otherwise: session sets, used `state`s).
     pub(super) fn send(&self, change: Change) {
-        let (reply, _) = oneshot::channel();
-        if self.queue.send((change, reply)).is_err() {
+        if !self.shared.push(change, None) {
             tracing::warn!("the store file's writer has stopped: a change is not written");
         }
     }
@@ -120,7 +188,9 @@ impl Writer {
     /// Applies `change` and waits until it is on disk.
     pub(super) async fn apply(&self, change: Change) -> Result<Done, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.queue.send((change, reply)).map_err(|_| stopped())?;
+        if !self.shared.push(change, Some(reply)) {
+            return Err(stopped());
+        }
         answer.await.map_err(|_| stopped())?
     }
 }
@@ -137,54 +207,46 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the store file's writer has stopped".into())
 }
 
-/// Changes nobody waits for (session sets) ride along with the next commit someone waits for,
-/// or are committed on their own once they have waited this long.
+/// Changes nobody waits for (session sets, used `state`s) ride along with the next commit
+/// someone waits for, or are committed on their own once they have waited this long.
 const UNWAITED_FOR_AT_MOST: Duration = Duration::from_millis(500);
 
-fn write_loop(db: &Database, used: &UsedValues, changes: &mpsc::Receiver<(Change, Reply)>) {
-    let mut unwaited: Vec<(Change, Reply)> = Vec::new();
+fn write_loop(db: &Database, used: &UsedValues, shared: &Shared) {
     loop {
-        let next = match unwaited.is_empty() {
-            true => changes
-                .recv()
-                .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
-            false => changes.recv_timeout(UNWAITED_FOR_AT_MOST),
-        };
-        let first = match next {
-            Ok(change) => change,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                write(db, used, std::mem::take(&mut unwaited));
-                continue;
+        let (batch, last) = {
+            let mut queue = shared.lock();
+            while queue.waited == 0 && queue.changes.len() < MAX_BATCH && !queue.closed {
+                let Some(since) = queue.unwaited_since else {
+                    queue = shared
+                        .wake
+                        .wait(queue)
+                        .unwrap_or_else(PoisonError::into_inner);
+                    continue;
+                };
+                let left = UNWAITED_FOR_AT_MOST.saturating_sub(since.elapsed());
+                if left.is_zero() {
+                    break;
+                }
+                queue = (shared.wake.wait_timeout(queue, left))
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
             }
+            let take = queue.changes.len().min(MAX_BATCH);
+            let batch: Vec<Queued> = queue.changes.drain(..take).collect();
+            queue.waited = queue.changes.iter().filter(|(_, r)| r.is_some()).count();
+            queue.unwaited_since = (!queue.changes.is_empty()).then(Instant::now);
             // The store is gone: what is left goes to disk, and the thread ends.
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                write(db, used, std::mem::take(&mut unwaited));
-                return;
-            }
+            (batch, queue.closed && queue.changes.is_empty())
         };
-        let mut batch = std::mem::take(&mut unwaited);
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match changes.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        let flushing = batch
-            .iter()
-            .any(|(change, _)| matches!(change, Change::Flush(_)));
-        if !flushing && batch.iter().all(|(_, reply)| reply.is_closed()) && batch.len() < MAX_BATCH
-        {
-            // Nobody waits: keep them for the next commit.
-            unwaited = batch;
-            continue;
-        }
         write(db, used, batch);
+        if last {
+            return;
+        }
     }
 }
 
 /// Commits `batch` and tells each waiting caller how it went.
-fn write(db: &Database, used: &UsedValues, batch: Vec<(Change, Reply)>) {
+fn write(db: &Database, used: &UsedValues, batch: Vec<Queued>) {
     if batch.is_empty() {
         return;
     }
@@ -198,13 +260,15 @@ fn write(db: &Database, used: &UsedValues, batch: Vec<(Change, Reply)>) {
                     }
                     _ => {}
                 }
-                let _ = reply.send(Ok(answer));
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(answer));
+                }
             }
         }
         Err(error) => {
             tracing::error!(%error, "the store file could not be written");
             let error = StoreError::Unavailable(format!("the store file: {error}"));
-            for (_, reply) in batch {
+            for reply in batch.into_iter().filter_map(|(_, reply)| reply) {
                 let _ = reply.send(Err(error.clone()));
             }
         }
@@ -212,7 +276,7 @@ fn write(db: &Database, used: &UsedValues, batch: Vec<(Change, Reply)>) {
 }
 
 /// Applies a batch in one durable transaction: all of it is on disk, or none.
-fn commit(db: &Database, batch: &[(Change, Reply)]) -> Result<Vec<Done>, redb::Error> {
+fn commit(db: &Database, batch: &[Queued]) -> Result<Vec<Done>, redb::Error> {
     let now_ms = crate::store::local::now_ms();
     let mut write = db.begin_write()?;
     if !batch.iter().any(|(change, _)| change.must_be_durable()) {
