@@ -359,8 +359,8 @@ impl Store for FileStore {
 }
 
 impl Drop for FileStore {
-    /// Writes what was committed without an `fsync` (session set changes): the process may
-    /// end before the writer thread lets go of the file.
+    /// Writes what is queued (used `state`s, session set changes) durably and marks the file
+    /// closed: the process may end before the writer thread lets go of the file.
     fn drop(&mut self) {
         if let Ok(mut sweeper) = self.sweeper.lock() {
             if let Some(task) = sweeper.take() {
@@ -368,7 +368,9 @@ impl Drop for FileStore {
             }
         }
         if !self.writer.flush_blocking() {
-            tracing::warn!("the store file's last changes to session sets may not be written");
+            tracing::warn!(
+                "the store file was not closed cleanly: the next start refuses logins begun before it"
+            );
         }
     }
 }
