@@ -3,7 +3,7 @@
 //! to the provider it started at (mix-up defence), back-channel logout that ends only the
 //! sessions of the issuer that sent it, and a bad providers entry stopping start-up.
 
-use crate::helpers;
+use crate::helpers::{self, set_cookies};
 
 use helpers::idp::{TestIdp, CLIENT_ID};
 use rocket::figment::Figment;
@@ -31,15 +31,6 @@ async fn two() -> Two {
     let rocket = helpers::bff::build_from(figment(&a, &b)).expect("valid config");
     let client = Client::untracked(rocket).await.expect("app ignites");
     Two { a, b, client }
-}
-
-fn set_cookies(response: &LocalResponse<'_>) -> Vec<Cookie<'static>> {
-    response
-        .headers()
-        .get("Set-Cookie")
-        .filter_map(|header| Cookie::parse_encoded(header.to_string()).ok())
-        .filter(|cookie| !cookie.value().is_empty())
-        .collect()
 }
 
 /// `/login?<query>`: the attempt's cookies and the redirect's parameters.

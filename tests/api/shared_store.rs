@@ -3,7 +3,7 @@
 //! store that goes down does (503 where the store is needed, the cookie kept, recovery without
 //! a restart). `two_instances` runs the same story with two processes and Redis.
 
-use crate::helpers;
+use crate::helpers::{self, set_cookies};
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -90,16 +90,6 @@ async fn code_pair() -> Pair {
             .merge(("oidc.client_secret", CLIENT_SECRET))
     })
     .await
-}
-
-/// The cookies a response sets, as `name=value` pairs for the next request.
-fn set_cookies(response: &LocalResponse<'_>) -> Vec<Cookie<'static>> {
-    response
-        .headers()
-        .get("Set-Cookie")
-        .filter_map(|header| Cookie::parse_encoded(header.to_string()).ok())
-        .filter(|cookie| !cookie.value().is_empty())
-        .collect()
 }
 
 fn named(cookies: &[Cookie<'static>], prefix: &str) -> Vec<Cookie<'static>> {

@@ -58,12 +58,9 @@ pub async fn bcl_with(
 }
 
 fn set_cookies(response: &LocalResponse<'_>, prefix: &str) -> Vec<Cookie<'static>> {
-    response
-        .headers()
-        .get("Set-Cookie")
-        .filter_map(|header| Cookie::parse_encoded(header.to_string()).ok())
-        .filter(|cookie| !cookie.value().is_empty() && cookie.name().starts_with(prefix))
-        .collect()
+    let mut cookies = helpers::set_cookies(response);
+    cookies.retain(|cookie| cookie.name().starts_with(prefix));
+    cookies
 }
 
 impl Bcl {

@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use rocket::figment::Figment;
 use rocket::http::{ContentType, Cookie, Header};
-use rocket::local::asynchronous::{Client, LocalResponse};
+use rocket::local::asynchronous::Client;
 use serde_json::json;
 
 use super::store_path;
-use crate::helpers;
 use crate::helpers::bff::{RedisStore, Store};
 use crate::helpers::idp::TestIdp;
 use crate::helpers::redis::RedisServer;
+use crate::helpers::{self, set_cookies};
 
 const CAPACITY: usize = 100;
 
@@ -27,15 +27,6 @@ fn figment(idp: &TestIdp) -> Figment {
 
 async fn client(rocket: rocket::Rocket<rocket::Build>) -> Client {
     Client::untracked(rocket).await.expect("app ignites")
-}
-
-fn set_cookies(response: &LocalResponse<'_>) -> Vec<Cookie<'static>> {
-    response
-        .headers()
-        .get("Set-Cookie")
-        .filter_map(|header| Cookie::parse_encoded(header.to_string()).ok())
-        .filter(|cookie| !cookie.value().is_empty())
-        .collect()
 }
 
 /// A whole login as `sub`; returns the session cookie.

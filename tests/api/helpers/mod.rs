@@ -15,7 +15,7 @@ pub mod upstream;
 use std::collections::HashMap;
 
 use rocket::figment::Figment;
-use rocket::http::{ContentType, Header};
+use rocket::http::{ContentType, Cookie, Header};
 use rocket::local::asynchronous::{Client, LocalResponse};
 
 pub use dev_idp::testing::free_port;
@@ -155,4 +155,14 @@ where
 /// The body of a response as text.
 pub async fn text(response: LocalResponse<'_>) -> String {
     response.into_string().await.unwrap_or_default()
+}
+
+/// The cookies a response sets (deletions left out), to send with the next request.
+pub fn set_cookies(response: &LocalResponse<'_>) -> Vec<Cookie<'static>> {
+    response
+        .headers()
+        .get("Set-Cookie")
+        .filter_map(|header| Cookie::parse_encoded(header.to_string()).ok())
+        .filter(|cookie| !cookie.value().is_empty())
+        .collect()
 }
