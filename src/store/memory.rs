@@ -148,10 +148,7 @@ impl Store for MemoryStore {
         if issued_ms < self.started_ms {
             return Ok(Consumption::IssuedBeforeRestart);
         }
-        Ok(match self.insert(key, None, ttl, true)? {
-            true => Consumption::First,
-            false => Consumption::Replayed,
-        })
+        self.insert(key, None, ttl, true).map(Consumption::of_claim)
     }
 
     async fn put(&self, key: &str, value: String, ttl: Duration) -> Result<(), StoreError> {

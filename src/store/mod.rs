@@ -53,6 +53,16 @@ pub enum Consumption {
     IssuedBeforeRestart,
 }
 
+impl Consumption {
+    /// What a `record_once`-style claim means: `First` when it was taken now.
+    pub fn of_claim(claimed: bool) -> Self {
+        match claimed {
+            true => Self::First,
+            false => Self::Replayed,
+        }
+    }
+}
+
 /// Records with an expiry, shared by every request (and, with a shared store, every instance).
 ///
 /// What the app relies on: calls may come concurrently; `record_once` and `lock` check and
@@ -77,10 +87,7 @@ pub trait Store: Send + Sync {
         issued_ms: i64,
     ) -> Result<Consumption, StoreError> {
         let _ = issued_ms;
-        Ok(match self.record_once(key, ttl).await? {
-            true => Consumption::First,
-            false => Consumption::Replayed,
-        })
+        Ok(Consumption::of_claim(self.record_once(key, ttl).await?))
     }
 
     /// Stores `value` under `key` until `ttl` has passed, replacing any previous value.

@@ -153,6 +153,23 @@ impl FileStore {
         self.writer.apply(change).await
     }
 
+    /// What `read` makes of the live record under `key` (`None`: absent or expired).
+    fn live_record<T>(
+        &self,
+        key: &str,
+        read: impl FnOnce(&[u8]) -> T,
+    ) -> Result<Option<T>, StoreError> {
+        let now = now_ms();
+        self.read(|transaction| {
+            let records = transaction.open_table(RECORDS)?;
+            let Some(record) = records.get(key)? else {
+                return Ok(None);
+            };
+            let bytes = record.value();
+            Ok((Record::until_ms(bytes) > now).then(|| read(bytes)))
+        })
+    }
+
     fn read<T>(
         &self,
         read: impl FnOnce(&redb::ReadTransaction) -> Result<T, redb::Error>,
@@ -202,16 +219,7 @@ impl Store for FileStore {
         issued_ms: i64,
     ) -> Result<Consumption, StoreError> {
         let until_ms = until_ms(ttl);
-        let in_file = || {
-            let now = now_ms();
-            self.read(|read| {
-                let records = read.open_table(RECORDS)?;
-                let live = records
-                    .get(key)?
-                    .is_some_and(|record| Record::until_ms(record.value()) > now);
-                Ok(live)
-            })
-        };
+        let in_file = || Ok(self.live_record(key, |_| ())?.is_some());
         Ok(match self.used.check(key, until_ms, issued_ms, in_file)? {
             Check::Used => Consumption::Replayed,
             Check::IssuedBeforeCrash => Consumption::IssuedBeforeRestart,
@@ -235,20 +243,8 @@ impl Store for FileStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let now = now_ms();
-        self.read(|read| {
-            let Ok(records) = read.open_table(RECORDS) else {
-                return Ok(None);
-            };
-            let Some(record) = records.get(key)? else {
-                return Ok(None);
-            };
-            let bytes = record.value();
-            let live = Record::until_ms(bytes) > now;
-            Ok(live
-                .then(|| Record::text(bytes).map(str::to_string))
-                .flatten())
-        })
+        let value = self.live_record(key, |bytes| Record::text(bytes).map(str::to_string))?;
+        Ok(value.flatten())
     }
 
     async fn remove(&self, key: &str) -> Result<(), StoreError> {

@@ -27,17 +27,19 @@ impl Expired {
     }
 }
 
-/// Where a pass over the tables has got to.
-#[derive(Debug, Default)]
+/// Where a pass over the tables has got to: the table, and the last key read in it.
+#[derive(Debug)]
 pub(super) enum Cursor {
-    #[default]
-    Records,
-    RecordsAfter(String),
-    Members,
-    MembersAfter(String, String),
-    Revocations,
-    RevocationsAfter(String),
+    Records(Option<String>),
+    Members(Option<(String, String)>),
+    Revocations(Option<String>),
     Done,
+}
+
+impl Default for Cursor {
+    fn default() -> Self {
+        Self::Records(None)
+    }
 }
 
 /// Reads the next page from `cursor` (at `now_ms`): the expired keys in it, and where the
@@ -50,29 +52,25 @@ pub(super) fn next_page(
     let now_secs = (now_ms / 1000) as i64;
     let mut expired = Expired::default();
     let next = match cursor {
-        Cursor::Records | Cursor::RecordsAfter(_) => {
-            let after = match &cursor {
-                Cursor::RecordsAfter(key) => Some(key.as_str()),
-                _ => None,
-            };
-            let (keys, last) = str_keys(db, RECORDS, after, |record| {
+        Cursor::Records(after) => {
+            let (keys, last) = str_keys(db, RECORDS, after.as_deref(), |record| {
                 Record::until_ms(record) <= now_ms
             })?;
             expired.records = keys;
-            last.map_or(Cursor::Members, Cursor::RecordsAfter)
+            last.map_or(Cursor::Members(None), |key| Cursor::Records(Some(key)))
         }
-        Cursor::Members | Cursor::MembersAfter(..) => {
+        Cursor::Members(after) => {
             let read = db.begin_read()?;
             let table = read.open_table(SET_MEMBERS)?;
-            let mut range = match &cursor {
-                Cursor::MembersAfter(set, member) => table.range((
+            let range = match &after {
+                Some((set, member)) => table.range((
                     Bound::Excluded((set.as_str(), member.as_str())),
                     Bound::Unbounded,
                 ))?,
-                _ => table.range(..)?,
+                None => table.range(..)?,
             };
             let mut last = None;
-            for entry in range.by_ref().take(PAGE) {
+            for entry in range.take(PAGE) {
                 let (key, until) = entry?;
                 if until.value() <= now_ms {
                     let (set, member) = key.value();
@@ -81,18 +79,16 @@ pub(super) fn next_page(
                 last = Some(key);
             }
             match last.as_ref().map(|key| key.value()) {
-                Some((set, member)) => Cursor::MembersAfter(set.into(), member.into()),
-                None => Cursor::Revocations,
+                Some((set, member)) => Cursor::Members(Some((set.into(), member.into()))),
+                None => Cursor::Revocations(None),
             }
         }
-        Cursor::Revocations | Cursor::RevocationsAfter(_) => {
-            let after = match &cursor {
-                Cursor::RevocationsAfter(key) => Some(key.as_str()),
-                _ => None,
-            };
-            let (keys, last) = str_keys(db, REVOCATIONS, after, |until| *until <= now_secs)?;
+        Cursor::Revocations(after) => {
+            let (keys, last) = str_keys(db, REVOCATIONS, after.as_deref(), |until| {
+                *until <= now_secs
+            })?;
             expired.revocations = keys;
-            last.map_or(Cursor::Done, Cursor::RevocationsAfter)
+            last.map_or(Cursor::Done, |key| Cursor::Revocations(Some(key)))
         }
         Cursor::Done => Cursor::Done,
     };
@@ -203,7 +199,7 @@ mod tests {
             remove: vec![],
         };
         apply_now(&db, &revoke(now_ms as i64 / 1000 - 1)).unwrap();
-        let (expired, _) = next_page(&db, Cursor::Revocations, now_ms).unwrap();
+        let (expired, _) = next_page(&db, Cursor::Revocations(None), now_ms).unwrap();
         assert_eq!(expired.revocations, ["s renewed"]);
         apply_now(&db, &revoke(i64::MAX)).unwrap();
         apply_now(&db, &Change::Expire(expired)).unwrap();
