@@ -14,10 +14,6 @@ export BENCH_IDP_PORT
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-ROUNDS=${BENCH_ROUNDS:-3}
-SECS=${BENCH_SECS:-10}
-WARMUP=${BENCH_WARMUP_SECS:-2}
-CONNS=${BENCH_CONNECTIONS:-32}
 PORT=${BENCH_PORT_BASE:-3355}
 A_NAME=${BENCH_NAME_A:-before} B_NAME=${BENCH_NAME_B:-after}
 [[ -x ${BENCH_APP_BIN_A:-} && -x ${BENCH_APP_BIN_B:-} ]] || die "set BENCH_APP_BIN_A and BENCH_APP_BIN_B"

@@ -15,10 +15,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-ROUNDS=${BENCH_ROUNDS:-3}
 LOGINS=${BENCH_LOGINS:-500}
-SECS=${BENCH_SECS:-10}
-WARMUP=${BENCH_WARMUP_SECS:-2}
 CONNS=${BENCH_CONNECTIONS:-8}
 PORT_BASE=${BENCH_PORT_BASE:-3390}
 APP_BIN=${BENCH_APP_BIN:-$ROOT/target/release/oidc-bff}

@@ -1,4 +1,4 @@
-# Helpers shared by bench/run.sh and bench/soak.sh (sourced, not run).
+# Helpers shared by the bench scripts (sourced, not run).
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH="$ROOT/bench"
@@ -12,6 +12,11 @@ CLIENT_ID=bench-client
 SECRET=${BENCH_SECRET:-bench-only-secret-0123456789abcdef0123456789abcdef}
 SERVER_CORE=${BENCH_SERVER_CORE:-0}
 LOAD_CORE=${BENCH_LOAD_CORE:-1}
+# Every script's measuring defaults; a script with other defaults sets its own after sourcing.
+ROUNDS=${BENCH_ROUNDS:-3}
+SECS=${BENCH_SECS:-10}
+WARMUP=${BENCH_WARMUP_SECS:-2}
+CONNS=${BENCH_CONNECTIONS:-32}
 
 # How the server and the load generators are scheduled. `nice` (default as root): nice -20.
 # `rt`: SCHED_RR, so that builds and tests of others on a shared machine cannot take their

@@ -11,9 +11,6 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 ROUNDS=${BENCH_ROUNDS:-4}
-SECS=${BENCH_SECS:-10}
-WARMUP=${BENCH_WARMUP_SECS:-2}
-CONNS=${BENCH_CONNECTIONS:-32}
 PORT_BASE=${BENCH_PORT_BASE:-3340}
 
 start_run metrics-

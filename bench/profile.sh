@@ -21,9 +21,6 @@ cd "$ROOT"
 
 WORKLOAD=${1:-auth}
 case $WORKLOAD in auth | 401 | page) ;; *) die "workload must be auth, 401 or page" ;; esac
-SECS=${BENCH_SECS:-10}
-WARMUP=${BENCH_WARMUP_SECS:-2}
-CONNS=${BENCH_CONNECTIONS:-32}
 PORT=${BENCH_PORT_BASE:-3350}
 FREQ=${PROFILE_FREQ:-1999}
 case ${PROFILE_CALL_GRAPH:-fp} in

@@ -12,10 +12,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-ROUNDS=${BENCH_ROUNDS:-3}
-SECS=${BENCH_SECS:-10}
-WARMUP=${BENCH_WARMUP_SECS:-2}
-CONNS=${BENCH_CONNECTIONS:-32}
 PORT=${BENCH_PORT_BASE:-3350}
 
 start_run providers-

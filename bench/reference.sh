@@ -24,10 +24,6 @@ source "$(dirname "$0")/lib.sh"
 # Both apps read Rocket.toml (and oidc-bff templates/, public/) from the working directory.
 cd "$ROOT"
 
-ROUNDS=${BENCH_ROUNDS:-3}
-SECS=${BENCH_SECS:-10}
-WARMUP=${BENCH_WARMUP_SECS:-2}
-CONNS=${BENCH_CONNECTIONS:-32}
 PORT=${BENCH_PORT_BASE:-3360}
 REF_PORT=$((PORT + 1)) METRICS_PORT=$((PORT + 2))
 

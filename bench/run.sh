@@ -12,9 +12,6 @@ source "$(dirname "$0")/lib.sh"
 # The app reads Rocket.toml, templates/ and public/ from its working directory.
 cd "$ROOT"
 
-SECS=${BENCH_SECS:-10}
-WARMUP=${BENCH_WARMUP_SECS:-2}
-CONNS=${BENCH_CONNECTIONS:-32}
 LOGIN_CONC=${BENCH_LOGIN_CONCURRENCY:-8}
 # Logins of the server-bound login measurement (each token takes ~1 ms to mint, untimed).
 SPLIT_LOGINS=${BENCH_SPLIT_LOGINS:-8000}
