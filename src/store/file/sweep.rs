@@ -127,11 +127,18 @@ mod tests {
     use super::*;
     use redb::ReadableTableMetadata;
 
-    #[test]
-    fn a_pass_removes_every_expired_entry_across_pages_and_keeps_the_live_ones() {
-        let path = std::env::temp_dir().join(format!("oidc-bff-sweep-{}.redb", std::process::id()));
+    /// A new store file in the temporary directory, and its path.
+    fn fresh_file(name: &str) -> (Database, std::path::PathBuf) {
+        let file = format!("oidc-bff-{name}-{}.redb", std::process::id());
+        let path = std::env::temp_dir().join(file);
         let _ = std::fs::remove_file(&path);
         let (db, _) = super::super::open::database(&path).unwrap();
+        (db, path)
+    }
+
+    #[test]
+    fn a_pass_removes_every_expired_entry_across_pages_and_keeps_the_live_ones() {
+        let (db, path) = fresh_file("sweep");
         let now_ms = 10_000_000;
         let count = PAGE * 2 + 7;
         let write = db.begin_write().unwrap();
@@ -190,9 +197,7 @@ mod tests {
 
     #[test]
     fn an_entry_renewed_after_the_scan_is_kept() {
-        let path = std::env::temp_dir().join(format!("oidc-bff-renew-{}.redb", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        let (db, _) = super::super::open::database(&path).unwrap();
+        let (db, path) = fresh_file("renew");
         let now_ms = 10_000_000;
         let revoke = |until: i64| Change::Revocations {
             add: vec![("s renewed".into(), until)],
