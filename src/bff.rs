@@ -11,6 +11,7 @@ use rocket::{Build, Rocket};
 
 use crate::config::EmbeddedStore;
 use crate::config::{self, ConfigError, Settings};
+use crate::crypto::CookieKeys;
 use crate::gateway::{self, Gateway};
 use crate::hooks::{LoginHook, LoginHooks};
 use crate::oidc::provider::Provider;
@@ -170,7 +171,10 @@ impl Bff {
                 idle_timeout: settings.session_idle_timeout,
                 absolute_lifetime: settings.session_absolute_lifetime,
                 secure_cookies: settings.cookies_secure(),
-                previous_keys: settings.previous_cookie_keys.clone(),
+                cookie_keys: CookieKeys::new(
+                    &settings.sealer,
+                    settings.previous_cookie_keys.clone(),
+                ),
                 same_site: settings.session_same_site,
                 max_sessions_per_user: settings.max_sessions_per_user,
             },

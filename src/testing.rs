@@ -12,7 +12,9 @@ pub mod config {
 }
 
 pub mod crypto {
-    pub use crate::crypto::{random_token, Sealer};
+    pub use crate::crypto::{
+        derive_cookie_key, random_token, CookieKeys, PreviousCookieKeys, Sealer,
+    };
 }
 
 #[cfg(all(feature = "dev-idp", debug_assertions))]

@@ -1,5 +1,6 @@
-//! The keys of Rocket's private cookies as derived from a secret, and the previous ones that
-//! still decrypt during a rotation.
+//! The keys of the app's cookies: the sealer of their current form, and the keys of Rocket's
+//! private cookies (the form of earlier releases) as derived from a secret, with the previous
+//! ones that still decrypt during a rotation.
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,9 +9,52 @@ use hkdf::Hkdf;
 use rocket::http::Cookie;
 use sha2::Sha256;
 
+use super::sealer::{PreparedSealer, Sealer};
+
+/// The purpose the app's cookies are sealed for (see [`Sealer`]).
+const COOKIE_PURPOSE: &str = "cookie";
+
+/// What seals and opens the app's cookies (`session::keyring`). Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct CookieKeys {
+    /// Seals under `SECRET`, opens under it or one of `PREVIOUS_SECRETS`.
+    sealer: PreparedSealer,
+    /// Rocket's private-cookie keys of `PREVIOUS_SECRETS`, for cookies of earlier releases
+    /// (Rocket's own `secret_key` opens those of the current secret).
+    pub(crate) earlier_release: PreviousCookieKeys,
+}
+
+impl CookieKeys {
+    /// The keys of `sealer`'s secrets, and the private-cookie keys of the previous ones.
+    pub fn new(sealer: &Sealer, earlier_release: PreviousCookieKeys) -> Self {
+        Self {
+            sealer: sealer.prepare(COOKIE_PURPOSE),
+            earlier_release,
+        }
+    }
+
+    /// Keys of a random secret: what they seal opens only in this process.
+    pub fn random() -> Self {
+        Self::new(&Sealer::random(), PreviousCookieKeys::none())
+    }
+
+    /// `value` sealed under the current secret for the cookie `name` only.
+    pub fn seal(&self, name: &str, value: &str) -> String {
+        self.sealer.seal(name.as_bytes(), value.as_bytes())
+    }
+
+    /// The value of the cookie `name` sealed under the current or a previous secret, and
+    /// whether it was the current one; `None` for anything else (another name included).
+    pub fn open(&self, name: &str, sealed: &str) -> Option<(String, bool)> {
+        let opened = self.sealer.open(name.as_bytes(), sealed)?;
+        let value = String::from_utf8(opened.plaintext).ok()?;
+        Some((value, !opened.under_previous_secret))
+    }
+}
+
 /// HKDF-SHA256 (salt `oidc-bff`, info `rocket secret_key`) of a secret: the 512-bit key of
 /// Rocket's private cookies. Must never change, or every session is lost at the upgrade.
-pub(crate) fn derive_cookie_key(secret: &[u8]) -> Result<[u8; 64], hkdf::InvalidLength> {
+pub fn derive_cookie_key(secret: &[u8]) -> Result<[u8; 64], hkdf::InvalidLength> {
     let mut key = [0u8; 64];
     Hkdf::<Sha256>::new(Some(b"oidc-bff"), secret).expand(b"rocket secret_key", &mut key)?;
     Ok(key)

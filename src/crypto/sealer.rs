@@ -59,6 +59,19 @@ impl Sealer {
         Self::new(&secret, &[])
     }
 
+    /// The keys for `purpose`, derived once: for values sealed or opened on every request
+    /// (the app's cookies), where deriving them each time would cost more than the sealing.
+    pub fn prepare(&self, purpose: &str) -> PreparedSealer {
+        let ciphers: Vec<Aes256Gcm> = self
+            .secrets
+            .iter()
+            .map(|secret| cipher(secret, purpose))
+            .collect();
+        PreparedSealer {
+            ciphers: ciphers.into(),
+        }
+    }
+
     /// Encrypts `plaintext` for `purpose`, bound to `associated_data` (which is not stored:
     /// [`open`](Self::open) needs the same bytes). Two seals of the same plaintext differ.
     ///
@@ -68,40 +81,103 @@ impl Sealer {
         let Some(secret) = self.secrets.first() else {
             return String::new();
         };
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::thread_rng().fill_bytes(&mut nonce);
-        let payload = Payload {
-            msg: plaintext,
-            aad: associated_data,
-        };
-        let Ok(ciphertext) = cipher(secret, purpose).encrypt(&Nonce::from(nonce), payload) else {
-            return String::new();
-        };
-        let mut sealed = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
-        sealed.push(VERSION);
-        sealed.extend_from_slice(&nonce);
-        sealed.extend_from_slice(&ciphertext);
-        URL_SAFE_NO_PAD.encode(sealed)
+        seal_with(&cipher(secret, purpose), associated_data, plaintext)
     }
 
     /// The plaintext of a value [`seal`](Self::seal)ed for `purpose` with `associated_data`
     /// under the current or a previous secret; `None` if it is malformed, was tampered with,
     /// or was sealed for another purpose, other associated data or an unknown secret.
     pub fn open(&self, purpose: &str, associated_data: &[u8], sealed: &str) -> Option<Vec<u8>> {
-        let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
-        let (&version, rest) = bytes.split_first()?;
-        if version != VERSION || rest.len() < NONCE_LEN + TAG_LEN {
-            return None;
+        let parts = Parts::of(sealed)?;
+        self.secrets
+            .iter()
+            .find_map(|secret| parts.open_with(&cipher(secret, purpose), associated_data))
+    }
+}
+
+/// A [`Sealer`]'s keys for one purpose, derived once; the same format, so what one seals the
+/// other opens. Cloning shares the keys.
+#[derive(Clone)]
+pub struct PreparedSealer {
+    /// One cipher per secret, the current one first.
+    ciphers: Arc<[Aes256Gcm]>,
+}
+
+/// What [`PreparedSealer::open`] found.
+#[derive(Debug, PartialEq)]
+pub struct Opened {
+    /// The plaintext.
+    pub plaintext: Vec<u8>,
+    /// Sealed under a previous secret: seal it again, under the current one.
+    pub under_previous_secret: bool,
+}
+
+impl PreparedSealer {
+    /// As [`Sealer::seal`], for this purpose.
+    pub fn seal(&self, associated_data: &[u8], plaintext: &[u8]) -> String {
+        match self.ciphers.first() {
+            Some(cipher) => seal_with(cipher, associated_data, plaintext),
+            None => String::new(),
         }
-        let (nonce, ciphertext) = rest.split_first_chunk::<NONCE_LEN>()?;
-        let nonce = Nonce::from(*nonce);
-        self.secrets.iter().find_map(|secret| {
-            let payload = Payload {
-                msg: ciphertext,
-                aad: associated_data,
-            };
-            cipher(secret, purpose).decrypt(&nonce, payload).ok()
+    }
+
+    /// As [`Sealer::open`], for this purpose, saying whether a previous secret opened it.
+    pub fn open(&self, associated_data: &[u8], sealed: &str) -> Option<Opened> {
+        let parts = Parts::of(sealed)?;
+        self.ciphers.iter().enumerate().find_map(|(index, cipher)| {
+            let plaintext = parts.open_with(cipher, associated_data)?;
+            Some(Opened {
+                plaintext,
+                under_previous_secret: index > 0,
+            })
         })
+    }
+}
+
+impl fmt::Debug for PreparedSealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PreparedSealer({} secrets)", self.ciphers.len())
+    }
+}
+
+fn seal_with(cipher: &Aes256Gcm, associated_data: &[u8], plaintext: &[u8]) -> String {
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::thread_rng().fill_bytes(&mut nonce);
+    let payload = Payload {
+        msg: plaintext,
+        aad: associated_data,
+    };
+    let Ok(ciphertext) = cipher.encrypt(&Nonce::from(nonce), payload) else {
+        return String::new();
+    };
+    let mut sealed = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
+    sealed.push(VERSION);
+    sealed.extend_from_slice(&nonce);
+    sealed.extend_from_slice(&ciphertext);
+    URL_SAFE_NO_PAD.encode(sealed)
+}
+
+/// A sealed value taken apart: its nonce, then the ciphertext with its tag.
+struct Parts {
+    bytes: Vec<u8>,
+}
+
+impl Parts {
+    fn of(sealed: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        match bytes.first() {
+            Some(&VERSION) if bytes.len() >= 1 + NONCE_LEN + TAG_LEN => Some(Self { bytes }),
+            _ => None,
+        }
+    }
+
+    fn open_with(&self, cipher: &Aes256Gcm, associated_data: &[u8]) -> Option<Vec<u8>> {
+        let (nonce, ciphertext) = self.bytes[1..].split_first_chunk::<NONCE_LEN>()?;
+        let payload = Payload {
+            msg: ciphertext,
+            aad: associated_data,
+        };
+        cipher.decrypt(&Nonce::from(*nonce), payload).ok()
     }
 }
 
@@ -215,6 +291,30 @@ mod tests {
     fn random_sealers_do_not_open_each_others_values() {
         let sealed = Sealer::random().seal("tokens", b"", b"x");
         assert!(Sealer::random().open("tokens", b"", &sealed).is_none());
+    }
+
+    #[test]
+    fn a_prepared_sealer_shares_the_format_and_says_which_secret_opened() {
+        let sealer = Sealer::new(NEW, &[OLD]);
+        let prepared = sealer.prepare("cookie");
+        let sealed = prepared.seal(b"name", b"value");
+        assert_eq!(sealer.open("cookie", b"name", &sealed).unwrap(), b"value");
+        assert_eq!(
+            prepared.open(b"name", &sealer.seal("cookie", b"name", b"v")),
+            Some(Opened {
+                plaintext: b"v".to_vec(),
+                under_previous_secret: false
+            })
+        );
+        let before = Sealer::new(OLD, &[]).prepare("cookie").seal(b"name", b"v");
+        assert!(
+            prepared
+                .open(b"name", &before)
+                .unwrap()
+                .under_previous_secret
+        );
+        assert!(prepared.open(b"other name", &sealed).is_none());
+        assert!(sealer.prepare("tokens").open(b"name", &sealed).is_none());
     }
 
     #[test]

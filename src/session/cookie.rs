@@ -1,4 +1,4 @@
-//! The session cookie (encrypted with Rocket's private cookies): issued at login, renewed,
+//! The session cookie (sealed by `keyring`): issued at login, renewed,
 //! ended at logout, with the ID token kept beside it for logout; always under 4 KB.
 
 use rocket::http::{Cookie, CookieJar, SameSite};
@@ -18,12 +18,12 @@ pub const SESSION_COOKIE: &str = "bff_session";
 
 /// Browsers keep cookies of at most 4096 bytes (name and value); stay clear of it.
 const MAX_COOKIE_BYTES: usize = 4000;
-/// AES-GCM adds a 12-byte nonce and a 16-byte tag; base64 adds a third.
-const ENCRYPTION_OVERHEAD: usize = 28;
+/// The sealed form adds a version byte, a 12-byte nonce and a 16-byte tag; base64 a third.
+const ENCRYPTION_OVERHEAD: usize = 29;
 
-/// Whether a private cookie `name=value` stays under the browser's limit once encrypted.
+/// Whether a cookie `name=value` stays under the browser's limit once sealed.
 fn fits_in_a_cookie(name: &str, value: &str) -> bool {
-    name.len() + 1 + (value.len() + ENCRYPTION_OVERHEAD).div_ceil(3) * 4 <= MAX_COOKIE_BYTES
+    name.len() + 1 + ((value.len() + ENCRYPTION_OVERHEAD) * 4).div_ceil(3) <= MAX_COOKIE_BYTES
 }
 
 /// Sets `Max-Age` and a matching `Expires` (Rocket would otherwise add `Expires` a week ahead).
@@ -87,7 +87,11 @@ pub fn issue(
         },
         token.claims,
     )?;
-    jar.add_private(session_cookie(policy, value, &session, now));
+    keyring::add(
+        jar,
+        &policy.cookie_keys,
+        session_cookie(policy, value, &session, now),
+    );
     Ok(session)
 }
 
@@ -156,7 +160,11 @@ pub fn renew(jar: &CookieJar<'_>, policy: &SessionPolicy, session: &Session, now
     let mut renewed = session.clone();
     renewed.seen = now;
     if let Some(value) = wire::write(&renewed) {
-        jar.add_private(session_cookie(policy, value, &renewed, now));
+        keyring::add(
+            jar,
+            &policy.cookie_keys,
+            session_cookie(policy, value, &renewed, now),
+        );
     }
     renewed
 }
@@ -219,7 +227,7 @@ pub async fn end_unusable(
 
 /// Removes the session cookie from the browser.
 pub fn remove_session_cookie(jar: &CookieJar<'_>, policy: &SessionPolicy) {
-    jar.remove_private(
+    jar.remove(
         Cookie::build(policy.session_cookie_name())
             .path("/")
             .secure(policy.secure_cookies),
@@ -246,7 +254,7 @@ pub fn keep_id_token(
     let name = policy.logout_hint_cookie_name();
     if !fits_in_a_cookie(name, &value) {
         tracing::debug!("ID token too large to keep for logout; logout will go without the hint");
-        jar.remove_private(
+        jar.remove(
             Cookie::build(name)
                 .path(LOGOUT_PATH)
                 .secure(policy.secure_cookies),
@@ -260,39 +268,39 @@ pub fn keep_id_token(
         .path(LOGOUT_PATH)
         .build();
     let max_age = session.remaining(policy, now).as_secs() as i64;
-    jar.add_private(lasting(cookie, max_age));
+    keyring::add(jar, &policy.cookie_keys, lasting(cookie, max_age));
 }
 
 /// The ID token kept for the session that is ending (none if it belongs to another session);
-/// the cookie is removed either way. One kept under a previous key (`PREVIOUS_SECRETS`) is
-/// read too; it is not re-issued, since this response removes it.
+/// the cookie is removed either way. One kept under a previous secret (`PREVIOUS_SECRETS`) or
+/// by an earlier release is read too; it is not re-issued, since this response removes it.
 pub fn take_id_token(
     jar: &CookieJar<'_>,
     policy: &SessionPolicy,
     session_id: &str,
 ) -> Option<String> {
     let name = policy.logout_hint_cookie_name();
-    let cookie = keyring::get_private(jar, &policy.previous_keys, name, |_| None);
-    jar.remove_private(
+    let value = keyring::read(jar, &policy.cookie_keys, name, |_| None);
+    jar.remove(
         Cookie::build(name)
             .path(LOGOUT_PATH)
             .secure(policy.secure_cookies),
     );
-    let cookie = cookie?;
-    let (owner, token) = cookie.value().split_once(' ')?;
+    let value = value?;
+    let (owner, token) = value.split_once(' ')?;
     (owner == session_id).then(|| token.to_string())
 }
 
-/// The session in the cookie; one issued under a previous key is re-issued under the current
-/// one, with the same value and attributes.
+/// The session in the cookie; one issued under a previous secret or by an earlier release is
+/// re-issued in the current form, with the same value and attributes.
 pub fn read_cookie(jar: &CookieJar<'_>, policy: &SessionPolicy) -> Option<Session> {
     let name = policy.session_cookie_name();
-    let cookie = keyring::get_private(jar, &policy.previous_keys, name, |old| {
-        let session = wire::read(old.value())?;
-        let value = old.value().to_string();
+    let value = keyring::read(jar, &policy.cookie_keys, name, |value| {
+        let session = wire::read(value)?;
+        let value = value.to_string();
         Some(session_cookie(policy, value, &session, crate::clock::now()))
     })?;
-    wire::read(cookie.value())
+    wire::read(&value)
 }
 
 #[cfg(test)]

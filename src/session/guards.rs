@@ -68,7 +68,7 @@ async fn current<'r>(req: &'r Request<'_>) -> &'r Result<Session, NoSession> {
             session.seen = now;
             if let Some(value) = super::wire::write(&session) {
                 let cookie = session_cookie(&sessions.policy, value, &session, now);
-                req.cookies().add_private(cookie);
+                super::keyring::add(req.cookies(), &sessions.policy.cookie_keys, cookie);
             }
         }
         Ok(session)

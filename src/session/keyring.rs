@@ -1,37 +1,54 @@
-//! Reading the app's private cookies across a key rotation: Rocket's `get_private` knows only
-//! the current key; a cookie it cannot read is tried under each key of `PREVIOUS_SECRETS` and,
-//! when one opens it, re-issued under the current key on the same response.
+//! How the app's cookies (the session, login attempts, the logout hint) are sealed and read.
+//!
+//! The app seals each value itself ([`CookieKeys`]: AES-256-GCM bound to the cookie's name,
+//! in base64url) rather than through Rocket's private cookies: their standard base64 puts `/`,
+//! `+` and `=` in the value, which travel percent-encoded and which Rocket percent-decodes on
+//! every request, and they derive the AES key again for every cookie read.
+//!
+//! Cookies of earlier releases (Rocket's private cookies) are still read, under the current
+//! key or one of `PREVIOUS_SECRETS`, and so is a cookie sealed under a previous secret; either
+//! is re-issued in the current form on the same response, so a deploy or a rotation logs
+//! nobody out.
 
 use rocket::http::{Cookie, CookieJar};
 
-use crate::crypto::PreviousCookieKeys;
+use crate::crypto::CookieKeys;
 
-/// The private cookie `name`, decrypted under the current key or, failing that, under a
-/// previous one. A cookie read under a previous key is passed (decrypted) to `reissue`, and
-/// what it returns (the cookie with the attributes of its first issuance) is set under the
-/// current key; `None` sets nothing (e.g. the cookie is removed on this response anyway).
-///
-/// Without previous keys, or for a cookie under the current key, this is `jar.get_private`
-/// and nothing more.
-pub fn get_private(
+/// Sets `cookie` with its value sealed under the current secret.
+pub fn add(jar: &CookieJar<'_>, keys: &CookieKeys, mut cookie: Cookie<'static>) {
+    let sealed = keys.seal(cookie.name(), cookie.value());
+    cookie.set_value(sealed);
+    jar.add(cookie);
+}
+
+/// The value of the app's cookie `name`, opened. A cookie sealed under a previous secret, or
+/// in an earlier release's form, is passed (opened) to `reissue`, and what it returns (the
+/// cookie with the attributes of its first issuance) is set in the current form; `None` sets
+/// nothing (e.g. the cookie is removed on this response anyway).
+pub fn read(
     jar: &CookieJar<'_>,
-    previous: &PreviousCookieKeys,
+    keys: &CookieKeys,
     name: &str,
-    reissue: impl FnOnce(&Cookie<'static>) -> Option<Cookie<'static>>,
-) -> Option<Cookie<'static>> {
-    if let Some(cookie) = jar.get_private(name) {
-        return Some(cookie);
+    reissue: impl FnOnce(&str) -> Option<Cookie<'static>>,
+) -> Option<String> {
+    let sent = jar.get(name)?;
+    let (value, current) = match keys.open(name, sent.value()) {
+        Some(opened) => opened,
+        None => {
+            let earlier = jar
+                .get_private(name)
+                .or_else(|| keys.earlier_release.decrypt(sent))?;
+            (earlier.value().to_string(), false)
+        }
+    };
+    if !current {
+        tracing::debug!(
+            cookie = name,
+            "cookie of a previous secret or release; re-issued in the current form"
+        );
+        if let Some(fresh) = reissue(&value) {
+            add(jar, keys, fresh);
+        }
     }
-    if previous.is_empty() {
-        return None;
-    }
-    let cookie = previous.decrypt(jar.get(name)?)?;
-    tracing::debug!(
-        cookie = name,
-        "cookie read under a previous key; re-issued under the current one"
-    );
-    if let Some(fresh) = reissue(&cookie) {
-        jar.add_private(fresh);
-    }
-    Some(cookie)
+    Some(value)
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::crypto::PreviousCookieKeys;
+use crate::crypto::CookieKeys;
 use crate::store::SessionFacts;
 
 /// How sessions live and how their cookie is written.
@@ -21,9 +21,9 @@ pub struct SessionPolicy {
     pub absolute_lifetime: Duration,
     /// Whether cookies carry `Secure`.
     pub secure_cookies: bool,
-    /// Keys of `PREVIOUS_SECRETS`: the app's cookies issued under them are still read, and
-    /// re-issued under the current key (`Settings::previous_cookie_keys`).
-    pub previous_keys: PreviousCookieKeys,
+    /// What seals the app's cookies under `SECRET` and opens them under it or one of
+    /// `PREVIOUS_SECRETS` (cookies of those, or of earlier releases, are re-issued).
+    pub cookie_keys: CookieKeys,
     /// The session cookie's `SameSite` (`SESSION_SAMESITE`): `Lax` by default, or `Strict`.
     pub same_site: SameSite,
     /// At most this many live sessions per user (`MAX_SESSIONS_PER_USER`).
@@ -252,7 +252,7 @@ pub(super) mod tests {
             idle_timeout: Duration::from_secs(100),
             absolute_lifetime: Duration::from_secs(1000),
             secure_cookies: true,
-            previous_keys: PreviousCookieKeys::none(),
+            cookie_keys: CookieKeys::random(),
             max_sessions_per_user: 50,
         }
     }

@@ -73,25 +73,50 @@ async fn over_https_the_session_cookie_is_host_prefixed_and_works() {
 async fn over_https_a_cookie_without_the_prefix_is_no_session() {
     let app = https_app().await;
     app.login().await;
-    let value = app
+    let sealed = app
         .client
         .cookies()
-        .get_private("__Host-bff_session")
+        .get("__Host-bff_session")
         .expect("the session cookie")
         .value()
         .to_string();
-    // A second instance (same key) with an empty jar: only the prefixed name is a session.
+    let keys = crate::helpers::cookie_keys();
+    let (session, _) = keys
+        .open("__Host-bff_session", &sealed)
+        .expect("sealed by the app");
+    // A second instance (same key) with an empty jar: only the prefixed name is a session,
+    // even with the same session sealed for the unprefixed name, or as Rocket sealed it.
     let other = https_app().await;
-    let call = |name: &'static str| {
+    let call = |name: &'static str, value: String| {
         other
             .client
             .get("/api/hello")
-            .private_cookie(rocket::http::Cookie::new(name, value.clone()))
+            .cookie(rocket::http::Cookie::new(name, value))
             .header(rocket::http::Header::new("Sec-Fetch-Mode", "cors"))
             .dispatch()
     };
-    assert_eq!(call("bff_session").await.status(), Status::Unauthorized);
-    assert_eq!(call("__Host-bff_session").await.status(), Status::Ok);
+    let resealed = keys.seal("bff_session", &session);
+    assert_eq!(
+        call("bff_session", resealed).await.status(),
+        Status::Unauthorized
+    );
+    // The value sealed for the prefixed name does not open under another name either.
+    assert_eq!(
+        call("bff_session", sealed.clone()).await.status(),
+        Status::Unauthorized
+    );
+    let earlier_form = other
+        .client
+        .get("/api/hello")
+        .private_cookie(rocket::http::Cookie::new("bff_session", session))
+        .header(rocket::http::Header::new("Sec-Fetch-Mode", "cors"))
+        .dispatch()
+        .await;
+    assert_eq!(earlier_form.status(), Status::Unauthorized);
+    assert_eq!(
+        call("__Host-bff_session", sealed).await.status(),
+        Status::Ok
+    );
 }
 
 #[rocket::async_test]

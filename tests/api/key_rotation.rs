@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use helpers::bff::{MemoryStore, Store};
 use helpers::TestIdp;
+use oidc_bff::testing::crypto::{derive_cookie_key, CookieKeys, PreviousCookieKeys, Sealer};
 use rocket::figment::Figment;
 use rocket::http::{Cookie, Header, SameSite};
 use rocket::local::asynchronous::{Client, LocalResponse};
@@ -181,6 +182,47 @@ async fn a_session_under_a_previous_secret_is_accepted_and_reissued_under_the_ne
         "nothing to re-issue"
     );
     assert_eq!(new_only.call_api(sent(issued)).await.status().code, 401);
+}
+
+/// The keys that seal the cookies of an instance whose `SECRET` is `secret`.
+fn sealing_keys(secret: &str) -> CookieKeys {
+    CookieKeys::new(
+        &Sealer::new(secret.as_bytes(), &[]),
+        PreviousCookieKeys::none(),
+    )
+}
+
+#[rocket::async_test]
+async fn a_session_of_an_earlier_release_under_a_previous_secret_is_reissued_sealed() {
+    let idp = TestIdp::start().await;
+    let store = new_store();
+    let old = Instance::start(&idp, &store, OLD, None).await;
+    let (cookies, _) = old.login(&idp).await;
+    let (session, _) = sealing_keys(OLD)
+        .open("bff_session", cookies[0].value())
+        .expect("sealed under the old secret");
+    // The same session as the release before sealed cookies wrote it: a Rocket private
+    // cookie under the old secret's key.
+    let rocket_key = cookie::Key::from(&derive_cookie_key(OLD.as_bytes()).unwrap());
+    let mut jar = cookie::CookieJar::new();
+    jar.private_mut(&rocket_key)
+        .add(cookie::Cookie::new("bff_session", session.clone()));
+    let earlier = Cookie::new(
+        "bff_session",
+        jar.get("bff_session").unwrap().value().to_string(),
+    );
+
+    let rotated = Instance::start(&idp, &store, NEW, Some(OLD)).await;
+    let response = rotated.call_api(earlier.clone()).await;
+    assert_eq!(response.status().code, 200);
+    let reissued = set_cookie(&response, "bff_session").expect("re-issued sealed");
+    assert_eq!(
+        sealing_keys(NEW).open("bff_session", reissued.value()),
+        Some((session, true)),
+        "sealed under the new secret, same session"
+    );
+    let new_only = Instance::start(&idp, &store, NEW, None).await;
+    assert_eq!(new_only.call_api(earlier).await.status().code, 401);
 }
 
 #[rocket::async_test]

@@ -30,7 +30,7 @@ pub(super) fn keep(
         LOGIN_ATTEMPT_LIFETIME_SECS,
         attempt.response_mode,
     );
-    jar.add_private(cookie);
+    session::add_cookie(jar, &policy.cookie_keys, cookie);
     Ok(())
 }
 
@@ -79,30 +79,30 @@ pub(super) fn drop_stale_attempts(jar: &CookieJar<'_>, policy: &SessionPolicy, n
     }
 }
 
-/// The attempt in cookie `name`; one issued under a previous key (`PREVIOUS_SECRETS`) is
-/// re-issued under the current one for the rest of its lifetime.
+/// The attempt in cookie `name`; one issued under a previous secret (`PREVIOUS_SECRETS`) or by
+/// an earlier release is re-issued in the current form for the rest of its lifetime.
 pub(super) fn read_attempt(
     jar: &CookieJar<'_>,
     policy: &SessionPolicy,
     name: &str,
 ) -> Option<LoginAttempt> {
-    let cookie = session::get_private(jar, &policy.previous_keys, name, |old| {
-        let attempt: LoginAttempt = serde_json::from_str(old.value()).ok()?;
+    let value = session::read_app_cookie(jar, &policy.cookie_keys, name, |value| {
+        let attempt: LoginAttempt = serde_json::from_str(value).ok()?;
         let remaining_secs = (attempt.expires_at_ms() - crate::clock::now_ms()) / 1000;
         (remaining_secs > 0).then(|| {
             attempt_cookie(
-                old.name().to_string(),
-                old.value().to_string(),
+                name.to_string(),
+                value.to_string(),
                 remaining_secs,
                 attempt.response_mode,
             )
         })
     })?;
-    serde_json::from_str(cookie.value()).ok()
+    serde_json::from_str(&value).ok()
 }
 
 pub(super) fn remove_login_cookie(jar: &CookieJar<'_>, name: String) {
-    jar.remove_private(
+    jar.remove(
         Cookie::build(name)
             .path("/")
             .same_site(SameSite::None)

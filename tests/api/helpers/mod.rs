@@ -44,6 +44,13 @@ pub fn figment(issuer: &str) -> Figment {
         .merge(("oidc.base_url", "http://localhost:3000"))
 }
 
+/// What seals the cookies of an app built from [`figment`] (keys derived from its
+/// `secret_key`), for tests that open or forge them.
+pub fn cookie_keys() -> oidc_bff::testing::crypto::CookieKeys {
+    use oidc_bff::testing::crypto::{CookieKeys, PreviousCookieKeys, Sealer};
+    CookieKeys::new(&Sealer::new(&[7u8; 64], &[]), PreviousCookieKeys::none())
+}
+
 pub async fn app() -> TestApp {
     app_with(|f| f).await
 }

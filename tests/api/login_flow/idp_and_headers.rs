@@ -53,6 +53,8 @@ async fn security_headers_are_on_every_page() {
         assert_eq!(h.get_one("X-Content-Type-Options"), Some("nosniff"));
         assert_eq!(h.get_one("Referrer-Policy"), Some("strict-origin"));
         assert_eq!(h.get_one("Cache-Control"), Some("no-store"), "{path}");
+        // Rocket.toml's `ident = false`: nothing names the server's software.
+        assert_eq!(h.get_one("Server"), None, "{path}");
     }
 }
 #[rocket::async_test]

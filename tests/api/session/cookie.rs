@@ -146,6 +146,41 @@ async fn a_session_cookie_of_the_previous_release_is_still_a_session() {
     assert_eq!(body["message"], "Hello, Alice Liddell!");
 }
 #[rocket::async_test]
+async fn a_session_cookie_of_the_previous_release_is_reissued_sealed_for_its_name() {
+    let app = app().await;
+    let value = cookie_of_the_previous_release(&app.idp.issuer);
+    let response = app
+        .client
+        .get("/api/hello")
+        .header(rocket::http::Header::new("Sec-Fetch-Mode", "cors"))
+        .cookie(Cookie::new("bff_session", value))
+        .dispatch()
+        .await;
+    assert_eq!(response.status().code, 200);
+    let reissued = response
+        .cookies()
+        .get("bff_session")
+        .expect("re-issued")
+        .clone();
+    // base64url: nothing for the browser to percent-encode, nor for the app to decode.
+    assert!(
+        reissued
+            .value()
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "{}",
+        reissued.value()
+    );
+    let keys = helpers::cookie_keys();
+    let (session, current) = keys.open("bff_session", reissued.value()).expect("sealed");
+    assert!(current);
+    assert!(session.contains("previous-release-session"), "{session}");
+    // Bound to its name: the same value is no session under another cookie name.
+    assert!(keys.open("bff_logout_hint", reissued.value()).is_none());
+    let (status, body) = api_answer(&app.client, reissued.value()).await;
+    assert_eq!(status, 200, "{body}");
+}
+#[rocket::async_test]
 async fn a_tampered_session_cookie_of_the_previous_release_is_no_session() {
     let app = app().await;
     let value = cookie_of_the_previous_release(&app.idp.issuer);

@@ -59,7 +59,7 @@ async fn a_logout_hint_from_another_session_is_not_sent() {
     let first_token = app.idp.token(&app.idp.claims(&first.nonce));
     app.callback(&[("id_token", &first_token), ("state", &first.state)])
         .await;
-    let first_hint = app.client.cookies().get_private("bff_logout_hint").unwrap();
+    let first_hint = app.client.cookies().get("bff_logout_hint").unwrap().clone();
     app.client.post("/logout").dispatch().await;
 
     app.login().await;
@@ -68,7 +68,7 @@ async fn a_logout_hint_from_another_session_is_not_sent() {
     let response = app
         .client
         .post("/logout")
-        .private_cookie(first_hint)
+        .cookie(first_hint)
         .dispatch()
         .await;
     let location = url::Url::parse(response.headers().get_one("Location").unwrap()).unwrap();
