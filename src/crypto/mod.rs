@@ -9,4 +9,4 @@ mod sealer;
 
 pub use cookie_keys::{derive_cookie_key, CookieKeys, PreviousCookieKeys};
 pub use random::random_token;
-pub use sealer::Sealer;
+pub use sealer::{PreparedSealer, Sealer};

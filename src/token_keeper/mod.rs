@@ -22,7 +22,7 @@ mod per_api;
 mod refresh;
 
 use crate::clock;
-use crate::crypto::Sealer;
+use crate::crypto::{PreparedSealer, Sealer};
 use crate::oidc::dpop::DpopKey;
 use crate::oidc::provider::Provider;
 use crate::oidc::providers::IdentityProviders;
@@ -102,7 +102,8 @@ const SEALED_AS: &str = "tokens";
 /// Keeps each session's tokens in the store and refreshes them on demand.
 pub struct TokenKeeper {
     store: Arc<dyn Store>,
-    sealer: Sealer,
+    /// The keys for tokens at rest, derived once rather than on every call.
+    sealer: PreparedSealer,
     providers: IdentityProviders,
     refresh_margin: Duration,
     /// How long a request waits for another instance's refresh before giving up.
@@ -143,7 +144,7 @@ impl TokenKeeper {
     ) -> Self {
         Self {
             store,
-            sealer,
+            sealer: sealer.prepare(SEALED_AS),
             providers,
             refresh_margin,
             wait_limit,
@@ -205,7 +206,7 @@ impl TokenKeeper {
     ) -> Result<(), StoreError> {
         let json = serde_json::to_vec(tokens)
             .map_err(|e| StoreError::Unavailable(format!("tokens not serialisable: {e}")))?;
-        let sealed = self.sealer.seal(SEALED_AS, name.as_bytes(), &json);
+        let sealed = self.sealer.seal(name.as_bytes(), &json);
         self.store.put(&tokens_key(name), sealed, lifetime).await
     }
 
@@ -215,11 +216,11 @@ impl TokenKeeper {
         };
         // Tokens that do not open (sealed under a secret no longer configured, or altered) or
         // do not parse are as good as none: the session needs a new login.
-        let Some(json) = self.sealer.open(SEALED_AS, name.as_bytes(), &sealed) else {
+        let Some(opened) = self.sealer.open(name.as_bytes(), &sealed) else {
             tracing::warn!("stored tokens do not open with the configured secrets");
             return Ok(None);
         };
-        Ok(serde_json::from_slice(&json).ok())
+        Ok(serde_json::from_slice(&opened.plaintext).ok())
     }
 
     fn is_fresh(&self, tokens: &StoredTokens) -> bool {
