@@ -10,7 +10,8 @@
 # each with STORE=memory and with the store file (STORE_PATH in a fresh temporary directory).
 # For the code flow the callback step includes the app's token request; the IdP signs its
 # ID tokens on the load core, so those rows' logins/s are the IdP's rate, not the app's.
-# Every case runs in its own app process (fresh store), in alternating order over the rounds.
+# Every measurement runs in its own app process (fresh store) and, for the code flow, with its
+# own development IdP, in alternating order over the rounds.
 # Environment (all optional): BENCH_ROUNDS=3 BENCH_SPLIT_LOGINS=8000 (id_token)
 #   BENCH_CODE_LOGINS=2000 BENCH_CONNECTIONS=32 BENCH_PORT_BASE=3360 (app; +1 dev-idp)
 #   BENCH_IDP_PORT=4410 BENCH_LOGIN_CASES="id_token code_basic code_pkjwt code_fapi"
@@ -44,13 +45,21 @@ trap 'stop_all; rm -rf "$STORE_DIR"' EXIT
 } >>"$RES"
 
 start_idp 7200
-port_free "$DEV_IDP_PORT"
-on_core "$LOAD_CORE" "$IDP_BIN" --port "$DEV_IDP_PORT" --code-ttl 600 --access-token-ttl 3600 \
-  --client "id=basic,secret=basic-secret,redirect_uri=http://localhost:$PORT/callback" \
-  --client "id=pkjwt,jwks_uri=http://localhost:$PORT/.well-known/jwks.json,redirect_uri=http://localhost:$PORT/callback" \
-  >"$OUT/dev-idp.log" 2>&1 &
-STARTED_PIDS+=($!)
-for _ in $(seq 100); do curl -fs "$DEV_IDP/.well-known/openid-configuration" >/dev/null && break; sleep 0.1; done
+# start_dev_idp NAME: a fresh development IdP for one measurement (DEV_IDP_PID): it keeps
+# redeemed codes for 10 minutes in a table of 10,000, past which the newest codes would go
+# first, so no instance serves more than one measurement's logins.
+start_dev_idp() {
+  port_free "$DEV_IDP_PORT"
+  # Not through on_core: a function in the background leaves $! to a subshell, not the IdP.
+  "${PRIO[@]}" taskset -c "$LOAD_CORE" "$IDP_BIN" --port "$DEV_IDP_PORT" --access-token-ttl 3600 \
+    --client "id=basic,secret=basic-secret,redirect_uri=http://localhost:$PORT/callback" \
+    --client "id=pkjwt,jwks_uri=http://localhost:$PORT/.well-known/jwks.json,redirect_uri=http://localhost:$PORT/callback" \
+    >"$OUT/$1.dev-idp.log" 2>&1 &
+  DEV_IDP_PID=$!
+  STARTED_PIDS+=("$DEV_IDP_PID")
+  for _ in $(seq 100); do curl -fs "$DEV_IDP/.well-known/openid-configuration" >/dev/null && return; sleep 0.1; done
+  die "the development IdP did not start (see $OUT/$1.dev-idp.log)"
+}
 
 # The load generator logs in from one address, far past LOGIN_RATE_LIMIT; the development IdP
 # has three accounts, so each has many sessions: MAX_SESSIONS_PER_USER above a run's logins per
@@ -75,6 +84,7 @@ case_env() {
 one() {
   local name=$1 case=$2 store=$3 path
   path=$(mktemp -d "$STORE_DIR/$name.XXXX")/store.redb
+  [[ $case == id_token ]] || start_dev_idp "$name"
   # Through env(1): no case's settings stay for the next one.
   start_server "$name" "http://127.0.0.1:$PORT/healthz" \
     env $(case_env "$case") STORE="$store" STORE_PATH="$path" "$APP_BIN"
@@ -89,6 +99,7 @@ one() {
   fi
   echo "$name.log_errors=$(grep -ciE 'panick|ERROR| 5[0-9][0-9] ' "$OUT/$name.log" || true)" >>"$RES"
   stop_pid "$SPID"
+  [[ $case == id_token ]] || stop_pid "$DEV_IDP_PID"
   rm -rf "$(dirname "$path")"
 }
 
