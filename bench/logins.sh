@@ -16,6 +16,8 @@
 #   BENCH_CODE_LOGINS=2000 BENCH_CONNECTIONS=32 BENCH_PORT_BASE=3360 (app; +1 dev-idp)
 #   BENCH_IDP_PORT=4410 BENCH_LOGIN_CASES="id_token code_basic code_pkjwt code_fapi"
 #   BENCH_STORES="memory file" BENCH_APP_BIN=… BENCH_IDP_BIN=… (release builds)
+#   BENCH_BASE_BIN=…: a second build of the app (before a change), measured in the same rounds,
+#   alternating with BENCH_APP_BIN; the summary then gives both and their ratio.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -33,13 +35,21 @@ IDP_BIN=${BENCH_IDP_BIN:-$ROOT/target/release/dev-idp}
 [[ -x $LOADGEN ]] || build_loadgen
 
 start_run logins-
-cp "$APP_BIN" "$OUT/oidc-bff" && APP_BIN="$OUT/oidc-bff"
+# Copies, so that a rebuild cannot change them mid-run.
+declare -A BINS=([new]="$OUT/oidc-bff")
+cp "$APP_BIN" "${BINS[new]}"
+BUILDS=(new)
+if [[ -n ${BENCH_BASE_BIN:-} ]]; then
+  BINS[base]="$OUT/oidc-bff.base"
+  cp "$BENCH_BASE_BIN" "${BINS[base]}"
+  BUILDS=(base new)
+fi
 STORE_DIR=$(mktemp -d /tmp/bench-logins.XXXXXX)
 trap 'stop_all; rm -rf "$STORE_DIR"' EXIT
 {
   echo "meta.date=$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   echo "meta.commit=$COMMIT"
-  echo "meta.app_bin=${BENCH_APP_BIN:-$ROOT/target/release/oidc-bff}"
+  echo "meta.app_bin=new: $APP_BIN${BENCH_BASE_BIN:+, base: $BENCH_BASE_BIN}"
   echo "meta.settings=$ROUNDS rounds; cases ${CASES[*]} x stores ${STORES[*]}; $SPLIT_LOGINS id_token / $CODE_LOGINS code logins per measurement on $CONNS connections, after a warm-up; app on core $SERVER_CORE, IdPs and load generator on core $LOAD_CORE; scheduling: $PRIORITY"
   echo "meta.machine_busy_before_pct=$(machine_busy_pct)"
 } >>"$RES"
@@ -80,14 +90,14 @@ case_env() {
   esac
 }
 
-# one NAME CASE STORE: a fresh app (and store), one measured split run, the app stopped.
+# one NAME CASE STORE BUILD: a fresh app (and store), one measured split run, the app stopped.
 one() {
-  local name=$1 case=$2 store=$3 path
+  local name=$1 case=$2 store=$3 build=$4 path
   path=$(mktemp -d "$STORE_DIR/$name.XXXX")/store.redb
   [[ $case == id_token ]] || start_dev_idp "$name"
   # Through env(1): no case's settings stay for the next one.
   start_server "$name" "http://127.0.0.1:$PORT/healthz" \
-    env $(case_env "$case") STORE="$store" STORE_PATH="$path" "$APP_BIN"
+    env $(case_env "$case") STORE="$store" STORE_PATH="$path" "${BINS[$build]}"
   if [[ $case == id_token ]]; then
     logins_split "$name" "http://localhost:$PORT" bff
   else
@@ -104,17 +114,21 @@ one() {
 }
 
 runs=()
-for c in "${CASES[@]}"; do for s in "${STORES[@]}"; do runs+=("$c.$s"); done; done
+for c in "${CASES[@]}"; do
+  for s in "${STORES[@]}"; do for b in "${BUILDS[@]}"; do runs+=("$c.$s.$b"); done; done
+done
 for round in $(seq "$ROUNDS"); do
-  # Alternate: forward in odd rounds, backward in even ones.
+  # Alternate: forward in odd rounds, backward in even ones (so builds swap order too).
   order=("${runs[@]}")
   if ! ((round % 2)); then order=(); for ((i = ${#runs[@]} - 1; i >= 0; i--)); do order+=("${runs[i]}"); done; fi
   for run in "${order[@]}"; do
-    one "${run%%.*}.${run#*.}.r$round" "${run%%.*}" "${run#*.}"
+    IFS=. read -r c s b <<<"$run"
+    one "$run.r$round" "$c" "$s" "$b"
   done
 done
 stop_all
 
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }'; }
 # The load generator writes NAME.rps etc.; figure() reads CASE.r<n>.FIELD.
 {
   echo "# Server CPU per login ($RUN_ID)"
@@ -123,22 +137,43 @@ stop_all
   grep '^meta\.' "$RES"
   echo '```'
   echo
-  echo "| median of $ROUNDS rounds | µs/login memory | µs/login file | logins/s memory | logins/s file | server busy % memory | file | failed (all rounds) |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-  for c in "${CASES[@]}"; do
-    failed=$(grep -E "^$c\.[a-z]+\.r[0-9]+\.failed=" "$RES" | cut -d= -f2 | awk '{ s += $1 } END { print s + 0 }')
-    echo "| $c | $(figure "$c.memory" server_cpu_us_per_login) | $(figure "$c.file" server_cpu_us_per_login) | $(figure "$c.memory" rps) | $(figure "$c.file" rps) | $(figure "$c.memory" server_cpu) | $(figure "$c.file" server_cpu) | ${failed:-0} |"
+  for b in "${BUILDS[@]}"; do
+    echo "Build \`$b\`, median of $ROUNDS rounds:"
+    echo
+    echo "| case | µs/login memory | µs/login file | logins/s memory | logins/s file | server busy % memory | file | failed (all rounds) |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    for c in "${CASES[@]}"; do
+      failed=$(grep -E "^$c\.[a-z]+\.$b\.r[0-9]+\.failed=" "$RES" | cut -d= -f2 | awk '{ s += $1 } END { print s + 0 }')
+      echo "| $c | $(figure "$c.memory.$b" server_cpu_us_per_login) | $(figure "$c.file.$b" server_cpu_us_per_login) | $(figure "$c.memory.$b" rps) | $(figure "$c.file.$b" rps) | $(figure "$c.memory.$b" server_cpu) | $(figure "$c.file.$b" server_cpu) | ${failed:-0} |"
+    done
+    echo
   done
-  echo
+  if ((${#BUILDS[@]} == 2)); then
+    echo "new / base (µs per login; below 1 is better):"
+    echo
+    echo "| case | memory: base → new | ratio | file: base → new | ratio |"
+    echo "|---|---:|---:|---:|---:|"
+    for c in "${CASES[@]}"; do
+      row="| $c"
+      for s in memory file; do
+        a=$(figure "$c.$s.base" server_cpu_us_per_login) n=$(figure "$c.$s.new" server_cpu_us_per_login)
+        row+=" | $a → $n | $(ratio "$a" "$n")"
+      done
+      echo "$row |"
+    done
+    echo
+  fi
   echo "Every round (µs per login, memory / file):"
   echo
   for c in "${CASES[@]}"; do
-    printf '%s:' "$c"
-    for round in $(seq "$ROUNDS"); do
-      printf ' r%s %s / %s;' "$round" "$(sed -n "s/^$c.memory.r$round.server_cpu_us_per_login=//p" "$RES")" \
-        "$(sed -n "s/^$c.file.r$round.server_cpu_us_per_login=//p" "$RES")"
+    for b in "${BUILDS[@]}"; do
+      printf '%s (%s):' "$c" "$b"
+      for round in $(seq "$ROUNDS"); do
+        printf ' r%s %s / %s;' "$round" "$(sed -n "s/^$c.memory.$b.r$round.server_cpu_us_per_login=//p" "$RES")" \
+          "$(sed -n "s/^$c.file.$b.r$round.server_cpu_us_per_login=//p" "$RES")"
+      done
+      echo
     done
-    echo
   done
   echo
   echo "Error lines in the app logs: $(grep '\.log_errors=' "$RES" | cut -d= -f2 | awk '{ s += $1 } END { print s + 0 }'). Raw figures: \`bench/results/$RUN_ID/results.env\`."
