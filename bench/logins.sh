@@ -143,7 +143,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2f", b / a; else
     echo "| case | µs/login memory | µs/login file | logins/s memory | logins/s file | server busy % memory | file | failed (all rounds) |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     for c in "${CASES[@]}"; do
-      failed=$(grep -E "^$c\.[a-z]+\.$b\.r[0-9]+\.failed=" "$RES" | cut -d= -f2 | awk '{ s += $1 } END { print s + 0 }')
+      failed=$(grep -E "^$c\.[a-z]+\.$b\.r[0-9]+\.failed=" "$RES" | cut -d= -f2 | awk '{ s += $1 } END { print s + 0 }' || true)
       echo "| $c | $(figure "$c.memory.$b" server_cpu_us_per_login) | $(figure "$c.file.$b" server_cpu_us_per_login) | $(figure "$c.memory.$b" rps) | $(figure "$c.file.$b" rps) | $(figure "$c.memory.$b" server_cpu) | $(figure "$c.file.$b" server_cpu) | ${failed:-0} |"
     done
     echo
@@ -156,8 +156,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2f", b / a; else
     for c in "${CASES[@]}"; do
       row="| $c"
       for s in memory file; do
-        a=$(figure "$c.$s.base" server_cpu_us_per_login) n=$(figure "$c.$s.new" server_cpu_us_per_login)
-        row+=" | $a → $n | $(ratio "$a" "$n")"
+        # (figure fails on a store that was not measured: its grep finds nothing.)
+        a=$(figure "$c.$s.base" server_cpu_us_per_login || true)
+        n=$(figure "$c.$s.new" server_cpu_us_per_login || true)
+        row+=" | ${a:--} → ${n:--} | $(ratio "${a:-0}" "${n:-0}")"
       done
       echo "$row |"
     done
