@@ -128,6 +128,8 @@ for round in $(seq "$ROUNDS"); do
 done
 stop_all
 
+# fig CASE FIELD: figure(), or "-" for a case and store that were not measured.
+fig() { if grep -qE "^$1\.r[0-9]+\.$2=" "$RES"; then figure "$1" "$2"; else echo -; fi; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }'; }
 # The load generator writes NAME.rps etc.; figure() reads CASE.r<n>.FIELD.
 {
@@ -144,7 +146,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2f", b / a; else
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     for c in "${CASES[@]}"; do
       failed=$(grep -E "^$c\.[a-z]+\.$b\.r[0-9]+\.failed=" "$RES" | cut -d= -f2 | awk '{ s += $1 } END { print s + 0 }' || true)
-      echo "| $c | $(figure "$c.memory.$b" server_cpu_us_per_login) | $(figure "$c.file.$b" server_cpu_us_per_login) | $(figure "$c.memory.$b" rps) | $(figure "$c.file.$b" rps) | $(figure "$c.memory.$b" server_cpu) | $(figure "$c.file.$b" server_cpu) | ${failed:-0} |"
+      echo "| $c | $(fig "$c.memory.$b" server_cpu_us_per_login) | $(fig "$c.file.$b" server_cpu_us_per_login) | $(fig "$c.memory.$b" rps) | $(fig "$c.file.$b" rps) | $(fig "$c.memory.$b" server_cpu) | $(fig "$c.file.$b" server_cpu) | ${failed:-0} |"
     done
     echo
   done
@@ -156,10 +158,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2f", b / a; else
     for c in "${CASES[@]}"; do
       row="| $c"
       for s in memory file; do
-        # (figure fails on a store that was not measured: its grep finds nothing.)
-        a=$(figure "$c.$s.base" server_cpu_us_per_login || true)
-        n=$(figure "$c.$s.new" server_cpu_us_per_login || true)
-        row+=" | ${a:--} → ${n:--} | $(ratio "${a:-0}" "${n:-0}")"
+        a=$(fig "$c.$s.base" server_cpu_us_per_login) n=$(fig "$c.$s.new" server_cpu_us_per_login)
+        row+=" | $a → $n | $(ratio "${a/-/0}" "${n/-/0}")"
       done
       echo "$row |"
     done
