@@ -71,6 +71,7 @@ mod random;
 mod replay;
 mod resource;
 mod routes;
+mod rsa_key;
 mod sessions;
 mod signing;
 mod state;

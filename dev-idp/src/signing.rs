@@ -20,6 +20,7 @@ use rsa::pkcs1::{EncodeRsaPrivateKey, LineEnding};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::Account;
+use crate::rsa_key::RsaKey;
 
 /// RSA modulus size. 2048 bits takes well under a second with the optimised `rsa` crate of the
 /// dev profile (see `[profile.dev.package.rsa]` in Cargo.toml).
@@ -117,7 +118,7 @@ pub struct IssuedWith<'a> {
 }
 
 pub struct SigningKey {
-    key: CoreRsaPrivateSigningKey,
+    key: RsaKey,
     kid: String,
     jwks: CoreJsonWebKeySet,
 }
@@ -138,8 +139,10 @@ impl SigningKey {
             .to_pkcs1_pem(LineEnding::LF)
             .map_err(|e| failed(&e))?;
         let kid = format!("dev-{}", &crate::random::random_token()[..12]);
-        let key = CoreRsaPrivateSigningKey::from_pem(&pem, Some(JsonWebKeyId::new(kid.clone())))
+        let core = CoreRsaPrivateSigningKey::from_pem(&pem, Some(JsonWebKeyId::new(kid.clone())))
             .map_err(|e| failed(&e))?;
+        let der = private.to_pkcs1_der().map_err(|e| failed(&e))?;
+        let key = RsaKey::new(core, der.as_bytes()).map_err(|e| failed(&e))?;
         let jwks = CoreJsonWebKeySet::new(vec![key.as_verification_key()]);
         Ok(Self { key, kid, jwks })
     }

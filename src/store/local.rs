@@ -42,6 +42,19 @@ impl LocalSets {
         until_ms: u64,
         max: usize,
     ) -> Result<Vec<String>, StoreError> {
+        self.add_and_prune(key, member, until_ms, max)
+            .map(|(pushed_out, _)| pushed_out)
+    }
+
+    /// As [`LocalSets::add`], also returning the members that had already left and were
+    /// forgotten on the way, so a copy of the set elsewhere can forget exactly those.
+    pub fn add_and_prune(
+        &self,
+        key: &str,
+        member: &str,
+        until_ms: u64,
+        max: usize,
+    ) -> Result<(Vec<String>, Vec<String>), StoreError> {
         let now = now_ms();
         let mut sets = self.sets.lock().map_err(poisoned)?;
         if !sets.contains_key(key)
@@ -52,7 +65,14 @@ impl LocalSets {
             return Err(full());
         }
         let members = sets.entry(key.to_string()).or_default();
-        members.retain(|_, leaves| *leaves > now);
+        let mut gone = Vec::new();
+        members.retain(|name, leaves| {
+            let live = *leaves > now;
+            if !live && name != member {
+                gone.push(name.clone());
+            }
+            live
+        });
         let kept = members.entry(member.to_string()).or_insert(until_ms);
         *kept = (*kept).max(until_ms);
         let mut left = Vec::new();
@@ -67,7 +87,7 @@ impl LocalSets {
             members.remove(&first);
             left.push(first);
         }
-        Ok(left)
+        Ok((left, gone))
     }
 
     /// Takes `member` out of the set `key`.

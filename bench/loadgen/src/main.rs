@@ -8,6 +8,8 @@
 //!                 [--warmup-secs 2] [--signers 1] [--threads 1] [--session-out FILE]
 //!                 [--session-path /api/hello] [--server-pid PID]
 //!                 [--prefix ours.login] [--out results.env]
+//! loadgen login   --flow code --app URL --split N [--warmup-logins 200] [--concurrency 32]
+//!                 [--accounts alice:alice,bob:bob] [--server-pid PID] [--prefix P] [--out F]
 //! loadgen logout (login's options) [--n 2000] [--users N] [--concurrency 8]
 //!                 [--login-concurrency 32] [--check 200]
 //! loadgen soak    (login's options) [--secs 600] [--warmup-secs 30] [--idle-secs 20]

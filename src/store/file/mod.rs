@@ -262,11 +262,14 @@ impl Store for FileStore {
         max_members: usize,
     ) -> Result<Vec<String>, StoreError> {
         let until = until_ms(ttl);
-        let left = self.sets.add(key, member, until, max_members)?;
+        // The copy in memory knows which members left: the file forgets just those, instead
+        // of reading the whole set on every login.
+        let (left, gone) = self.sets.add_and_prune(key, member, until, max_members)?;
         self.writer.send(Change::AddToSet {
             key: key.to_string(),
             member: member.to_string(),
             until_ms: until,
+            gone,
         });
         for gone in &left {
             self.writer.send(Change::RemoveFromSet {
@@ -368,5 +371,52 @@ impl Drop for FileStore {
                 "the store file was not closed cleanly: the next start refuses logins begun before it"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    /// The members of `set` in the file itself (not the copy in memory).
+    fn in_file(store: &FileStore, set: &str) -> Vec<String> {
+        let read = store.db.begin_read().unwrap();
+        let table = read.open_table(SET_MEMBERS).unwrap();
+        let mut members = Vec::new();
+        for entry in table.iter().unwrap() {
+            let (key, _) = entry.unwrap();
+            let (key, member) = key.value();
+            if key == set {
+                members.push(member.to_string());
+            }
+        }
+        members.sort();
+        members
+    }
+
+    #[rocket::async_test]
+    async fn members_that_have_left_leave_the_file_when_their_set_next_changes() {
+        let dir = std::env::temp_dir().join(format!("oidc-bff-sets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.redb");
+        let _ = std::fs::remove_file(&path);
+        let store = FileStore::open(&path, 100).unwrap();
+        let brief = Duration::from_millis(1);
+        store.add_to_set("u", "old", brief, 5).await.unwrap();
+        store.add_to_set("u", "kept", MINUTE, 5).await.unwrap();
+        store.add_to_set("v", "other", brief, 5).await.unwrap();
+        // A waited change commits whatever is queued before it.
+        store.put("k", "v".into(), MINUTE).await.unwrap();
+        assert_eq!(in_file(&store, "u"), ["kept", "old"]);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        store.add_to_set("u", "new", MINUTE, 5).await.unwrap();
+        store.put("k", "v".into(), MINUTE).await.unwrap();
+        assert_eq!(in_file(&store, "u"), ["kept", "new"]);
+        // Another set's members are left to the sweep.
+        assert_eq!(in_file(&store, "v"), ["other"]);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -57,12 +57,6 @@ impl Record {
     }
 }
 
-/// The keys of every member of set `key`. Members are the app's digests (ASCII), which all
-/// sort below the highest character.
-pub(super) fn set_range(key: &str) -> std::ops::RangeInclusive<(&str, &str)> {
-    (key, "")..=(key, "\u{10FFFF}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
+use redb::{Database, Durability, ReadableTable, WriteTransaction};
 use tokio::sync::oneshot;
 
 use super::consumed::UsedValues;
@@ -37,11 +37,12 @@ pub(super) enum Change {
     },
     /// Forgets a record.
     Remove { key: String },
-    /// Adds a set member until `until_ms` (and forgets the set's members that have left).
+    /// Adds a set member until `until_ms`, and forgets `gone`, members seen to have left.
     AddToSet {
         key: String,
         member: String,
         until_ms: u64,
+        gone: Vec<String>,
     },
     /// Removes a set member.
     RemoveFromSet { key: String, member: String },
@@ -324,13 +325,20 @@ fn apply(write: &WriteTransaction, change: &Change, now_ms: u64) -> Result<Done,
             key,
             member,
             until_ms,
+            gone,
         } => {
             let mut members = write.open_table(SET_MEMBERS)?;
             let kept = members
                 .get((key.as_str(), member.as_str()))?
                 .map_or(0, |until| until.value());
             members.insert((key.as_str(), member.as_str()), (*until_ms).max(kept))?;
-            forget_left(&mut members, key, now_ms)?;
+            for name in gone {
+                // Unless renewed meanwhile.
+                let key = (key.as_str(), name.as_str());
+                if members.get(key)?.is_some_and(|u| u.value() <= now_ms) {
+                    members.remove(key)?;
+                }
+            }
             Ok(Done::Ok)
         }
         Change::RemoveFromSet { key, member } => {
@@ -389,23 +397,4 @@ fn apply(write: &WriteTransaction, change: &Change, now_ms: u64) -> Result<Done,
             Ok(Done::Ok)
         }
     }
-}
-
-/// Drops the set's members that have left.
-fn forget_left(
-    members: &mut Table<(&str, &str), u64>,
-    key: &str,
-    now_ms: u64,
-) -> Result<(), redb::Error> {
-    let mut gone: Vec<String> = Vec::new();
-    for entry in members.range(tables::set_range(key))? {
-        let (member, until) = entry?;
-        if until.value() <= now_ms {
-            gone.push(member.value().1.to_string());
-        }
-    }
-    for name in &gone {
-        members.remove((key, name.as_str()))?;
-    }
-    Ok(())
 }

@@ -14,6 +14,11 @@ use crate::stats::{status_mib, CpuMeter, Latencies};
 /// `loadgen login`: a warm-up, then logins from `--concurrency` connections until `--n`
 /// logins or `--secs` seconds, whichever comes first.
 pub async fn run(args: &Args) -> Result<(), String> {
+    match args.or("flow", "id_token".to_string())?.as_str() {
+        "id_token" => {}
+        "code" => return super::code::run(args).await,
+        other => return Err(format!("--flow {other}: use id_token or code")),
+    }
     let target = Target::from_args(args)?;
     let minter = Minter::from_args(args)?;
     let concurrency: usize = args.or("concurrency", 32)?;
@@ -34,8 +39,13 @@ pub async fn run(args: &Args) -> Result<(), String> {
         // express-openid-connect may split its session into `appSession.0`, `.1`, ...
         let name = &target.session_cookie;
         let (whole, part) = (format!("{name}="), format!("{name}."));
-        if !header.split("; ").any(|c| c.starts_with(&whole) || c.starts_with(&part)) {
-            return Err(format!("a browser would send no session cookie to {request_path}"));
+        if !header
+            .split("; ")
+            .any(|c| c.starts_with(&whole) || c.starts_with(&part))
+        {
+            return Err(format!(
+                "a browser would send no session cookie to {request_path}"
+            ));
         }
         std::fs::write(&path, &header).map_err(|e| format!("{path}: {e}"))?;
     }
@@ -91,7 +101,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
 }
 
 /// The lines every login measurement reports: counts, rate over `secs`, latency percentiles.
-fn summary_lines(prefix: &str, result: &mut PhaseResult, secs: f64) -> Vec<String> {
+pub(super) fn summary_lines(prefix: &str, result: &mut PhaseResult, secs: f64) -> Vec<String> {
     vec![
         format!("{prefix}.ok={}", result.ok),
         format!("{prefix}.failed={}", result.failed),
@@ -110,7 +120,7 @@ fn summary_lines(prefix: &str, result: &mut PhaseResult, secs: f64) -> Vec<Strin
 
 /// Prints the lines (and the first failure), appends them to `--out`, and fails the command
 /// when no login succeeded.
-fn report(args: &Args, lines: &[String], result: &PhaseResult) -> Result<(), String> {
+pub(super) fn report(args: &Args, lines: &[String], result: &PhaseResult) -> Result<(), String> {
     for line in lines {
         println!("{line}");
     }
@@ -238,16 +248,16 @@ async fn split_run(
 
 /// What a set of logins came to; each connection keeps its own, merged at the end.
 #[derive(Default)]
-struct PhaseResult {
-    ok: u64,
+pub(super) struct PhaseResult {
+    pub ok: u64,
     failed: u64,
     latencies: Latencies,
-    first_error: Option<String>,
+    pub first_error: Option<String>,
     connects: u64,
 }
 
 impl PhaseResult {
-    fn record(&mut self, outcome: Result<Login, String>) {
+    pub fn record(&mut self, outcome: Result<Login, String>) {
         match outcome {
             Ok(done) => {
                 self.ok += 1;
@@ -260,7 +270,7 @@ impl PhaseResult {
         }
     }
 
-    fn merge(&mut self, other: PhaseResult) {
+    pub fn merge(&mut self, other: PhaseResult) {
         self.ok += other.ok;
         self.failed += other.failed;
         self.latencies.extend(other.latencies);

@@ -3,9 +3,11 @@
 //! the redirect that sets the session cookie.
 //!
 //! This module holds one login's steps, which `soak` uses too; `benchmark` is the `loadgen
-//! login` command (phases, latencies, report).
+//! login` command (phases, latencies, report); `code` is its code-flow split run through a real
+//! IdP's sign-in form (`--flow code`).
 
 mod benchmark;
+mod code;
 
 pub use benchmark::run;
 
@@ -91,7 +93,9 @@ pub struct Started {
 pub async fn start(conn: &mut Conn, target: &Target) -> Result<Started, String> {
     let reply = conn.get(&target.login_path, &[]).await?;
     let mut started = started_from(&reply)?;
-    started.jar.update(&target.login_path, &reply.set_cookie_lines);
+    started
+        .jar
+        .update(&target.login_path, &reply.set_cookie_lines);
     Ok(started)
 }
 
