@@ -32,7 +32,8 @@ DEV_IDP="http://127.0.0.1:$DEV_IDP_PORT"
 APP_BIN=${BENCH_APP_BIN:-$ROOT/target/release/oidc-bff}
 IDP_BIN=${BENCH_IDP_BIN:-$ROOT/target/release/dev-idp}
 [[ -x $APP_BIN && -x $IDP_BIN ]] || die "build first: cargo build --release -p oidc-bff -p dev-idp"
-[[ -x $LOADGEN ]] || build_loadgen
+# Always: a load generator built before `--flow code` existed would fail the code rows.
+build_loadgen
 
 start_run logins-
 # Copies, so that a rebuild cannot change them mid-run.
