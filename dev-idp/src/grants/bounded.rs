@@ -42,10 +42,18 @@ pub struct TokenEntry {
 
 pub trait Expiring {
     fn expires(&self) -> Instant;
+    /// Only remembered (to recognise a replay), not waiting to be used: dropped before
+    /// anything that is.
+    fn only_remembered(&self) -> bool {
+        false
+    }
 }
 impl Expiring for CodeEntry {
     fn expires(&self) -> Instant {
         self.expires
+    }
+    fn only_remembered(&self) -> bool {
+        matches!(self.state, CodeState::Redeemed { .. })
     }
 }
 impl Expiring for TokenEntry {
@@ -54,7 +62,10 @@ impl Expiring for TokenEntry {
     }
 }
 
-/// Inserts after making room: expired entries go first, then the one closest to expiry.
+/// Inserts after making room: expired entries go first, then what is only remembered (a
+/// redeemed code, kept ten minutes past a fresh code's lifetime: dropping the one closest to
+/// expiry would otherwise drop fresh codes before their users redeem them), then the one
+/// closest to expiry.
 pub fn insert_bounded<V: Expiring>(
     map: &mut HashMap<Key, V>,
     capacity: usize,
@@ -66,7 +77,11 @@ pub fn insert_bounded<V: Expiring>(
         map.retain(|_, v| v.expires() > now);
     }
     while map.len() >= capacity {
-        let Some(oldest) = map.iter().min_by_key(|(_, v)| v.expires()).map(|(k, _)| *k) else {
+        let first = map
+            .iter()
+            .min_by_key(|(_, v)| (!v.only_remembered(), v.expires()))
+            .map(|(k, _)| *k);
+        let Some(oldest) = first else {
             break;
         };
         map.remove(&oldest);

@@ -221,6 +221,40 @@ fn memory_is_bounded_and_expired_entries_are_swept() {
     std::thread::sleep(lifetime + Duration::from_millis(50));
     grants.inner.lock().unwrap().next_sweep = Instant::now();
     grants.issue_code(grant(), REDIRECT, CHALLENGE);
-    // The new code, and the redeemed one, remembered longer to recognise a replay.
-    assert_eq!(grants.counts(), (2, 0, 0));
+    // Only the new code: the flood filled the table, which dropped the redeemed code's memory
+    // first (a_full_code_table_drops_redeemed_codes_before_fresh_ones), then swept the rest.
+    assert_eq!(grants.counts(), (1, 0, 0));
+}
+
+#[test]
+fn a_full_code_table_drops_redeemed_codes_before_fresh_ones() {
+    use super::bounded::{insert_bounded, key, CodeEntry, CodeState, Key};
+    use std::collections::HashMap;
+    let now = Instant::now();
+    let pending = |secs| CodeEntry {
+        state: CodeState::Pending {
+            grant: std::sync::Arc::new(grant()),
+            redirect_uri: REDIRECT.into(),
+            code_challenge: CHALLENGE.into(),
+            dpop_jkt: None,
+        },
+        expires: now + Duration::from_secs(secs),
+    };
+    let redeemed = CodeEntry {
+        state: CodeState::Redeemed { family: 1 },
+        expires: now + Duration::from_secs(660),
+    };
+    let mut codes: HashMap<Key, CodeEntry> = HashMap::new();
+    insert_bounded(&mut codes, 3, key("redeemed"), redeemed, now);
+    insert_bounded(&mut codes, 3, key("fresh-1"), pending(60), now);
+    insert_bounded(&mut codes, 3, key("fresh-2"), pending(60), now);
+    insert_bounded(&mut codes, 3, key("fresh-3"), pending(60), now);
+    assert!(!codes.contains_key(&key("redeemed")));
+    for fresh in ["fresh-1", "fresh-2", "fresh-3"] {
+        assert!(codes.contains_key(&key(fresh)), "{fresh} was dropped");
+    }
+    // With nothing only remembered, the one closest to expiry goes.
+    insert_bounded(&mut codes, 3, key("fresh-4"), pending(60), now);
+    assert_eq!(codes.len(), 3);
+    assert!(codes.contains_key(&key("fresh-4")));
 }
