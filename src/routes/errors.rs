@@ -71,9 +71,23 @@ impl<'r> Responder<'r, 'static> for ErrorPage {
     }
 }
 
+/// A JSON answer built in one step. Rocket's `(ContentType, String)` builds a plain-text
+/// answer, merges it into a second one and then replaces its content type: a fifth of what a
+/// logged-out script's 401 costs beyond Rocket's own request handling (callgrind).
+struct JsonBody(String);
+
+impl<'r> Responder<'r, 'static> for JsonBody {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        response::Response::build()
+            .header(ContentType::JSON)
+            .sized_body(self.0.len(), std::io::Cursor::new(self.0))
+            .ok()
+    }
+}
+
 /// 401 from a session guard: JSON for scripts, a redirect to log in for browser navigations.
 #[catch(401)]
-fn login_required(req: &Request<'_>) -> Either<Redirect, (ContentType, String)> {
+fn login_required(req: &Request<'_>) -> Either<Redirect, JsonBody> {
     let required = req.local_cache(|| LoginRequired {
         return_to: "/".into(),
         redirect: false,
@@ -88,7 +102,7 @@ fn login_required(req: &Request<'_>) -> Either<Redirect, (ContentType, String)> 
         body.push_str(r#"{"error":"login_required","login_url":""#);
         body.push_str(&url);
         body.push_str(r#""}"#);
-        Either::Right((ContentType::JSON, body))
+        Either::Right(JsonBody(body))
     }
 }
 
