@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::benchmark::{report, summary_lines, PhaseResult};
-use super::{session_from, Login, Target};
+use super::{post_callback, Login, Target};
 use crate::args::Args;
-use crate::http::{cookie_header, Conn, COOKIE_HEADER};
+use crate::http::{cookie_header, Conn};
 use crate::jar::Jar;
 use crate::stats::CpuMeter;
 
@@ -262,27 +262,15 @@ async fn callback(conn: &mut Conn, target: &Target, answered: Answered) -> Resul
         .extend_pairs(&answered.fields)
         .finish();
     let started = answered.started;
-    let reply = conn
-        .post_form(
-            &target.callback_path,
-            &[(COOKIE_HEADER, &started.cookies)],
-            body,
-        )
-        .await?;
-    if reply.status != target.callback_status {
-        let text = String::from_utf8_lossy(&reply.body);
-        let snippet: String = text.chars().take(200).collect();
-        return Err(format!("/callback answered {}: {snippet}", reply.status));
-    }
-    let session = session_from(target, &reply)
-        .ok_or_else(|| format!("/callback set no {} cookie", target.session_cookie))?;
-    let mut jar = started.jar;
-    jar.update(&target.callback_path, &reply.set_cookie_lines);
-    Ok(Login {
-        session,
-        jar,
-        pair: started.elapsed + reply.elapsed,
-    })
+    post_callback(
+        conn,
+        target,
+        &started.cookies,
+        started.jar,
+        started.elapsed,
+        body,
+    )
+    .await
 }
 
 /// The action of a page's first form and its hidden fields, HTML-unescaped (the development

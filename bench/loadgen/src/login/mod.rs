@@ -147,12 +147,23 @@ async fn finish(
     started: &Started,
     token: &str,
 ) -> Result<Login, String> {
+    let body = callback_body(started, token);
+    let jar = started.jar.clone();
+    post_callback(conn, target, &started.cookies, jar, started.elapsed, body).await
+}
+
+/// `POST /callback` with `body` and the cookies `/login` set (`cookies` as sent, `jar` as kept):
+/// the session, the browser's cookies after it, and how long `/login` and this step took.
+pub async fn post_callback(
+    conn: &mut Conn,
+    target: &Target,
+    cookies: &str,
+    mut jar: Jar,
+    login_took: Duration,
+    body: String,
+) -> Result<Login, String> {
     let reply = conn
-        .post_form(
-            &target.callback_path,
-            &[(COOKIE_HEADER, &started.cookies)],
-            callback_body(started, token),
-        )
+        .post_form(&target.callback_path, &[(COOKIE_HEADER, cookies)], body)
         .await?;
     if reply.status != target.callback_status {
         let text = String::from_utf8_lossy(&reply.body);
@@ -161,12 +172,11 @@ async fn finish(
     }
     let session = session_from(target, &reply)
         .ok_or_else(|| format!("/callback set no {} cookie", target.session_cookie))?;
-    let mut jar = started.jar.clone();
     jar.update(&target.callback_path, &reply.set_cookie_lines);
     Ok(Login {
         session,
         jar,
-        pair: started.elapsed + reply.elapsed,
+        pair: login_took + reply.elapsed,
     })
 }
 
