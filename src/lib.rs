@@ -44,6 +44,7 @@ mod csrf;
 #[cfg(all(feature = "dev-idp", debug_assertions))]
 mod dev_idp;
 mod gateway;
+mod header_lookup;
 mod hooks;
 mod jose;
 mod metrics;

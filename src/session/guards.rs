@@ -179,21 +179,21 @@ impl<'r> FromRequest<'r> for SessionPeek {
 /// navigation. Older clients: an `X-Requested-With` header means a script, and only a request
 /// that asks for HTML is a navigation (a plain `fetch` sends `Accept: */*`).
 pub fn is_navigation(req: &Request<'_>) -> bool {
-    let headers = req.headers();
-    if let Some(mode) = headers.get_one("Sec-Fetch-Mode") {
-        // The destination only for a navigation: each lookup hashes the name in Rocket's map.
+    let header = |name| crate::header_lookup::first(req.headers(), name);
+    if let Some(mode) = header("Sec-Fetch-Mode") {
+        // The destination only for a navigation: every logged-out script call comes here.
         return mode.eq_ignore_ascii_case("navigate") && {
-            let dest = headers.get_one("Sec-Fetch-Dest").unwrap_or("document");
+            let dest = header("Sec-Fetch-Dest").unwrap_or("document");
             ["document", "iframe", "frame"]
                 .iter()
                 .any(|page| dest.eq_ignore_ascii_case(page))
         };
     }
-    if headers.get_one("X-Requested-With").is_some() {
+    if header("X-Requested-With").is_some() {
         return false;
     }
-    // Compared in place: every logged-out script call comes here, so nothing is allocated.
-    headers.get_one("Accept").is_some_and(|accept| {
+    // Compared in place, so nothing is allocated.
+    header("Accept").is_some_and(|accept| {
         accept
             .as_bytes()
             .windows(b"text/html".len())

@@ -94,7 +94,10 @@ pub fn request_id(request: &Request<'_>) -> String {
 fn started<'r>(request: &'r Request<'_>) -> &'r Started {
     request.local_cache(|| Started {
         at: Instant::now(),
-        id: Id::from_header(request.headers().get_one(REQUEST_ID_HEADER)),
+        id: Id::from_header(crate::header_lookup::first(
+            request.headers(),
+            REQUEST_ID_HEADER,
+        )),
     })
 }
 

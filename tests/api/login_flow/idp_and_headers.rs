@@ -1,5 +1,6 @@
 //! An IdP that is down (503, then recovery without a restart) or that names another issuer;
-//! the security headers on every page, HSTS only for an https base URL.
+//! the security headers on every page (a policy that loads nothing on every other answer),
+//! HSTS only for an https base URL.
 
 use rocket::http::Header;
 use rocket::serde::json::json;
@@ -56,6 +57,42 @@ async fn security_headers_are_on_every_page() {
         // Rocket.toml's `ident = false`: nothing names the server's software.
         assert_eq!(h.get_one("Server"), None, "{path}");
     }
+}
+#[rocket::async_test]
+async fn answers_that_are_not_pages_get_a_policy_that_loads_nothing_and_pages_keep_theirs() {
+    let app = app().await;
+    // A logged-out script's 401 (JSON), a navigation's redirect to log in (no body), a script.
+    for (path, accept) in [
+        ("/api/hello", "*/*"),
+        ("/login", "text/html"),
+        ("/static/app.js", "*/*"),
+    ] {
+        let response = app
+            .client
+            .get(path)
+            .header(Header::new("Accept", accept))
+            .dispatch()
+            .await;
+        assert_eq!(
+            response
+                .headers()
+                .get("Content-Security-Policy")
+                .collect::<Vec<_>>(),
+            ["default-src 'none'; frame-ancestors 'none'"],
+            "{path}"
+        );
+    }
+    let page = app
+        .client
+        .get("/")
+        .header(Header::new("Accept", "text/html"))
+        .dispatch()
+        .await;
+    let csp = page.headers().get_one("Content-Security-Policy").unwrap();
+    assert!(
+        csp.starts_with("default-src 'self'; script-src 'self'"),
+        "{csp}"
+    );
 }
 #[rocket::async_test]
 async fn strict_transport_security_is_sent_only_for_an_https_base_url() {
