@@ -167,8 +167,9 @@ async fn json_logs_of_a_whole_code_flow_login_hold_no_token_cookie_or_secret() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_a_request_in_flight_finish_refuses_new_ones_and_exits_cleanly() {
     let idp = TestIdp::start().await;
-    // Discovery takes 1.5 s (and the keys 1.5 s more): the first /login is slow.
-    idp.set_delay(Duration::from_millis(1500));
+    // Discovery takes 3 s (and the keys 3 s more): the first /login is slow, with room for
+    // the steps below on a loaded machine (1.5 s was once too little).
+    idp.set_delay(Duration::from_millis(3000));
     let mut app = AppProcess::start(&idp, "id_token", &[]);
     // The app discovers the (slow) IdP as it starts; the login waits for that discovery.
     helpers::wait_until(Duration::from_secs(5), "the app asks the IdP", || async {
@@ -190,7 +191,7 @@ async fn sigterm_lets_a_request_in_flight_finish_refuses_new_ones_and_exits_clea
     // that started before the app got the signal may still be served).
     let healthz = format!("{}/healthz", app.url);
     helpers::wait_until(
-        Duration::from_secs(1),
+        Duration::from_secs(2),
         "new requests are refused",
         || async {
             http()
