@@ -231,6 +231,14 @@ fn respond(idp: &IdpState, request: &AuthorizationRequest, session: &IdpSession)
             &request.redirect_uri,
             challenge,
             request.dpop_jkt.as_deref(),
+            |grant, access_token| {
+                // Core 3.1.3.3: the token endpoint's ID token, with `at_hash`.
+                let with = IssuedWith {
+                    access_token: Some(access_token),
+                    ..IssuedWith::default()
+                };
+                idp.key.id_token(&idp.issuer, grant, with).ok()
+            },
         )),
         _ => None,
     };

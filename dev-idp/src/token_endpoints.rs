@@ -71,19 +71,26 @@ async fn token(
     let client_id = client_id.as_str();
     match required(&params, "grant_type")? {
         "authorization_code" => {
-            let issued = idp.grants.redeem_code(
+            let mut issued = idp.grants.redeem_code(
                 required(&params, "code")?,
                 client_id,
                 one(&params, "redirect_uri")?,
                 one(&params, "code_verifier")?,
                 jkt,
             )?;
-            // Core 3.1.3.3: an ID token with `at_hash` for the new access token.
-            let with = IssuedWith {
-                access_token: Some(&issued.access_token),
-                ..IssuedWith::default()
+            // Core 3.1.3.3: an ID token with `at_hash` for the new access token, signed with
+            // the code; signed now only if that failed.
+            let signed = match issued.id_token.take() {
+                Some(id_token) => Ok(id_token),
+                None => {
+                    let with = IssuedWith {
+                        access_token: Some(&issued.access_token),
+                        ..IssuedWith::default()
+                    };
+                    idp.key.id_token(&idp.issuer, &issued.grant, with)
+                }
             };
-            match idp.key.id_token(&idp.issuer, &issued.grant, with) {
+            match signed {
                 Ok(id_token) => Ok(TokenResponse::new(issued, Some(id_token))),
                 Err(error) => {
                     tracing::error!(%error, "development IdP could not mint an ID token");

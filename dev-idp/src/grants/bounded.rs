@@ -22,6 +22,10 @@ pub enum CodeState {
         code_challenge: String,
         /// RFC 9449 §10: the DPoP key the code must be redeemed with, if bound.
         dpop_jkt: Option<String>,
+        /// The access token the redemption will issue, chosen with the code.
+        access_token: String,
+        /// The ID token the redemption will answer with, signed with the code.
+        id_token: Option<String>,
     },
     /// Spent by a redemption that started token family `family`.
     Redeemed { family: u64 },

@@ -85,6 +85,9 @@ pub struct Issued {
     pub family: u64,
     /// The DPoP key thumbprint the access token is bound to: `token_type` DPoP.
     pub jkt: Option<String>,
+    /// For a code: its ID token, signed when the code was issued (see
+    /// [`Grants::issue_bound_code`]); `None` if that failed, or for a refresh.
+    pub id_token: Option<String>,
 }
 
 /// A valid access token: what it grants and the DPoP key it is bound to, if any.
@@ -156,27 +159,38 @@ impl Grants {
     /// and PKCE challenge.
     #[cfg(test)]
     pub fn issue_code(&self, grant: Grant, redirect_uri: &str, code_challenge: &str) -> String {
-        self.issue_bound_code(grant, redirect_uri, code_challenge, None)
+        self.issue_bound_code(grant, redirect_uri, code_challenge, None, |_, _| None)
     }
 
     /// A new one-time code (256 random bits) for `grant`, bound to the request's redirect URI
     /// and PKCE challenge, and to a DPoP key (RFC 9449 §10) when `dpop_jkt` is given: it is
     /// then redeemed only with a proof of that key.
+    ///
+    /// The access token its redemption will issue is chosen now, and `id_token` signs the ID
+    /// token for it (with its `at_hash`) now: the RSA signature is the IdP's costliest step,
+    /// and done here it is spent while the person signs in, not while the client waits at the
+    /// token endpoint. (It is also what lets `bench/logins.sh` load the app rather than this
+    /// IdP.) The tokens' lifetimes still start at the redemption.
     pub fn issue_bound_code(
         &self,
         grant: Grant,
         redirect_uri: &str,
         code_challenge: &str,
         dpop_jkt: Option<&str>,
+        id_token: impl FnOnce(&Grant, &str) -> Option<String>,
     ) -> String {
         let now = Instant::now();
         let code = random_token();
+        let access_token = random_token();
+        let id_token = id_token(&grant, &access_token);
         let entry = CodeEntry {
             state: CodeState::Pending {
                 grant: Arc::new(grant),
                 redirect_uri: redirect_uri.to_string(),
                 code_challenge: code_challenge.to_string(),
                 dpop_jkt: dpop_jkt.map(str::to_string),
+                access_token,
+                id_token,
             },
             expires: now + self.lifetimes.code,
         };
@@ -212,7 +226,7 @@ impl Grants {
                 ))
             }
         };
-        let (grant, bound_redirect_uri, code_challenge, dpop_jkt) = match previous.state {
+        let (grant, bound_redirect_uri, code_challenge, dpop_jkt, prepared) = match previous.state {
             CodeState::Redeemed { family: first } => {
                 inner.revoke_family(first);
                 // Keep remembering the first redemption: its family is revoked again, harmlessly.
@@ -230,7 +244,15 @@ impl Grants {
                 redirect_uri,
                 code_challenge,
                 dpop_jkt,
-            } => (grant, redirect_uri, code_challenge, dpop_jkt),
+                access_token,
+                id_token,
+            } => (
+                grant,
+                redirect_uri,
+                code_challenge,
+                dpop_jkt,
+                (access_token, id_token),
+            ),
         };
         inner.next_family += 1;
         if grant.client_id != client_id {
@@ -271,7 +293,16 @@ impl Grants {
             access: jkt.map(str::to_string),
             refresh: jkt.map(str::to_string),
         };
-        Ok(self.issue_tokens(&mut inner, family, (grant.clone(), grant), binding, now))
+        let (access_token, id_token) = prepared;
+        let issued = self.issue_tokens(
+            &mut inner,
+            family,
+            (grant.clone(), grant),
+            binding,
+            Some(access_token),
+            now,
+        );
+        Ok(Issued { id_token, ..issued })
     }
 
     /// The `refresh_token` grant (RFC 6749 §6): a new access token and a new refresh token;
@@ -329,7 +360,14 @@ impl Grants {
             access: jkt.map(str::to_string),
             refresh: bound,
         };
-        Ok(self.issue_tokens(&mut inner, family, (grant, access_grant), binding, now))
+        Ok(self.issue_tokens(
+            &mut inner,
+            family,
+            (grant, access_grant),
+            binding,
+            None,
+            now,
+        ))
     }
 
     fn issue_tokens(
@@ -338,9 +376,10 @@ impl Grants {
         family: u64,
         (refresh_grant, access_grant): (Arc<Grant>, Arc<Grant>),
         binding: Binding,
+        access_token: Option<String>,
         now: Instant,
     ) -> Issued {
-        let access_token = random_token();
+        let access_token = access_token.unwrap_or_else(random_token);
         let refresh_token = random_token();
         let access = TokenEntry {
             family,
@@ -375,6 +414,7 @@ impl Grants {
             grant: access_grant,
             family,
             jkt: binding.access,
+            id_token: None,
         }
     }
 

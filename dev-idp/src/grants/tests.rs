@@ -51,6 +51,23 @@ fn a_code_is_redeemed_once_for_tokens_of_its_grant() {
 }
 
 #[test]
+fn a_code_redeems_to_the_id_token_signed_with_it_for_the_access_token_it_issues() {
+    let grants = grants();
+    let code = grants.issue_bound_code(grant(), REDIRECT, CHALLENGE, None, |grant, at| {
+        Some(format!("id-token({},{at})", grant.account.username))
+    });
+    let issued = redeem(&grants, &code).unwrap();
+    let expected = format!("id-token(alice,{})", issued.access_token);
+    assert_eq!(issued.id_token.as_deref(), Some(expected.as_str()));
+    assert!(grants.access(&issued.access_token).is_some());
+    // A refresh answers no ID token.
+    let refreshed = grants
+        .refresh(&issued.refresh_token, CLIENT, None, None)
+        .unwrap();
+    assert_eq!(refreshed.id_token, None);
+}
+
+#[test]
 fn a_reused_code_fails_and_revokes_what_the_first_use_issued() {
     let grants = grants();
     let code = grants.issue_code(grant(), REDIRECT, CHALLENGE);
@@ -237,6 +254,8 @@ fn a_full_code_table_drops_redeemed_codes_before_fresh_ones() {
             redirect_uri: REDIRECT.into(),
             code_challenge: CHALLENGE.into(),
             dpop_jkt: None,
+            access_token: "at".into(),
+            id_token: None,
         },
         expires: now + Duration::from_secs(secs),
     };
