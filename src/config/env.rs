@@ -40,6 +40,7 @@ const ENV_ALIASES: &[(&str, &str)] = &[
     ("DPOP", "oidc.dpop"),
     ("SESSION_CLAIMS", "oidc.session_claims"),
     ("SILENT_LOGIN", "oidc.silent_login"),
+    ("USERINFO_AT_EVERY_LOGIN", "oidc.userinfo_at_every_login"),
     ("ALLOWED_EMAIL_DOMAINS", "oidc.allowed_email_domains"),
     ("ALLOWED_GROUPS", "oidc.allowed_groups"),
     ("GROUPS_CLAIM", "oidc.groups_claim"),

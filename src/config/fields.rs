@@ -66,6 +66,8 @@ pub(super) struct Fields {
     pub session_claims: String,
     #[serde(deserialize_with = "switch")]
     pub silent_login: bool,
+    #[serde(deserialize_with = "switch")]
+    pub userinfo_at_every_login: bool,
     pub allowed_email_domains: String,
     pub allowed_groups: String,
     pub groups_claim: String,
@@ -114,6 +116,7 @@ impl Default for Fields {
             dpop: false,
             session_claims: "name email picture".into(),
             silent_login: false,
+            userinfo_at_every_login: false,
             allowed_email_domains: String::new(),
             allowed_groups: String::new(),
             groups_claim: "groups".into(),

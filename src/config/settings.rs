@@ -74,6 +74,9 @@ pub struct Settings {
     pub session_claims: Vec<String>,
     /// `SILENT_LOGIN`: the start page tries a silent login once per browser session.
     pub silent_login: bool,
+    /// `USERINFO_AT_EVERY_LOGIN`: a code login always fetches UserInfo, not only when the ID
+    /// token lacks a claim the app uses ([`Settings::claims_used`]).
+    pub userinfo_at_every_login: bool,
     /// Who may log in (`ALLOWED_EMAIL_DOMAINS`, `ALLOWED_GROUPS`, `GROUPS_CLAIM`).
     pub access: AccessRules,
     /// `ALLOW_INSECURE_HTTP`: plain http to other hosts than this one is allowed.
@@ -115,6 +118,33 @@ impl Settings {
 
     fn url_for(&self, path: &str) -> String {
         format!("{}{}", self.base_url.as_str().trim_end_matches('/'), path)
+    }
+
+    /// The claims the app reads from a session that asked for `scopes`: those `GET /session`
+    /// shows, the `name` and `email` the scopes promise (Core 5.4) and the page greets by, and
+    /// those the access rules and the APIs' `allowed_groups` check. A code login whose ID token
+    /// carries them all does not ask UserInfo for more.
+    pub fn claims_used<'a>(&'a self, scopes: &str) -> Vec<&'a str> {
+        let mut claims: Vec<&str> = self.session_claims.iter().map(String::as_str).collect();
+        let asked = |scope| words(scopes).any(|asked| asked == scope);
+        let domains = !self.access.email_domains.is_empty();
+        if asked("profile") {
+            claims.push("name");
+        }
+        if asked("email") || domains {
+            claims.push("email");
+        }
+        if domains {
+            claims.push("email_verified");
+        }
+        let apis_check_groups = self
+            .remote_apis
+            .iter()
+            .any(|api| api.allowed_groups.is_some());
+        if !self.access.groups.is_empty() || apis_check_groups {
+            claims.push(&self.access.groups_claim);
+        }
+        claims
     }
 
     /// Cookies carry `Secure` except on plain-http loopback development, where browsers
@@ -292,6 +322,7 @@ pub(super) fn check(
         fapi,
         session_claims: words(&fields.session_claims).map(str::to_string).collect(),
         silent_login: fields.silent_login,
+        userinfo_at_every_login: fields.userinfo_at_every_login,
         allow_insecure_http: allow_insecure,
         trusted_proxies,
         login_rate_limit: fields.login_rate_limit,

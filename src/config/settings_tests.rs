@@ -128,3 +128,31 @@ fn plain_http_to_another_host_is_refused_unless_allowed() {
     let settings = checked(&with_issuer("http://idp.example", &allowed)).unwrap();
     assert!(settings.allow_insecure_http);
 }
+
+#[test]
+fn the_claims_used_follow_the_scopes_session_claims_and_access_rules() {
+    let plain = checked(&with(
+        "https://app.example",
+        &[("session_claims", "picture")],
+    ))
+    .unwrap();
+    assert_eq!(
+        plain.claims_used("openid profile email"),
+        ["picture", "name", "email"]
+    );
+    assert_eq!(plain.claims_used("openid"), ["picture"]);
+    let ruled = checked(&with(
+        "https://app.example",
+        &[
+            ("session_claims", ""),
+            ("allowed_email_domains", "example.com"),
+            ("allowed_groups", "staff"),
+            ("groups_claim", "roles"),
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        ruled.claims_used("openid"),
+        ["email", "email_verified", "roles"]
+    );
+}

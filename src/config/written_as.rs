@@ -125,6 +125,11 @@ pub(super) const WRITTEN_AS: &[(&str, &str, &str)] = &[
         "use true or false",
     ),
     (
+        "userinfo_at_every_login",
+        "USERINFO_AT_EVERY_LOGIN (oidc.userinfo_at_every_login)",
+        "use true or false",
+    ),
+    (
         "allowed_email_domains",
         "ALLOWED_EMAIL_DOMAINS (oidc.allowed_email_domains)",
         "domains separated by spaces or commas, e.g. example.com",

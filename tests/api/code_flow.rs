@@ -86,6 +86,43 @@ async fn a_code_login_redeems_the_code_with_the_pkce_verifier_and_basic_auth() {
 }
 
 #[rocket::async_test]
+async fn a_code_login_whose_id_token_has_the_claims_the_app_uses_does_not_ask_userinfo() {
+    let app = code_app("code").await;
+    // The default scopes and session claims: name, email, picture.
+    *app.idp.back.id_token_overrides.lock().unwrap() = json!({
+        "name": "Alice from the ID token", "email": "alice@example.com",
+        "picture": "https://example.com/alice.png",
+    });
+    assert_eq!(login_with_code(&app).await.status().code, 303);
+    assert_eq!(app.idp.back.userinfo_requests.lock().unwrap().len(), 0);
+    let api: Value = app.call_api().await.into_json().await.unwrap();
+    assert_eq!(api["message"], "Hello, Alice from the ID token!");
+}
+
+#[rocket::async_test]
+async fn a_code_login_asks_userinfo_when_the_id_token_lacks_a_claim_or_every_login_must() {
+    // Without `picture`, the ID token lacks a claim GET /session shows.
+    let app = code_app("code").await;
+    *app.idp.back.id_token_overrides.lock().unwrap() =
+        json!({"name": "Alice from the ID token", "email": "alice@example.com"});
+    assert_eq!(login_with_code(&app).await.status().code, 303);
+    assert_eq!(app.idp.back.userinfo_requests.lock().unwrap().len(), 1);
+    // USERINFO_AT_EVERY_LOGIN: even an ID token with every claim.
+    let app = app_with(|f| {
+        f.merge(("oidc.response_type", "code"))
+            .merge(("oidc.client_secret", CLIENT_SECRET))
+            .merge(("oidc.userinfo_at_every_login", true))
+    })
+    .await;
+    *app.idp.back.id_token_overrides.lock().unwrap() = json!({
+        "name": "Alice from the ID token", "email": "alice@example.com",
+        "picture": "https://example.com/alice.png",
+    });
+    assert_eq!(login_with_code(&app).await.status().code, 303);
+    assert_eq!(app.idp.back.userinfo_requests.lock().unwrap().len(), 1);
+}
+
+#[rocket::async_test]
 async fn tokens_never_reach_the_browser_in_pages_api_answers_or_cookies() {
     let app = code_app("code").await;
     let mut seen = everything(login_with_code(&app).await).await;

@@ -165,3 +165,57 @@ async fn a_claim_rule_lets_in_only_the_accounts_it_allows() {
         (200, "admin user-123".to_string())
     );
 }
+
+/// Accepts a login only with UserInfo's claims (the test IdP's UserInfo says `"source":
+/// "userinfo"`).
+struct NeedsUserinfo;
+
+#[rocket::async_trait]
+impl LoginHook for NeedsUserinfo {
+    async fn on_login(&self, login: &LoginInfo<'_>) -> LoginDecision {
+        match login.claims.get("source").and_then(Value::as_str) {
+            Some("userinfo") => LoginDecision::Accept,
+            _ => LoginDecision::Refuse("no UserInfo claims".into()),
+        }
+    }
+}
+
+#[rocket::async_test]
+async fn a_login_hook_sees_userinfo_claims_even_when_the_id_token_has_the_claims_the_app_uses() {
+    let idp = TestIdp::start().await;
+    let config = figment(&idp.issuer)
+        .merge(("oidc.response_type", "code"))
+        .merge(("oidc.client_secret", helpers::back_channel::CLIENT_SECRET));
+    let app = rocket::custom(config).attach(Bff::fairing().on_login(NeedsUserinfo));
+    let client = Client::tracked(app).await.expect("the host ignites");
+    // Every claim the app itself uses is in the ID token: without a hook, no UserInfo call.
+    *idp.back.id_token_overrides.lock().unwrap() = json!({
+        "name": "Alice", "email": "alice@example.com", "picture": "https://example.com/a.png",
+    });
+    let login = client.get("/login").dispatch().await;
+    let location = login.headers().get_one("Location").unwrap().to_string();
+    let params: std::collections::HashMap<String, String> = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    let code = idp
+        .back
+        .grant_code(&params["nonce"], &params["code_challenge"]);
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("code", &code)
+        .append_pair("state", &params["state"])
+        .finish();
+    let response = client
+        .post("/callback")
+        .header(ContentType::Form)
+        .body(body)
+        .dispatch()
+        .await;
+    assert_eq!(
+        response.status().code,
+        303,
+        "the hook saw UserInfo's claims"
+    );
+    assert_eq!(idp.back.userinfo_requests.lock().unwrap().len(), 1);
+}

@@ -40,6 +40,17 @@ pub struct AuthorizationResult<'a> {
     pub id_token: Option<&'a str>,
 }
 
+/// When a code login asks UserInfo for the claims its ID token lacks.
+#[derive(Debug, Clone, Copy)]
+pub enum UserinfoAtLogin<'a> {
+    /// Every time (`USERINFO_AT_EVERY_LOGIN`, or a host's login hook, which may read any claim).
+    Always,
+    /// Only when the ID token lacks one of these claims (`Settings::claims_used`): an IdP that
+    /// puts them in the ID token is not asked a second time (a round trip and ~30 µs of CPU
+    /// per login, bench/results/issue23-2026-12-07.md).
+    UnlessIdTokenHas(&'a [&'a str]),
+}
+
 /// A completed login: who it is, the ID token (kept for `id_token_hint`) and, with a code,
 /// the tokens from the token endpoint.
 pub struct CompletedLogin {
@@ -63,6 +74,7 @@ impl Provider {
         result: AuthorizationResult<'_>,
         attempt: &LoginAttempt,
         redirect_uri: &str,
+        userinfo: UserinfoAtLogin<'_>,
     ) -> Result<CompletedLogin, LoginError> {
         let nonce = attempt.nonce.secret();
         if response_type == ResponseType::IdToken {
@@ -132,7 +144,17 @@ impl Provider {
             token: tokens.access_token.clone(),
             dpop: tokens.dpop_key.clone(),
         };
-        let identity = self.with_userinfo(identity, &credential).await;
+        let complete = match userinfo {
+            UserinfoAtLogin::Always => false,
+            UserinfoAtLogin::UnlessIdTokenHas(claims) => claims
+                .iter()
+                .all(|claim| identity.claims.contains_key(*claim)),
+        };
+        let identity = if complete {
+            identity
+        } else {
+            self.with_userinfo(identity, &credential).await
+        };
         Ok(CompletedLogin {
             identity,
             id_token,

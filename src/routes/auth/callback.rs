@@ -19,7 +19,7 @@ use crate::clock;
 use crate::config::{ResponseMode, ResponseType, Settings};
 use crate::hooks::{LoginDecision, LoginHooks, LoginInfo, MAX_HOST_VALUES_BYTES};
 use crate::metrics;
-use crate::oidc::completion::{AuthorizationResult, CompletedLogin, LoginError};
+use crate::oidc::completion::{AuthorizationResult, CompletedLogin, LoginError, UserinfoAtLogin};
 use crate::oidc::flow;
 use crate::oidc::providers::IdentityProviders;
 use crate::routes::views::View;
@@ -209,12 +209,19 @@ async fn complete(
         code: response.code.as_deref(),
         id_token: response.id_token.as_deref(),
     };
+    let claims_used = settings.claims_used(&chosen.settings.scopes);
+    let userinfo = if settings.userinfo_at_every_login || hooks.0.is_some() {
+        UserinfoAtLogin::Always
+    } else {
+        UserinfoAtLogin::UnlessIdTokenHas(&claims_used)
+    };
     let completed = provider
         .complete_login(
             chosen.settings.response_type,
             result,
             &attempt,
             &settings.redirect_uri(),
+            userinfo,
         )
         .await
         .map_err(|error| match error {
