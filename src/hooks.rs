@@ -72,6 +72,11 @@ pub trait LoginHook: Send + Sync + 'static {
 pub(crate) struct LoginHooks(pub(crate) Option<Arc<dyn LoginHook>>);
 
 impl LoginHooks {
+    /// Whether the host installed a hook (it may read any claim of a login).
+    pub(crate) fn installed(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// The hook's decision; without a hook, `Accept`.
     pub(crate) async fn decide(&self, login: &LoginInfo<'_>) -> LoginDecision {
         match &self.0 {

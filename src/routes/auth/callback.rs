@@ -210,7 +210,7 @@ async fn complete(
         id_token: response.id_token.as_deref(),
     };
     let claims_used = settings.claims_used(&chosen.settings.scopes);
-    let userinfo = if settings.userinfo_at_every_login || hooks.0.is_some() {
+    let userinfo = if settings.userinfo_at_every_login || hooks.installed() {
         UserinfoAtLogin::Always
     } else {
         UserinfoAtLogin::UnlessIdTokenHas(&claims_used)
