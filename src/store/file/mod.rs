@@ -403,14 +403,15 @@ mod tests {
         let path = dir.join("store.redb");
         let _ = std::fs::remove_file(&path);
         let store = FileStore::open(&path, 100).unwrap();
-        let brief = Duration::from_millis(1);
+        // Long enough to outlast the first commit on a loaded machine (1 ms once did not).
+        let brief = Duration::from_millis(300);
         store.add_to_set("u", "old", brief, 5).await.unwrap();
         store.add_to_set("u", "kept", MINUTE, 5).await.unwrap();
         store.add_to_set("v", "other", brief, 5).await.unwrap();
         // A waited change commits whatever is queued before it.
         store.put("k", "v".into(), MINUTE).await.unwrap();
         assert_eq!(in_file(&store, "u"), ["kept", "old"]);
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(brief + Duration::from_millis(100)).await;
         store.add_to_set("u", "new", MINUTE, 5).await.unwrap();
         store.put("k", "v".into(), MINUTE).await.unwrap();
         assert_eq!(in_file(&store, "u"), ["kept", "new"]);
