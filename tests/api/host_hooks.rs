@@ -70,21 +70,10 @@ async fn host(bff: Bff) -> Host {
     Host { client, idp }
 }
 
-/// `GET /login`: the parameters of the redirect to the IdP (state, nonce, PKCE challenge).
-async fn start_login(client: &Client) -> std::collections::HashMap<String, String> {
-    let login = client.get("/login").dispatch().await;
-    let location = login.headers().get_one("Location").unwrap().to_string();
-    url::Url::parse(&location)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect()
-}
-
 impl Host {
     /// A login with the test IdP's usual claims changed by `extra`: the callback's answer.
     async fn login(&self, extra: Value) -> LocalResponse<'_> {
-        let params = start_login(&self.client).await;
+        let params = helpers::idp_request_params(&self.client, "/login").await;
         let mut claims = self.idp.claims(&params["nonce"]);
         for (name, value) in extra.as_object().unwrap() {
             claims[name] = value.clone();
@@ -197,7 +186,7 @@ async fn a_login_hook_sees_userinfo_claims_even_when_the_id_token_has_the_claims
     *idp.back.id_token_overrides.lock().unwrap() = json!({
         "name": "Alice", "email": "alice@example.com", "picture": "https://example.com/a.png",
     });
-    let params = start_login(&client).await;
+    let params = helpers::idp_request_params(&client, "/login").await;
     let code = idp
         .back
         .grant_code(&params["nonce"], &params["code_challenge"]);

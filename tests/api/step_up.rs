@@ -12,14 +12,7 @@ use serde_json::{json, Value};
 
 /// `GET uri` (a `/login` URL); the IdP request's parameters.
 async fn start(app: &TestApp, uri: &str) -> HashMap<String, String> {
-    let response = app.client.get(uri.to_string()).dispatch().await;
-    assert_eq!(response.status().code, 302, "{uri} redirects to the IdP");
-    let location = response.headers().get_one("Location").unwrap().to_string();
-    url::Url::parse(&location)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect()
+    helpers::idp_request_params(&app.client, uri).await
 }
 
 /// A step-up login with `uri`, the IdP answering with `extra` claims in its ID token.

@@ -71,6 +71,20 @@ pub async fn app_with_idp(
     TestApp { client, idp }
 }
 
+/// `GET uri` (a `/login` URL) on any app, the BFF's or a host's: the parameters of its
+/// redirect to the IdP (state, nonce, PKCE challenge, ...).
+pub async fn idp_request_params(client: &Client, uri: &str) -> HashMap<String, String> {
+    let response = client.get(uri.to_string()).dispatch().await;
+    assert_eq!(response.status().code, 302, "{uri} redirects to the IdP");
+    let location = response
+        .headers()
+        .get_one("Location")
+        .expect("Location")
+        .to_string();
+    let url = url::Url::parse(&location).expect("absolute IdP URL");
+    url.query_pairs().into_owned().collect()
+}
+
 impl TestApp {
     /// `GET /login?returnTo=…` and read state and nonce from the redirect to the IdP.
     pub async fn start_login(&self, return_to: &str) -> LoginStart {
@@ -86,15 +100,7 @@ impl TestApp {
                 .extend_pairs(more)
                 .finish()
         );
-        let response = self.client.get(uri).dispatch().await;
-        assert_eq!(response.status().code, 302, "login redirects to the IdP");
-        let location = response
-            .headers()
-            .get_one("Location")
-            .expect("Location")
-            .to_string();
-        let url = url::Url::parse(&location).expect("absolute IdP URL");
-        let params: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        let params = idp_request_params(&self.client, &uri).await;
         LoginStart {
             state: params["state"].clone(),
             nonce: params["nonce"].clone(),
