@@ -239,3 +239,21 @@ session() {
     >>"$OUT/sessions.out" 2>&1 || die "login to $1 failed: $(tail -3 "$OUT/sessions.out")"
   log "session cookie from $1: Cookie header of $(wc -c <"$3") bytes ($(sed -E 's/=[^;]*//g' "$3"))"
 }
+
+# component EXAMPLE RESULT TITLE NOTE: runs a component benchmark, an example of this package
+# built in release without LTO (minutes instead of ten; what they measure, ring's signing or
+# redb and the kernel, does not change with LTO), on core BENCH_CORE (0). Its table, under
+# TITLE and NOTE, goes to the terminal and to bench/results/RESULT-<date>.md.
+component() {
+  local example=$1 result=$2 title=$3 note=$4 core=${BENCH_CORE:-0}
+  (cd "$ROOT" && CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo build --release --quiet --no-default-features --example "$example")
+  mkdir -p "$BENCH/results"
+  {
+    echo "# $title ($(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD))"
+    echo
+    echo "\`bash bench/$(basename "$0")\` on core $core; $note"
+    echo
+    taskset -c "$core" "$ROOT/target/release/examples/$example"
+  } | tee "$BENCH/results/$result-$(date -u +%Y-%m-%d).md"
+}
