@@ -170,7 +170,14 @@ async fn sigterm_lets_a_request_in_flight_finish_refuses_new_ones_and_exits_clea
     // Discovery takes 3 s (and the keys 3 s more): the first /login is slow, with room for
     // the steps below on a loaded machine (1.5 s was once too little).
     idp.set_delay(Duration::from_millis(3000));
-    let mut app = AppProcess::start(&idp, "id_token", &[]);
+    // A grace of 20 s, not Rocket.toml's 10: the login below stays in flight ~6 s, and a fully
+    // loaded machine once stretched that past the grace, which cut its answer off (as it
+    // should). The login's idle keep-alive connection then holds the app until the grace ends.
+    let mut app = AppProcess::start(
+        &idp,
+        "id_token",
+        &[("ROCKET_SHUTDOWN", "{grace=20,mercy=5}")],
+    );
     // The app discovers the (slow) IdP as it starts; the login waits for that discovery.
     helpers::wait_until(Duration::from_secs(5), "the app asks the IdP", || async {
         idp.discovery_fetches() >= 1
@@ -218,7 +225,7 @@ async fn sigterm_lets_a_request_in_flight_finish_refuses_new_ones_and_exits_clea
         .unwrap()
         .expect("the request in flight gets its answer");
     assert_eq!(response.status(), 302, "the login in flight completed");
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(status) = app.child.try_wait().unwrap() {
             break status;
